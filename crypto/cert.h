@@ -1,0 +1,48 @@
+/*
+ * cert.h - X.509 certificate checks for S/MIME (RFC 8550), shared by
+ * verification, signing and the keystore: one implementation of each rule.
+ */
+#ifndef SMIME_CERT_H
+#define SMIME_CERT_H
+
+#include <stddef.h>
+#include <time.h>
+#include <gnutls/x509.h>
+
+enum smime_cert_status {
+    SMIME_CERT_OK = 0,
+    SMIME_CERT_EXPIRED,          /* now > notAfter */
+    SMIME_CERT_NOT_YET_VALID,    /* now < notBefore */
+    SMIME_CERT_KEY_USAGE,        /* keyUsage present without
+                                    digitalSignature/nonRepudiation */
+    SMIME_CERT_EKU,              /* extKeyUsage present without
+                                    emailProtection/anyExtendedKeyUsage */
+    SMIME_CERT_NO_ADDRESS,       /* no rfc822Name / emailAddress at all */
+    SMIME_CERT_WEAK_KEY,         /* RSA below the minimum size */
+    SMIME_CERT_BAD               /* unreadable fields */
+};
+/* "expired certificate", "no emailProtection", ... */
+const char *smime_cert_status_string(enum smime_cert_status s);
+
+/* Validity at time now. */
+enum smime_cert_status smime_cert_check_time(gnutls_x509_crt_t crt,
+                                             time_t now);
+/* keyUsage (digitalSignature or nonRepudiation, when present) and
+ * extendedKeyUsage (emailProtection or anyExtendedKeyUsage, when present). */
+enum smime_cert_status smime_cert_check_usage(gnutls_x509_crt_t crt);
+
+/* The certificate's email addresses: subjectAltName rfc822Name entries,
+ * then emailAddress attributes of the subject.  Stores up to max
+ * malloc'd strings in out; returns how many there are. */
+size_t smime_cert_addresses(gnutls_x509_crt_t crt, char **out, size_t max);
+void smime_cert_addresses_free(char **addrs, size_t n);
+/* 1 if addr (case-insensitive) is one of the certificate's addresses. */
+int smime_cert_has_address(gnutls_x509_crt_t crt, const char *addr);
+
+/* Serial as lower-case hex (no leading "00" padding byte), issuer DN as an
+ * RFC 4514 string, subject DN likewise.  Empty string on failure. */
+void smime_cert_serial_hex(gnutls_x509_crt_t crt, char *buf, size_t len);
+void smime_cert_issuer_dn(gnutls_x509_crt_t crt, char *buf, size_t len);
+void smime_cert_subject_dn(gnutls_x509_crt_t crt, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * verify.h - CMS SignedData verification (RFC 5652, RFC 8551, RFC 8550)
+ * over GnuTLS, streaming.
+ *
+ * Usage for a clear-signed (detached) message:
+ *   v = smime_verify_new(trust, &policy, 1);
+ *   smime_verify_content(v, ...)   the signed entity, canonical CRLF bytes,
+ *                                  in chunks of any size (hashed as it
+ *                                  comes, never stored)
+ *   smime_verify_cms(v, ...)       the CMS (DER or BER) in chunks
+ *   n = smime_verify_finish(v, addrs, naddrs, out, max);
+ *   smime_verify_free(v);
+ * For opaque signed-data, detached = 0 and no content is fed.
+ *
+ * Results are per signer, already judged against the policy (see
+ * ../shared/SPEC.md "Authentication-Results"): "signature does not
+ * verify" (fail), "certificate not trustworthy" (fail), "against policy"
+ * (policy), malformed (permerror) and transient (temperror) are kept apart
+ * in the result and its reason.  Never logs.
+ */
+#ifndef SMIME_VERIFY_H
+#define SMIME_VERIFY_H
+
+#include <stddef.h>
+#include <time.h>
+#include "result.h"
+#include "trust.h"
+
+typedef struct smime_policy {
+    int require_from_match;   /* signer address must match From/Sender */
+    int allow_sha1;           /* SHA-1 signatures acceptable */
+    unsigned min_rsa_bits;    /* smaller RSA keys give policy (2048) */
+    unsigned max_signers;     /* more SignerInfos: permerror (8) */
+    unsigned max_certs;       /* more certificates: permerror (32) */
+    unsigned max_chain;       /* longer chains: fail (8) */
+    size_t max_cms_size;      /* larger CMS: permerror (64 MiB) */
+} smime_policy_t;
+void smime_policy_default(smime_policy_t *p);
+
+typedef struct smime_verify smime_verify_t;
+
+/* trust and policy are borrowed and must outlive v. NULL on ENOMEM. */
+smime_verify_t *smime_verify_new(const smime_trust_t *trust,
+                                 const smime_policy_t *policy, int detached);
+void smime_verify_free(smime_verify_t *v);          /* accepts NULL */
+
+/* 0, or -1 on an internal error (ENOMEM). */
+int smime_verify_content(smime_verify_t *v, const void *buf, size_t len);
+int smime_verify_cms(smime_verify_t *v, const void *buf, size_t len);
+
+/*
+ * addrs: the addr-specs of From and Sender, From first.
+ * Returns the number of signers written to out (at most max), at least 1
+ * when the CMS is signed-data (malformed CMS: one permerror result), or 0
+ * when the CMS is not signed-data at all (enveloped, compressed, ...;
+ * the caller reports none).
+ */
+size_t smime_verify_finish(smime_verify_t *v, const char *const *addrs,
+                           size_t naddrs, smime_signer_result_t *out,
+                           size_t max);
+
+#endif
