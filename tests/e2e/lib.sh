@@ -1,0 +1,750 @@
+# lib.sh - end-to-end test harness: a private Postfix, smime-milter, opendkim.
+#
+# SYNOPSIS
+#	. "$(dirname "$0")/lib.sh"	(from tests/e2e/t_*.sh and run.sh)
+#
+# DESCRIPTION
+#	Starts, once per run, a private Postfix from Debian's package with its
+#	own configuration, queue and data directories under
+#	$top_builddir/tests/work/e2e/, listening on 127.0.0.1 only, on ports
+#	chosen free at run time:
+#
+#	  inbound     smtpd_milters = smime-milter (verify path)
+#	  submission  SASL (Cyrus sasldb: alice@example.org, bob@example.org),
+#	              smtpd_milters = smime-milter, opendkim (signing path)
+#	  pickup      non_smtpd_milters = smime-milter, opendkim
+#
+#	Every recipient, whatever its domain, is delivered by a pipe(8)
+#	transport running tests/e2e/deliver.sh as nobody, which stores each
+#	message as $E2E_OUT/QUEUE-ID.  Logging goes to files (maillog_file and
+#	the postlog service; no syslog needed): $E2E_LOG/maillog, milter.log,
+#	opendkim.log.  milter_default_action is tempfail, so a milter that is
+#	down or crashes shows up as a failed send, never as silently unfiltered
+#	mail.
+#
+#	run.sh starts everything (e2e_start), runs every t_*.sh with the
+#	instance's coordinates in the environment (E2E_ATTACHED=1), and tears
+#	everything down (e2e_stop, from a trap).  A t_*.sh started by hand
+#	starts and stops its own instance.  One instance per build tree at a
+#	time (flock on $E2E_DIR/.lock).
+#
+# WRITING A TEST
+#	Create tests/e2e/t_NAME.sh:
+#
+#	  . "$(dirname "$0")/lib.sh"
+#	  e2e_test_begin            # attach to run.sh's instance or start one
+#	  e2e_need_milter           # skip (exit 77) when SMIME_MILTER=none
+#	  m=$E2E_T/in.eml           # $E2E_T: this test's scratch directory
+#	  e2e_entity_text "$E2E_T/content" "hello"
+#	  e2e_msg_signed "$m" alice alice@example.org bob@example.net "$E2E_T/content"
+#	  qid=$(e2e_send_inbound "$m" alice@example.org bob@example.net) || e2e_fail "send"
+#	  out=$(e2e_wait_delivered "$qid") || e2e_fail "not delivered"
+#	  e2e_assert_ar "$out" pass "signature verified"
+#	  e2e_pass "signed message verified"
+#
+#	Exit 0 = passed, 77 = skipped, anything else = failed (e2e_fail prints
+#	the reason; run.sh then prints the Postfix, milter and opendkim log
+#	lines written during the test).
+#
+# ENVIRONMENT
+#	top_srcdir, top_builddir   source and build tree (make check-e2e sets
+#	                           them; defaults: the tree holding this file)
+#	SMIME_MILTER               daemon to test (default
+#	                           $top_builddir/milter/smime-milter); "none"
+#	                           runs Postfix without it (milter tests skip)
+#	SMIME_MILTER_WRAPPER       command put in front of it, e.g. "valgrind -q"
+#	E2E_KEYSTORE               keystore CDB for the milter's Keystore key;
+#	                           default: built by e2e_keystore_build with
+#	                           $top_builddir/milter/smime-keystore if that
+#	                           exists, else no Keystore (signing tests skip)
+#	E2E_MILTER_CONF_EXTRA      extra lines for the milter configuration
+#	E2E_KEEP=1                 leave the generated files after the run
+
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+if [ -z "${top_builddir:-}" ]; then
+    if [ -x "$PWD/milter/smime-milter" ]; then top_builddir=$PWD
+    else top_builddir=$top_srcdir; fi
+fi
+export top_srcdir top_builddir
+
+E2E_SRC=$top_srcdir/tests/e2e
+E2E_WORK=$top_builddir/tests/work
+E2E_DIR=$E2E_WORK/e2e
+E2E_PKI=$E2E_WORK/pki
+E2E_ETC=$E2E_DIR/etc
+E2E_QUEUE=$E2E_DIR/queue
+E2E_DATA=$E2E_DIR/data
+E2E_OUT=$E2E_DIR/out
+E2E_LOG=$E2E_DIR/log
+E2E_DKIM=$E2E_DIR/dkim
+E2E_MSGS=$E2E_DIR/msgs
+E2E_SPOOL=$E2E_DIR/spool
+E2E_STATE=$E2E_DIR/state.env
+E2E_AUTHSERV=mx.test.example
+E2E_PY=/usr/bin/python3
+: "${SMIME_MILTER:=$top_builddir/milter/smime-milter}"
+: "${SMIME_MILTER_WRAPPER:=}"
+: "${E2E_MILTER_CONF_EXTRA:=}"
+E2E_POSTFIX=/usr/sbin/postfix
+E2E_SYSTEM_MAIN_CF=/etc/postfix/main.cf
+
+# SASL users of the submission port (login = address; password = this).
+e2e_password() { printf '%s-e2e-secret\n' "${1%%@*}"; }
+E2E_SASL_USERS="alice bob"
+
+# ---------------------------------------------------------------------------
+# Messages and assertions
+
+e2e_say() { printf '%s\n' "$*" >&2; }
+
+e2e_fail() {
+    printf 'FAIL: %s: %s\n' "${E2E_TEST:-e2e}" "$*" >&2
+    exit 1
+}
+
+e2e_skip() {
+    printf 'SKIP: %s: %s\n' "${E2E_TEST:-e2e}" "$*" >&2
+    exit 77
+}
+
+e2e_pass() { printf 'ok: %s: %s\n' "${E2E_TEST:-e2e}" "$*" >&2; }
+
+# Print the log lines written since the offsets (bytes) given; all without.
+e2e_dump_logs() {
+    _mo=${1:-0} _so=${2:-0} _do=${3:-0}
+    for _pair in "postfix:$E2E_LOG/maillog:$_mo" \
+                 "smime-milter:$E2E_LOG/milter.log:$_so" \
+                 "opendkim:$E2E_LOG/opendkim.log:$_do"; do
+        _name=${_pair%%:*}; _rest=${_pair#*:}
+        _file=${_rest%:*}; _off=${_rest##*:}
+        printf -- '---- %s log (%s) ----\n' "$_name" "$_file" >&2
+        [ -f "$_file" ] && tail -c +$((_off + 1)) "$_file" | tail -n 200 >&2
+    done
+    printf -- '---- end of logs ----\n' >&2
+}
+
+e2e_log_sizes() {
+    for _f in maillog milter.log opendkim.log; do
+        if [ -f "$E2E_LOG/$_f" ]; then wc -c <"$E2E_LOG/$_f"; else echo 0; fi
+    done | tr '\n' ' '
+}
+
+# ---------------------------------------------------------------------------
+# Process and port helpers
+
+# Print N distinct TCP ports on 127.0.0.1 that nobody listens on, picked
+# outside the usual ephemeral range so that outgoing connections are
+# unlikely to take them before our daemons bind.
+e2e_free_ports() {
+    "$E2E_PY" - "$1" <<'EOF'
+import random, socket, sys
+want, found = int(sys.argv[1]), []
+while len(found) < want:
+    port = random.randint(20000, 32000)
+    if port in found:
+        continue
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+        found.append(port)
+    except OSError:
+        pass
+    finally:
+        s.close()
+print(" ".join(map(str, found)))
+EOF
+}
+
+# e2e_wait_port PORT SECONDS [PID]: wait until 127.0.0.1:PORT accepts a
+# connection; give up early when PID (the daemon) has died.
+e2e_wait_port() {
+    "$E2E_PY" - "$1" "$2" "${3:-0}" <<'EOF'
+import os, socket, sys, time
+port, limit, pid = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+end = time.monotonic() + limit
+while time.monotonic() < end:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        sys.exit(0)
+    except OSError:
+        pass
+    if pid:
+        try:
+            os.kill(pid, 0)
+            with open("/proc/%d/stat" % pid) as f:
+                if f.read().split(")")[-1].split()[0] == "Z":
+                    sys.exit(2)
+        except (OSError, IndexError):
+            sys.exit(2)
+    time.sleep(0.05)
+sys.exit(1)
+EOF
+}
+
+# e2e_alive PID NAME: PID runs a program whose command line mentions NAME.
+e2e_alive() {
+    [ -n "$1" ] && [ -r "/proc/$1/cmdline" ] &&
+        tr '\0' ' ' <"/proc/$1/cmdline" | grep -q -- "$2"
+}
+
+# e2e_kill PID NAME: TERM, wait up to 10 s, then KILL; only if PID is NAME.
+e2e_kill() {
+    e2e_alive "$1" "$2" || return 0
+    kill -TERM "$1" 2>/dev/null
+    _i=0
+    while e2e_alive "$1" "$2" && [ $_i -lt 100 ]; do
+        sleep 0.1; _i=$((_i + 1))
+    done
+    if e2e_alive "$1" "$2"; then
+        e2e_say "e2e: $2 (pid $1) ignored SIGTERM; killing it"
+        kill -KILL "$1" 2>/dev/null
+    fi
+    wait "$1" 2>/dev/null
+    return 0
+}
+
+# ---------------------------------------------------------------------------
+# Set-up pieces
+
+# Postfix accepts "postfix -c DIR" only for a DIR that the default
+# main.cf lists in alternate_config_directories.  Add ours to that list;
+# create the file when Debian's "No configuration" install has none.  Never
+# touches any other line of an operator's main.cf.
+e2e_allow_config_dir() {
+    _dir=$1
+    (
+        flock 8
+        if [ ! -f "$E2E_SYSTEM_MAIN_CF" ]; then
+            {
+                echo "# Created by smime-milter's end-to-end tests (tests/e2e/lib.sh):"
+                echo "# the private test instances may use these configuration directories."
+                echo "alternate_config_directories = $_dir"
+            } >"$E2E_SYSTEM_MAIN_CF"
+            exit 0
+        fi
+        _cur=$(postconf -c /etc/postfix -h alternate_config_directories 2>/dev/null)
+        case " $(printf '%s' "$_cur" | tr ',' ' ') " in
+            *" $_dir "*) exit 0 ;;
+        esac
+        postconf -c /etc/postfix -e \
+            "alternate_config_directories = ${_cur:+$_cur, }$_dir"
+    ) 8</etc/postfix
+}
+
+e2e_pki() {
+    if [ ! -f "$E2E_PKI/.done" ]; then
+        [ -f "$top_srcdir/tests/pki/mkpki.sh" ] ||
+            { e2e_say "e2e: tests/pki/mkpki.sh missing"; return 1; }
+        sh "$top_srcdir/tests/pki/mkpki.sh" "$E2E_PKI" >"$E2E_LOG/mkpki.log" 2>&1 ||
+            { cat "$E2E_LOG/mkpki.log" >&2; return 1; }
+    fi
+}
+
+e2e_postfix_config() {
+    _smime="inet:127.0.0.1:$E2E_MILTER_PORT"
+    _dkim="inet:127.0.0.1:$E2E_DKIM_PORT"
+    if [ "$SMIME_MILTER" = none ]; then
+        _in_milters= _sub_milters=$_dkim
+    else
+        _in_milters=$_smime _sub_milters="$_smime, $_dkim"
+    fi
+    cat >"$E2E_ETC/main.cf" <<EOF
+# Private Postfix for smime-milter's end-to-end tests (generated by
+# tests/e2e/lib.sh; every run rewrites it).
+compatibility_level = 3.6
+queue_directory = $E2E_QUEUE
+data_directory = $E2E_DATA
+meta_directory = /etc/postfix
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = $E2E_AUTHSERV
+mydomain = test.example
+myorigin = \$mydomain
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+smtpd_peername_lookup = no
+smtpd_banner = \$myhostname ESMTP e2e
+biff = no
+append_dot_mydomain = no
+
+# Every recipient, whatever its domain, goes to the pipe transport.
+mydestination =
+relay_domains =
+local_recipient_maps =
+alias_maps =
+alias_database =
+default_transport = e2epipe
+relay_transport = e2epipe
+local_transport = e2epipe
+e2epipe_destination_recipient_limit = 1
+
+# Logging without syslog.
+maillog_file = $E2E_LOG/maillog
+maillog_file_prefixes = $E2E_LOG
+
+message_size_limit = 52428800
+smtpd_error_sleep_time = 0
+smtpd_tls_security_level = none
+smtp_tls_security_level = none
+delay_warning_time = 0
+maximal_queue_lifetime = 1h
+bounce_queue_lifetime = 1h
+
+# SASL (enabled on the submission port only, see master.cf).
+smtpd_sasl_type = cyrus
+smtpd_sasl_path = smtpd
+cyrus_sasl_config_path = $E2E_ETC/sasl
+smtpd_sasl_security_options = noanonymous
+
+# Milters: smime-milter first, so that opendkim signs what it produced.
+milter_protocol = 6
+milter_default_action = tempfail
+milter_connect_macros = j {daemon_name} {daemon_addr} {client_addr} v _
+milter_mail_macros = i {auth_type} {auth_authen} {auth_author} {mail_addr} {mail_host} {mail_mailer}
+milter_end_of_data_macros = i
+milter_command_timeout = 60s
+milter_content_timeout = 300s
+smtpd_milters = $_in_milters
+non_smtpd_milters = $_sub_milters
+EOF
+    cat >"$E2E_ETC/master.cf" <<EOF
+# Private Postfix for smime-milter's end-to-end tests (generated).
+# service type  private unpriv  chroot  wakeup  maxproc command + args
+$E2E_INBOUND_PORT inet n      -       n       -       -       smtpd
+  -o syslog_name=postfix/inbound
+  -o milter_macro_daemon_name=MTA
+$E2E_SUBMIT_PORT inet n       -       n       -       -       smtpd
+  -o syslog_name=postfix/submission
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_client_restrictions=permit_sasl_authenticated,reject
+  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
+  -o milter_macro_daemon_name=ORIGINATING
+  -o {smtpd_milters=$_sub_milters}
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+e2epipe   unix  -       n       n       -       -       pipe
+  flags=q user=nobody argv=/bin/sh $E2E_SRC/deliver.sh $E2E_OUT \${queue_id}
+EOF
+}
+
+e2e_sasl_setup() {
+    mkdir -p "$E2E_ETC/sasl"
+    cat >"$E2E_ETC/sasl/smtpd.conf" <<EOF
+pwcheck_method: auxprop
+auxprop_plugin: sasldb
+mech_list: PLAIN LOGIN
+sasldb_path: $E2E_ETC/sasl/sasldb2
+EOF
+    rm -f "$E2E_ETC/sasl/sasldb2"
+    for _u in $E2E_SASL_USERS; do
+        e2e_password "$_u" |
+            saslpasswd2 -p -c -f "$E2E_ETC/sasl/sasldb2" -u example.org "$_u" ||
+            return 1
+    done
+    chown root:postfix "$E2E_ETC/sasl/sasldb2" && chmod 0640 "$E2E_ETC/sasl/sasldb2"
+}
+
+# opendkim signs everything from 127.0.0.1 for example.org (selector e2e).
+# It refuses keys and configuration in group/world-writable directories,
+# hence the 0700 directory.
+e2e_dkim_setup() {
+    rm -rf "$E2E_DKIM"
+    mkdir -m 0700 "$E2E_DKIM" || return 1
+    opendkim-genkey -b 2048 -d example.org -s e2e -D "$E2E_DKIM" || return 1
+    chmod 0600 "$E2E_DKIM/e2e.private"
+    echo "e2e._domainkey.example.org example.org:e2e:$E2E_DKIM/e2e.private" \
+        >"$E2E_DKIM/KeyTable"
+    echo "*@example.org e2e._domainkey.example.org" >"$E2E_DKIM/SigningTable"
+    cat >"$E2E_DKIM/opendkim.conf" <<EOF
+Syslog                no
+Mode                  s
+Socket                inet:$E2E_DKIM_PORT@127.0.0.1
+KeyTable              file:$E2E_DKIM/KeyTable
+SigningTable          refile:$E2E_DKIM/SigningTable
+InternalHosts         127.0.0.1
+Canonicalization      relaxed/simple
+OversignHeaders       From
+PidFile               $E2E_DKIM/opendkim.pid
+EOF
+}
+
+# The keystore for the signing tests: alice and bob may sign as themselves.
+# Built only when smime-keystore exists (TODO(sign): adjust when the tool
+# lands; E2E_KEYSTORE overrides the whole thing).
+e2e_keystore_build() {
+    _tool=$top_builddir/milter/smime-keystore
+    [ -x "$_tool" ] || return 1
+    _src=$E2E_DIR/keystore.src
+    {
+        echo "# e2e keystore: ADDRESS CREDENTIAL-FILE [LOGIN ...]"
+        echo "alice@example.org $E2E_PKI/alice.pem"
+        echo "bob@example.org $E2E_PKI/bob.pem"
+    } >"$_src"
+    "$_tool" build "$_src" "$E2E_DIR/keystore.cdb" >"$E2E_LOG/keystore.log" 2>&1 ||
+        { cat "$E2E_LOG/keystore.log" >&2; return 1; }
+    echo "$E2E_DIR/keystore.cdb"
+}
+
+e2e_milter_config() {
+    {
+        echo "# smime-milter configuration of the e2e tests (generated)"
+        echo "Socket inet:$E2E_MILTER_PORT@127.0.0.1"
+        echo "Mode sv"
+        echo "AuthservID $E2E_AUTHSERV"
+        echo "TrustAnchorFile $E2E_PKI/roots.pem"
+        echo "CRLFile $E2E_PKI/crl.pem"
+        echo "InternalHosts none"
+        echo "SpoolDirectory $E2E_SPOOL"
+        echo "LogLevel debug"
+        [ -n "$E2E_KEYSTORE" ] && echo "Keystore $E2E_KEYSTORE"
+        [ -n "$E2E_MILTER_CONF_EXTRA" ] && printf '%s\n' "$E2E_MILTER_CONF_EXTRA"
+    } >"$E2E_DIR/smime-milter.conf"
+}
+
+e2e_milter_start() {
+    [ -x "$SMIME_MILTER" ] ||
+        { e2e_say "e2e: $SMIME_MILTER not built (SMIME_MILTER=none runs without it)"; return 1; }
+    e2e_milter_config
+    # shellcheck disable=SC2086
+    $SMIME_MILTER_WRAPPER "$SMIME_MILTER" -f -c "$E2E_DIR/smime-milter.conf" \
+        >>"$E2E_LOG/milter.log" 2>&1 9>&- &
+    E2E_MILTER_PID=$!
+    e2e_wait_port "$E2E_MILTER_PORT" 30 "$E2E_MILTER_PID" ||
+        { e2e_say "e2e: smime-milter did not start listening"; return 1; }
+}
+
+e2e_dkim_start() {
+    opendkim -f -x "$E2E_DKIM/opendkim.conf" >>"$E2E_LOG/opendkim.log" 2>&1 9>&- &
+    E2E_DKIM_PID=$!
+    e2e_wait_port "$E2E_DKIM_PORT" 30 "$E2E_DKIM_PID" ||
+        { e2e_say "e2e: opendkim did not start listening"; return 1; }
+}
+
+e2e_postfix_start() {
+    "$E2E_POSTFIX" -c "$E2E_ETC" start >>"$E2E_LOG/postfix-start.log" 2>&1 9>&- ||
+        { cat "$E2E_LOG/postfix-start.log" >&2; return 1; }
+    e2e_wait_port "$E2E_INBOUND_PORT" 30 && e2e_wait_port "$E2E_SUBMIT_PORT" 30 ||
+        { e2e_say "e2e: postfix did not start listening"; return 1; }
+}
+
+e2e_postfix_running() {
+    [ -f "$E2E_ETC/main.cf" ] && [ -f "$E2E_QUEUE/pid/master.pid" ] &&
+        e2e_alive "$(tr -d ' ' <"$E2E_QUEUE/pid/master.pid")" master
+}
+
+e2e_save_state() {
+    cat >"$E2E_STATE" <<EOF
+E2E_INBOUND_PORT=$E2E_INBOUND_PORT
+E2E_SUBMIT_PORT=$E2E_SUBMIT_PORT
+E2E_MILTER_PORT=$E2E_MILTER_PORT
+E2E_DKIM_PORT=$E2E_DKIM_PORT
+E2E_MILTER_PID=$E2E_MILTER_PID
+E2E_DKIM_PID=$E2E_DKIM_PID
+E2E_KEYSTORE=$E2E_KEYSTORE
+EOF
+}
+
+# ---------------------------------------------------------------------------
+# Start and stop
+
+# Stop whatever a previous, interrupted run of this build tree left.
+e2e_stop_stale() {
+    if [ -f "$E2E_STATE" ]; then
+        # shellcheck disable=SC1090
+        . "$E2E_STATE"
+        e2e_stop
+    elif e2e_postfix_running; then
+        e2e_stop
+    fi
+}
+
+e2e_start() {
+    mkdir -p "$E2E_DIR" || return 1
+    exec 9>"$E2E_DIR/.lock"
+    flock -w 900 9 || { e2e_say "e2e: $E2E_DIR is locked by another run"; return 1; }
+    E2E_MILTER_PID= E2E_DKIM_PID=
+    e2e_stop_stale
+    rm -rf "$E2E_QUEUE" "$E2E_DATA" "$E2E_OUT" "$E2E_LOG" "$E2E_MSGS" "$E2E_SPOOL"
+    mkdir -p "$E2E_ETC" "$E2E_QUEUE" "$E2E_DATA" "$E2E_OUT" "$E2E_LOG" \
+        "$E2E_MSGS" "$E2E_SPOOL" || return 1
+    chown root:root "$E2E_QUEUE" && chmod 0755 "$E2E_QUEUE"
+    chown postfix:postfix "$E2E_DATA" && chmod 0700 "$E2E_DATA"
+    chown nobody:nogroup "$E2E_OUT" && chmod 0755 "$E2E_OUT"
+    chmod 0700 "$E2E_SPOOL"
+    e2e_pki || return 1
+    # shellcheck disable=SC2046
+    set -- $(e2e_free_ports 4)
+    E2E_INBOUND_PORT=$1 E2E_SUBMIT_PORT=$2 E2E_MILTER_PORT=$3 E2E_DKIM_PORT=$4
+    if [ -z "${E2E_KEYSTORE:-}" ] && [ "$SMIME_MILTER" != none ]; then
+        E2E_KEYSTORE=$(e2e_keystore_build) || E2E_KEYSTORE=
+    fi
+    E2E_KEYSTORE=${E2E_KEYSTORE:-}
+    e2e_allow_config_dir "$E2E_ETC" || return 1
+    e2e_postfix_config && e2e_sasl_setup && e2e_dkim_setup || return 1
+    e2e_save_state
+    e2e_dkim_start || return 1
+    if [ "$SMIME_MILTER" != none ]; then
+        e2e_milter_start || { e2e_save_state; return 1; }
+    fi
+    e2e_save_state
+    e2e_postfix_start || return 1
+    export E2E_INBOUND_PORT E2E_SUBMIT_PORT E2E_MILTER_PORT E2E_DKIM_PORT \
+        E2E_MILTER_PID E2E_DKIM_PID E2E_KEYSTORE SMIME_MILTER
+    E2E_ATTACHED=1; export E2E_ATTACHED
+    e2e_say "e2e: postfix inbound 127.0.0.1:$E2E_INBOUND_PORT," \
+        "submission 127.0.0.1:$E2E_SUBMIT_PORT; smime-milter" \
+        "${E2E_MILTER_PID:-none} on $E2E_MILTER_PORT; opendkim on $E2E_DKIM_PORT;" \
+        "keystore ${E2E_KEYSTORE:-none}"
+}
+
+e2e_stop() {
+    if e2e_postfix_running; then
+        "$E2E_POSTFIX" -c "$E2E_ETC" stop >/dev/null 2>&1
+        _i=0
+        while e2e_postfix_running && [ $_i -lt 100 ]; do
+            sleep 0.1; _i=$((_i + 1))
+        done
+        if e2e_postfix_running; then
+            "$E2E_POSTFIX" -c "$E2E_ETC" abort >/dev/null 2>&1
+        fi
+    fi
+    e2e_kill "${E2E_MILTER_PID:-}" smime-milter
+    e2e_kill "${E2E_DKIM_PID:-}" opendkim
+    E2E_MILTER_PID= E2E_DKIM_PID=
+    rm -f "$E2E_STATE"
+    return 0
+}
+
+# e2e_test_begin: every t_*.sh calls this first.  Under run.sh it attaches
+# to the running instance; alone it starts one and stops it on exit.  Sets
+# E2E_TEST (the test's name) and E2E_T (its scratch directory).
+e2e_test_begin() {
+    E2E_TEST=$(basename "$0" .sh)
+    if [ "${E2E_ATTACHED:-}" != 1 ]; then
+        trap 'e2e_standalone_exit $?' EXIT
+        trap 'exit 130' INT TERM HUP
+        e2e_start || e2e_fail "could not start the test instance"
+    fi
+    E2E_T=$E2E_MSGS/$E2E_TEST
+    rm -rf "$E2E_T" && mkdir -p "$E2E_T"
+}
+
+e2e_standalone_exit() {
+    trap - EXIT
+    if [ "$1" -ne 0 ] && [ "$1" -ne 77 ]; then e2e_dump_logs; fi
+    e2e_stop
+    exit "$1"
+}
+
+e2e_need_milter() {
+    [ "$SMIME_MILTER" != none ] || e2e_skip "runs without smime-milter (SMIME_MILTER=none)"
+}
+
+e2e_need_keystore() {
+    [ -n "${E2E_KEYSTORE:-}" ] ||
+        e2e_skip "TODO(sign): no keystore (smime-keystore not built, E2E_KEYSTORE unset)"
+}
+
+# ---------------------------------------------------------------------------
+# Sending and receiving
+
+# e2e_swaks PORT FILE FROM TO [SWAKS-ARGS...]: send FILE as the DATA;
+# print the queue id.  On failure print swaks' transcript and return 1.
+e2e_swaks() {
+    _port=$1 _file=$2 _from=$3 _to=$4
+    shift 4
+    _log=$(mktemp "$E2E_LOG/swaks.XXXXXX")
+    # swaks appends CRLF "." CRLF to the data unless it ends in a line
+    # holding a dot: give it that, so the message arrives byte-exact.
+    _end='.\n'
+    [ "$(tail -c 1 "$_file" | od -An -c | tr -d ' ')" = '\n' ] || _end='\n.\n'
+    if ! { cat "$_file"; printf "$_end"; } |
+            swaks --server "127.0.0.1:$_port" --helo client.test.example \
+            --from "$_from" --to "$_to" --data - --suppress-data \
+            --timeout 300 "$@" >"$_log" 2>&1; then
+        e2e_say "e2e: swaks failed:"; cat "$_log" >&2
+        return 1
+    fi
+    _qid=$(sed -n 's/.*queued as \([0-9A-Za-z]*\).*/\1/p' "$_log" | tail -n 1)
+    [ -n "$_qid" ] || { e2e_say "e2e: no queue id:"; cat "$_log" >&2; return 1; }
+    echo "$_qid"
+}
+
+# e2e_send_inbound FILE FROM TO: as an unauthenticated remote client.
+e2e_send_inbound() {
+    e2e_swaks "$E2E_INBOUND_PORT" "$1" "$2" "$3"
+}
+
+# e2e_send_submit LOGIN FILE FROM TO: SASL PLAIN on the submission port.
+e2e_send_submit() {
+    e2e_swaks "$E2E_SUBMIT_PORT" "$2" "$3" "$4" --auth PLAIN \
+        --auth-user "$1" --auth-password "$(e2e_password "$1")"
+}
+
+# e2e_wait_delivered QID [SECONDS]: wait (bounded poll) until Postfix has
+# delivered QID and removed it from its queue; print the delivered file.
+# Fails at once when Postfix defers or bounces the message.
+e2e_wait_delivered() {
+    _qid=$1 _limit=$(( ${2:-60} * 10 )) _i=0
+    while [ $_i -lt "$_limit" ]; do
+        if grep -q " $_qid: removed" "$E2E_LOG/maillog" 2>/dev/null; then
+            if grep -E -q " $_qid: .*status=(deferred|bounced|expired)" "$E2E_LOG/maillog"; then
+                e2e_say "e2e: $_qid was not delivered:"
+                grep " $_qid: " "$E2E_LOG/maillog" >&2
+                return 1
+            fi
+            [ -f "$E2E_OUT/$_qid" ] ||
+                { e2e_say "e2e: $_qid removed but $E2E_OUT/$_qid missing"; return 1; }
+            echo "$E2E_OUT/$_qid"
+            return 0
+        fi
+        if grep -E -q " $_qid: .*status=deferred" "$E2E_LOG/maillog" 2>/dev/null; then
+            e2e_say "e2e: $_qid deferred (stuck in the queue):"
+            grep " $_qid: " "$E2E_LOG/maillog" >&2
+            return 1
+        fi
+        sleep 0.1; _i=$((_i + 1))
+    done
+    e2e_say "e2e: $_qid not delivered within ${2:-60} s"
+    return 1
+}
+
+# e2e_headers FILE: the header block, folded lines joined (one per line).
+e2e_headers() {
+    awk '
+        /^\r?$/ { exit }
+        /^[ \t]/ { sub(/\r$/, ""); line = line " " $0; next }
+        { if (line != "") print line; sub(/\r$/, ""); line = $0 }
+        END { if (line != "") print line }
+    ' "$1"
+}
+
+# e2e_header FILE NAME: the unfolded values of every NAME header, in order.
+e2e_header() {
+    e2e_headers "$1" | awk -v n="$2" '
+        BEGIN { n = tolower(n) ":" }
+        tolower(substr($0, 1, length(n))) == n {
+            v = substr($0, length(n) + 1); sub(/^[ \t]+/, "", v)
+            gsub(/[ \t]+/, " ", v); print v
+        }'
+}
+
+# e2e_body FILE: everything after the header block.
+e2e_body() { awk 'f { print; next } /^\r?$/ { f = 1 }' "$1"; }
+
+# e2e_ours FILE: our Authentication-Results values (authserv-id ours).
+e2e_ours() {
+    e2e_header "$1" Authentication-Results |
+        grep -i "^$(echo "$E2E_AUTHSERV" | sed 's/\./\\./g') *;" || true
+}
+
+# e2e_assert_ar FILE RESULT [REASON [IDENTIFIER]]: exactly one
+# Authentication-Results header of ours, with smime=RESULT, the reason in
+# its comment and, if given, body.smime-identifier=IDENTIFIER.
+e2e_assert_ar() {
+    _ar=$(e2e_ours "$1")
+    _n=$(printf '%s' "$_ar" | grep -c . || true)
+    [ "$_n" -eq 1 ] ||
+        e2e_fail "expected 1 Authentication-Results of $E2E_AUTHSERV, found $_n: $_ar"
+    printf '%s\n' "$_ar" | grep -q "smime=$2\\b" ||
+        e2e_fail "expected smime=$2 in: $_ar"
+    if [ -n "${3:-}" ]; then
+        printf '%s\n' "$_ar" | grep -F -q "smime=$2 ($3" ||
+            e2e_fail "expected reason \"$3\" in: $_ar"
+    fi
+    if [ -n "${4:-}" ]; then
+        printf '%s\n' "$_ar" | grep -F -q "body.smime-identifier=$4" ||
+            e2e_fail "expected body.smime-identifier=$4 in: $_ar"
+    fi
+    printf '%s\n' "$_ar"
+}
+
+# ---------------------------------------------------------------------------
+# Test messages (signed by OpenSSL: an independent signer)
+
+E2E_MSGNO=0
+# e2e_msg_head FROM TO SUBJECT: RFC 5322 header lines (no MIME headers).
+e2e_msg_head() {
+    E2E_MSGNO=$((E2E_MSGNO + 1))
+    printf 'From: %s\nTo: %s\nSubject: %s\nDate: Thu, 01 Jan 2026 12:00:00 +0000\nMessage-ID: <%s.%s.%s@e2e.test.example>\n' \
+        "$1" "$2" "$3" "${E2E_TEST:-e2e}" "$$" "$E2E_MSGNO"
+}
+
+# e2e_entity_text OUT TEXT: a text/plain MIME entity (the content to sign);
+# OUT "-" is standard output.
+e2e_entity_text() {
+    if [ "$1" != - ]; then e2e_entity_text - "$2" >"$1"; return; fi
+    printf 'Content-Type: text/plain; charset=us-ascii\nContent-Transfer-Encoding: 7bit\n\n%s\n' "$2"
+}
+
+# e2e_entity_large OUT BYTES: a text/plain entity of about BYTES bytes.
+e2e_entity_large() {
+    {
+        printf 'Content-Type: text/plain; charset=us-ascii\nContent-Transfer-Encoding: 7bit\n\n'
+        awk -v size="$2" 'BEGIN {
+            fill = "The quick brown fox jumps over the lazy dog; 0123456789"
+            for (n = 0; total < size; n++) {
+                line = sprintf("%09d %s", n, fill)
+                print line
+                total += length(line) + 1
+            }
+        }'
+    } >"$1"
+}
+
+# e2e_msg_plain OUT FROM TO SUBJECT TEXT: an unsigned text message.
+e2e_msg_plain() {
+    {
+        e2e_msg_head "$2" "$3" "$4"
+        printf 'MIME-Version: 1.0\n'
+        e2e_entity_text - "$5"
+    } >"$1"
+}
+
+# e2e_msg_signed OUT SIGNER FROM TO ENTITY [SUBJECT]: ENTITY clear-signed
+# (multipart/signed, detached CMS, SHA-256) by PKI user SIGNER with
+# `openssl cms -sign`, wrapped in a message from FROM to TO.
+e2e_msg_signed() {
+    _out=$1 _signer=$2 _from=$3 _to=$4 _entity=$5 _subj=${6:-signed by $2}
+    {
+        e2e_msg_head "$_from" "$_to" "$_subj"
+        openssl cms -sign -md sha256 -in "$_entity" -outform SMIME \
+            -signer "$E2E_PKI/$_signer.crt" -inkey "$E2E_PKI/$_signer.key" \
+            -certfile "$E2E_PKI/inter.crt"
+    } >"$_out.tmp" || return 1
+    mv "$_out.tmp" "$_out"
+}
+
+# e2e_cms_verify FILE: openssl cms -verify of a delivered S/MIME message
+# against the test root (and the CRL); 0 when the signature is good.
+e2e_cms_verify() {
+    openssl cms -verify -in "$1" -inform SMIME -CAfile "$E2E_PKI/roots.pem" \
+        -purpose smimesign -out /dev/null 2>"$E2E_T/cms-verify.err"
+}
+
+# e2e_dkim_verify FILE: DKIM-verify FILE offline against opendkim's key.
+e2e_dkim_verify() {
+    "$E2E_PY" "$E2E_SRC/dkimverify.py" "$1" "$E2E_DKIM/e2e.txt"
+}
+
+# e2e_milter_hwm_kb: the milter's peak resident set size (VmHWM) in kB.
+e2e_milter_hwm_kb() {
+    awk '/^VmHWM:/ { print $2 }' "/proc/$E2E_MILTER_PID/status"
+}

@@ -1,0 +1,71 @@
+#!/bin/sh
+# run.sh - run the end-to-end tests through a private Postfix.
+#
+# SYNOPSIS
+#	tests/e2e/run.sh [NAME ...]
+#
+# DESCRIPTION
+#	Starts the private Postfix, smime-milter and opendkim once (lib.sh),
+#	runs every tests/e2e/t_*.sh (or only t_NAME.sh for each NAME given)
+#	against them, prints each test's outcome, the Postfix/milter/opendkim
+#	log lines of every failed test, and "N passed, N failed" at the end.
+#	Exits 1 when a test failed or the instance could not start, else 0.
+#	A test exiting 77 is skipped (counted apart, and not a failure).
+#	Needs root (Postfix, pipe as nobody).  `make check-e2e` runs it with
+#	top_srcdir and top_builddir set.
+
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "$top_srcdir/tests/e2e/lib.sh"
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "run.sh: the end-to-end tests need root (private Postfix)" >&2
+    exit 1
+fi
+
+if [ $# -gt 0 ]; then
+    tests=
+    for n in "$@"; do
+        n=${n#t_}; n=${n%.sh}
+        [ -f "$E2E_SRC/t_$n.sh" ] || { echo "run.sh: no test t_$n.sh" >&2; exit 1; }
+        tests="$tests $E2E_SRC/t_$n.sh"
+    done
+else
+    tests=$(ls "$E2E_SRC"/t_*.sh)
+fi
+
+run_exit() {
+    trap - EXIT
+    e2e_stop
+    exit "$1"
+}
+trap 'run_exit $?' EXIT
+trap 'exit 130' INT TERM HUP
+
+if ! e2e_start; then
+    echo "run.sh: could not start the test instance" >&2
+    e2e_dump_logs
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+
+pass=0 fail=0 skip=0 failed=
+for t in $tests; do
+    name=$(basename "$t" .sh)
+    # shellcheck disable=SC2046
+    set -- $(e2e_log_sizes)
+    sh "$t" >"$E2E_LOG/$name.out" 2>&1
+    rc=$?
+    case $rc in
+        0)  pass=$((pass + 1)); echo "PASS: $name" ;;
+        77) skip=$((skip + 1)); echo "SKIP: $name ($(grep '^SKIP:' "$E2E_LOG/$name.out" | tail -n 1 | sed 's/^SKIP: [^:]*: //'))" ;;
+        *)  fail=$((fail + 1)); failed="$failed $name"
+            echo "FAIL: $name (exit $rc)"
+            sed 's/^/    /' "$E2E_LOG/$name.out"
+            e2e_dump_logs "$1" "$2" "$3" 2>&1 | sed 's/^/    /' ;;
+    esac
+done
+
+[ $skip -gt 0 ] && echo "($skip skipped)"
+[ -n "$failed" ] && echo "failed:$failed"
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
