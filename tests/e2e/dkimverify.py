@@ -35,9 +35,13 @@ def main(argv):
         print("dkimverify: no DKIM-Signature", file=sys.stderr)
         return 1
     for i in range(count):
-        d = dkim.DKIM(msg)
-        if not d.verify(idx=i, dnsfunc=lambda name, timeout=5: record):
-            print("dkimverify: signature %d does not verify" % i, file=sys.stderr)
+        try:
+            good = dkim.DKIM(msg).verify(idx=i, dnsfunc=lambda name, timeout=5: record)
+            why = "signature does not verify"
+        except dkim.DKIMException as e:
+            good, why = False, str(e)
+        if not good:
+            print("dkimverify: signature %d: %s" % (i, why), file=sys.stderr)
             return 1
     print("dkimverify: %d signature(s) verified" % count)
     return 0
