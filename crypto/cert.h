@@ -30,17 +30,22 @@ enum smime_cert_status smime_cert_check_time(gnutls_x509_crt_t crt,
 /* keyUsage (digitalSignature or nonRepudiation, when present) and
  * extendedKeyUsage (emailProtection or anyExtendedKeyUsage, when present). */
 enum smime_cert_status smime_cert_check_usage(gnutls_x509_crt_t crt);
+/* SMIME_CERT_WEAK_KEY for an RSA (or RSA-PSS) key below min_rsa_bits. */
+enum smime_cert_status smime_cert_check_key(gnutls_x509_crt_t crt,
+                                            unsigned min_rsa_bits);
 
 /* The certificate's email addresses: subjectAltName rfc822Name entries,
- * then emailAddress attributes of the subject.  Stores up to max
- * malloc'd strings in out; returns how many there are. */
+ * then emailAddress attributes of the subject, without duplicates
+ * (case-insensitively).  Stores up to max malloc'd strings in out and
+ * returns how many it stored (pass that to smime_cert_addresses_free). */
 size_t smime_cert_addresses(gnutls_x509_crt_t crt, char **out, size_t max);
 void smime_cert_addresses_free(char **addrs, size_t n);
 /* 1 if addr (case-insensitive) is one of the certificate's addresses. */
 int smime_cert_has_address(gnutls_x509_crt_t crt, const char *addr);
 
 /* Serial as lower-case hex (no leading "00" padding byte), issuer DN as an
- * RFC 4514 string, subject DN likewise.  Empty string on failure. */
+ * RFC 4514 string (most specific first: "CN=Test CA,O=Example"), subject
+ * DN likewise.  Empty string on failure. */
 void smime_cert_serial_hex(gnutls_x509_crt_t crt, char *buf, size_t len);
 void smime_cert_issuer_dn(gnutls_x509_crt_t crt, char *buf, size_t len);
 void smime_cert_subject_dn(gnutls_x509_crt_t crt, char *buf, size_t len);

@@ -7,6 +7,7 @@
 #define SMIME_TRUST_H
 
 #include <stddef.h>
+#include <gnutls/x509.h>
 
 typedef struct smime_trust smime_trust_t;
 
@@ -24,5 +25,33 @@ int smime_trust_add_system(smime_trust_t *t, char *err, size_t errlen);
 int smime_trust_add_crl(smime_trust_t *t, const char *file,
                         char *err, size_t errlen);
 int smime_trust_degraded(const smime_trust_t *t);
+
+/* Chain verification (used by verify.c; usable by the keystore). */
+enum smime_chain_status {
+    SMIME_CHAIN_OK = 0,
+    SMIME_CHAIN_UNTRUSTED,            /* no path to an anchor, or a bad
+                                         certificate signature */
+    SMIME_CHAIN_MISSING_INTERMEDIATE, /* ends at a non-self-signed
+                                         certificate whose issuer is absent */
+    SMIME_CHAIN_EXPIRED,
+    SMIME_CHAIN_NOT_YET_VALID,
+    SMIME_CHAIN_REVOKED,              /* listed in a CRL (CRLFile) */
+    SMIME_CHAIN_TOO_LONG,             /* no anchor within max_chain */
+    SMIME_CHAIN_ERROR                 /* internal error (ENOMEM) */
+};
+/* "untrusted certificate", "missing intermediate", ... */
+const char *smime_chain_status_string(enum smime_chain_status s);
+
+/* Orders the chain signer -> its issuer -> ... out of pool (typically
+ * the certificates of a CMS, in any order, signer included or not), at
+ * most max_chain certificates, and verifies it to an anchor at the
+ * current time (gnutls_global_set_time_function() applies), then checks
+ * each certificate against the CRLs.  SHA-1 certificate signatures are
+ * accepted here; *sha1 is set to 1 when one was used below the anchor,
+ * so that the caller applies its policy.  Safe to call from many threads
+ * on one store. */
+enum smime_chain_status smime_trust_verify_chain(const smime_trust_t *t,
+        gnutls_x509_crt_t signer, const gnutls_x509_crt_t *pool,
+        size_t npool, unsigned max_chain, int *sha1);
 
 #endif

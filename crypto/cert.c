@@ -1,0 +1,196 @@
+/*
+ * cert.c - the signer-certificate rules of RFC 8550 §4.4 and the few
+ * certificate fields that results and logs show, in one place for
+ * verification, signing and the keystore.
+ *
+ * Distinguished names are rendered by gnutls_x509_crt_get_*_dn3() with
+ * flags 0, that is RFC 4514 order, most specific first:
+ * "CN=Test Intermediate CA,O=smime-milter test".
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <gnutls/gnutls.h>
+
+#include "cert.h"
+
+#define ADDR_MAX 256                /* longer is no valid addr-spec */
+
+const char *smime_cert_status_string(enum smime_cert_status s)
+{
+    switch (s) {
+    case SMIME_CERT_OK:            return "certificate usable";
+    case SMIME_CERT_EXPIRED:       return "expired certificate";
+    case SMIME_CERT_NOT_YET_VALID: return "certificate not yet valid";
+    case SMIME_CERT_KEY_USAGE:     return "wrong key usage";
+    case SMIME_CERT_EKU:           return "no emailProtection";
+    case SMIME_CERT_NO_ADDRESS:    return "no address in certificate";
+    case SMIME_CERT_WEAK_KEY:      return "weak key";
+    case SMIME_CERT_BAD:           break;
+    }
+    return "unreadable certificate";
+}
+
+enum smime_cert_status smime_cert_check_time(gnutls_x509_crt_t crt,
+                                             time_t now)
+{
+    time_t nb = gnutls_x509_crt_get_activation_time(crt);
+    time_t na = gnutls_x509_crt_get_expiration_time(crt);
+
+    if (nb == (time_t)-1 || na == (time_t)-1)
+        return SMIME_CERT_BAD;
+    if (now < nb)
+        return SMIME_CERT_NOT_YET_VALID;
+    if (now > na)
+        return SMIME_CERT_EXPIRED;
+    return SMIME_CERT_OK;
+}
+
+enum smime_cert_status smime_cert_check_usage(gnutls_x509_crt_t crt)
+{
+    unsigned usage = 0;
+    int r = gnutls_x509_crt_get_key_usage(crt, &usage, NULL);
+
+    if (r < 0 && r != GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+        return SMIME_CERT_BAD;
+    if (r >= 0 &&
+        !(usage & (GNUTLS_KEY_DIGITAL_SIGNATURE | GNUTLS_KEY_NON_REPUDIATION)))
+        return SMIME_CERT_KEY_USAGE;
+
+    for (unsigned i = 0;; i++) {
+        char oid[128];
+        size_t sz = sizeof(oid);
+        r = gnutls_x509_crt_get_key_purpose_oid(crt, i, oid, &sz, NULL);
+        if (r == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+            return i == 0 ? SMIME_CERT_OK : SMIME_CERT_EKU;
+        if (r == GNUTLS_E_SHORT_MEMORY_BUFFER)
+            continue;                   /* some long private OID */
+        if (r < 0)
+            return SMIME_CERT_BAD;
+        if (strcmp(oid, GNUTLS_KP_EMAIL_PROTECTION) == 0 ||
+            strcmp(oid, GNUTLS_KP_ANY) == 0)
+            return SMIME_CERT_OK;
+    }
+}
+
+enum smime_cert_status smime_cert_check_key(gnutls_x509_crt_t crt,
+                                            unsigned min_rsa_bits)
+{
+    unsigned bits = 0;
+    int alg = gnutls_x509_crt_get_pk_algorithm(crt, &bits);
+
+    if (alg < 0)
+        return SMIME_CERT_BAD;
+    if ((alg == GNUTLS_PK_RSA || alg == GNUTLS_PK_RSA_PSS) &&
+        bits < min_rsa_bits)
+        return SMIME_CERT_WEAK_KEY;
+    return SMIME_CERT_OK;
+}
+
+/* Appends addr unless it is already there (case-insensitively). */
+static int addr_add(char **out, size_t *n, size_t max, const char *addr)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcasecmp(out[i], addr) == 0)
+            return 0;
+    if (*n >= max)
+        return -1;
+    if ((out[*n] = strdup(addr)) == NULL)
+        return -1;
+    (*n)++;
+    return 0;
+}
+
+size_t smime_cert_addresses(gnutls_x509_crt_t crt, char **out, size_t max)
+{
+    char buf[ADDR_MAX];
+    size_t n = 0, sz;
+    int r;
+
+    for (unsigned i = 0;; i++) {
+        sz = sizeof(buf);
+        r = gnutls_x509_crt_get_subject_alt_name(crt, i, buf, &sz, NULL);
+        if (r == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE || (r < 0 &&
+            r != GNUTLS_E_SHORT_MEMORY_BUFFER))
+            break;
+        /* An embedded NUL would let "a@x\0.evil" pass as "a@x". */
+        if (r == GNUTLS_SAN_RFC822NAME && sz < sizeof(buf) &&
+            strlen(buf) == sz && addr_add(out, &n, max, buf) < 0)
+            return n;
+    }
+    for (unsigned i = 0;; i++) {
+        sz = sizeof(buf);
+        r = gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_PKCS9_EMAIL, i, 0,
+                                          buf, &sz);
+        if (r == GNUTLS_E_SHORT_MEMORY_BUFFER)
+            continue;
+        if (r < 0)
+            break;
+        if (strlen(buf) == sz && addr_add(out, &n, max, buf) < 0)
+            return n;
+    }
+    return n;
+}
+
+void smime_cert_addresses_free(char **addrs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(addrs[i]);
+        addrs[i] = NULL;
+    }
+}
+
+int smime_cert_has_address(gnutls_x509_crt_t crt, const char *addr)
+{
+    char *list[32];
+    size_t n = smime_cert_addresses(crt, list, 32);
+    int found = 0;
+
+    for (size_t i = 0; i < n && !found; i++)
+        found = strcasecmp(list[i], addr) == 0;
+    smime_cert_addresses_free(list, n);
+    return found;
+}
+
+void smime_cert_serial_hex(gnutls_x509_crt_t crt, char *buf, size_t len)
+{
+    unsigned char serial[64];
+    size_t sz = sizeof(serial), i = 0, o = 0;
+
+    if (len == 0)
+        return;
+    buf[0] = '\0';
+    if (gnutls_x509_crt_get_serial(crt, serial, &sz) < 0 || sz == 0)
+        return;
+    while (i + 1 < sz && serial[i] == 0)
+        i++;
+    for (; i < sz && o + 3 <= len; i++, o += 2)
+        snprintf(buf + o, 3, "%02x", serial[i]);
+}
+
+static void dn_copy(int r, gnutls_datum_t *d, char *buf, size_t len)
+{
+    if (len == 0)
+        return;
+    buf[0] = '\0';
+    if (r < 0)
+        return;
+    snprintf(buf, len, "%.*s", (int)d->size, (const char *)d->data);
+    gnutls_free(d->data);
+}
+
+void smime_cert_issuer_dn(gnutls_x509_crt_t crt, char *buf, size_t len)
+{
+    gnutls_datum_t d = { NULL, 0 };
+    dn_copy(gnutls_x509_crt_get_issuer_dn3(crt, &d, 0), &d, buf, len);
+}
+
+void smime_cert_subject_dn(gnutls_x509_crt_t crt, char *buf, size_t len)
+{
+    gnutls_datum_t d = { NULL, 0 };
+    dn_copy(gnutls_x509_crt_get_dn3(crt, &d, 0), &d, buf, len);
+}

@@ -1,0 +1,440 @@
+/*
+ * cms.c - CMS SignedData parsing (RFC 5652 §5, RFC 4056 RSASSA-PSS
+ * parameters, RFC 5754 SHA-2 and ECDSA, RFC 8419 EdDSA).
+ *
+ * cms_parse() checks the frame (ContentInfo, SignedData, the
+ * encapsulated content, the certificate and SignerInfo sets) and leaves
+ * cursors on the certificates and SignerInfos, which are then read one by
+ * one, so that one bad SignerInfo spoils only its own result.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "cms.h"
+
+#define OID(...) { (const uint8_t[]){ __VA_ARGS__ }, \
+                   sizeof((const uint8_t[]){ __VA_ARGS__ }) }
+
+static const cms_blob_t oid_signed_data =
+    OID(0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02);
+static const cms_blob_t oid_data =
+    OID(0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01);
+static const cms_blob_t oid_attr_content_type =
+    OID(0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x03);
+static const cms_blob_t oid_attr_message_digest =
+    OID(0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x04);
+static const cms_blob_t oid_mgf1 =
+    OID(0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x08);
+
+static const struct {
+    cms_blob_t oid;
+    cms_digest_t digest;
+} digest_oids[] = {
+    { OID(0x2b, 0x0e, 0x03, 0x02, 0x1a), CMS_DIG_SHA1 },
+    { OID(0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x04), CMS_DIG_SHA224 },
+    { OID(0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01), CMS_DIG_SHA256 },
+    { OID(0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02), CMS_DIG_SHA384 },
+    { OID(0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03), CMS_DIG_SHA512 },
+};
+
+/* signatureAlgorithm values: the kind and the hash the OID implies
+ * (CMS_DIG_NONE: taken from digestAlgorithm). */
+#define RSA_OID(n) OID(0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, n)
+#define ECDSA_OID(...) OID(0x2a, 0x86, 0x48, 0xce, 0x3d, __VA_ARGS__)
+static const struct {
+    cms_blob_t oid;
+    cms_sigkind_t kind;
+    cms_digest_t digest;
+} sig_oids[] = {
+    { RSA_OID(0x01), CMS_SIG_RSA, CMS_DIG_NONE },        /* rsaEncryption */
+    { RSA_OID(0x05), CMS_SIG_RSA, CMS_DIG_SHA1 },
+    { RSA_OID(0x0e), CMS_SIG_RSA, CMS_DIG_SHA224 },
+    { RSA_OID(0x0b), CMS_SIG_RSA, CMS_DIG_SHA256 },
+    { RSA_OID(0x0c), CMS_SIG_RSA, CMS_DIG_SHA384 },
+    { RSA_OID(0x0d), CMS_SIG_RSA, CMS_DIG_SHA512 },
+    { RSA_OID(0x0a), CMS_SIG_RSA_PSS, CMS_DIG_NONE },    /* parameters */
+    { ECDSA_OID(0x02, 0x01), CMS_SIG_ECDSA, CMS_DIG_NONE }, /* id-ecPublicKey */
+    { ECDSA_OID(0x04, 0x01), CMS_SIG_ECDSA, CMS_DIG_SHA1 },
+    { ECDSA_OID(0x04, 0x03, 0x01), CMS_SIG_ECDSA, CMS_DIG_SHA224 },
+    { ECDSA_OID(0x04, 0x03, 0x02), CMS_SIG_ECDSA, CMS_DIG_SHA256 },
+    { ECDSA_OID(0x04, 0x03, 0x03), CMS_SIG_ECDSA, CMS_DIG_SHA384 },
+    { ECDSA_OID(0x04, 0x03, 0x04), CMS_SIG_ECDSA, CMS_DIG_SHA512 },
+    { OID(0x2b, 0x65, 0x70), CMS_SIG_ED25519, CMS_DIG_NONE },
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+const char *cms_digest_name(cms_digest_t d)
+{
+    static const char *const names[] = {
+        "sha-1", "sha-224", "sha-256", "sha-384", "sha-512"
+    };
+    return d >= 0 && d < CMS_DIG_COUNT ? names[d] : "";
+}
+
+const char *cms_sigkind_name(cms_sigkind_t k)
+{
+    switch (k) {
+    case CMS_SIG_RSA:     return "rsa";
+    case CMS_SIG_RSA_PSS: return "rsa-pss";
+    case CMS_SIG_ECDSA:   return "ecdsa";
+    case CMS_SIG_ED25519: return "ed25519";
+    default:              return "";
+    }
+}
+
+static int oid_eq(const der_tlv_t *t, cms_blob_t oid)
+{
+    return der_oid_is(t, oid.p, oid.n);
+}
+
+int cms_oid_is_data(cms_blob_t oid)
+{
+    return oid.n == oid_data.n && memcmp(oid.p, oid_data.p, oid.n) == 0;
+}
+
+/* AlgorithmIdentifier: the OID, and the parameters if any. */
+static int alg_read(der_cur_t *c, der_tlv_t *oid, der_tlv_t *params,
+                    der_cur_t *pcur, int *has_params)
+{
+    der_tlv_t seq;
+
+    if (der_expect(c, DER_UNIVERSAL, DER_TAG_SEQUENCE, &seq) < 0 ||
+        der_cur_enter(c, &seq, pcur) < 0 ||
+        der_expect(pcur, DER_UNIVERSAL, DER_TAG_OID, oid) < 0)
+        return -1;
+    *has_params = der_next(pcur, params);
+    if (*has_params < 0 || !der_cur_empty(pcur))
+        return -1;
+    return 0;
+}
+
+static cms_digest_t digest_from_oid(const der_tlv_t *oid)
+{
+    for (size_t i = 0; i < COUNT(digest_oids); i++)
+        if (oid_eq(oid, digest_oids[i].oid))
+            return digest_oids[i].digest;
+    return CMS_DIG_NONE;
+}
+
+/* A DigestAlgorithmIdentifier (parameters absent or NULL). */
+static cms_status_t digest_read(der_cur_t *c, cms_digest_t *d)
+{
+    der_tlv_t oid, params;
+    der_cur_t pc;
+    int has;
+
+    if (alg_read(c, &oid, &params, &pc, &has) < 0)
+        return CMS_MALFORMED;
+    *d = digest_from_oid(&oid);
+    return *d == CMS_DIG_NONE ? CMS_UNSUPPORTED : CMS_OK;
+}
+
+/* One [n] EXPLICIT field of RSASSA-PSS-params: cursor on its contents. */
+static int pss_field(der_cur_t *c, unsigned n, der_cur_t *in)
+{
+    der_tlv_t t;
+    int r = der_optional(c, DER_CONTEXT, n, &t);
+
+    if (r == 1 && der_cur_enter(c, &t, in) < 0)
+        return -1;
+    return r;
+}
+
+/* RSASSA-PSS-params (RFC 4056): hash, MGF1 hash, salt length. */
+static cms_status_t pss_read(const der_cur_t *pc, const der_tlv_t *params,
+                             cms_signer_t *si)
+{
+    cms_digest_t hash = CMS_DIG_SHA1, mgfhash = CMS_DIG_SHA1;
+    long salt = 20;
+    der_cur_t c, in, mc;
+    der_tlv_t oid, mp, t;
+    int r, has;
+
+    if (params->tag != DER_TAG_SEQUENCE || der_cur_enter(pc, params, &c) < 0)
+        return CMS_MALFORMED;
+    if ((r = pss_field(&c, 0, &in)) < 0)
+        return CMS_MALFORMED;
+    if (r == 1) {
+        cms_status_t s = digest_read(&in, &hash);
+        if (s != CMS_OK)
+            return s;
+    }
+    if ((r = pss_field(&c, 1, &in)) < 0)
+        return CMS_MALFORMED;
+    if (r == 1) {
+        if (alg_read(&in, &oid, &mp, &mc, &has) < 0 || has != 1)
+            return CMS_MALFORMED;
+        if (!oid_eq(&oid, oid_mgf1))
+            return CMS_UNSUPPORTED;
+        der_cur_t one = { mp.start, mp.start + mp.total, mc.depth };
+        cms_status_t s = digest_read(&one, &mgfhash);
+        if (s != CMS_OK)
+            return s;
+    }
+    if ((r = pss_field(&c, 2, &in)) < 0)
+        return CMS_MALFORMED;
+    if (r == 1 && (der_next(&in, &t) != 1 || (salt = der_small_int(&t)) < 0))
+        return CMS_MALFORMED;
+    if ((r = pss_field(&c, 3, &in)) < 0)
+        return CMS_MALFORMED;
+    if (r == 1 && (der_next(&in, &t) != 1 || der_small_int(&t) != 1))
+        return CMS_UNSUPPORTED;
+    if (!der_cur_empty(&c))
+        return CMS_MALFORMED;
+    /* GnuTLS implements MGF1 with the message hash only. */
+    if (hash != mgfhash || hash != si->digest)
+        return CMS_UNSUPPORTED;
+    si->pss_salt_hash = hash;
+    si->pss_salt = (unsigned)salt;
+    return CMS_OK;
+}
+
+static cms_status_t sigalg_read(der_cur_t *c, cms_signer_t *si)
+{
+    der_tlv_t oid, params;
+    der_cur_t pc;
+    int has;
+
+    if (alg_read(c, &oid, &params, &pc, &has) < 0)
+        return CMS_MALFORMED;
+    for (size_t i = 0; i < COUNT(sig_oids); i++) {
+        if (!oid_eq(&oid, sig_oids[i].oid))
+            continue;
+        si->sigkind = sig_oids[i].kind;
+        if (sig_oids[i].digest != CMS_DIG_NONE &&
+            sig_oids[i].digest != si->digest)
+            return CMS_UNSUPPORTED;     /* inconsistent hash algorithms */
+        if (si->sigkind == CMS_SIG_RSA_PSS)
+            return has ? pss_read(&pc, &params, si) : CMS_MALFORMED;
+        return CMS_OK;
+    }
+    return CMS_UNSUPPORTED;
+}
+
+/* Attribute ::= SEQUENCE { attrType OID, attrValues SET OF ANY }:
+ * the single value of a contentType or messageDigest attribute. */
+static int attr_single(der_cur_t *a, der_tlv_t *val)
+{
+    der_tlv_t set;
+    der_cur_t vs;
+
+    if (der_expect(a, DER_UNIVERSAL, DER_TAG_SET, &set) < 0 ||
+        !der_cur_empty(a) || der_cur_enter(a, &set, &vs) < 0 ||
+        der_next(&vs, val) != 1 || !der_cur_empty(&vs) || val->constructed)
+        return -1;
+    return 0;
+}
+
+static cms_status_t attrs_read(const der_cur_t *c, const der_tlv_t *set,
+                               cms_signer_t *si)
+{
+    der_cur_t in, a;
+    der_tlv_t attr, type, val;
+    int r;
+
+    si->content_type.p = si->message_digest.p = NULL;
+    if (der_cur_enter(c, set, &in) < 0)
+        return CMS_MALFORMED;
+    while ((r = der_next(&in, &attr)) == 1) {
+        if (attr.cls != DER_UNIVERSAL || attr.tag != DER_TAG_SEQUENCE ||
+            der_cur_enter(&in, &attr, &a) < 0 ||
+            der_expect(&a, DER_UNIVERSAL, DER_TAG_OID, &type) < 0)
+            return CMS_MALFORMED;
+        cms_blob_t *dst = NULL;
+        unsigned long want = 0;
+        if (oid_eq(&type, oid_attr_content_type)) {
+            dst = &si->content_type;
+            want = DER_TAG_OID;
+        } else if (oid_eq(&type, oid_attr_message_digest)) {
+            dst = &si->message_digest;
+            want = DER_TAG_OCTETS;
+        }
+        if (dst == NULL)
+            continue;
+        if (dst->p != NULL || attr_single(&a, &val) < 0 ||
+            val.cls != DER_UNIVERSAL || val.tag != want)
+            return CMS_MALFORMED;       /* repeated or not one value */
+        dst->p = val.val;
+        dst->n = val.vlen;
+    }
+    /* RFC 5652 §5.3: both are required when there are signed attributes. */
+    if (r < 0 || si->content_type.p == NULL || si->message_digest.p == NULL)
+        return CMS_MALFORMED;
+    return CMS_OK;
+}
+
+static cms_status_t sid_read(der_cur_t *c, cms_signer_t *si)
+{
+    der_tlv_t t, name, serial;
+    der_cur_t in;
+
+    if (der_next(c, &t) != 1)
+        return CMS_MALFORMED;
+    if (t.cls == DER_CONTEXT && t.tag == 0 && !t.constructed) {
+        si->sid_is_ski = 1;
+        si->ski = (cms_blob_t){ t.val, t.vlen };
+        return CMS_OK;
+    }
+    if (t.cls != DER_UNIVERSAL || t.tag != DER_TAG_SEQUENCE ||
+        der_cur_enter(c, &t, &in) < 0 ||
+        der_expect(&in, DER_UNIVERSAL, DER_TAG_SEQUENCE, &name) < 0 ||
+        der_expect(&in, DER_UNIVERSAL, DER_TAG_INTEGER, &serial) < 0 ||
+        serial.constructed || !der_cur_empty(&in))
+        return CMS_MALFORMED;
+    si->issuer = (cms_blob_t){ name.start, name.total };
+    si->serial = (cms_blob_t){ serial.val, serial.vlen };
+    return CMS_OK;
+}
+
+static cms_status_t signer_read(const der_cur_t *c, const der_tlv_t *seq,
+                                cms_signer_t *si)
+{
+    der_cur_t in;
+    der_tlv_t t;
+    cms_status_t s;
+    int r;
+
+    if (der_cur_enter(c, seq, &in) < 0 ||
+        der_expect(&in, DER_UNIVERSAL, DER_TAG_INTEGER, &t) < 0 ||
+        (s = sid_read(&in, si)) != CMS_OK)
+        return CMS_MALFORMED;
+    if ((s = digest_read(&in, &si->digest)) != CMS_OK)
+        return s;
+    if ((r = der_optional(&in, DER_CONTEXT, 0, &t)) < 0)
+        return CMS_MALFORMED;
+    if (r == 1) {
+        si->has_attrs = 1;
+        si->attrs = (cms_blob_t){ t.start, t.total };
+        if ((s = attrs_read(&in, &t, si)) != CMS_OK)
+            return s;
+    }
+    if ((s = sigalg_read(&in, si)) != CMS_OK)
+        return s;
+    if (der_expect(&in, DER_UNIVERSAL, DER_TAG_OCTETS, &t) < 0 ||
+        t.constructed)
+        return CMS_MALFORMED;
+    si->signature = (cms_blob_t){ t.val, t.vlen };
+    if (der_optional(&in, DER_CONTEXT, 1, &t) < 0 || !der_cur_empty(&in))
+        return CMS_MALFORMED;
+    return CMS_OK;
+}
+
+int cms_next_signer(cms_signed_t *sd, cms_signer_t *si)
+{
+    der_tlv_t seq;
+    der_cur_t before = sd->signers;
+    int r = der_next(&sd->signers, &seq);
+
+    if (r <= 0)
+        return r;
+    memset(si, 0, sizeof(*si));
+    si->digest = si->pss_salt_hash = CMS_DIG_NONE;
+    si->status = signer_read(&before, &seq, si);
+    return 1;
+}
+
+int cms_next_cert(cms_signed_t *sd, cms_blob_t *cert)
+{
+    der_tlv_t t;
+    int r;
+
+    while ((r = der_next(&sd->certs, &t)) == 1) {
+        if (t.cls == DER_UNIVERSAL && t.tag == DER_TAG_SEQUENCE) {
+            *cert = (cms_blob_t){ t.start, t.total };
+            return 1;
+        }
+    }
+    return r;
+}
+
+/* ContentInfo ::= SEQUENCE { contentType OID, content [0] EXPLICIT ANY }:
+ * the OID, and a cursor on the content. */
+static cms_status_t content_info(der_cur_t *top, der_cur_t *ci)
+{
+    der_tlv_t seq, oid;
+
+    if (der_expect(top, DER_UNIVERSAL, DER_TAG_SEQUENCE, &seq) < 0 ||
+        der_cur_enter(top, &seq, ci) < 0 ||
+        der_expect(ci, DER_UNIVERSAL, DER_TAG_OID, &oid) < 0)
+        return CMS_MALFORMED;
+    return oid_eq(&oid, oid_signed_data) ? CMS_OK : CMS_NOT_SIGNED;
+}
+
+cms_status_t cms_peek_type(const uint8_t *buf, size_t len)
+{
+    der_tlv_t seq, oid;
+    der_cur_t in;
+
+    if (der_peek_header(buf, len, &seq) < 0 || seq.cls != DER_UNIVERSAL ||
+        seq.tag != DER_TAG_SEQUENCE || !seq.constructed)
+        return CMS_MALFORMED;
+    der_cur_init(&in, seq.val, seq.vlen);
+    if (der_expect(&in, DER_UNIVERSAL, DER_TAG_OID, &oid) < 0)
+        return CMS_MALFORMED;
+    return oid_eq(&oid, oid_signed_data) ? CMS_OK : CMS_NOT_SIGNED;
+}
+
+/* EncapsulatedContentInfo ::= SEQUENCE { eContentType OID,
+ *     eContent [0] EXPLICIT OCTET STRING OPTIONAL } */
+static cms_status_t encap_read(der_cur_t *s, cms_signed_t *sd)
+{
+    der_tlv_t seq, oid, t;
+    der_cur_t in, e;
+    int r;
+
+    if (der_expect(s, DER_UNIVERSAL, DER_TAG_SEQUENCE, &seq) < 0 ||
+        der_cur_enter(s, &seq, &in) < 0 ||
+        der_expect(&in, DER_UNIVERSAL, DER_TAG_OID, &oid) < 0 ||
+        (r = der_optional(&in, DER_CONTEXT, 0, &t)) < 0)
+        return CMS_MALFORMED;
+    sd->econtent_type = (cms_blob_t){ oid.val, oid.vlen };
+    if (r == 1) {
+        if (der_cur_enter(&in, &t, &e) < 0)
+            return CMS_MALFORMED;
+        sd->econtent_cur = e;
+        if (der_expect(&e, DER_UNIVERSAL, DER_TAG_OCTETS,
+                       &sd->econtent) < 0 || !der_cur_empty(&e))
+            return CMS_MALFORMED;
+        sd->has_econtent = 1;
+    }
+    return der_cur_empty(&in) ? CMS_OK : CMS_MALFORMED;
+}
+
+cms_status_t cms_parse(const uint8_t *buf, size_t len, cms_signed_t *sd)
+{
+    der_cur_t top, ci, c0, s, check;
+    der_tlv_t t;
+    cms_status_t st;
+    int r;
+
+    memset(sd, 0, sizeof(*sd));
+    der_cur_init(&top, buf, len);
+    if ((st = content_info(&top, &ci)) != CMS_OK)
+        return st;
+    if (der_expect(&ci, DER_CONTEXT, 0, &t) < 0 ||
+        der_cur_enter(&ci, &t, &c0) < 0 || !der_cur_empty(&ci) ||
+        der_expect(&c0, DER_UNIVERSAL, DER_TAG_SEQUENCE, &t) < 0 ||
+        der_cur_enter(&c0, &t, &s) < 0 ||
+        der_expect(&s, DER_UNIVERSAL, DER_TAG_INTEGER, &t) < 0 ||
+        der_expect(&s, DER_UNIVERSAL, DER_TAG_SET, &t) < 0 ||
+        encap_read(&s, sd) != CMS_OK)
+        return CMS_MALFORMED;
+    if ((r = der_optional(&s, DER_CONTEXT, 0, &t)) < 0 ||
+        (r == 1 && der_cur_enter(&s, &t, &sd->certs) < 0))
+        return CMS_MALFORMED;
+    if (der_optional(&s, DER_CONTEXT, 1, &t) < 0 ||        /* crls */
+        der_expect(&s, DER_UNIVERSAL, DER_TAG_SET, &t) < 0 ||
+        der_cur_enter(&s, &t, &sd->signers) < 0 || !der_cur_empty(&s))
+        return CMS_MALFORMED;
+    check = sd->signers;
+    while ((r = der_next(&check, &t)) == 1) {
+        if (t.cls != DER_UNIVERSAL || t.tag != DER_TAG_SEQUENCE)
+            return CMS_MALFORMED;
+        sd->nsigners++;
+    }
+    if (r < 0 || sd->nsigners == 0)
+        return CMS_MALFORMED;
+    return CMS_OK;
+}

@@ -1,0 +1,526 @@
+/*
+ * verify.c - streaming S/MIME (CMS SignedData) verification.
+ *
+ * Why not gnutls_pkcs7_verify(): in GnuTLS 3.7.9 it folds trust failures
+ * into signature failures, returns positive codes on some failures,
+ * ignores RSA-PSS parameters, accepts SHA-1, and wants detached content
+ * whole in memory.  So the CMS is parsed here (cms.c over der.c, a bounded
+ * BER/DER reader), and GnuTLS does what it does well: certificate import,
+ * hashing, public-key verification, chain verification (trust.c).
+ *
+ * Detached content is hashed as it arrives with every digest we support
+ * at once (the digest algorithm is only known from the CMS, which comes
+ * after the content), so a message of any size verifies in constant
+ * memory.  The CMS itself is kept in memory up to policy->max_cms_size;
+ * for opaque signed-data that includes the content, so opaque messages
+ * are verified in memory up to that limit.
+ *
+ * Per SignerInfo the checks run in this order, and the first that fails
+ * decides the result: malformed/unsupported (permerror), the signature
+ * over the signed attributes, then contentType and messageDigest against
+ * the content (fail), the chain to a trust anchor with CRLs (fail), the
+ * RFC 8550 signer-certificate rules (fail), local policy (policy), a
+ * degraded trust store (temperror).  The signature is checked before the
+ * digest so that a changed signed attribute reads "bad signature" and
+ * only a changed content reads "content altered".
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <gnutls/gnutls.h>
+#include <gnutls/abstract.h>
+#include <gnutls/crypto.h>
+
+#include "cert.h"
+#include "cms.h"
+#include "verify.h"
+
+#define ADDRS_MAX   32
+#define PEEK_BYTES  64            /* kept of an oversized CMS: its type */
+
+struct smime_verify {
+    const smime_trust_t *trust;
+    const smime_policy_t *policy;
+    int detached;
+    int error;                    /* an internal error happened */
+    int too_large;
+    gnutls_hash_hd_t hash[CMS_DIG_COUNT];
+    uint8_t *cms;
+    size_t cmslen, cmscap;
+};
+
+static const gnutls_digest_algorithm_t gnutls_digests[CMS_DIG_COUNT] = {
+    GNUTLS_DIG_SHA1, GNUTLS_DIG_SHA224, GNUTLS_DIG_SHA256,
+    GNUTLS_DIG_SHA384, GNUTLS_DIG_SHA512
+};
+
+void smime_policy_default(smime_policy_t *p)
+{
+    p->require_from_match = 1;
+    p->allow_sha1 = 0;
+    p->min_rsa_bits = 2048;
+    p->max_signers = 8;
+    p->max_certs = 32;
+    p->max_chain = 8;
+    p->max_cms_size = 64u << 20;
+}
+
+static int hashes_init(smime_verify_t *v)
+{
+    for (int i = 0; i < CMS_DIG_COUNT; i++)
+        if (gnutls_hash_init(&v->hash[i], gnutls_digests[i]) < 0) {
+            v->hash[i] = NULL;
+            return -1;
+        }
+    return 0;
+}
+
+static int hashes_feed(void *arg, const uint8_t *p, size_t n)
+{
+    smime_verify_t *v = arg;
+
+    for (int i = 0; i < CMS_DIG_COUNT; i++)
+        if (v->hash[i] != NULL && gnutls_hash(v->hash[i], p, n) < 0)
+            return -1;
+    return 0;
+}
+
+/* Finishes every hash into out[i] (64 bytes each). */
+static void hashes_done(smime_verify_t *v, uint8_t out[][64])
+{
+    for (int i = 0; i < CMS_DIG_COUNT; i++) {
+        if (v->hash[i] != NULL)
+            gnutls_hash_deinit(v->hash[i], out ? out[i] : NULL);
+        v->hash[i] = NULL;
+    }
+}
+
+smime_verify_t *smime_verify_new(const smime_trust_t *trust,
+                                 const smime_policy_t *policy, int detached)
+{
+    smime_verify_t *v = calloc(1, sizeof(*v));
+
+    if (v == NULL)
+        return NULL;
+    v->trust = trust;
+    v->policy = policy;
+    v->detached = detached;
+    if (detached && hashes_init(v) < 0) {
+        smime_verify_free(v);
+        return NULL;
+    }
+    return v;
+}
+
+void smime_verify_free(smime_verify_t *v)
+{
+    if (v == NULL)
+        return;
+    hashes_done(v, NULL);
+    free(v->cms);
+    free(v);
+}
+
+int smime_verify_content(smime_verify_t *v, const void *buf, size_t len)
+{
+    if (!v->detached || len == 0)
+        return 0;                 /* opaque: the content is in the CMS */
+    if (hashes_feed(v, buf, len) < 0) {
+        v->error = 1;
+        return -1;
+    }
+    return 0;
+}
+
+int smime_verify_cms(smime_verify_t *v, const void *buf, size_t len)
+{
+    size_t room;
+
+    if (v->too_large) {
+        /* Keep only the start, to tell signed-data from the rest. */
+        room = v->cmslen < PEEK_BYTES ? PEEK_BYTES - v->cmslen : 0;
+        len = len < room ? len : room;
+    } else if (len > v->policy->max_cms_size - v->cmslen) {
+        v->too_large = 1;
+        return smime_verify_cms(v, buf, len);
+    }
+    if (len == 0)
+        return 0;
+    if (v->cmslen + len > v->cmscap) {
+        size_t cap = v->cmscap ? v->cmscap : 8192;
+        while (cap < v->cmslen + len)
+            cap *= 2;
+        uint8_t *n = realloc(v->cms, cap);
+        if (n == NULL) {
+            v->error = 1;
+            return -1;
+        }
+        v->cms = n;
+        v->cmscap = cap;
+    }
+    memcpy(v->cms + v->cmslen, buf, len);
+    v->cmslen += len;
+    return 0;
+}
+
+/* What one signer is judged with. */
+struct judge {
+    smime_verify_t *v;
+    const cms_signed_t *sd;
+    gnutls_x509_crt_t *certs;
+    size_t ncerts;
+    uint8_t (*digests)[64];
+    const char *const *addrs;
+    size_t naddrs;
+};
+
+static smime_result_t set(smime_signer_result_t *r, smime_result_t res,
+                          const char *reason)
+{
+    r->result = res;
+    snprintf(r->reason, sizeof(r->reason), "%s", reason);
+    return res;
+}
+
+static int blob_eq_int(cms_blob_t a, const uint8_t *b, size_t bn)
+{
+    while (a.n > 1 && a.p[0] == 0) {
+        a.p++;
+        a.n--;
+    }
+    while (bn > 1 && b[0] == 0) {
+        b++;
+        bn--;
+    }
+    return a.n == bn && memcmp(a.p, b, bn) == 0;
+}
+
+static int signer_matches(const cms_signer_t *si, gnutls_x509_crt_t crt)
+{
+    uint8_t buf[128];
+    size_t sz = sizeof(buf);
+    gnutls_datum_t dn = { NULL, 0 };
+    int ok;
+
+    if (si->sid_is_ski)
+        return gnutls_x509_crt_get_subject_key_id(crt, buf, &sz, NULL) >= 0 &&
+               sz == si->ski.n && memcmp(buf, si->ski.p, sz) == 0;
+    if (gnutls_x509_crt_get_serial(crt, buf, &sz) < 0 ||
+        !blob_eq_int(si->serial, buf, sz) ||
+        gnutls_x509_crt_get_raw_issuer_dn(crt, &dn) < 0)
+        return 0;
+    ok = dn.size == si->issuer.n && memcmp(dn.data, si->issuer.p, dn.size) == 0;
+    gnutls_free(dn.data);
+    return ok;
+}
+
+/* The signature algorithm GnuTLS should check, for this key. */
+static gnutls_sign_algorithm_t sign_algo(const cms_signer_t *si, int pk)
+{
+    gnutls_digest_algorithm_t dig = gnutls_digests[si->digest];
+
+    switch (si->sigkind) {
+    case CMS_SIG_RSA:
+        return pk == GNUTLS_PK_RSA ? gnutls_pk_to_sign(GNUTLS_PK_RSA, dig)
+                                   : GNUTLS_SIGN_UNKNOWN;
+    case CMS_SIG_RSA_PSS:
+        return pk == GNUTLS_PK_RSA || pk == GNUTLS_PK_RSA_PSS
+               ? gnutls_pk_to_sign(GNUTLS_PK_RSA_PSS, dig) : GNUTLS_SIGN_UNKNOWN;
+    case CMS_SIG_ECDSA:
+        return pk == GNUTLS_PK_ECDSA ? gnutls_pk_to_sign(GNUTLS_PK_ECDSA, dig)
+                                     : GNUTLS_SIGN_UNKNOWN;
+    case CMS_SIG_ED25519:
+        return pk == GNUTLS_PK_EDDSA_ED25519 ? GNUTLS_SIGN_EDDSA_ED25519
+                                             : GNUTLS_SIGN_UNKNOWN;
+    default:
+        return GNUTLS_SIGN_UNKNOWN;
+    }
+}
+
+/* RSA-PSS: the hash and salt length come from the CMS parameters, not
+ * from GnuTLS's defaults (which would reject e.g. a 20-byte salt). */
+static int pss_params(gnutls_pubkey_t pk, const cms_signer_t *si)
+{
+    gnutls_x509_spki_t spki;
+    int r;
+
+    if (gnutls_x509_spki_init(&spki) < 0)
+        return -1;
+    gnutls_x509_spki_set_rsa_pss_params(spki, gnutls_digests[si->digest],
+                                        si->pss_salt);
+    r = gnutls_pubkey_set_spki(pk, spki, 0);
+    gnutls_x509_spki_deinit(spki);
+    return r;
+}
+
+enum sig_outcome { SIG_OK, SIG_BAD, SIG_UNSUPPORTED, SIG_ERROR };
+
+static enum sig_outcome sig_check(const cms_signer_t *si,
+                                  gnutls_x509_crt_t crt, const uint8_t *hash)
+{
+    gnutls_pubkey_t pk;
+    gnutls_datum_t sig = { (void *)si->signature.p, (unsigned)si->signature.n };
+    enum sig_outcome out = SIG_BAD;
+    uint8_t *tbs = NULL;
+    int r;
+
+    if (gnutls_pubkey_init(&pk) < 0)
+        return SIG_ERROR;
+    if (gnutls_pubkey_import_x509(pk, crt, 0) < 0)
+        goto done;
+    gnutls_sign_algorithm_t alg = sign_algo(si, gnutls_pubkey_get_pk_algorithm(pk, NULL));
+    if (alg == GNUTLS_SIGN_UNKNOWN)
+        goto done;                /* key and algorithm do not go together */
+    if (si->sigkind == CMS_SIG_RSA_PSS && pss_params(pk, si) < 0) {
+        out = SIG_UNSUPPORTED;
+        goto done;
+    }
+    /* SHA-1 is judged by policy later, once the signature is known good. */
+    unsigned flags = GNUTLS_VERIFY_ALLOW_SIGN_WITH_SHA1;
+    if (si->has_attrs) {
+        /* Signed over the DER of the attributes with the SET tag. */
+        if ((tbs = malloc(si->attrs.n)) == NULL) {
+            out = SIG_ERROR;
+            goto done;
+        }
+        memcpy(tbs, si->attrs.p, si->attrs.n);
+        tbs[0] = 0x31;
+        gnutls_datum_t data = { tbs, (unsigned)si->attrs.n };
+        r = gnutls_pubkey_verify_data2(pk, alg, flags, &data, &sig);
+    } else if (si->sigkind == CMS_SIG_ED25519) {
+        /* Pure EdDSA over the content itself: not with streaming. */
+        out = SIG_UNSUPPORTED;
+        goto done;
+    } else {
+        gnutls_datum_t h = { (void *)hash,
+            gnutls_hash_get_len(gnutls_digests[si->digest]) };
+        r = gnutls_pubkey_verify_hash2(pk, alg, flags, &h, &sig);
+    }
+    if (r >= 0)
+        out = SIG_OK;
+    else if (r == GNUTLS_E_MEMORY_ERROR)
+        out = SIG_ERROR;
+    else if (r == GNUTLS_E_UNSUPPORTED_SIGNATURE_ALGORITHM)
+        out = SIG_UNSUPPORTED;
+done:
+    free(tbs);
+    gnutls_pubkey_deinit(pk);
+    return out;
+}
+
+/* identifier: the first given address the certificate holds, else the
+ * certificate's first address.  Returns 1 if a given address matched,
+ * 0 if none did, -1 if the certificate has no address. */
+static int identify(gnutls_x509_crt_t crt, const char *const *addrs,
+                    size_t naddrs, smime_signer_result_t *r)
+{
+    char *list[ADDRS_MAX];
+    size_t n = smime_cert_addresses(crt, list, ADDRS_MAX);
+    int match = n == 0 ? -1 : 0;
+
+    for (size_t i = 0; i < naddrs && match == 0; i++)
+        for (size_t j = 0; j < n && match == 0; j++)
+            if (addrs[i] != NULL && strcasecmp(addrs[i], list[j]) == 0) {
+                snprintf(r->identifier, sizeof(r->identifier), "%s", list[j]);
+                match = 1;
+            }
+    if (match == 0)
+        snprintf(r->identifier, sizeof(r->identifier), "%s", list[0]);
+    smime_cert_addresses_free(list, n);
+    return match;
+}
+
+/* contentType and messageDigest against the content. */
+static int content_matches(const struct judge *j, const cms_signer_t *si)
+{
+    size_t len = gnutls_hash_get_len(gnutls_digests[si->digest]);
+
+    if (!si->has_attrs)
+        return 1;                 /* the signature covered the digest */
+    return si->content_type.n == j->sd->econtent_type.n &&
+           memcmp(si->content_type.p, j->sd->econtent_type.p,
+                  si->content_type.n) == 0 &&
+           si->message_digest.n == len &&
+           memcmp(si->message_digest.p, j->digests[si->digest], len) == 0;
+}
+
+/* The certificate and policy checks after a good signature. */
+static smime_result_t judge_cert(const struct judge *j, const cms_signer_t *si,
+                                 gnutls_x509_crt_t crt, int match,
+                                 smime_signer_result_t *r)
+{
+    const smime_policy_t *pol = j->v->policy;
+    enum smime_cert_status cs;
+    int sha1;
+    enum smime_chain_status ch = smime_trust_verify_chain(j->v->trust, crt,
+            j->certs, j->ncerts, pol->max_chain, &sha1);
+
+    if (ch == SMIME_CHAIN_ERROR)
+        return set(r, SMIME_RESULT_TEMPERROR, "internal error");
+    if (ch != SMIME_CHAIN_OK)
+        return set(r, SMIME_RESULT_FAIL, smime_chain_status_string(ch));
+    if ((cs = smime_cert_check_usage(crt)) != SMIME_CERT_OK)
+        return set(r, SMIME_RESULT_FAIL, smime_cert_status_string(cs));
+    if ((cs = smime_cert_check_key(crt, pol->min_rsa_bits)) != SMIME_CERT_OK)
+        return set(r, SMIME_RESULT_POLICY, smime_cert_status_string(cs));
+    if (!pol->allow_sha1 && (sha1 || si->digest == CMS_DIG_SHA1))
+        return set(r, SMIME_RESULT_POLICY, "SHA-1 signature");
+    if (pol->require_from_match && match < 0)
+        return set(r, SMIME_RESULT_POLICY, "no address in certificate");
+    if (pol->require_from_match && match == 0)
+        return set(r, SMIME_RESULT_POLICY, "From mismatch");
+    if (smime_trust_degraded(j->v->trust))
+        return set(r, SMIME_RESULT_TEMPERROR, "CRL unavailable");
+    return set(r, SMIME_RESULT_PASS, "signature verified");
+}
+
+static smime_result_t judge_signer(const struct judge *j,
+                                   const cms_signer_t *si,
+                                   smime_signer_result_t *r)
+{
+    gnutls_x509_crt_t crt = NULL;
+
+    memset(r, 0, sizeof(*r));
+    snprintf(r->digest, sizeof(r->digest), "%s", cms_digest_name(si->digest));
+    snprintf(r->sigalg, sizeof(r->sigalg), "%s", cms_sigkind_name(si->sigkind));
+    if (si->status == CMS_UNSUPPORTED)
+        return set(r, SMIME_RESULT_PERMERROR, "unsupported algorithm");
+    /* RFC 5652 §5.3: without signed attributes the content must be data. */
+    if (si->status != CMS_OK ||
+        (!si->has_attrs && !cms_oid_is_data(j->sd->econtent_type)))
+        return set(r, SMIME_RESULT_PERMERROR, "malformed CMS");
+    for (size_t i = 0; i < j->ncerts && crt == NULL; i++)
+        if (signer_matches(si, j->certs[i]))
+            crt = j->certs[i];
+    if (crt == NULL)
+        return set(r, SMIME_RESULT_PERMERROR, "no signer certificate");
+    smime_cert_serial_hex(crt, r->serial, sizeof(r->serial));
+    smime_cert_issuer_dn(crt, r->issuer, sizeof(r->issuer));
+    int match = identify(crt, j->addrs, j->naddrs, r);
+
+    switch (sig_check(si, crt, j->digests[si->digest])) {
+    case SIG_OK:
+        break;
+    case SIG_BAD:
+        return set(r, SMIME_RESULT_FAIL, "bad signature");
+    case SIG_UNSUPPORTED:
+        return set(r, SMIME_RESULT_PERMERROR, "unsupported algorithm");
+    case SIG_ERROR:
+        return set(r, SMIME_RESULT_TEMPERROR, "internal error");
+    }
+    if (!content_matches(j, si))
+        return set(r, SMIME_RESULT_FAIL, "content altered");
+    return judge_cert(j, si, crt, match, r);
+}
+
+/* The certificates of the CMS, parsed; those GnuTLS cannot read are left
+ * out (they can be neither the signer nor in its chain). */
+static int certs_load(smime_verify_t *v, cms_signed_t *sd,
+                      gnutls_x509_crt_t **out, size_t *n)
+{
+    size_t max = v->policy->max_certs ? v->policy->max_certs : 1;
+    gnutls_x509_crt_t *certs = calloc(max, sizeof(*certs));
+    cms_blob_t b;
+    size_t seen = 0;
+    int r;
+
+    *out = certs;
+    *n = 0;
+    if (certs == NULL)
+        return -1;
+    while ((r = cms_next_cert(sd, &b)) == 1) {
+        if (++seen > max)
+            return -2;
+        gnutls_datum_t d = { (void *)b.p, (unsigned)b.n };
+        if (gnutls_x509_crt_init(&certs[*n]) < 0)
+            return -1;
+        if (gnutls_x509_crt_import(certs[*n], &d, GNUTLS_X509_FMT_DER) < 0)
+            gnutls_x509_crt_deinit(certs[*n]);
+        else
+            (*n)++;
+    }
+    return r < 0 ? -3 : 0;
+}
+
+static void certs_free(gnutls_x509_crt_t *certs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        gnutls_x509_crt_deinit(certs[i]);
+    free(certs);
+}
+
+static size_t one(smime_signer_result_t *out, size_t max,
+                  smime_result_t res, const char *reason)
+{
+    if (max == 0)
+        return 0;
+    memset(out, 0, sizeof(*out));
+    set(out, res, reason);
+    return 1;
+}
+
+/* The content digests: streamed (detached) or over eContent (opaque). */
+static int content_digests(smime_verify_t *v, cms_signed_t *sd,
+                           uint8_t digests[][64])
+{
+    if (!v->detached) {
+        if (!sd->has_econtent)
+            return -2;
+        if (hashes_init(v) < 0)
+            return -1;
+        if (der_octets_foreach(&sd->econtent_cur, &sd->econtent,
+                               hashes_feed, v) < 0)
+            return -2;
+    }
+    for (int i = 0; i < CMS_DIG_COUNT; i++)
+        if (v->hash[i] == NULL)
+            return -1;
+    hashes_done(v, digests);
+    return 0;
+}
+
+size_t smime_verify_finish(smime_verify_t *v, const char *const *addrs,
+                           size_t naddrs, smime_signer_result_t *out,
+                           size_t max)
+{
+    uint8_t digests[CMS_DIG_COUNT][64];
+    cms_signed_t sd;
+    cms_signer_t si;
+    struct judge j = { v, &sd, NULL, 0, digests, addrs, naddrs };
+    size_t n = 0;
+    int r;
+
+    if (v->error)
+        return one(out, max, SMIME_RESULT_TEMPERROR, "internal error");
+    if (v->too_large)
+        return cms_peek_type(v->cms, v->cmslen) == CMS_NOT_SIGNED ? 0 :
+               one(out, max, SMIME_RESULT_PERMERROR, "CMS too large");
+    switch (cms_parse(v->cms, v->cmslen, &sd)) {
+    case CMS_OK:
+        break;
+    case CMS_NOT_SIGNED:
+        return 0;
+    default:
+        return one(out, max, SMIME_RESULT_PERMERROR, "malformed CMS");
+    }
+    if (sd.nsigners > v->policy->max_signers)
+        return one(out, max, SMIME_RESULT_PERMERROR, "too many signers");
+    if ((r = content_digests(v, &sd, digests)) < 0)
+        return one(out, max, r == -2 ? SMIME_RESULT_PERMERROR :
+                   SMIME_RESULT_TEMPERROR,
+                   r == -2 ? "malformed CMS" : "internal error");
+    if ((r = certs_load(v, &sd, &j.certs, &j.ncerts)) < 0) {
+        certs_free(j.certs, j.ncerts);
+        return one(out, max, r == -1 ? SMIME_RESULT_TEMPERROR :
+                   SMIME_RESULT_PERMERROR, r == -1 ? "internal error" :
+                   r == -2 ? "too many certificates" : "malformed CMS");
+    }
+    while (n < max && cms_next_signer(&sd, &si) == 1)
+        judge_signer(&j, &si, &out[n++]);
+    certs_free(j.certs, j.ncerts);
+    return n;
+}
