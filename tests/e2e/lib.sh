@@ -630,7 +630,7 @@ e2e_wait_delivered() {
 e2e_headers() {
     awk '
         /^\r?$/ { exit }
-        /^[ \t]/ { sub(/\r$/, ""); line = line " " $0; next }
+        /^[ \t]/ { sub(/\r$/, ""); line = line $0; next }
         { if (line != "") print line; sub(/\r$/, ""); line = $0 }
         END { if (line != "") print line }
     ' "$1"
@@ -646,8 +646,9 @@ e2e_header() {
         }'
 }
 
-# e2e_body FILE: everything after the header block.
-e2e_body() { awk 'f { print; next } /^\r?$/ { f = 1 }' "$1"; }
+# e2e_body FILE: everything after the header block, with LF line ends
+# (SMTP carries lines: CRLF in a file sent and LF in one delivered are equal).
+e2e_body() { awk 'f { sub(/\r$/, ""); print; next } /^\r?$/ { f = 1 }' "$1"; }
 
 # e2e_ours FILE: our Authentication-Results values (authserv-id ours).
 e2e_ours() {
@@ -709,13 +710,17 @@ e2e_entity_large() {
     } >"$1"
 }
 
-# e2e_msg_plain OUT FROM TO SUBJECT TEXT: an unsigned text message.
+# e2e_msg_plain OUT FROM TO SUBJECT TEXT: an unsigned text message (OUT "-"
+# is standard output).
 e2e_msg_plain() {
+    if [ "$1" != - ]; then
+        _o=$1; shift; e2e_msg_plain - "$@" >"$_o"; return
+    fi
     {
         e2e_msg_head "$2" "$3" "$4"
         printf 'MIME-Version: 1.0\n'
         e2e_entity_text - "$5"
-    } >"$1"
+    }
 }
 
 # e2e_msg_signed OUT SIGNER FROM TO ENTITY [SUBJECT]: ENTITY clear-signed
@@ -723,12 +728,16 @@ e2e_msg_plain() {
 # `openssl cms -sign`, wrapped in a message from FROM to TO.
 e2e_msg_signed() {
     _out=$1 _signer=$2 _from=$3 _to=$4 _entity=$5 _subj=${6:-signed by $2}
+    openssl cms -sign -md sha256 -in "$_entity" -outform SMIME \
+        -signer "$E2E_PKI/$_signer.crt" -inkey "$E2E_PKI/$_signer.key" \
+        -certfile "$E2E_PKI/inter.crt" -out "$_out.cms" || return 1
+    # OpenSSL writes the signed part with CRLF and the rest with LF: make
+    # it all LF (SMTP sends CRLF; the signature is over the CRLF form).
     {
         e2e_msg_head "$_from" "$_to" "$_subj"
-        openssl cms -sign -md sha256 -in "$_entity" -outform SMIME \
-            -signer "$E2E_PKI/$_signer.crt" -inkey "$E2E_PKI/$_signer.key" \
-            -certfile "$E2E_PKI/inter.crt"
+        sed 's/\r$//' "$_out.cms"
     } >"$_out.tmp" || return 1
+    rm -f "$_out.cms"
     mv "$_out.tmp" "$_out"
 }
 

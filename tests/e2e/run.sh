@@ -56,7 +56,8 @@ for t in $tests; do
     sh "$t" >"$E2E_LOG/$name.out" 2>&1
     rc=$?
     case $rc in
-        0)  pass=$((pass + 1)); echo "PASS: $name" ;;
+        0)  pass=$((pass + 1)); echo "PASS: $name"
+            sed -n 's/^ok: [^:]*: /    /p' "$E2E_LOG/$name.out" ;;
         77) skip=$((skip + 1)); echo "SKIP: $name ($(grep '^SKIP:' "$E2E_LOG/$name.out" | tail -n 1 | sed 's/^SKIP: [^:]*: //'))" ;;
         *)  fail=$((fail + 1)); failed="$failed $name"
             echo "FAIL: $name (exit $rc)"
