@@ -1,0 +1,254 @@
+/*
+ * callbacks.c - libmilter xxfi_* glue, nothing else: each callback turns
+ * the MTA's event into a session.c call, and the action vtable turns the
+ * session's wishes into smfi_* calls.  Negotiation drops the events we do
+ * not need (HELO, RCPT, DATA, unknown commands), asks for no replies
+ * where we always continue, and for SMFIS_SKIP so that bodies of mail
+ * that cannot be signed are not sent to us.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <libmilter/mfapi.h>
+
+#include "callbacks.h"
+#include "log.h"
+#include "session.h"
+
+#define FILTER_NAME "smime-milter"
+#define BODY_CHUNK 65535            /* libmilter's limit per call */
+
+/* Per connection. */
+struct conn {
+    session_t *s;
+    unsigned long pflags;           /* negotiated SMFIP_* */
+};
+
+static struct conn *conn_get(SMFICTX *ctx)
+{
+    struct conn *c = smfi_getpriv(ctx);
+
+    if (c == NULL && (c = calloc(1, sizeof *c)) != NULL) {
+        if ((c->s = session_new()) == NULL) {
+            free(c);
+            return NULL;
+        }
+        smfi_setpriv(ctx, c);
+    }
+    return c;
+}
+
+/* SMFIS_NOREPLY where the MTA agreed not to wait for a reply. */
+static sfsistat reply(const struct conn *c, unsigned long nr_flag)
+{
+    return (c && (c->pflags & nr_flag)) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+static void take_macros(SMFICTX *ctx, struct conn *c)
+{
+    const char *v;
+
+    if ((v = smfi_getsymval(ctx, "i")) != NULL && *v)
+        session_set_queue_id(c->s, v);
+    if ((v = smfi_getsymval(ctx, "{auth_authen}")) != NULL && *v)
+        session_set_login(c->s, v);
+}
+
+static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0,
+                             unsigned long f1, unsigned long f2,
+                             unsigned long f3, unsigned long *pf0,
+                             unsigned long *pf1, unsigned long *pf2,
+                             unsigned long *pf3)
+{
+    const unsigned long want = SMFIP_SKIP | SMFIP_NOUNKNOWN | SMFIP_NODATA |
+        SMFIP_NOHELO | SMFIP_NORCPT | SMFIP_NR_CONN | SMFIP_NR_MAIL |
+        SMFIP_NR_HDR | SMFIP_NR_EOH;
+    const unsigned long acts = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY;
+    struct conn *c = conn_get(ctx);
+
+    (void)f2;
+    (void)f3;
+    if (c == NULL || (f0 & acts) != acts)
+        return SMFIS_REJECT;        /* this MTA cannot do what we need */
+    *pf0 = acts | (f0 & SMFIF_SETSYMLIST);
+    *pf1 = f1 & want;
+    *pf2 = *pf3 = 0;
+    c->pflags = *pf1;
+    if (f0 & SMFIF_SETSYMLIST) {
+        smfi_setsymlist(ctx, SMFIM_CONNECT, "{daemon_name}");
+        smfi_setsymlist(ctx, SMFIM_ENVFROM, "i {auth_authen}");
+        smfi_setsymlist(ctx, SMFIM_EOH, "i");
+        smfi_setsymlist(ctx, SMFIM_EOM, "i");
+    }
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
+{
+    struct conn *c = conn_get(ctx);
+    char addr[INET6_ADDRSTRLEN] = "";
+    const char *v;
+
+    (void)host;
+    if (c == NULL)
+        return SMFIS_TEMPFAIL;
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)sa)->sin_addr,
+                  addr, sizeof addr);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)sa)->sin6_addr,
+                  addr, sizeof addr);
+    /* no IP address (local submission): NULL means local to the session */
+    session_set_client(c->s, addr[0] ? addr : NULL);
+    if ((v = smfi_getsymval(ctx, "{daemon_name}")) != NULL)
+        session_set_daemon(c->s, v);
+    return reply(c, SMFIP_NR_CONN);
+}
+
+static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
+{
+    struct conn *c = conn_get(ctx);
+    config_t *cfg;
+
+    (void)argv;
+    if (c == NULL)
+        return SMFIS_TEMPFAIL;
+    cfg = config_current_get();
+    session_set_login(c->s, NULL);
+    session_begin(c->s, cfg);
+    config_unref(cfg);
+    take_macros(ctx, c);
+    return reply(c, SMFIP_NR_MAIL);
+}
+
+static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
+{
+    struct conn *c = smfi_getpriv(ctx);
+
+    if (c)
+        session_header(c->s, name, value);
+    return reply(c, SMFIP_NR_HDR);
+}
+
+static sfsistat cb_eoh(SMFICTX *ctx)
+{
+    struct conn *c = smfi_getpriv(ctx);
+
+    if (c) {
+        take_macros(ctx, c);
+        session_eoh(c->s);
+    }
+    return reply(c, SMFIP_NR_EOH);
+}
+
+static sfsistat cb_body(SMFICTX *ctx, unsigned char *buf, size_t len)
+{
+    struct conn *c = smfi_getpriv(ctx);
+
+    if (c == NULL ||
+        session_body(c->s, (const char *)buf, len) == SESSION_SKIP)
+        return (c && (c->pflags & SMFIP_SKIP)) ? SMFIS_SKIP : SMFIS_CONTINUE;
+    return SMFIS_CONTINUE;
+}
+
+/* ---- actions through libmilter ---- */
+
+static int act_insert(void *arg, unsigned idx, const char *name,
+                      const char *value)
+{
+    return smfi_insheader(arg, (int)idx, (char *)name, (char *)value) ==
+           MI_SUCCESS ? 0 : -1;
+}
+
+static int act_change(void *arg, const char *name, unsigned idx,
+                      const char *value)
+{
+    return smfi_chgheader(arg, (char *)name, (int)idx, (char *)value) ==
+           MI_SUCCESS ? 0 : -1;
+}
+
+static int act_replace_body(void *arg, actions_read_fn rd, void *rarg)
+{
+    unsigned char buf[BODY_CHUNK];
+    ssize_t n;
+
+    while ((n = rd(rarg, buf, sizeof buf)) > 0)
+        if (smfi_replacebody(arg, buf, (int)n) != MI_SUCCESS)
+            return -1;
+    return n < 0 ? -1 : 0;
+}
+
+static const struct actions milter_actions = {
+    act_insert, act_change, act_replace_body
+};
+
+static sfsistat cb_eom(SMFICTX *ctx)
+{
+    struct conn *c = smfi_getpriv(ctx);
+    enum session_status st;
+
+    if (c == NULL)
+        return SMFIS_TEMPFAIL;
+    take_macros(ctx, c);
+    st = session_eom(c->s, &milter_actions, ctx);
+    log_msg(LOG_INFO, session_queue_id(c->s), "%s", session_summary(c->s));
+    switch (st) {
+    case SESSION_TEMPFAIL:
+        smfi_setreply(ctx, "451", "4.3.0",
+                      "smime-milter: local error, try again later");
+        return SMFIS_TEMPFAIL;
+    case SESSION_REJECT:
+        return SMFIS_REJECT;
+    default:
+        return SMFIS_ACCEPT;
+    }
+}
+
+static sfsistat cb_abort(SMFICTX *ctx)
+{
+    struct conn *c = smfi_getpriv(ctx);
+
+    if (c) {
+        session_abort(c->s);
+        log_msg(LOG_DEBUG, session_queue_id(c->s), "%s",
+                session_summary(c->s));
+    }
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_close(SMFICTX *ctx)
+{
+    struct conn *c = smfi_getpriv(ctx);
+
+    if (c) {
+        session_free(c->s);
+        free(c);
+        smfi_setpriv(ctx, NULL);
+    }
+    return SMFIS_CONTINUE;
+}
+
+int callbacks_register(void)
+{
+    struct smfiDesc desc = {
+        .xxfi_name = FILTER_NAME,
+        .xxfi_version = SMFI_VERSION,
+        .xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY,
+        .xxfi_connect = cb_connect,
+        .xxfi_envfrom = cb_envfrom,
+        .xxfi_header = cb_header,
+        .xxfi_eoh = cb_eoh,
+        .xxfi_body = cb_body,
+        .xxfi_eom = cb_eom,
+        .xxfi_abort = cb_abort,
+        .xxfi_close = cb_close,
+        .xxfi_negotiate = cb_negotiate,
+    };
+
+    return smfi_register(desc) == MI_SUCCESS ? 0 : -1;
+}

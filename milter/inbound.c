@@ -1,0 +1,282 @@
+/*
+ * inbound.c - verification of one inbound message.
+ *
+ * The message (headers reconstructed as "Name: value" CRLF lines, the
+ * empty line, then the body as the MTA delivers it) streams through the
+ * MIME parser; every S/MIME object it reports gets a streaming verify
+ * context (signed content via signed_data, CMS via cms_data), finished
+ * when the object ends.  Sections, as RFC 7281 uses IMAP's: the signed
+ * content of a top-level multipart/signed is "1", a top-level pkcs7-mime
+ * is "1"; deeper objects are named by the parser's section (the first
+ * child of a multipart/signed, or the pkcs7-mime part itself), and a pass
+ * there becomes neutral because the signature does not cover the whole
+ * message.  Structural MIME errors inside an object make it permerror.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "inbound.h"
+#include "mime.h"
+#include "rfc5322.h"
+#include "verify.h"
+
+#define MAX_OBJECTS 16
+#define MAX_SIGNERS 8
+#define MAX_ADDRS 8
+#define NEUTRAL_REASON "signature not over the whole message"
+
+/* Parser errors that make an S/MIME object malformed when they happen
+ * between its beginning and its end. */
+#define STRUCTURAL_ERRORS (MIME_ERR_BOUNDARY | MIME_ERR_TRUNCATED | \
+    MIME_ERR_SIGNED_FORM | MIME_ERR_CMS_SIZE | MIME_ERR_NESTING | \
+    MIME_ERR_PARTS)
+
+struct object {
+    int used;
+    int nested;                /* not the top-level entity */
+    unsigned err_before;       /* parser error bits at smime_begin */
+    smime_verify_t *v;         /* NULL: not signed-data by its type */
+    char part[64];
+};
+
+struct inbound {
+    const config_t *cfg;
+    mime_parser_t *parser;
+    int signable;
+    int failed;                /* internal error seen */
+    char *addrs[2 * MAX_ADDRS];
+    size_t naddrs;
+    struct object obj[MAX_OBJECTS];
+    struct inbound_result res[MAX_OBJECTS * MAX_SIGNERS];
+    size_t nres;
+};
+
+static int type_signable(const char *type)
+{
+    return strncmp(type, "multipart/", 10) == 0 ||
+           strcmp(type, "application/pkcs7-mime") == 0 ||
+           strcmp(type, "application/x-pkcs7-mime") == 0 ||
+           strcmp(type, "application/octet-stream") == 0;
+}
+
+static void cb_entity_begin(void *arg, const mime_entity_t *e)
+{
+    inbound_t *in = arg;
+
+    if (mime_entity_depth(e) == 0)
+        in->signable = type_signable(mime_entity_type(e));
+}
+
+/* smime-type values that are not signed-data: reported as none. */
+static int pkcs7_not_signed(const mime_entity_t *e)
+{
+    static const char *types[] = {"enveloped-data", "authenveloped-data",
+                                  "compressed-data", "certs-only"};
+    const char *st = mime_entity_param(e, "smime-type");
+
+    for (size_t i = 0; st && i < sizeof types / sizeof types[0]; i++)
+        if (strcasecmp(st, types[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static void cb_smime_begin(void *arg, unsigned id, enum mime_smime_kind kind,
+                           const mime_entity_t *e)
+{
+    inbound_t *in = arg;
+    struct object *o;
+    const char *sec = mime_entity_section(e);
+
+    if (id >= MAX_OBJECTS)
+        return;
+    o = &in->obj[id];
+    memset(o, 0, sizeof *o);
+    o->used = 1;
+    o->nested = mime_entity_depth(e) > 0;
+    o->err_before = mime_parser_errors(in->parser);
+    if (kind == MIME_SMIME_SIGNED)
+        snprintf(o->part, sizeof o->part, "%s%s1", sec, *sec ? "." : "");
+    else
+        snprintf(o->part, sizeof o->part, "%s", *sec ? sec : "1");
+    if (kind == MIME_SMIME_PKCS7 && pkcs7_not_signed(e))
+        return;
+    o->v = smime_verify_new(in->cfg->trust, &in->cfg->policy,
+                            kind == MIME_SMIME_SIGNED);
+    if (o->v == NULL)
+        in->failed = 1;
+}
+
+static void cb_signed_data(void *arg, unsigned id, const char *buf,
+                           size_t len)
+{
+    inbound_t *in = arg;
+
+    if (id < MAX_OBJECTS && in->obj[id].v &&
+        smime_verify_content(in->obj[id].v, buf, len) != 0)
+        in->failed = 1;
+}
+
+static void cb_cms_data(void *arg, unsigned id, const unsigned char *buf,
+                        size_t len)
+{
+    inbound_t *in = arg;
+
+    if (id < MAX_OBJECTS && in->obj[id].v &&
+        smime_verify_cms(in->obj[id].v, buf, len) != 0)
+        in->failed = 1;
+}
+
+static struct inbound_result *add_result(inbound_t *in,
+                                         const struct object *o)
+{
+    struct inbound_result *r = &in->res[in->nres++];
+
+    memset(r, 0, sizeof *r);
+    memcpy(r->part, o->part, sizeof r->part);
+    return r;
+}
+
+static void cb_smime_end(void *arg, unsigned id)
+{
+    inbound_t *in = arg;
+    struct object *o;
+    smime_signer_result_t out[MAX_SIGNERS];
+    unsigned bad;
+    size_t n;
+
+    if (id >= MAX_OBJECTS || !in->obj[id].used || in->obj[id].v == NULL)
+        return;
+    o = &in->obj[id];
+    bad = (mime_parser_errors(in->parser) & ~o->err_before) &
+          STRUCTURAL_ERRORS;
+    n = smime_verify_finish(o->v, (const char *const *)in->addrs,
+                            in->naddrs, out, MAX_SIGNERS);
+    smime_verify_free(o->v);
+    o->v = NULL;
+    if (bad && !(n == 1 && out[0].result == SMIME_RESULT_PERMERROR)) {
+        struct inbound_result *r = add_result(in, o);
+        r->r.result = SMIME_RESULT_PERMERROR;
+        snprintf(r->r.reason, sizeof r->r.reason, "%s",
+                 mime_error_string(bad));
+        return;
+    }
+    for (size_t i = 0; i < n && i < MAX_SIGNERS; i++) {
+        struct inbound_result *r = add_result(in, o);
+        r->r = out[i];
+        if (o->nested && r->r.result == SMIME_RESULT_PASS) {
+            r->r.result = SMIME_RESULT_NEUTRAL;
+            snprintf(r->r.reason, sizeof r->r.reason, NEUTRAL_REASON);
+        }
+    }
+}
+
+/* From and Sender addresses, From first. */
+static void collect_addrs(inbound_t *in, const struct msg_headers *h)
+{
+    static const char *names[] = {"From", "Sender"};
+
+    for (size_t k = 0; k < 2; k++)
+        for (size_t i = 0; i < h->n; i++)
+            if (strcasecmp(h->v[i].name, names[k]) == 0) {
+                size_t got = rfc5322_addrs(h->v[i].value,
+                                           in->addrs + in->naddrs,
+                                           MAX_ADDRS);
+                in->naddrs += got < MAX_ADDRS ? got : MAX_ADDRS;
+                break;
+            }
+}
+
+/* "Name: value" CRLF, with the "\n" of folded values made CRLF. */
+static int feed_header(inbound_t *in, const struct msg_header *hd)
+{
+    const char *v = hd->value;
+
+    if (mime_parser_feed(in->parser, hd->name, strlen(hd->name)) != 0 ||
+        mime_parser_feed(in->parser, ": ", 2) != 0)
+        return -1;
+    while (*v) {
+        size_t n = strcspn(v, "\r\n");
+        if (mime_parser_feed(in->parser, v, n) != 0)
+            return -1;
+        v += n;
+        if (*v == '\r')
+            v++;
+        if (*v == '\n') {
+            v++;
+            if (mime_parser_feed(in->parser, "\r\n", 2) != 0)
+                return -1;
+        }
+    }
+    return mime_parser_feed(in->parser, "\r\n", 2);
+}
+
+inbound_t *inbound_new(const config_t *cfg, const struct msg_headers *hdrs)
+{
+    struct mime_callbacks cb = {0};
+    inbound_t *in = calloc(1, sizeof *in);
+
+    if (in == NULL)
+        return NULL;
+    in->cfg = cfg;
+    cb.entity_begin = cb_entity_begin;
+    cb.smime_begin = cb_smime_begin;
+    cb.signed_data = cb_signed_data;
+    cb.cms_data = cb_cms_data;
+    cb.smime_end = cb_smime_end;
+    if ((in->parser = mime_parser_new(NULL, &cb, in)) == NULL) {
+        free(in);
+        return NULL;
+    }
+    collect_addrs(in, hdrs);
+    for (size_t i = 0; i < hdrs->n; i++)
+        if (feed_header(in, &hdrs->v[i]) != 0)
+            in->failed = 1;
+    if (mime_parser_feed(in->parser, "\r\n", 2) != 0)
+        in->failed = 1;
+    if (in->failed) {
+        inbound_free(in);
+        return NULL;
+    }
+    return in;
+}
+
+void inbound_free(inbound_t *in)
+{
+    if (in == NULL)
+        return;
+    mime_parser_free(in->parser);
+    for (size_t i = 0; i < MAX_OBJECTS; i++)
+        smime_verify_free(in->obj[i].v);
+    rfc5322_addrs_free(in->addrs, in->naddrs);
+    free(in);
+}
+
+int inbound_signable(const inbound_t *in)
+{
+    return in->signable;
+}
+
+int inbound_body(inbound_t *in, const char *buf, size_t len)
+{
+    if (in->failed || mime_parser_feed(in->parser, buf, len) != 0)
+        return in->failed = 1, -1;
+    return 0;
+}
+
+int inbound_finish(inbound_t *in)
+{
+    if (in->failed || mime_parser_finish(in->parser) != 0 || in->failed)
+        return in->failed = 1, -1;
+    return 0;
+}
+
+size_t inbound_results(const inbound_t *in,
+                       const struct inbound_result **out)
+{
+    *out = in->res;
+    return in->nres;
+}

@@ -1,0 +1,86 @@
+/*
+ * log.c - syslog plus optional stderr, with a level threshold.  The
+ * settings are plain ints read without a lock: a reload changing them
+ * mid-line is harmless.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <syslog.h>
+
+#include "log.h"
+
+static int log_level = LOG_INFO;
+static int log_facility = LOG_MAIL;
+static int use_syslog;
+static int use_stderr = 1;
+static const char *log_ident = "smime-milter";
+
+void log_open(const char *ident, int facility, int level, int to_syslog,
+              int to_stderr)
+{
+    log_ident = ident;
+    log_facility = facility;
+    log_level = level;
+    use_syslog = to_syslog;
+    use_stderr = to_stderr;
+    if (use_syslog)
+        openlog(ident, LOG_PID | LOG_NDELAY, facility);
+}
+
+void log_set(int facility, int level)
+{
+    log_facility = facility;
+    log_level = level;
+}
+
+void log_close(void)
+{
+    if (use_syslog)
+        closelog();
+    use_syslog = 0;
+}
+
+static void log_v(int prio, const char *qid, const char *fmt, va_list ap)
+{
+    char text[2048];
+
+    if (prio > log_level)
+        return;
+    vsnprintf(text, sizeof text, fmt, ap);
+    if (use_syslog) {
+        if (qid)
+            syslog(log_facility | prio, "%s: %s", *qid ? qid : "NOQUEUE",
+                   text);
+        else
+            syslog(log_facility | prio, "%s", text);
+    }
+    if (use_stderr) {
+        flockfile(stderr);
+        if (qid)
+            fprintf(stderr, "%s: %s: %s\n", log_ident,
+                    *qid ? qid : "NOQUEUE", text);
+        else
+            fprintf(stderr, "%s: %s\n", log_ident, text);
+        funlockfile(stderr);
+    }
+}
+
+void log_msg(int prio, const char *qid, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_v(prio, qid ? qid : "", fmt, ap);
+    va_end(ap);
+}
+
+void log_info(int prio, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_v(prio, NULL, fmt, ap);
+    va_end(ap);
+}

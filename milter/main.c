@@ -1,0 +1,311 @@
+/*
+ * main.c - smime-milter(8): options, configuration, test mode, and the
+ * daemon's life (detach, pid file, socket, privilege drop, reload).
+ *
+ * Signals: libmilter's own signal thread takes SIGTERM/SIGINT (and would
+ * stop on SIGHUP too).  To reload on SIGHUP instead, smfi_main runs in a
+ * second thread while the main thread keeps SIGHUP unblocked with a
+ * handler: Linux delivers a process-directed signal to the main thread
+ * first when it does not block it, so libmilter never sees SIGHUP.  The
+ * handler only writes to a pipe; the main thread reloads.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cdb.h>
+#include <gnutls/gnutls.h>
+#include <libmilter/mfapi.h>
+
+#include "callbacks.h"
+#include "conf.h"
+#include "log.h"
+#include "testmode.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#define DEFAULT_CONFIG SYSCONFDIR "/smime-milter.conf"
+
+static const char *progname = "smime-milter";
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: %s [-c FILE] [-p SOCKET] [-f] [-n] [-V]\n"
+            "       %s [-c FILE] -t MESSAGE [-A LOGIN] [-a CLIENT-IP]\n",
+            progname, progname);
+    exit(64);
+}
+
+static void print_versions(void)
+{
+    unsigned maj = 0, min = 0, pl = 0;
+
+    smfi_version(&maj, &min, &pl);
+    printf("%s %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+    printf("GnuTLS %s (built with %s)\n", gnutls_check_version(NULL),
+           GNUTLS_VERSION);
+    printf("libmilter %u.%u.%u\n", maj, min, pl);
+#define STR2(x) #x
+#define STR(x) STR2(x)
+    printf("tinycdb %s\n", STR(TINYCDB_VERSION));
+}
+
+static void report_stderr(void *arg, const char *msg)
+{
+    (void)arg;
+    fprintf(stderr, "%s\n", msg);
+}
+
+static void report_log(void *arg, const char *msg)
+{
+    (void)arg;
+    log_info(LOG_ERR, "%s", msg);
+}
+
+/* ---- daemon pieces ---- */
+
+static int hup_pipe[2] = {-1, -1};
+
+static void on_hup(int sig)
+{
+    int e = errno;
+    (void)sig;
+    if (write(hup_pipe[1], "h", 1) < 0) {
+        /* a reload is pending already */
+    }
+    errno = e;
+}
+
+static void *milter_thread(void *arg)
+{
+    (void)arg;
+    int rc = smfi_main();
+    if (write(hup_pipe[1], rc == MI_SUCCESS ? "q" : "e", 1) < 0)
+        abort();
+    return NULL;
+}
+
+static int detach(void)
+{
+    pid_t pid = fork();
+
+    if (pid < 0)
+        return -1;
+    if (pid > 0)
+        _exit(0);
+    if (setsid() < 0)
+        return -1;
+    if ((pid = fork()) < 0)
+        return -1;
+    if (pid > 0)
+        _exit(0);
+    int fd = open("/dev/null", O_RDWR);
+    if (fd >= 0) {
+        dup2(fd, 0);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        if (fd > 2)
+            close(fd);
+    }
+    return chdir("/");
+}
+
+static int write_pidfile(const char *path)
+{
+    FILE *fp = fopen(path, "we");
+
+    if (fp == NULL)
+        return -1;
+    fprintf(fp, "%ld\n", (long)getpid());
+    return fclose(fp);
+}
+
+/* user[:group] after the socket is open: initgroups, setgid, setuid, and
+ * make sure root cannot be regained. */
+static int drop_privileges(const char *spec, const char *unix_path)
+{
+    char user[256];
+    const char *colon = strchr(spec, ':');
+    size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
+    struct passwd *pw;
+    gid_t gid;
+
+    snprintf(user, sizeof user, "%.*s", (int)n, spec);
+    if ((pw = getpwnam(user)) == NULL) {
+        log_info(LOG_ERR, "UserID: unknown user %s", user);
+        return -1;
+    }
+    gid = pw->pw_gid;
+    if (colon) {
+        struct group *gr = getgrnam(colon + 1);
+        if (gr == NULL) {
+            log_info(LOG_ERR, "UserID: unknown group %s", colon + 1);
+            return -1;
+        }
+        gid = gr->gr_gid;
+    }
+    if (unix_path && chown(unix_path, pw->pw_uid, gid) != 0)
+        log_info(LOG_WARNING, "cannot chown %s: %s", unix_path,
+                 strerror(errno));
+    if (initgroups(user, gid) != 0 || setgid(gid) != 0 ||
+        setuid(pw->pw_uid) != 0) {
+        log_info(LOG_ERR, "cannot switch to %s: %s", spec, strerror(errno));
+        return -1;
+    }
+    if (pw->pw_uid != 0 && (setuid(0) == 0 || geteuid() != pw->pw_uid ||
+                            getegid() != gid)) {
+        log_info(LOG_ERR, "privileges still held after switching to %s",
+                 spec);
+        return -1;
+    }
+    return 0;
+}
+
+static void reload(const char *path, unsigned flags, const char *socket)
+{
+    config_t *c = config_load(path, flags, report_log, NULL);
+    config_t *old = config_current_get();
+
+    if (c == NULL) {
+        log_info(LOG_ERR, "reload of %s failed: keeping the old "
+                 "configuration", path);
+    } else {
+        if (!socket && old && old->socket && c->socket &&
+            strcmp(old->socket, c->socket) != 0)
+            log_info(LOG_WARNING, "Socket changed: takes effect after a "
+                     "restart");
+        log_set(c->syslog_facility, c->log_level);
+        config_current_set(c);
+        log_info(LOG_INFO, "configuration %s reloaded", path);
+    }
+    config_unref(old);
+}
+
+static int run_daemon(config_t *cfg, const char *path, unsigned flags,
+                      const char *socket_opt, int foreground)
+{
+    char sockbuf[4096];
+    const char *sock = socket_opt ? socket_opt : cfg->socket;
+    const char *unix_path = NULL;
+    struct sigaction sa;
+    sigset_t set;
+    pthread_t tid;
+    char ch = 'e';
+
+    if (strncasecmp(sock, "local:", 6) == 0) {
+        snprintf(sockbuf, sizeof sockbuf, "unix:%s", sock + 6);
+        sock = sockbuf;
+    }
+    if (strncasecmp(sock, "unix:", 5) == 0)
+        unix_path = sock + 5;
+    log_open(progname, cfg->syslog_facility, cfg->log_level, 1, foreground);
+    if (smfi_setconn((char *)sock) != MI_SUCCESS ||
+        callbacks_register() != 0 || smfi_opensocket(1) != MI_SUCCESS) {
+        log_info(LOG_ERR, "cannot listen on %s", sock);
+        return 1;
+    }
+    if (!foreground && detach() != 0) {
+        log_info(LOG_ERR, "cannot detach: %s", strerror(errno));
+        return 1;
+    }
+    if (cfg->pid_file && write_pidfile(cfg->pid_file) != 0)
+        log_info(LOG_WARNING, "cannot write %s: %s", cfg->pid_file,
+                 strerror(errno));
+    if (cfg->user_id && drop_privileges(cfg->user_id, unix_path) != 0)
+        return 1;
+    char *pid_file = cfg->pid_file ? strdup(cfg->pid_file) : NULL;
+    config_current_set(cfg);
+
+    if (pipe(hup_pipe) != 0) {
+        log_info(LOG_ERR, "pipe: %s", strerror(errno));
+        return 1;
+    }
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_hup;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGHUP, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    /* TERM and INT belong to libmilter's signal thread */
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    if (pthread_create(&tid, NULL, milter_thread, NULL) != 0) {
+        log_info(LOG_ERR, "cannot start: %s", strerror(errno));
+        return 1;
+    }
+    log_info(LOG_INFO, "%s %s listening on %s", PACKAGE_NAME,
+             PACKAGE_VERSION, sock);
+    for (;;) {
+        ssize_t n = read(hup_pipe[0], &ch, 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0 || ch != 'h')
+            break;
+        reload(path, flags, socket_opt);
+    }
+    pthread_join(tid, NULL);
+    log_info(LOG_INFO, "stopped");
+    if (pid_file)
+        unlink(pid_file);
+    free(pid_file);
+    config_current_set(NULL);
+    return ch == 'q' ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = DEFAULT_CONFIG, *socket_opt = NULL, *msg = NULL;
+    const char *login = NULL, *client = NULL;
+    int foreground = 0, check = 0, opt;
+    unsigned flags = 0;
+    config_t *cfg;
+
+    while ((opt = getopt(argc, argv, "c:p:fnVt:A:a:")) != -1) {
+        switch (opt) {
+        case 'c': path = optarg; break;
+        case 'p': socket_opt = optarg; break;
+        case 'f': foreground = 1; break;
+        case 'n': check = 1; break;
+        case 'V': print_versions(); return 0;
+        case 't': msg = optarg; break;
+        case 'A': login = optarg; break;
+        case 'a': client = optarg; break;
+        default: usage();
+        }
+    }
+    if (optind != argc || ((login || client) && !msg) || (msg && check))
+        usage();
+    if (!msg && !socket_opt)
+        flags |= CONFIG_NEED_SOCKET;
+    if (msg) {
+        log_open(progname, LOG_MAIL, LOG_INFO, 0, 1);
+        if ((cfg = config_load(path, flags, report_stderr, NULL)) == NULL)
+            return 1;
+        log_set(cfg->syslog_facility, cfg->log_level);
+        int rc = testmode_run(cfg, msg, login, client);
+        config_unref(cfg);
+        return rc;
+    }
+    if ((cfg = config_load(path, flags, report_stderr, NULL)) == NULL)
+        return 1;
+    if (check) {
+        config_unref(cfg);
+        return 0;
+    }
+    return run_daemon(cfg, path, flags, socket_opt, foreground);
+}
