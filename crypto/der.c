@@ -99,7 +99,7 @@ static int der_read(const uint8_t *p, const uint8_t *end, unsigned depth,
 void der_cur_init(der_cur_t *c, const void *buf, size_t len)
 {
     c->p = buf;
-    c->end = c->p + len;
+    c->end = buf != NULL ? c->p + len : NULL;
     c->depth = 0;
 }
 
@@ -153,9 +153,12 @@ int der_optional(der_cur_t *c, unsigned cls, unsigned long tag, der_tlv_t *t)
 
 int der_peek_header(const void *buf, size_t len, der_tlv_t *t)
 {
-    const uint8_t *p = buf, *end = p + len;
+    const uint8_t *p = buf, *end;
     size_t hdrlen, vlen;
 
+    if (buf == NULL || len == 0)
+        return -1;
+    end = p + len;
     if (der_read_header(p, end, t, &hdrlen, &vlen) < 0)
         return -1;
     t->val = p + hdrlen;

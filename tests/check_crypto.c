@@ -1,0 +1,858 @@
+/*
+ * check_crypto.c - unit tests of crypto/ verification: CMS made by
+ * independent tools (openssl cms, certtool) with the test PKI of
+ * tests/pki/mkpki.sh, verified through smime_verify_*, and each outcome
+ * and reason asserted.  Also the BER/DER reader's limits and the trust
+ * store's error messages.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cert.h"
+#include "cms.h"
+#include "der.h"
+#include "verify.h"
+
+#ifndef ABS_TOP_SRCDIR
+#define ABS_TOP_SRCDIR "."
+#endif
+#ifndef ABS_TOP_BUILDDIR
+#define ABS_TOP_BUILDDIR "."
+#endif
+
+static char pki[1024];       /* the test PKI */
+static char work[1024];      /* this program's scratch files */
+static const char *openssl_bin = "openssl";
+static const char *certtool_bin = "certtool";
+
+static const char *env_or(const char *name, const char *dflt)
+{
+    const char *v = getenv(name);
+    return v != NULL && *v != '\0' ? v : dflt;
+}
+
+static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int run(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    return system(cmd);
+}
+
+static unsigned char *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *buf;
+    long len;
+
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    len = ftell(f);
+    rewind(f);
+    buf = malloc(len > 0 ? (size_t)len : 1);
+    ck_assert_ptr_nonnull(buf);
+    *n = fread(buf, 1, (size_t)len, f);
+    fclose(f);
+    ck_assert_uint_eq(*n, (size_t)len);
+    return buf;
+}
+
+/* The serial mkpki.sh gave user name (serials.txt). */
+static void serial_of(const char *name, char *out, size_t len)
+{
+    char path[1100], line[256], n[64], s[64];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/serials.txt", pki);
+    f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    out[0] = '\0';
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "%63s %63s", n, s) == 2 && strcmp(n, name) == 0)
+            snprintf(out, len, "%s", s);
+    fclose(f);
+    ck_assert_msg(out[0] != '\0', "no serial for %s", name);
+}
+
+/* The signed content: a small MIME entity with CRLF line ends. */
+static const char content[] =
+    "Content-Type: text/plain; charset=us-ascii\r\n"
+    "\r\n"
+    "Hello Bob,\r\n"
+    "this is signed.\r\n";
+
+static void setup_once(void)
+{
+    char path[1100];
+    FILE *f;
+
+    openssl_bin = env_or("OPENSSL", "openssl");
+    certtool_bin = env_or("CERTTOOL", "certtool");
+    snprintf(pki, sizeof(pki), "%s/tests/work/pki",
+             env_or("top_builddir", ABS_TOP_BUILDDIR));
+    snprintf(work, sizeof(work), "%s/tests/work/crypto",
+             env_or("top_builddir", ABS_TOP_BUILDDIR));
+    if (run("mkdir -p '%s' && sh '%s/tests/pki/mkpki.sh' '%s' >/dev/null",
+            work, env_or("top_srcdir", ABS_TOP_SRCDIR), pki) != 0) {
+        fprintf(stderr, "mkpki.sh failed\n");
+        exit(1);
+    }
+    snprintf(path, sizeof(path), "%s/msg.txt", work);
+    f = fopen(path, "wb");
+    if (f == NULL || fwrite(content, 1, sizeof(content) - 1, f) !=
+        sizeof(content) - 1 || fclose(f) != 0) {
+        fprintf(stderr, "cannot write %s\n", path);
+        exit(1);
+    }
+}
+
+/* openssl cms -sign by user name with extra options; the DER goes to
+ * WORK/out.  Returns the file's bytes. */
+static unsigned char *ossl_sign(const char *out, const char *name,
+                                const char *extra, size_t *n)
+{
+    char path[1100];
+
+    snprintf(path, sizeof(path), "%s/%s", work, out);
+    ck_assert_int_eq(run("%s cms -sign -binary -in '%s/msg.txt' "
+                         "-signer '%s/%s.crt' -inkey '%s/%s.key' "
+                         "-outform DER -out '%s' %s 2>/dev/null",
+                         openssl_bin, work, pki, name, pki, name, path,
+                         extra), 0);
+    return slurp(path, n);
+}
+
+typedef struct vrun {
+    smime_policy_t pol;
+    const char *crl;          /* CRL file or NULL */
+    int opaque;
+    size_t chunk;             /* 0: all at once */
+    const char *from;
+    smime_signer_result_t out[8];
+} vrun_t;
+
+static void vrun_init(vrun_t *r, const char *from)
+{
+    memset(r, 0, sizeof(*r));
+    smime_policy_default(&r->pol);
+    r->from = from;
+}
+
+static void feed(smime_verify_t *v, int cms, const unsigned char *p,
+                 size_t n, size_t chunk)
+{
+    size_t step = chunk ? chunk : (n ? n : 1);
+
+    for (size_t off = 0; off < n; off += step) {
+        size_t k = n - off < step ? n - off : step;
+        int rc = cms ? smime_verify_cms(v, p + off, k)
+                     : smime_verify_content(v, p + off, k);
+        ck_assert_int_eq(rc, 0);
+    }
+}
+
+static size_t verify_with(vrun_t *r, const char *body, size_t bodylen,
+                          const unsigned char *cms, size_t cmslen)
+{
+    char path[1100], err[512];
+    smime_trust_t *t = smime_trust_new();
+    const char *addrs[1] = { r->from };
+    size_t n;
+
+    ck_assert_ptr_nonnull(t);
+    snprintf(path, sizeof(path), "%s/roots.pem", pki);
+    ck_assert_int_eq(smime_trust_add_anchors(t, path, err, sizeof(err)), 1);
+    if (r->crl != NULL)
+        smime_trust_add_crl(t, r->crl, err, sizeof(err));
+    smime_verify_t *v = smime_verify_new(t, &r->pol, !r->opaque);
+    ck_assert_ptr_nonnull(v);
+    if (!r->opaque)
+        feed(v, 0, (const unsigned char *)body, bodylen, r->chunk);
+    feed(v, 1, cms, cmslen, r->chunk);
+    n = smime_verify_finish(v, addrs, r->from ? 1 : 0, r->out, 8);
+    smime_verify_free(v);
+    smime_trust_free(t);
+    return n;
+}
+
+static size_t verify(vrun_t *r, const unsigned char *cms, size_t cmslen)
+{
+    return verify_with(r, content, sizeof(content) - 1, cms, cmslen);
+}
+
+static void expect(const smime_signer_result_t *res, smime_result_t want,
+                   const char *reason)
+{
+    ck_assert_msg(res->result == want && strcmp(res->reason, reason) == 0,
+                  "got %s (%s), want %s (%s)", smime_result_name(res->result),
+                  res->reason, smime_result_name(want), reason);
+}
+
+/* One signature by user name, verified with From name@example.org. */
+static void expect_user(const char *name, const char *extra,
+                        smime_result_t want, const char *reason)
+{
+    char from[128];
+    size_t n;
+    vrun_t r;
+    unsigned char *cms = ossl_sign("user.der", name, extra, &n);
+
+    snprintf(from, sizeof(from), "%s@example.org", name);
+    vrun_init(&r, from);
+    ck_assert_uint_eq(verify(&r, cms, n), 1);
+    expect(&r.out[0], want, reason);
+    free(cms);
+}
+
+/* ---- pass, one per algorithm ---- */
+
+/* user, openssl options besides -certfile inter.crt, expected names */
+static const struct {
+    const char *user, *extra, *digest, *sigalg;
+} algs[] = {
+    { "alice", "", "sha-256", "rsa" },
+    { "alice", "-md sha384", "sha-384", "rsa" },
+    { "alice", "-md sha512", "sha-512", "rsa" },
+    { "alice", "-keyopt rsa_padding_mode:pss",
+      "sha-256", "rsa-pss" },
+    { "alice", "-keyopt rsa_padding_mode:pss "
+      "-keyopt rsa_pss_saltlen:20", "sha-256", "rsa-pss" },
+    { "pss", "-keyopt rsa_padding_mode:pss",
+      "sha-256", "rsa-pss" },
+    { "pss", "-keyopt rsa_padding_mode:pss "
+      "-keyopt rsa_pss_saltlen:64 -md sha512", "sha-512", "rsa-pss" },
+    { "ecdsa", "", "sha-256", "ecdsa" },
+    { "ec384", "-md sha384", "sha-384", "ecdsa" },
+    { "ec521", "-md sha512", "sha-512", "ecdsa" },
+    { "alice", "-keyid", "sha-256", "rsa" },
+};
+
+START_TEST(test_pass_algorithms)
+{
+    char extra[1200], from[128], serial[64];
+    size_t n;
+    vrun_t r;
+
+    snprintf(extra, sizeof(extra), "-certfile %s/inter.crt %s", pki,
+             algs[_i].extra);
+    unsigned char *cms = ossl_sign("alg.der", algs[_i].user, extra, &n);
+    snprintf(from, sizeof(from), "%s@example.org", algs[_i].user);
+    vrun_init(&r, from);
+    ck_assert_uint_eq(verify(&r, cms, n), 1);
+    expect(&r.out[0], SMIME_RESULT_PASS, "signature verified");
+    ck_assert_str_eq(r.out[0].identifier, from);
+    serial_of(algs[_i].user, serial, sizeof(serial));
+    ck_assert_str_eq(r.out[0].serial, serial);
+    ck_assert_str_eq(r.out[0].issuer,
+                     "CN=Test Intermediate CA,O=smime-milter test");
+    ck_assert_str_eq(r.out[0].digest, algs[_i].digest);
+    ck_assert_str_eq(r.out[0].sigalg, algs[_i].sigalg);
+    free(cms);
+}
+END_TEST
+
+/* OpenSSL 3.0 cannot make Ed25519 CMS: certtool (RFC 8419, SHA-512). */
+START_TEST(test_pass_ed25519)
+{
+    char pem[1100], der[1100];
+    size_t n;
+    vrun_t r;
+
+    snprintf(pem, sizeof(pem), "%s/ed.pem", work);
+    snprintf(der, sizeof(der), "%s/ed.der", work);
+    ck_assert_int_eq(run("%s --p7-detached-sign --p7-time "
+        "--load-privkey '%s/ed25519.key' --load-certificate "
+        "'%s/ed25519.chain.pem' --infile '%s/msg.txt' --outfile '%s' "
+        ">/dev/null 2>&1 && %s cms -cmsout -inform PEM -in '%s' "
+        "-outform DER -out '%s'", certtool_bin, pki, pki, work, pem,
+        openssl_bin, pem, der), 0);
+    unsigned char *cms = slurp(der, &n);
+    vrun_init(&r, "ed25519@example.org");
+    ck_assert_uint_eq(verify(&r, cms, n), 1);
+    expect(&r.out[0], SMIME_RESULT_PASS, "signature verified");
+    ck_assert_str_eq(r.out[0].sigalg, "ed25519");
+    ck_assert_str_eq(r.out[0].digest, "sha-512");
+    /* and the same signature over other content is caught */
+    vrun_init(&r, "ed25519@example.org");
+    ck_assert_uint_eq(verify_with(&r, "x\r\n", 3, cms, n), 1);
+    expect(&r.out[0], SMIME_RESULT_FAIL, "content altered");
+    free(cms);
+}
+END_TEST
+
+/* ---- tampering ---- */
+
+static unsigned char *alice_sig(const char *extra, size_t *n)
+{
+    char e[1200];
+    snprintf(e, sizeof(e), "-certfile %s/inter.crt %s", pki, extra);
+    return ossl_sign("alice.der", "alice", e, n);
+}
+
+START_TEST(test_tampered_content)
+{
+    char body[sizeof(content)];
+    size_t n;
+    vrun_t r;
+    unsigned char *cms = alice_sig("", &n);
+
+    memcpy(body, content, sizeof(content));
+    body[sizeof(content) - 5] ^= 0x20;            /* "signed" -> "signeD" */
+    vrun_init(&r, "alice@example.org");
+    ck_assert_uint_eq(verify_with(&r, body, sizeof(content) - 1, cms, n), 1);
+    expect(&r.out[0], SMIME_RESULT_FAIL, "content altered");
+    ck_assert_str_eq(r.out[0].identifier, "alice@example.org");
+    free(cms);
+}
+END_TEST
+
+START_TEST(test_tampered_signature)
+{
+    size_t n;
+    vrun_t r;
+    unsigned char *cms = alice_sig("", &n);
+
+    /* No unsignedAttrs: the CMS ends with the signature value. */
+    cms[n - 10] ^= 0x01;
+    vrun_init(&r, "alice@example.org");
+    ck_assert_uint_eq(verify(&r, cms, n), 1);
+    expect(&r.out[0], SMIME_RESULT_FAIL, "bad signature");
+    free(cms);
+}
+END_TEST
+
+START_TEST(test_tampered_signed_attribute)
+{
+    static const unsigned char signing_time[] = {
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x05
+    };
+    size_t n, i;
+    vrun_t r;
+    unsigned char *cms = alice_sig("", &n);
+
+    for (i = 0; i + sizeof(signing_time) < n; i++)
+        if (memcmp(cms + i, signing_time, sizeof(signing_time)) == 0)
+            break;
+    ck_assert_uint_lt(i + sizeof(signing_time) + 8, n);
+    /* SET { UTCTime "YYMMDD..." }: change a digit of the year. */
+    i += sizeof(signing_time);
+    ck_assert_uint_eq(cms[i], 0x31);
+    ck_assert_uint_eq(cms[i + 2], 0x17);
+    cms[i + 5] ^= 0x01;
+    vrun_init(&r, "alice@example.org");
+    ck_assert_uint_eq(verify(&r, cms, n), 1);
+    expect(&r.out[0], SMIME_RESULT_FAIL, "bad signature");
+    free(cms);
+}
+END_TEST
+
+/* ---- certificates and trust ---- */
+
+START_TEST(test_expired)
+{
+    char e[1200];
+    snprintf(e, sizeof(e), "-certfile %s/inter.crt", pki);
+    expect_user("expired", e, SMIME_RESULT_FAIL, "expired certificate");
+}
+END_TEST
+
+START_TEST(test_untrusted)
+{
+    char e[1200];
+    snprintf(e, sizeof(e), "-certfile %s/other-root.crt", pki);
+    expect_user("untrusted", e, SMIME_RESULT_FAIL, "untrusted certificate");
+}
+END_TEST
+
+START_TEST(test_selfsigned)
+{
+    expect_user("selfsigned", "", SMIME_RESULT_FAIL, "untrusted certificate");
+}
+END_TEST
+
+START_TEST(test_missing_intermediate)
+{
+    expect_user("alice", "", SMIME_RESULT_FAIL, "missing intermediate");
+}
+END_TEST
+
+START_TEST(test_noeku)
+{
+    char e[1200];
+    snprintf(e, sizeof(e), "-certfile %s/inter.crt", pki);
+    expect_user("noeku", e, SMIME_RESULT_FAIL, "no emailProtection");
+}
+END_TEST
+
+START_TEST(test_nokeyusage)
+{
+    char e[1200];
+    snprintf(e, sizeof(e), "-certfile %s/inter.crt", pki);
+    expect_user("nokeyusage", e, SMIME_RESULT_FAIL, "wrong key usage");
+}
+END_TEST
+
+START_TEST(test_revoked)
+{
+    char e[1200], crl[1100];
+    size_t n;
+    vrun_t r;
+
+    snprintf(e, sizeof(e), "-certfile %s/inter.crt", pki);
+    snprintf(crl, sizeof(crl), "%s/crl.pem", pki);
+    unsigned char *cms = ossl_sign("revoked.der", "revoked", e, &n);
+    vrun_init(&r, "revoked@example.org");
+    r.crl = crl;
+    ck_assert_uint_eq(verify(&r, cms, n), 1);
+    expect(&r.out[0], SMIME_RESULT_FAIL, "revoked certificate");
+    /* Without the CRL nothing says it is revoked. */
+    vrun_init(&r, "revoked@example.org");
+    ck_assert_uint_eq(verify(&r, cms, n), 1);
+    expect(&r.out[0], SMIME_RESULT_PASS, "signature verified");
+    free(cms);
+
+    /* The CRL does not touch others. */
+    cms = alice_sig("", &n);
+    vrun_init(&r, "alice@example.org");
+    r.crl = crl;
+    ck_assert_uint_eq(verify(&r, cms, n), 1);
+    expect(&r.out[0], SMIME_RESULT_PASS, "signature verified");
+    free(cms);
+}
+END_TEST
+
+START_TEST(test_crl_unreadable)
+{
+    char crl[1100];
+    size_t n;
+    vrun_t r;
+    unsigned char *cms = alice_sig("", &n);
+
+    snprintf(crl, sizeof(crl), "%s/no-such-crl.pem", work);
+    vrun_init(&r, "alice@example.org");
+    r.crl = crl;
+    ck_assert_uint_eq(verify(&r, cms, n), 1);
+    expect(&r.out[0], SMIME_RESULT_TEMPERROR, "CRL unavailable");
+    /* A failure found before stays what it is. */
+    vrun_init(&r, "bob@example.org");
+    r.crl = crl;
+    ck_assert_uint_eq(verify(&r, cms, n), 1);
+    expect(&r.out[0], SMIME_RESULT_POLICY, "From mismatch");
+    free(cms);
+}
+END_TEST
+
+/* ---- policy ---- */
+
+START_TEST(test_from_mismatch)
+{
+    size_t n;
+    vrun_t r;
+    unsigned char *cms = alice_sig("", &n);
+
+    vrun_init(&r, "bob@example.org");
+    ck_assert_uint_eq(verify(&r, cms, n), 1);
+    expect(&r.out[0], SMIME_RESULT_POLICY, "From mismatch");
+    ck_assert_str_eq(r.out[0].identifier, "alice@example.org");
+
+    vrun_init(&r, "ALICE@Example.ORG");           /* case-insensitive */
+    ck_assert_uint_eq(verify(&r, cms, n), 1);
+    expect(&r.out[0], SMIME_RESULT_PASS, "signature verified");
+
+    vrun_init(&r, "bob@example.org");
+    r.pol.require_from_match = 0;
+    ck_assert_uint_eq(verify(&r, cms, n), 1);
+    expect(&r.out[0], SMIME_RESULT_PASS, "signature verified");
+    ck_assert_str_eq(r.out[0].identifier, "alice@example.org");
+    free(cms);
+}
+END_TEST
+
+START_TEST(test_sha1)
+{
+    size_t n;
+    vrun_t r;
+    unsigned char *cms = alice_sig("-md sha1", &n);
+
+    vrun_init(&r, "alice@example.org");
+    ck_assert_uint_eq(verify(&r, cms, n), 1);
+    expect(&r.out[0], SMIME_RESULT_POLICY, "SHA-1 signature");
+    ck_assert_str_eq(r.out[0].digest, "sha-1");
+    vrun_init(&r, "alice@example.org");
+    r.pol.allow_sha1 = 1;
+    ck_assert_uint_eq(verify(&r, cms, n), 1);
+    expect(&r.out[0], SMIME_RESULT_PASS, "signature verified");
+    /* a SHA-1 signature that does not verify is a bad signature */
+    cms[n - 10] ^= 0x01;
+    vrun_init(&r, "alice@example.org");
+    ck_assert_uint_eq(verify(&r, cms, n), 1);
+    expect(&r.out[0], SMIME_RESULT_FAIL, "bad signature");
+    free(cms);
+}
+END_TEST
+
+START_TEST(test_weak_key)
+{
+    char e[1200];
+    size_t n;
+    vrun_t r;
+
+    snprintf(e, sizeof(e), "-certfile %s/inter.crt", pki);
+    expect_user("weak", e, SMIME_RESULT_POLICY, "weak key");
+    unsigned char *cms = ossl_sign("weak.der", "weak", e, &n);
+    vrun_init(&r, "weak@example.org");
+    r.pol.min_rsa_bits = 1024;
+    ck_assert_uint_eq(verify(&r, cms, n), 1);
+    expect(&r.out[0], SMIME_RESULT_PASS, "signature verified");
+    free(cms);
+}
+END_TEST
+
+/* ---- malformed input ---- */
+
+START_TEST(test_garbage_and_truncated)
+{
+    unsigned char junk[300];
+    size_t n;
+    vrun_t r;
+    unsigned char *cms = alice_sig("", &n);
+
+    for (size_t i = 0; i < sizeof(junk); i++)
+        junk[i] = (unsigned char)(i * 37 + 11);
+    vrun_init(&r, "alice@example.org");
+    ck_assert_uint_eq(verify(&r, junk, sizeof(junk)), 1);
+    expect(&r.out[0], SMIME_RESULT_PERMERROR, "malformed CMS");
+
+    vrun_init(&r, "alice@example.org");
+    ck_assert_uint_eq(verify(&r, junk, 0), 1);
+    expect(&r.out[0], SMIME_RESULT_PERMERROR, "malformed CMS");
+
+    /* Every truncation is malformed, never a crash or a pass. */
+    for (size_t len = 0; len < n; len += (len < 64 ? 1 : 97)) {
+        vrun_init(&r, "alice@example.org");
+        ck_assert_uint_eq(verify(&r, cms, len), 1);
+        ck_assert_int_eq(r.out[0].result, SMIME_RESULT_PERMERROR);
+    }
+    free(cms);
+}
+END_TEST
+
+START_TEST(test_no_signer_certificate)
+{
+    size_t n;
+    vrun_t r;
+    unsigned char *cms = alice_sig("-nocerts", &n);
+
+    vrun_init(&r, "alice@example.org");
+    ck_assert_uint_eq(verify(&r, cms, n), 1);
+    expect(&r.out[0], SMIME_RESULT_PERMERROR, "no signer certificate");
+    free(cms);
+}
+END_TEST
+
+START_TEST(test_enveloped_is_none)
+{
+    char path[1100];
+    size_t n;
+    vrun_t r;
+
+    snprintf(path, sizeof(path), "%s/env.der", work);
+    ck_assert_int_eq(run("%s cms -encrypt -binary -in '%s/msg.txt' "
+                         "-outform DER -out '%s' '%s/bob.crt'",
+                         openssl_bin, work, path, pki), 0);
+    unsigned char *cms = slurp(path, &n);
+    vrun_init(&r, "alice@example.org");
+    ck_assert_uint_eq(verify(&r, cms, n), 0);
+    /* also when it is over the size limit */
+    vrun_init(&r, "alice@example.org");
+    r.pol.max_cms_size = 100;
+    ck_assert_uint_eq(verify(&r, cms, n), 0);
+    free(cms);
+}
+END_TEST
+
+START_TEST(test_cms_too_large)
+{
+    size_t n;
+    vrun_t r;
+    unsigned char *cms = alice_sig("", &n);
+
+    vrun_init(&r, "alice@example.org");
+    r.pol.max_cms_size = n - 1;
+    r.chunk = 100;
+    ck_assert_uint_eq(verify(&r, cms, n), 1);
+    expect(&r.out[0], SMIME_RESULT_PERMERROR, "CMS too large");
+    vrun_init(&r, "alice@example.org");
+    r.pol.max_cms_size = n;
+    ck_assert_uint_eq(verify(&r, cms, n), 1);
+    expect(&r.out[0], SMIME_RESULT_PASS, "signature verified");
+    free(cms);
+}
+END_TEST
+
+/* ---- BER, opaque, several signers, chunking ---- */
+
+START_TEST(test_ber_indefinite)
+{
+    size_t n;
+    vrun_t r;
+    unsigned char *cms = alice_sig("-stream", &n);
+
+    ck_assert_uint_eq(cms[0], 0x30);
+    ck_assert_uint_eq(cms[1], 0x80);               /* indefinite length */
+    vrun_init(&r, "alice@example.org");
+    ck_assert_uint_eq(verify(&r, cms, n), 1);
+    expect(&r.out[0], SMIME_RESULT_PASS, "signature verified");
+    free(cms);
+}
+END_TEST
+
+START_TEST(test_opaque)
+{
+    static const char *const opts[] = { "-nodetach", "-nodetach -stream" };
+    size_t n;
+    vrun_t r;
+
+    for (int i = 0; i < 2; i++) {
+        unsigned char *cms = alice_sig(opts[i], &n);
+        vrun_init(&r, "alice@example.org");
+        r.opaque = 1;
+        ck_assert_uint_eq(verify(&r, cms, n), 1);
+        expect(&r.out[0], SMIME_RESULT_PASS, "signature verified");
+        /* change a byte of the encapsulated content */
+        unsigned char *p = memmem(cms, n, "this is signed", 14);
+        ck_assert_ptr_nonnull(p);
+        p[0] = 'T';
+        vrun_init(&r, "alice@example.org");
+        r.opaque = 1;
+        r.chunk = 7;
+        ck_assert_uint_eq(verify(&r, cms, n), 1);
+        expect(&r.out[0], SMIME_RESULT_FAIL, "content altered");
+        free(cms);
+    }
+    /* a detached signature handed over as opaque has no content */
+    unsigned char *cms = alice_sig("", &n);
+    vrun_init(&r, "alice@example.org");
+    r.opaque = 1;
+    ck_assert_uint_eq(verify(&r, cms, n), 1);
+    expect(&r.out[0], SMIME_RESULT_PERMERROR, "malformed CMS");
+    free(cms);
+}
+END_TEST
+
+static const smime_signer_result_t *by_id(const vrun_t *r, size_t n,
+                                          const char *id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(r->out[i].identifier, id) == 0)
+            return &r->out[i];
+    ck_abort_msg("no result for %s", id);
+    return NULL;
+}
+
+START_TEST(test_several_signers)
+{
+    char e[6000];
+    size_t n;
+    vrun_t r;
+
+    snprintf(e, sizeof(e), "-certfile %s/inter.crt -signer %s/ecdsa.crt "
+             "-inkey %s/ecdsa.key -signer %s/expired.crt -inkey %s/expired.key",
+             pki, pki, pki, pki, pki);
+    unsigned char *cms = ossl_sign("multi.der", "alice", e, &n);
+    vrun_init(&r, "alice@example.org");
+    ck_assert_uint_eq(verify(&r, cms, n), 3);
+    expect(by_id(&r, 3, "alice@example.org"), SMIME_RESULT_PASS,
+           "signature verified");
+    expect(by_id(&r, 3, "ecdsa@example.org"), SMIME_RESULT_POLICY,
+           "From mismatch");
+    expect(by_id(&r, 3, "expired@example.org"), SMIME_RESULT_FAIL,
+           "expired certificate");
+
+    vrun_init(&r, "alice@example.org");
+    r.pol.max_signers = 2;
+    ck_assert_uint_eq(verify(&r, cms, n), 1);
+    expect(&r.out[0], SMIME_RESULT_PERMERROR, "too many signers");
+    free(cms);
+}
+END_TEST
+
+START_TEST(test_one_byte_chunks)
+{
+    char e[4000];
+    size_t n;
+    vrun_t whole, bytes;
+    /* several signers and BER, so that every path sees split input */
+    snprintf(e, sizeof(e), "-stream -certfile %s/inter.crt "
+             "-signer %s/ec384.crt -inkey %s/ec384.key", pki, pki, pki);
+    unsigned char *cms = ossl_sign("chunks.der", "alice", e, &n);
+
+    vrun_init(&whole, "alice@example.org");
+    vrun_init(&bytes, "alice@example.org");
+    bytes.chunk = 1;
+    ck_assert_uint_eq(verify(&whole, cms, n), 2);
+    ck_assert_uint_eq(verify(&bytes, cms, n), 2);
+    ck_assert_mem_eq(whole.out, bytes.out, 2 * sizeof(whole.out[0]));
+    expect(by_id(&bytes, 2, "alice@example.org"), SMIME_RESULT_PASS,
+           "signature verified");
+    free(cms);
+}
+END_TEST
+
+/* ---- reader limits, trust store, certificate helpers ---- */
+
+START_TEST(test_der_limits)
+{
+    unsigned char deep[2 * 100 + 2];
+    der_cur_t c;
+    der_tlv_t t;
+
+    /* 100 nested indefinite SEQUENCEs: rejected, not a stack overflow */
+    for (int i = 0; i < 100; i++) {
+        deep[2 * i] = 0x30;
+        deep[2 * i + 1] = 0x80;
+    }
+    deep[200] = deep[201] = 0;
+    der_cur_init(&c, deep, sizeof(deep));
+    ck_assert_int_eq(der_next(&c, &t), -1);
+
+    /* a length beyond the buffer, and one that overflows size_t */
+    static const unsigned char big[] = { 0x04, 0x84, 0x7f, 0xff, 0xff, 0xff, 0 };
+    static const unsigned char huge[] = { 0x04, 0x89, 1, 0, 0, 0, 0, 0, 0, 0, 0 };
+    der_cur_init(&c, big, sizeof(big));
+    ck_assert_int_eq(der_next(&c, &t), -1);
+    der_cur_init(&c, huge, sizeof(huge));
+    ck_assert_int_eq(der_next(&c, &t), -1);
+
+    /* constructed OCTET STRING segments come out in order */
+    static const unsigned char seg[] = { 0x24, 0x80, 0x04, 0x02, 'a', 'b',
+        0x24, 0x80, 0x04, 0x01, 'c', 0, 0, 0x04, 0x00, 0, 0 };
+    der_cur_init(&c, seg, sizeof(seg));
+    ck_assert_int_eq(der_next(&c, &t), 1);
+    ck_assert_uint_eq(t.total, sizeof(seg));
+    ck_assert_uint_eq(cms_peek_type(seg, sizeof(seg)), CMS_MALFORMED);
+}
+END_TEST
+
+START_TEST(test_trust_errors)
+{
+    char err[512], path[1100];
+    smime_trust_t *t = smime_trust_new();
+
+    ck_assert_int_eq(smime_trust_add_anchors(t, "/nonexistent/roots.pem",
+                                             err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "cannot read /nonexistent/roots.pem: "
+                          "No such file or directory");
+    snprintf(path, sizeof(path), "%s/msg.txt", work);
+    ck_assert_int_eq(smime_trust_add_anchors(t, path, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "no PEM certificate found"));
+    ck_assert_int_eq(smime_trust_degraded(t), 0);
+    snprintf(path, sizeof(path), "%s/crl.pem", pki);
+    ck_assert_int_eq(smime_trust_add_crl(t, path, err, sizeof(err)), 1);
+    ck_assert_int_eq(smime_trust_degraded(t), 0);
+    snprintf(path, sizeof(path), "%s/msg.txt", work);
+    ck_assert_int_eq(smime_trust_add_crl(t, path, err, sizeof(err)), -1);
+    ck_assert_int_eq(smime_trust_degraded(t), 1);
+    smime_trust_free(t);
+    smime_trust_free(NULL);
+    smime_verify_free(NULL);
+}
+END_TEST
+
+START_TEST(test_cert_helpers)
+{
+    char path[1100], buf[512], serial[64];
+    gnutls_x509_crt_t crt;
+    gnutls_datum_t d;
+    size_t n;
+    char *addrs[4];
+
+    snprintf(path, sizeof(path), "%s/bob.crt", pki);
+    d.data = slurp(path, &n);
+    d.size = (unsigned)n;
+    ck_assert_int_eq(gnutls_x509_crt_init(&crt), 0);
+    ck_assert_int_eq(gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM), 0);
+    free(d.data);
+    smime_cert_serial_hex(crt, buf, sizeof(buf));
+    serial_of("bob", serial, sizeof(serial));
+    ck_assert_str_eq(buf, serial);
+    smime_cert_issuer_dn(crt, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "CN=Test Intermediate CA,O=smime-milter test");
+    ck_assert_uint_eq(smime_cert_addresses(crt, addrs, 4), 1);
+    ck_assert_str_eq(addrs[0], "bob@example.org");
+    smime_cert_addresses_free(addrs, 1);
+    ck_assert_int_eq(smime_cert_has_address(crt, "Bob@Example.org"), 1);
+    ck_assert_int_eq(smime_cert_has_address(crt, "alice@example.org"), 0);
+    ck_assert_int_eq(smime_cert_check_usage(crt), SMIME_CERT_OK);
+    ck_assert_int_eq(smime_cert_check_key(crt, 2048), SMIME_CERT_OK);
+    ck_assert_int_eq(smime_cert_check_key(crt, 3072), SMIME_CERT_WEAK_KEY);
+    /* 2020-01-01 .. 2099-12-31 */
+    ck_assert_int_eq(smime_cert_check_time(crt, 1577836800 + 86400),
+                     SMIME_CERT_OK);
+    ck_assert_int_eq(smime_cert_check_time(crt, 1577836800 - 86400),
+                     SMIME_CERT_NOT_YET_VALID);
+    ck_assert_int_eq(smime_cert_check_time(crt, (time_t)4102444800LL + 86400),
+                     SMIME_CERT_EXPIRED);
+    gnutls_x509_crt_deinit(crt);
+}
+END_TEST
+
+static Suite *crypto_suite(void)
+{
+    Suite *s = suite_create("crypto");
+    TCase *tc = tcase_create("verify");
+
+    tcase_add_unchecked_fixture(tc, setup_once, NULL);
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, test_pass_algorithms, 0,
+                        (int)(sizeof(algs) / sizeof(algs[0])));
+    tcase_add_test(tc, test_pass_ed25519);
+    tcase_add_test(tc, test_tampered_content);
+    tcase_add_test(tc, test_tampered_signature);
+    tcase_add_test(tc, test_tampered_signed_attribute);
+    tcase_add_test(tc, test_expired);
+    tcase_add_test(tc, test_untrusted);
+    tcase_add_test(tc, test_selfsigned);
+    tcase_add_test(tc, test_missing_intermediate);
+    tcase_add_test(tc, test_noeku);
+    tcase_add_test(tc, test_nokeyusage);
+    tcase_add_test(tc, test_revoked);
+    tcase_add_test(tc, test_crl_unreadable);
+    tcase_add_test(tc, test_from_mismatch);
+    tcase_add_test(tc, test_sha1);
+    tcase_add_test(tc, test_weak_key);
+    tcase_add_test(tc, test_garbage_and_truncated);
+    tcase_add_test(tc, test_no_signer_certificate);
+    tcase_add_test(tc, test_enveloped_is_none);
+    tcase_add_test(tc, test_cms_too_large);
+    tcase_add_test(tc, test_ber_indefinite);
+    tcase_add_test(tc, test_opaque);
+    tcase_add_test(tc, test_several_signers);
+    tcase_add_test(tc, test_one_byte_chunks);
+    tcase_add_test(tc, test_der_limits);
+    tcase_add_test(tc, test_trust_errors);
+    tcase_add_test(tc, test_cert_helpers);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(crypto_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
