@@ -1,0 +1,618 @@
+/*
+ * check_milter.c - unit tests of milter/: configuration parsing and the
+ * key table's documentation, InternalHosts matching, the
+ * Authentication-Results value (building and authserv-id parsing), and
+ * the session core driven with a recording action vtable.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+
+#include "arheader.h"
+#include "conf.h"
+#include "session.h"
+
+#ifndef ABS_TOP_SRCDIR
+#define ABS_TOP_SRCDIR "."
+#endif
+
+/* ---- helpers ---- */
+
+static char reports[8192];
+static int nreports;
+
+static void collect(void *arg, const char *msg)
+{
+    (void)arg;
+    nreports++;
+    strncat(reports, msg, sizeof reports - strlen(reports) - 2);
+    strcat(reports, "\n");
+}
+
+static config_t *load(const char *text)
+{
+    reports[0] = '\0';
+    nreports = 0;
+    return config_load_string("t.conf", text, CONFIG_NO_DERIVED, collect,
+                              NULL);
+}
+
+/* Loading must fail with exactly one message containing want. */
+static void load_fails(const char *text, const char *want)
+{
+    config_t *c = load(text);
+
+    ck_assert_ptr_null(c);
+    ck_assert_int_eq(nreports, 1);
+    ck_assert_msg(strstr(reports, want) != NULL, "got \"%s\", want \"%s\"",
+                  reports, want);
+}
+
+/* ---- configuration ---- */
+
+START_TEST(config_defaults)
+{
+    config_t *c = load("Socket unix:/run/x.sock\n");
+
+    ck_assert_ptr_nonnull(c);
+    ck_assert_str_eq(c->socket, "unix:/run/x.sock");
+    ck_assert_uint_eq(c->mode, CONFIG_MODE_VERIFY | CONFIG_MODE_SIGN);
+    ck_assert_ptr_nonnull(c->authserv_id);
+    ck_assert_uint_gt(strlen(c->authserv_id), 0);
+    ck_assert_uint_eq(c->n_trust_anchor_files, 0);
+    ck_assert_int_eq(c->trust_system_store, 0);
+    ck_assert_ptr_null(c->keystore);
+    ck_assert_uint_eq(c->n_internal_hosts, 2);
+    ck_assert(config_is_internal(c, "127.0.0.1"));
+    ck_assert(config_is_internal(c, "::1"));
+    ck_assert_int_eq(c->require_from_match, 1);
+    ck_assert_int_eq(c->allow_sha1, 0);
+    ck_assert_int_eq(c->add_none_result, 1);
+    ck_assert_int_eq(c->sign_skip_dkim, 1);
+    ck_assert_ptr_null(c->tag_header);
+    ck_assert_int_eq(c->on_error_accept, 0);
+    ck_assert_uint_eq(c->spool_threshold, 1048576);
+    ck_assert_str_eq(c->spool_directory, "/var/tmp");
+    ck_assert_uint_eq(c->max_message_size, 0);
+    ck_assert_ptr_null(c->user_id);
+    ck_assert_ptr_null(c->pid_file);
+    ck_assert_int_eq(c->log_level, LOG_INFO);
+    ck_assert_int_eq(c->syslog_facility, LOG_MAIL);
+    config_unref(c);
+}
+END_TEST
+
+START_TEST(config_good)
+{
+    config_t *c = load(
+        "# a comment\n"
+        "\n"
+        "  socket   inet:8891@127.0.0.1   # trailing comment\n"
+        "MODE v\n"
+        "AuthservID mx.example.net\n"
+        "TrustAnchorFile /etc/a.pem\n"
+        "TrustAnchorFile /etc/b.pem\n"
+        "CRLFile /etc/c.crl\n"
+        "TrustSystemStore true\n"
+        "InternalHosts 10.0.0.0/8, 192.0.2.7 2001:db8::/32\n"
+        "RequireFromMatch 0\n"
+        "AllowSHA1 YES\n"
+        "AddNoneResult false\n"
+        "SignSkipDKIM no\n"
+        "TagHeader X-SMIME-Signer\n"
+        "OnError accept\n"
+        "SpoolThreshold 64k\n"
+        "MaxMessageSize 10M\n"
+        "LogLevel debug\n"
+        "SyslogFacility local3\n"
+        "PidFile /run/smime-milter.pid\n");
+
+    ck_assert_msg(c != NULL, "%s", reports);
+    ck_assert_str_eq(c->socket, "inet:8891@127.0.0.1");
+    ck_assert_uint_eq(c->mode, CONFIG_MODE_VERIFY);
+    ck_assert_str_eq(c->authserv_id, "mx.example.net");
+    ck_assert_uint_eq(c->n_trust_anchor_files, 2);
+    ck_assert_str_eq(c->trust_anchor_files[1], "/etc/b.pem");
+    ck_assert_uint_eq(c->n_crl_files, 1);
+    ck_assert_int_eq(c->trust_system_store, 1);
+    ck_assert_uint_eq(c->n_internal_hosts, 3);
+    ck_assert_int_eq(c->require_from_match, 0);
+    ck_assert_int_eq(c->allow_sha1, 1);
+    ck_assert_int_eq(c->add_none_result, 0);
+    ck_assert_int_eq(c->sign_skip_dkim, 0);
+    ck_assert_str_eq(c->tag_header, "X-SMIME-Signer");
+    ck_assert_int_eq(c->on_error_accept, 1);
+    ck_assert_uint_eq(c->spool_threshold, 65536);
+    ck_assert_uint_eq(c->max_message_size, 10 * 1048576);
+    ck_assert_int_eq(c->log_level, LOG_DEBUG);
+    ck_assert_int_eq(c->syslog_facility, LOG_LOCAL3);
+    ck_assert_str_eq(c->pid_file, "/run/smime-milter.pid");
+    config_unref(c);
+}
+END_TEST
+
+START_TEST(config_errors)
+{
+    load_fails("Socket inet:1@h\nFooBar 1\n", "t.conf:2: unknown key \"FooBar\"");
+    load_fails("\n\nAllowSHA1 maybe\n", "t.conf:3: AllowSHA1: expected yes or no");
+    load_fails("SpoolThreshold 12q\n", "t.conf:1: SpoolThreshold");
+    load_fails("SpoolThreshold -1\n", "t.conf:1: SpoolThreshold");
+    load_fails("Mode x\n", "t.conf:1: Mode");
+    load_fails("Mode \n", "t.conf:1: Mode: missing value");
+    load_fails("Socket tcp:25\n", "t.conf:1: Socket");
+    load_fails("Socket inet:99999@localhost\n", "t.conf:1: Socket");
+    load_fails("OnError ignore\n", "t.conf:1: OnError");
+    load_fails("LogLevel loud\n", "t.conf:1: LogLevel");
+    load_fails("SyslogFacility kern2\n", "t.conf:1: SyslogFacility");
+    load_fails("InternalHosts 10.0.0.0/33\n", "t.conf:1: InternalHosts: \"10.0.0.0/33\"");
+    load_fails("InternalHosts 10.1.2\n", "t.conf:1: InternalHosts");
+    load_fails("InternalHosts ::1/129\n", "t.conf:1: InternalHosts");
+    load_fails("InternalHosts none, ::1\n", "t.conf:1: InternalHosts");
+    load_fails("TagHeader Bad:Name\n", "t.conf:1: TagHeader");
+    load_fails("SpoolDirectory /nonexistent/dir\n", "t.conf:1: SpoolDirectory");
+    load_fails("UserID no-such-user-here\n", "t.conf:1: UserID");
+    load_fails("Mode v\n# x\nMode s\n", "t.conf:3: Mode already set on line 1");
+}
+END_TEST
+
+START_TEST(config_all_errors_reported)
+{
+    config_t *c = load("Bogus 1\nAllowSHA1 2\nMode q\n");
+
+    ck_assert_ptr_null(c);
+    ck_assert_int_eq(nreports, 3);
+    ck_assert(strstr(reports, "t.conf:1:") && strstr(reports, "t.conf:2:") &&
+              strstr(reports, "t.conf:3:"));
+}
+END_TEST
+
+START_TEST(config_socket_required)
+{
+    config_t *c;
+
+    reports[0] = '\0';
+    nreports = 0;
+    c = config_load_string("t.conf", "Mode v\n",
+                           CONFIG_NEED_SOCKET | CONFIG_NO_DERIVED, collect,
+                           NULL);
+    ck_assert_ptr_null(c);
+    ck_assert_msg(strstr(reports, "t.conf: Socket is required"), "%s",
+                  reports);
+    c = load("Mode v\n");          /* -t needs no Socket */
+    ck_assert_ptr_nonnull(c);
+    ck_assert_ptr_null(c->socket);
+    config_unref(c);
+}
+END_TEST
+
+START_TEST(config_trust_errors_have_lines)
+{
+    config_t *c;
+
+    reports[0] = '\0';
+    nreports = 0;
+    c = config_load_string("t.conf",
+                           "Socket inet:1@h\n\nTrustAnchorFile /nonexistent.pem\n",
+                           0, collect, NULL);
+    ck_assert_ptr_null(c);
+    ck_assert_msg(strstr(reports, "t.conf:3: TrustAnchorFile: ") != NULL,
+                  "%s", reports);
+}
+END_TEST
+
+/* Every key of the table is in smime-milter.conf(5) with its default. */
+START_TEST(config_keys_documented)
+{
+    FILE *fp = fopen(ABS_TOP_SRCDIR "/man/smime-milter.conf.5", "r");
+    static char page[65536];
+    size_t n;
+
+    ck_assert_ptr_nonnull(fp);
+    n = fread(page, 1, sizeof page - 1, fp);
+    page[n] = '\0';
+    fclose(fp);
+    ck_assert_uint_gt(config_key_count(), 20);
+    for (size_t i = 0; i < config_key_count(); i++) {
+        const struct config_key_info *k = config_key(i);
+        char item[128], dflt[128];
+        char *at, *eol;
+        snprintf(item, sizeof item, "\n.It Cm %s ", k->name);
+        snprintf(dflt, sizeof dflt, "Pq default: %s\n", k->default_doc);
+        at = strstr(page, item);
+        ck_assert_msg(at != NULL, "%s not documented", k->name);
+        eol = strchr(at + 1, '\n');
+        ck_assert_msg(eol && strstr(at, dflt) == eol - strlen(dflt) + 1,
+                      "%s: default \"%s\" not on its .It line", k->name,
+                      k->default_doc);
+        ck_assert_ptr_null(strstr(at + 1, item));   /* one place only */
+    }
+}
+END_TEST
+
+/* ---- InternalHosts ---- */
+
+START_TEST(internal_hosts)
+{
+    config_t *c = load("InternalHosts 192.0.2.0/24 10.1.2.3, 2001:db8::/33 "
+                       "fe80::1 172.16.0.0/12\n");
+
+    ck_assert_msg(c != NULL, "%s", reports);
+    ck_assert(config_is_internal(c, "192.0.2.0"));
+    ck_assert(config_is_internal(c, "192.0.2.255"));
+    ck_assert(!config_is_internal(c, "192.0.3.1"));
+    ck_assert(config_is_internal(c, "10.1.2.3"));
+    ck_assert(!config_is_internal(c, "10.1.2.4"));
+    ck_assert(config_is_internal(c, "172.31.255.255"));
+    ck_assert(!config_is_internal(c, "172.32.0.0"));
+    ck_assert(config_is_internal(c, "::ffff:192.0.2.9"));   /* mapped */
+    ck_assert(config_is_internal(c, "2001:db8:7fff::1"));
+    ck_assert(!config_is_internal(c, "2001:db8:8000::1"));
+    ck_assert(config_is_internal(c, "fe80::1"));
+    ck_assert(!config_is_internal(c, "fe80::2"));
+    ck_assert(!config_is_internal(c, "127.0.0.1"));
+    ck_assert(!config_is_internal(c, "not-an-ip"));
+    ck_assert(!config_is_internal(c, NULL));
+    config_unref(c);
+
+    c = load("InternalHosts none\n");
+    ck_assert_ptr_nonnull(c);
+    ck_assert_uint_eq(c->n_internal_hosts, 0);
+    ck_assert(!config_is_internal(c, "127.0.0.1"));
+    config_unref(c);
+
+    c = load("InternalHosts 0.0.0.0/0\n");
+    ck_assert(config_is_internal(c, "203.0.113.5"));
+    ck_assert(!config_is_internal(c, "2001:db8::1"));
+    config_unref(c);
+}
+END_TEST
+
+/* ---- Authentication-Results ---- */
+
+START_TEST(ar_build_spec_example)
+{
+    struct ar_result r = {SMIME_RESULT_PASS, "signature verified",
+                          "alice@example.org", "1", "0a1b",
+                          "CN=Example CA,O=Example"};
+    char *v = arheader_build("mx.example.net", &r, 1);
+
+    ck_assert_str_eq(v, "mx.example.net;\n"
+        "\tsmime=pass (signature verified) body.smime-identifier=alice@example.org\n"
+        "\tbody.smime-part=1 body.smime-serial=0a1b body.smime-issuer=\"CN=Example CA,O=Example\"");
+    free(v);
+}
+END_TEST
+
+START_TEST(ar_build_several_and_quoting)
+{
+    struct ar_result r[3] = {
+        {SMIME_RESULT_NEUTRAL, "not (whole) message\\", "a.b@x.example",
+         "1.1", "10", "CN=\"Q\" CA\\x"},
+        {SMIME_RESULT_PERMERROR, "malformed CMS", "", "2", NULL, NULL},
+        {SMIME_RESULT_FAIL, NULL, "john doe@x.example", NULL, NULL, NULL},
+    };
+    char *v = arheader_build("mx.example.net", r, 3);
+
+    ck_assert_str_eq(v, "mx.example.net;\n"
+        "\tsmime=neutral (not \\(whole\\) message\\\\) body.smime-identifier=a.b@x.example\n"
+        "\tbody.smime-part=1.1 body.smime-serial=10 body.smime-issuer=\"CN=\\\"Q\\\" CA\\\\x\";\n"
+        "\tsmime=permerror (malformed CMS)\n"
+        "\tbody.smime-part=2;\n"
+        "\tsmime=fail body.smime-identifier=\"john doe@x.example\"");
+    free(v);
+}
+END_TEST
+
+START_TEST(ar_build_none_and_odd_id)
+{
+    struct ar_result r = {SMIME_RESULT_NONE, NULL, NULL, NULL, NULL, NULL};
+    char *v = arheader_build("mx.test.example", &r, 1);
+
+    ck_assert_str_eq(v, "mx.test.example;\n\tsmime=none");
+    free(v);
+    v = arheader_build("mx test", NULL, 0);
+    ck_assert_str_eq(v, "\"mx test\"; none");
+    free(v);
+    /* a CR/LF in a value never breaks the header */
+    r = (struct ar_result){SMIME_RESULT_FAIL, "bad\r\nX: y", NULL, NULL,
+                           NULL, "O=a\nb"};
+    v = arheader_build("h", &r, 1);
+    ck_assert_str_eq(v, "h;\n\tsmime=fail (bad  X: y)\n"
+                        "\tbody.smime-issuer=\"O=a b\"");
+    free(v);
+}
+END_TEST
+
+START_TEST(ar_authserv_id)
+{
+    char id[64];
+
+    ck_assert_int_eq(arheader_authserv_id("mx.test.example; smime=pass",
+                                          id, sizeof id), 0);
+    ck_assert_str_eq(id, "mx.test.example");
+    ck_assert_int_eq(arheader_authserv_id("\n mx.test.example;\n\tsmime=pass",
+                                          id, sizeof id), 0);
+    ck_assert_str_eq(id, "mx.test.example");
+    ck_assert_int_eq(arheader_authserv_id("(forged (nested) comment)\n\t"
+                                          "MX.Test.Example 1; smime=pass",
+                                          id, sizeof id), 0);
+    ck_assert_str_eq(id, "MX.Test.Example");
+    ck_assert_int_eq(arheader_authserv_id("\"mx.test.example\"; none",
+                                          id, sizeof id), 0);
+    ck_assert_str_eq(id, "mx.test.example");
+    ck_assert_int_eq(arheader_authserv_id("mx.test.example(c);x",
+                                          id, sizeof id), 0);
+    ck_assert_str_eq(id, "mx.test.example");
+    ck_assert_int_eq(arheader_authserv_id("   ", id, sizeof id), -1);
+    ck_assert_int_eq(arheader_authserv_id("; smime=pass", id, sizeof id), -1);
+    ck_assert_int_eq(arheader_authserv_id("averyveryverylongid", id, 5), -1);
+
+    ck_assert(arheader_is_ours("MX.TEST.EXAMPLE; smime=pass",
+                               "mx.test.example"));
+    ck_assert(arheader_is_ours("mx.test.example 1;\n\tsmime=pass",
+                               "mx.test.example"));
+    ck_assert(!arheader_is_ours("mx.test.example.evil; smime=pass",
+                                "mx.test.example"));
+    ck_assert(!arheader_is_ours("other.example; smime=pass",
+                                "mx.test.example"));
+}
+END_TEST
+
+/* ---- session with a recording action vtable ---- */
+
+struct rec {
+    char log[4096];
+};
+
+static int rec_insert(void *arg, unsigned idx, const char *name,
+                      const char *value)
+{
+    struct rec *r = arg;
+    snprintf(r->log + strlen(r->log), sizeof r->log - strlen(r->log),
+             "ins %u %s: %s\n", idx, name, value);
+    return 0;
+}
+
+static int rec_change(void *arg, const char *name, unsigned idx,
+                      const char *value)
+{
+    struct rec *r = arg;
+    snprintf(r->log + strlen(r->log), sizeof r->log - strlen(r->log),
+             "chg %s %u %s\n", name, idx, value ? value : "(delete)");
+    return 0;
+}
+
+static int rec_body(void *arg, actions_read_fn rd, void *rarg)
+{
+    struct rec *r = arg;
+    (void)rd;
+    (void)rarg;
+    strcat(r->log, "body\n");
+    return 0;
+}
+
+static const struct actions rec_actions = {rec_insert, rec_change, rec_body};
+
+struct hdr {
+    const char *name, *value;
+};
+
+/* Drives one message; returns the eom status, fills rec; *skipped says
+ * whether the first body chunk got SKIP. */
+static enum session_status run(config_t *c, const char *client,
+                               const char *login, const struct hdr *h,
+                               const char *body, struct rec *rec,
+                               int *skipped)
+{
+    session_t *s = session_new();
+    enum session_status st;
+
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_eq(session_set_client(s, client), 0);
+    session_begin(s, c);
+    ck_assert_int_eq(session_set_login(s, login), 0);
+    ck_assert_int_eq(session_set_queue_id(s, "4F2A1B"), 0);
+    for (; h->name; h++)
+        ck_assert_int_eq(session_header(s, h->name, h->value),
+                         SESSION_CONTINUE);
+    ck_assert_int_eq(session_eoh(s), SESSION_CONTINUE);
+    *skipped = body && session_body(s, body, strlen(body)) == SESSION_SKIP;
+    rec->log[0] = '\0';
+    st = session_eom(s, &rec_actions, rec);
+    ck_assert_str_eq(session_queue_id(s), "4F2A1B");
+    ck_assert_uint_gt(strlen(session_summary(s)), 0);
+    session_free(s);
+    return st;
+}
+
+static const struct hdr forged[] = {
+    {"Received", "from x by y"},
+    {"Authentication-Results", "mx.test.example; smime=pass"},
+    {"From", "Alice <alice@example.org>"},
+    {"Authentication-Results", "other.example; spf=pass"},
+    {"authentication-results", "(c)\n\tMX.test.example 1;\n\tsmime=pass"},
+    {"Authentication-Results", "third.example; dkim=pass"},
+    {"X-Signer", "forged@example.org"},
+    {"Content-Type", "text/plain"},
+    {NULL, NULL},
+};
+
+START_TEST(session_forged_deleted_none_added)
+{
+    config_t *c = load("AuthservID mx.test.example\nInternalHosts none\n"
+                       "TagHeader X-Signer\n");
+    struct rec rec;
+    int skipped;
+
+    ck_assert_int_eq(run(c, "192.0.2.1", NULL, forged, "hello\r\n", &rec,
+                         &skipped), SESSION_ACCEPT);
+    ck_assert(skipped);      /* text/plain cannot hold a signature */
+    /* ours are the 1st and 3rd A-R: deleted from the highest index down;
+     * the TagHeader forgery too; then our header at the top */
+    ck_assert_str_eq(rec.log,
+        "chg Authentication-Results 3 (delete)\n"
+        "chg Authentication-Results 1 (delete)\n"
+        "chg X-Signer 1 (delete)\n"
+        "ins 0 Authentication-Results: mx.test.example;\n\tsmime=none\n");
+    config_unref(c);
+}
+END_TEST
+
+START_TEST(session_add_none_off)
+{
+    config_t *c = load("AuthservID mx.test.example\nInternalHosts none\n"
+                       "AddNoneResult no\n");
+    struct rec rec;
+    int skipped;
+
+    ck_assert_int_eq(run(c, "192.0.2.1", NULL, forged, "hello\r\n", &rec,
+                         &skipped), SESSION_ACCEPT);
+    ck_assert_str_eq(rec.log,
+        "chg Authentication-Results 3 (delete)\n"
+        "chg Authentication-Results 1 (delete)\n");
+    config_unref(c);
+}
+END_TEST
+
+START_TEST(session_skip_decision)
+{
+    config_t *c = load("AuthservID mx.test.example\nInternalHosts none\n");
+    const struct hdr mixed[] = {
+        {"From", "alice@example.org"},
+        {"Content-Type", "multipart/mixed;\n\tboundary=\"b\""},
+        {NULL, NULL}};
+    const struct hdr p7m[] = {
+        {"Content-Type", "application/pkcs7-mime; smime-type=enveloped-data"},
+        {NULL, NULL}};
+    const struct hdr none[] = {{"Subject", "no content-type"}, {NULL, NULL}};
+    struct rec rec;
+    int skipped;
+
+    run(c, "192.0.2.1", NULL, mixed, "--b\r\n\r\nx\r\n--b--\r\n", &rec,
+        &skipped);
+    ck_assert(!skipped);
+    ck_assert_str_eq(rec.log, "ins 0 Authentication-Results: "
+                              "mx.test.example;\n\tsmime=none\n");
+    run(c, "192.0.2.1", NULL, p7m, "AAAA\r\n", &rec, &skipped);
+    ck_assert(!skipped);
+    ck_assert_str_eq(rec.log, "ins 0 Authentication-Results: "
+                              "mx.test.example;\n\tsmime=none\n");
+    run(c, "192.0.2.1", NULL, none, "x\r\n", &rec, &skipped);
+    ck_assert(skipped);
+    config_unref(c);
+}
+END_TEST
+
+START_TEST(session_outbound_untouched)
+{
+    config_t *c = load("AuthservID mx.test.example\n"
+                       "InternalHosts 192.0.2.0/24\n");
+    struct rec rec;
+    int skipped;
+
+    /* internal client: outbound, nothing verified, A-R left alone */
+    ck_assert_int_eq(run(c, "192.0.2.1", NULL, forged, "x\r\n", &rec,
+                         &skipped), SESSION_ACCEPT);
+    ck_assert_str_eq(rec.log, "");
+    /* SASL login from outside: outbound too */
+    ck_assert_int_eq(run(c, "203.0.113.9", "alice@example.org", forged,
+                         "x\r\n", &rec, &skipped), SESSION_ACCEPT);
+    ck_assert_str_eq(rec.log, "");
+    /* no client address (local submission): outbound */
+    ck_assert_int_eq(run(c, NULL, NULL, forged, "x\r\n", &rec, &skipped),
+                     SESSION_ACCEPT);
+    ck_assert_str_eq(rec.log, "");
+    config_unref(c);
+}
+END_TEST
+
+START_TEST(session_mode_s_only_ignores_inbound)
+{
+    config_t *c = load("AuthservID mx.test.example\nInternalHosts none\n"
+                       "Mode s\n");
+    struct rec rec;
+    int skipped;
+
+    ck_assert_int_eq(run(c, "192.0.2.1", NULL, forged, "x\r\n", &rec,
+                         &skipped), SESSION_ACCEPT);
+    ck_assert(skipped);
+    ck_assert_str_eq(rec.log, "");
+    config_unref(c);
+}
+END_TEST
+
+START_TEST(session_max_size)
+{
+    config_t *c = load("AuthservID mx.test.example\nInternalHosts none\n"
+                       "MaxMessageSize 100\n");
+    const struct hdr h[] = {
+        {"Authentication-Results", "mx.test.example; smime=pass"},
+        {"Content-Type", "multipart/mixed; boundary=b"},
+        {NULL, NULL}};
+    char body[512];
+    struct rec rec;
+    int skipped;
+
+    memset(body, 'x', sizeof body - 1);
+    body[sizeof body - 1] = '\0';
+    ck_assert_int_eq(run(c, "192.0.2.1", NULL, h, body, &rec, &skipped),
+                     SESSION_ACCEPT);
+    ck_assert(skipped);
+    /* the forgery still goes; no result is claimed */
+    ck_assert_str_eq(rec.log, "chg Authentication-Results 1 (delete)\n");
+    config_unref(c);
+}
+END_TEST
+
+static Suite *milter_suite(void)
+{
+    Suite *s = suite_create("milter");
+    TCase *tc;
+
+    tc = tcase_create("config");
+    tcase_set_timeout(tc, 10);
+    tcase_add_test(tc, config_defaults);
+    tcase_add_test(tc, config_good);
+    tcase_add_test(tc, config_errors);
+    tcase_add_test(tc, config_all_errors_reported);
+    tcase_add_test(tc, config_socket_required);
+    tcase_add_test(tc, config_trust_errors_have_lines);
+    tcase_add_test(tc, config_keys_documented);
+    tcase_add_test(tc, internal_hosts);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("arheader");
+    tcase_set_timeout(tc, 10);
+    tcase_add_test(tc, ar_build_spec_example);
+    tcase_add_test(tc, ar_build_several_and_quoting);
+    tcase_add_test(tc, ar_build_none_and_odd_id);
+    tcase_add_test(tc, ar_authserv_id);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("session");
+    tcase_set_timeout(tc, 10);
+    tcase_add_test(tc, session_forged_deleted_none_added);
+    tcase_add_test(tc, session_add_none_off);
+    tcase_add_test(tc, session_skip_decision);
+    tcase_add_test(tc, session_outbound_untouched);
+    tcase_add_test(tc, session_mode_s_only_ignores_inbound);
+    tcase_add_test(tc, session_max_size);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(milter_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
