@@ -16,7 +16,9 @@
  * of a non-multipart top-level entity is addressed as "1".)
  * message/rfc822 parts are leaves: the parser does not descend into them.
  *
- * S/MIME objects: every multipart/signed entity, and every
+ * S/MIME objects: every multipart/signed entity whose protocol parameter
+ * is application/pkcs7-signature or application/x-pkcs7-signature (or
+ * missing: PGP/MIME and other protocols are not S/MIME objects), every
  * application/pkcs7-mime or application/x-pkcs7-mime entity (also
  * application/octet-stream whose name or filename ends in ".p7m"), gets an
  * id (0, 1, ... in order of appearance, at most limits.max_smime).
@@ -125,10 +127,13 @@ const char *mime_error_string(unsigned errors);
 const char *mime_entity_section(const mime_entity_t *e); /* "", "1", "1.2" */
 unsigned mime_entity_depth(const mime_entity_t *e);      /* top-level: 0 */
 const char *mime_entity_type(const mime_entity_t *e);    /* "text/plain",
-                                             lower case, default applied */
+                  lower case, default applied (from entity_begin on) */
 /* Parameter of Content-Type (RFC 2231 continuations and charsets decoded,
  * quotes removed; names case-insensitive), or NULL. */
 const char *mime_entity_param(const mime_entity_t *e, const char *name);
+/* The same for Content-Disposition ("filename"), or NULL. */
+const char *mime_entity_disposition_param(const mime_entity_t *e,
+                                          const char *name);
 enum mime_cte mime_entity_cte(const mime_entity_t *e);
 int mime_entity_is_multipart(const mime_entity_t *e);
 /* Parent entity, NULL for the top level. */

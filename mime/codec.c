@@ -1,0 +1,322 @@
+/*
+ * codec.c - streaming base64 and quoted-printable (RFC 2045 6.7, 6.8)
+ * decoders and encoders used by the MIME parser (leaf and CMS data) and
+ * by the 7-bit canonicaliser (re-encoding before signing).
+ *
+ * Decoders are tolerant: whitespace and line lengths do not matter, and
+ * garbage only sets a flag.  Encoders keep lines at 76 characters or
+ * fewer and never let a relay change the text: whitespace before a line
+ * end is encoded, and no encoded line starts with "F" (no "From ").
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "codec.h"
+
+enum { B64_BAD = 0x80, B64_WS = 0x81, B64_PAD = 0x82 };
+
+static const char b64_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char hexdig[] = "0123456789ABCDEF";
+
+static unsigned char b64_table[256];
+static int b64_table_ready;
+
+static void b64_table_init(void)
+{
+    /* Idempotent; racing threads write the same values. */
+    for (int i = 0; i < 256; i++)
+        b64_table[i] = B64_BAD;
+    for (int i = 0; i < 64; i++)
+        b64_table[(unsigned char)b64_alphabet[i]] = (unsigned char)i;
+    b64_table[' '] = b64_table['\t'] = B64_WS;
+    b64_table['\r'] = b64_table['\n'] = B64_WS;
+    b64_table['\f'] = b64_table['\v'] = B64_WS;
+    b64_table['='] = B64_PAD;
+    b64_table_ready = 1;
+}
+
+size_t b64_decode(struct b64_dec *d, const char *src, size_t len,
+                  unsigned char *dst, int *bad)
+{
+    size_t o = 0;
+    unsigned bits = d->bits;
+    int n = d->n;
+
+    if (!b64_table_ready)
+        b64_table_init();
+    for (size_t i = 0; i < len; i++) {
+        unsigned v = b64_table[(unsigned char)src[i]];
+        if (v < 64) {
+            bits = (bits << 6) | v;
+            if (++n == 4) {
+                dst[o++] = (unsigned char)(bits >> 16);
+                dst[o++] = (unsigned char)(bits >> 8);
+                dst[o++] = (unsigned char)bits;
+                bits = 0;
+                n = 0;
+            }
+        } else if (v == B64_WS) {
+            continue;
+        } else if (v == B64_PAD) {
+            /* "xx==" or "xxx=": flush the short quantum; a second "="
+             * arrives with n == 0 and is ignored. */
+            if (n == 2) {
+                dst[o++] = (unsigned char)(bits >> 4);
+            } else if (n == 3) {
+                dst[o++] = (unsigned char)(bits >> 10);
+                dst[o++] = (unsigned char)(bits >> 2);
+            } else if (n == 1) {
+                *bad = 1;
+            }
+            bits = 0;
+            n = 0;
+        } else {
+            *bad = 1;
+        }
+    }
+    d->bits = bits;
+    d->n = n;
+    return o;
+}
+
+size_t b64_decode_end(struct b64_dec *d, unsigned char *dst, int *bad)
+{
+    size_t o = 0;
+
+    if (d->n == 1)
+        *bad = 1;
+    else if (d->n == 2)
+        dst[o++] = (unsigned char)(d->bits >> 4);
+    else if (d->n == 3) {
+        dst[o++] = (unsigned char)(d->bits >> 10);
+        dst[o++] = (unsigned char)(d->bits >> 2);
+    }
+    d->bits = 0;
+    d->n = 0;
+    return o;
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+size_t qp_decode_line(const char *src, size_t len, int eol,
+                      unsigned char *dst, int *soft, int *bad)
+{
+    size_t o = 0;
+
+    *soft = 0;
+    if (eol)   /* transport padding: whitespace before the line end */
+        while (len > 0 && (src[len - 1] == ' ' || src[len - 1] == '\t'))
+            len--;
+    for (size_t i = 0; i < len; i++) {
+        const char *q;
+        if (src[i] != '=') {
+            /* Copy the run up to the next "=" in one go. */
+            q = memchr(src + i, '=', len - i);
+            size_t run = (q ? (size_t)(q - src) : len) - i;
+            memcpy(dst + o, src + i, run);
+            o += run;
+            i += run - 1;
+            continue;
+        }
+        if (i + 1 == len) {           /* "=" at the end: soft break */
+            *soft = 1;
+            break;
+        }
+        if (i + 2 < len && hexval(src[i + 1]) >= 0 &&
+            hexval(src[i + 2]) >= 0) {
+            dst[o++] = (unsigned char)(hexval(src[i + 1]) * 16 +
+                                       hexval(src[i + 2]));
+            i += 2;
+            continue;
+        }
+        *bad = 1;                     /* keep the "=" literally */
+        dst[o++] = '=';
+    }
+    return o;
+}
+
+/* ---- encoders ---- */
+
+static int out_flush(codec_sink_fn sink, void *arg, char *out, size_t *nout)
+{
+    if (*nout == 0)
+        return 0;
+    int r = sink(arg, out, *nout);
+    *nout = 0;
+    return r;
+}
+
+void b64_enc_init(struct b64_enc *e, codec_sink_fn sink, void *arg)
+{
+    memset(e, 0, sizeof(*e));
+    e->sink = sink;
+    e->arg = arg;
+}
+
+static int b64_enc_group(struct b64_enc *e, const unsigned char *in, int n)
+{
+    char *o;
+    unsigned v = (unsigned)in[0] << 16;
+
+    if (e->nout + 6 > sizeof(e->out) &&
+        out_flush(e->sink, e->arg, e->out, &e->nout) != 0)
+        return -1;
+    if (e->col == 76) {
+        e->out[e->nout++] = '\r';
+        e->out[e->nout++] = '\n';
+        e->col = 0;
+    }
+    if (n > 1)
+        v |= (unsigned)in[1] << 8;
+    if (n > 2)
+        v |= in[2];
+    o = e->out + e->nout;
+    o[0] = b64_alphabet[(v >> 18) & 63];
+    o[1] = b64_alphabet[(v >> 12) & 63];
+    o[2] = n > 1 ? b64_alphabet[(v >> 6) & 63] : '=';
+    o[3] = n > 2 ? b64_alphabet[v & 63] : '=';
+    e->nout += 4;
+    e->col += 4;
+    return 0;
+}
+
+int b64_enc_update(struct b64_enc *e, const unsigned char *buf, size_t len)
+{
+    size_t i = 0;
+
+    while (e->nin > 0 && e->nin < 3 && i < len)
+        e->in[e->nin++] = buf[i++];
+    if (e->nin == 3) {
+        if (b64_enc_group(e, e->in, 3) != 0)
+            return -1;
+        e->nin = 0;
+    }
+    for (; i + 3 <= len; i += 3)
+        if (b64_enc_group(e, buf + i, 3) != 0)
+            return -1;
+    while (i < len)
+        e->in[e->nin++] = buf[i++];
+    return 0;
+}
+
+int b64_enc_finish(struct b64_enc *e)
+{
+    if (e->nin > 0 && b64_enc_group(e, e->in, e->nin) != 0)
+        return -1;
+    e->nin = 0;
+    return out_flush(e->sink, e->arg, e->out, &e->nout);
+}
+
+void qp_enc_init(struct qp_enc *e, codec_sink_fn sink, void *arg)
+{
+    memset(e, 0, sizeof(*e));
+    e->sink = sink;
+    e->arg = arg;
+}
+
+/* Append one token (a literal character or "=XX"), breaking the line
+ * with a soft break first when it would not fit in 76 characters. */
+static int qp_put(struct qp_enc *e, const char *tok, int n)
+{
+    if (e->nout + 8 > sizeof(e->out) &&
+        out_flush(e->sink, e->arg, e->out, &e->nout) != 0)
+        return -1;
+    if (e->col + n > 75) {
+        memcpy(e->out + e->nout, "=\r\n", 3);
+        e->nout += 3;
+        e->col = 0;
+    }
+    if (e->col == 0 && n == 1 && tok[0] == 'F') {
+        tok = "=46";
+        n = 3;
+    }
+    memcpy(e->out + e->nout, tok, (size_t)n);
+    e->nout += (size_t)n;
+    e->col += n;
+    return 0;
+}
+
+static int qp_put_hex(struct qp_enc *e, unsigned char c)
+{
+    char t[3] = { '=', hexdig[c >> 4], hexdig[c & 15] };
+    return qp_put(e, t, 3);
+}
+
+/* A pending whitespace character: literal when text follows on the same
+ * line, encoded when the line ends after it. */
+static int qp_flush_ws(struct qp_enc *e, int line_end)
+{
+    int r = 0;
+    if (e->pend_ws) {
+        char c = (char)e->pend_ws;
+        r = line_end ? qp_put_hex(e, (unsigned char)c) : qp_put(e, &c, 1);
+        e->pend_ws = 0;
+    }
+    return r;
+}
+
+int qp_enc_update(struct qp_enc *e, const unsigned char *buf, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = buf[i];
+        if (e->pend_cr) {
+            e->pend_cr = 0;
+            if (c == '\n') {
+                if (qp_flush_ws(e, 1) != 0)
+                    return -1;
+                if (e->nout + 2 > sizeof(e->out) &&
+                    out_flush(e->sink, e->arg, e->out, &e->nout) != 0)
+                    return -1;
+                e->out[e->nout++] = '\r';
+                e->out[e->nout++] = '\n';
+                e->col = 0;
+                continue;
+            }
+            if (qp_flush_ws(e, 0) != 0 || qp_put_hex(e, '\r') != 0)
+                return -1;
+        }
+        if (c == '\r') {
+            e->pend_cr = 1;
+            continue;
+        }
+        if (c == ' ' || c == '\t') {
+            if (qp_flush_ws(e, 0) != 0)
+                return -1;
+            e->pend_ws = c;
+            continue;
+        }
+        if (qp_flush_ws(e, 0) != 0)
+            return -1;
+        if (c >= 33 && c <= 126 && c != '=') {
+            char ch = (char)c;
+            if (qp_put(e, &ch, 1) != 0)
+                return -1;
+        } else if (qp_put_hex(e, c) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int qp_enc_finish(struct qp_enc *e)
+{
+    if (e->pend_cr) {
+        e->pend_cr = 0;
+        if (qp_flush_ws(e, 0) != 0 || qp_put_hex(e, '\r') != 0)
+            return -1;
+    }
+    if (qp_flush_ws(e, 1) != 0)
+        return -1;
+    return out_flush(e->sink, e->arg, e->out, &e->nout);
+}

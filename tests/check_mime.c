@@ -1,0 +1,1093 @@
+/*
+ * check_mime.c - unit tests for mime/: the streaming parser (events are
+ * compared across chunk sizes, RFC 1847 signed content checked byte for
+ * byte and against `openssl cms -verify`), the spool and the RFC 5322
+ * address parser.  The canonicaliser's tests are in check_canon.c.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check_mime.h"
+#include "rfc5322.h"
+#include "spool.h"
+
+/* ---- helpers ---- */
+
+void buf_add(struct buf *b, const void *p, size_t n)
+{
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->n + n + 1)
+            cap *= 2;
+        b->p = realloc(b->p, cap);
+        ck_assert_ptr_nonnull(b->p);
+        b->cap = cap;
+    }
+    if (n)
+        memcpy(b->p + b->n, p, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+}
+
+void buf_free(struct buf *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof(*b));
+}
+
+char *to_crlf(const char *lf, size_t *len)
+{
+    struct buf b = { 0 };
+    for (const char *p = lf; *p; p++) {
+        if (*p == '\n')
+            buf_add(&b, "\r", 1);
+        buf_add(&b, p, 1);
+    }
+    *len = b.n;
+    return b.p;
+}
+
+static void logf_esc(struct buf *b, const char *p, size_t n)
+{
+    char t[8];
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c >= 32 && c < 127 && c != '\\') {
+            buf_add(b, &p[i], 1);
+        } else {
+            snprintf(t, sizeof(t), "\\x%02x", c);
+            buf_add(b, t, 4);
+        }
+    }
+}
+
+static void rec_event(struct rec *r, const char *s)
+{
+    if (r->last)
+        buf_add(&r->log, "\n", 1);
+    r->last = 0;
+    buf_add(&r->log, s, strlen(s));
+    buf_add(&r->log, "\n", 1);
+}
+
+/* Coalesce data events of one kind and key into one log record. */
+static void rec_data(struct rec *r, char kind, const char *key,
+                     const void *p, size_t n)
+{
+    if (r->last != kind || strcmp(r->last_key, key) != 0) {
+        char t[100];
+        if (r->last)
+            buf_add(&r->log, "\n", 1);
+        snprintf(t, sizeof(t), "%c[%s] ", kind, key);
+        buf_add(&r->log, t, strlen(t));
+        r->last = kind;
+        snprintf(r->last_key, sizeof(r->last_key), "%s", key);
+    }
+    logf_esc(&r->log, p, n);
+}
+
+static void cb_line(void *arg, const mime_entity_t *e, enum mime_line_kind k,
+                    const char *buf, size_t len)
+{
+    struct rec *r = arg;
+    char t[100];
+    snprintf(t, sizeof(t), "%d:%s", (int)k, mime_entity_section(e));
+    rec_data(r, 'L', t, buf, len);
+    r->last = 'l';             /* lines are never coalesced */
+    buf_add(&r->lines, buf, len);
+}
+
+static void cb_begin(void *arg, const mime_entity_t *e)
+{
+    char t[400];
+    const mime_entity_t *pa = mime_entity_parent(e);
+    snprintf(t, sizeof(t), "B[%s] %s cte=%d mp=%d depth=%u parent=%s",
+             mime_entity_section(e), mime_entity_type(e),
+             (int)mime_entity_cte(e), mime_entity_is_multipart(e),
+             mime_entity_depth(e), pa ? mime_entity_section(pa) : "-");
+    rec_event(arg, t);
+}
+
+static void cb_end(void *arg, const mime_entity_t *e)
+{
+    char t[100];
+    snprintf(t, sizeof(t), "E[%s]", mime_entity_section(e));
+    rec_event(arg, t);
+}
+
+static void cb_leaf(void *arg, const mime_entity_t *e, const unsigned char *b,
+                    size_t n)
+{
+    struct rec *r = arg;
+    const char *sec = mime_entity_section(e);
+    unsigned i;
+    rec_data(r, 'D', sec, b, n);
+    for (i = 0; i < r->nleaf; i++)
+        if (strcmp(r->leaf_sec[i], sec) == 0)
+            break;
+    if (i == r->nleaf) {
+        ck_assert_uint_lt(r->nleaf, REC_MAX);
+        snprintf(r->leaf_sec[r->nleaf++], 64, "%s", sec);
+    }
+    buf_add(&r->leaf[i], b, n);
+}
+
+static void cb_smime_begin(void *arg, unsigned id, enum mime_smime_kind kind,
+                           const mime_entity_t *e)
+{
+    struct rec *r = arg;
+    char t[100];
+    ck_assert_uint_eq(id, r->nsmime);
+    ck_assert_uint_lt(id, REC_MAX);
+    r->smime_kind[id] = (int)kind;
+    snprintf(r->smime_section[id], 64, "%s", mime_entity_section(e));
+    r->nsmime++;
+    snprintf(t, sizeof(t), "SB%u kind=%d [%s]", id, (int)kind,
+             mime_entity_section(e));
+    rec_event(r, t);
+}
+
+static void cb_signed(void *arg, unsigned id, const char *b, size_t n)
+{
+    struct rec *r = arg;
+    char t[16];
+    ck_assert_uint_lt(id, r->nsmime);
+    snprintf(t, sizeof(t), "%u", id);
+    rec_data(r, 'S', t, b, n);
+    buf_add(&r->sig[id], b, n);
+}
+
+static void cb_cms(void *arg, unsigned id, const unsigned char *b, size_t n)
+{
+    struct rec *r = arg;
+    char t[16];
+    ck_assert_uint_lt(id, r->nsmime);
+    snprintf(t, sizeof(t), "%u", id);
+    rec_data(r, 'C', t, b, n);
+    buf_add(&r->cms[id], b, n);
+}
+
+static void cb_smime_end(void *arg, unsigned id)
+{
+    struct rec *r = arg;
+    char t[32];
+    snprintf(t, sizeof(t), "SE%u", id);
+    rec_event(r, t);
+    r->nended++;
+}
+
+static const struct mime_callbacks rec_cb = {
+    cb_line, cb_begin, cb_end, cb_leaf, cb_smime_begin, cb_signed, cb_cms,
+    cb_smime_end,
+};
+
+void rec_free(struct rec *r)
+{
+    buf_free(&r->log);
+    buf_free(&r->lines);
+    for (int i = 0; i < REC_MAX; i++) {
+        buf_free(&r->sig[i]);
+        buf_free(&r->cms[i]);
+        buf_free(&r->leaf[i]);
+    }
+    memset(r, 0, sizeof(*r));
+}
+
+void rec_parse(struct rec *r, const char *msg, size_t len, size_t chunk,
+               const struct mime_limits *lim)
+{
+    mime_parser_t *p;
+
+    memset(r, 0, sizeof(*r));
+    p = mime_parser_new(lim, &rec_cb, r);
+    ck_assert_ptr_nonnull(p);
+    if (chunk == 0)
+        chunk = len ? len : 1;
+    for (size_t off = 0; off < len; off += chunk)
+        ck_assert_int_eq(mime_parser_feed(p, msg + off,
+                             len - off < chunk ? len - off : chunk), 0);
+    ck_assert_int_eq(mime_parser_finish(p), 0);
+    r->errors = mime_parser_errors(p);
+    mime_parser_free(p);
+    /* Every line, normalised, gives back the message. */
+    rec_event(r, "END");
+}
+
+void rec_parse_all(struct rec *r, const char *msg, size_t len,
+                   const struct mime_limits *lim)
+{
+    static const size_t sizes[] = { 1, 2, 3, 7, 64, 4096 };
+
+    rec_parse(r, msg, len, 0, lim);
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        struct rec o;
+        rec_parse(&o, msg, len, sizes[i], lim);
+        if (strcmp(o.log.p, r->log.p) != 0)
+            ck_abort_msg("chunk size %zu: events differ:\n%s\n--- vs whole:\n%s",
+                         sizes[i], o.log.p, r->log.p);
+        ck_assert_uint_eq(o.errors, r->errors);
+        rec_free(&o);
+    }
+}
+
+const struct buf *rec_leaf(const struct rec *r, const char *section)
+{
+    for (unsigned i = 0; i < r->nleaf; i++)
+        if (strcmp(r->leaf_sec[i], section) == 0)
+            return &r->leaf[i];
+    return NULL;
+}
+
+int rec_has(const struct rec *r, const char *needle)
+{
+    return strstr(r->log.p, needle) != NULL;
+}
+
+const char *work_path(const char *name)
+{
+    static char path[4][1024];
+    static int k;
+    const char *top = getenv("top_builddir");
+    char dir[900];
+
+    snprintf(dir, sizeof(dir), "%s/tests/work/mime", top ? top : ".");
+    if (access(dir, F_OK) != 0) {
+        char cmd[1000];
+        snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", dir);
+        ck_assert_int_eq(system(cmd), 0);
+    }
+    k = (k + 1) % 4;
+    snprintf(path[k], sizeof(path[k]), "%s/%s", dir, name);
+    return path[k];
+}
+
+const char *pki_dir(void)
+{
+    static char dir[1024];
+    char cmd[3000];
+    const char *top = getenv("top_builddir"), *src = getenv("top_srcdir");
+
+    snprintf(dir, sizeof(dir), "%s/tests/work/pki", top ? top : ".");
+    snprintf(cmd, sizeof(cmd), "sh '%s/tests/pki/mkpki.sh' '%s' >/dev/null",
+             src ? src : "..", dir);
+    ck_assert_msg(system(cmd) == 0, "mkpki.sh failed: %s", cmd);
+    return dir;
+}
+
+int write_file(const char *path, const void *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (f == NULL)
+        return -1;
+    size_t w = fwrite(p, 1, n, f);
+    return fclose(f) == 0 && w == n ? 0 : -1;
+}
+
+static void parse_lf(struct rec *r, const char *lf, const struct mime_limits *lim)
+{
+    rec_parse_all(r, lf, strlen(lf), lim);
+}
+
+#define assert_buf_eq(b, s) do {                                        \
+        const struct buf *b_ = (b);                                     \
+        ck_assert_ptr_nonnull(b_);                                      \
+        ck_assert_uint_eq(b_->n, strlen(s));                            \
+        ck_assert_msg(memcmp(b_->p, (s), b_->n) == 0, "got [%s]", b_->p); \
+    } while (0)
+
+/* ---- fixtures ---- */
+
+static const char msg_plain[] =
+    "From: a@example.org\n"
+    "Subject: folded\n"
+    " subject\n"
+    "\n"
+    "Hello\n"
+    "--not a boundary\n"
+    "last";
+
+static const char msg_mixed[] =
+    "From: a@example.org\n"
+    "MIME-Version: 1.0\n"
+    "Content-Type: multipart/mixed; (comment) boundary=\"b1\"\n"
+    "\n"
+    "preamble\n"
+    "--b1 \t\n"
+    "Content-Type: text/plain; charset=utf-8\n"
+    "Content-Transfer-Encoding: quoted-printable\n"
+    "\n"
+    "caf=C3=A9 soft=\n"
+    "break  \n"
+    "--b1\n"
+    "Content-Type: application/octet-stream\n"
+    "Content-Transfer-Encoding: base64\n"
+    "\n"
+    "AAEC\n"
+    " A/7/\n"
+    "--b1--  \n"
+    "epilogue\n";
+
+static const char msg_nested[] =
+    "Content-Type: multipart/mixed; boundary=outer\n"
+    "\n"
+    "--outer\n"
+    "\n"
+    "part one\n"
+    "--outer\n"
+    "Content-Type: multipart/alternative; boundary=\"inner\"\n"
+    "\n"
+    "--inner\n"
+    "Content-Type: text/plain\n"
+    "\n"
+    "alt 1\n"
+    "--inner\n"
+    "Content-Type: text/html\n"
+    "\n"
+    "<p>alt 2</p>\n"
+    "--outer\n"
+    "Content-Type: text/plain\n"
+    "\n"
+    "three\n"
+    "--outer--\n";
+
+static const char msg_signed[] =
+    "From: alice@example.org\n"
+    "MIME-Version: 1.0\n"
+    "Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\";\n"
+    "\tmicalg=sha-256; boundary=\"sig\"\n"
+    "\n"
+    "This is an S/MIME signed message\n"
+    "--sig\n"
+    "Content-Type: text/plain;\n"
+    " charset=us-ascii\n"
+    "\n"
+    "Signed text\n"
+    "\n"
+    "--sig\n"
+    "Content-Type: application/pkcs7-signature; name=smime.p7s\n"
+    "Content-Transfer-Encoding: base64\n"
+    "\n"
+    "MIAGCSqG\n"
+    "SIb3DQEH\n"
+    "--sig--\n";
+
+/* ---- parser tests ---- */
+
+START_TEST(test_plain)
+{
+    struct rec r;
+    size_t n;
+    char *crlf = to_crlf(msg_plain, &n);
+
+    parse_lf(&r, msg_plain, NULL);
+    ck_assert_uint_eq(r.errors, 0);
+    ck_assert(rec_has(&r, "B[] text/plain cte=0 mp=0 depth=0 parent=-"));
+    ck_assert(rec_has(&r, "L[0:] Subject: folded\\x0d\\x0a subject\\x0d\\x0a\n"));
+    assert_buf_eq(rec_leaf(&r, ""), "Hello\r\n--not a boundary\r\nlast");
+    /* The lines give back the message with CRLF line ends. */
+    ck_assert_uint_eq(r.lines.n, n);
+    ck_assert(memcmp(r.lines.p, crlf, n) == 0);
+    struct rec r2;
+    rec_parse_all(&r2, crlf, n, NULL);
+    ck_assert_str_eq(r.log.p, r2.log.p);
+    rec_free(&r2);
+    rec_free(&r);
+    free(crlf);
+}
+END_TEST
+
+START_TEST(test_mixed)
+{
+    struct rec r;
+
+    parse_lf(&r, msg_mixed, NULL);
+    ck_assert_uint_eq(r.errors, 0);
+    ck_assert(rec_has(&r, "B[] multipart/mixed cte=0 mp=1 depth=0"));
+    ck_assert(rec_has(&r, "L[2:] preamble\\x0d\\x0a\n"));
+    ck_assert(rec_has(&r, "L[3:] --b1 \\x09\\x0d\\x0a\n"));
+    ck_assert(rec_has(&r, "B[1] text/plain cte=3 mp=0 depth=1 parent=\n"));
+    ck_assert(rec_has(&r, "B[2] application/octet-stream cte=4"));
+    ck_assert(rec_has(&r, "L[4:] --b1--  \\x0d\\x0a\n"));
+    ck_assert(rec_has(&r, "L[5:] epilogue\\x0d\\x0a\n"));
+    assert_buf_eq(rec_leaf(&r, "1"), "caf\xc3\xa9 softbreak");
+    const struct buf *b = rec_leaf(&r, "2");
+    ck_assert_uint_eq(b->n, 6);
+    ck_assert(memcmp(b->p, "\x00\x01\x02\x03\xfe\xff", 6) == 0);
+    ck_assert_uint_eq(r.nsmime, 0);
+    rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_nested)
+{
+    struct rec r;
+
+    parse_lf(&r, msg_nested, NULL);
+    ck_assert_uint_eq(r.errors, 0);   /* inner closed by outer: accepted */
+    ck_assert(rec_has(&r, "B[1] text/plain cte=0 mp=0 depth=1"));
+    ck_assert(rec_has(&r, "B[2] multipart/alternative cte=0 mp=1 depth=1"));
+    ck_assert(rec_has(&r, "B[2.1] text/plain cte=0 mp=0 depth=2 parent=2\n"));
+    ck_assert(rec_has(&r, "B[2.2] text/html"));
+    ck_assert(rec_has(&r, "E[2.2]\nE[2]\nL[3:] --outer"));
+    ck_assert(rec_has(&r, "B[3] text/plain"));
+    assert_buf_eq(rec_leaf(&r, "2.2"), "<p>alt 2</p>");
+    assert_buf_eq(rec_leaf(&r, "3"), "three");
+    rec_free(&r);
+}
+END_TEST
+
+static const char signed_content[] =
+    "Content-Type: text/plain;\r\n"
+    " charset=us-ascii\r\n"
+    "\r\n"
+    "Signed text\r\n";
+
+START_TEST(test_signed_top)
+{
+    struct rec r, r2;
+    size_t n;
+    char *crlf = to_crlf(msg_signed, &n);
+
+    parse_lf(&r, msg_signed, NULL);
+    ck_assert_uint_eq(r.errors, 0);
+    ck_assert_uint_eq(r.nsmime, 1);
+    ck_assert_uint_eq(r.nended, 1);
+    ck_assert_int_eq(r.smime_kind[0], MIME_SMIME_SIGNED);
+    ck_assert_str_eq(r.smime_section[0], "");
+    ck_assert(rec_has(&r, "B[1] text/plain"));
+    assert_buf_eq(&r.sig[0], signed_content);
+    ck_assert_uint_eq(r.cms[0].n, 12);
+    ck_assert(memcmp(r.cms[0].p, "\x30\x80\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07", 12) == 0);
+    ck_assert(rec_has(&r, "SE0\nE[]"));
+    /* CRLF input: the same events and bytes. */
+    rec_parse_all(&r2, crlf, n, NULL);
+    ck_assert_str_eq(r.log.p, r2.log.p);
+    assert_buf_eq(&r2.sig[0], signed_content);
+    rec_free(&r);
+    rec_free(&r2);
+    free(crlf);
+}
+END_TEST
+
+START_TEST(test_signed_nested)
+{
+    static const char msg[] =
+        "Content-Type: multipart/mixed; boundary=list\n"
+        "\n"
+        "--list\n"
+        "Content-Type: multipart/signed; boundary=s2;\n"
+        "  protocol=\"application/x-pkcs7-signature\"\n"
+        "\n"
+        "--s2\n"
+        "\n"
+        "body\n"
+        "--s2\n"
+        "Content-Type: application/x-pkcs7-signature\n"
+        "\n"
+        "\x30\x03\x02\x01\x01\n"
+        "--s2--\n"
+        "--list\n"
+        "Content-Type: text/plain\n"
+        "\n"
+        "footer\n"
+        "--list--\n";
+    struct rec r;
+
+    parse_lf(&r, msg, NULL);
+    ck_assert_uint_eq(r.errors, 0);
+    ck_assert_uint_eq(r.nsmime, 1);
+    ck_assert_str_eq(r.smime_section[0], "1");
+    ck_assert(rec_has(&r, "B[1.1] text/plain"));
+    ck_assert(rec_has(&r, "B[1.2] application/x-pkcs7-signature cte=0"));
+    assert_buf_eq(&r.sig[0], "\r\nbody");
+    /* 7bit CMS: the CRLF before the delimiter is not part of it. */
+    assert_buf_eq(&r.cms[0], "\x30\x03\x02\x01\x01");
+    rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_signed_forms)
+{
+    static const char one[] =
+        "Content-Type: multipart/signed; boundary=x\n\n--x\n\nonly\n--x--\n";
+    static const char three[] =
+        "Content-Type: multipart/signed; boundary=x\n\n--x\n\na\n--x\n"
+        "Content-Type: application/pkcs7-signature\n\nAA\n--x\n\nc\n--x--\n";
+    static const char notsig[] =
+        "Content-Type: multipart/signed; boundary=x\n\n--x\n\na\n--x\n"
+        "Content-Type: text/plain\n\nAA\n--x--\n";
+    static const char pgp[] =
+        "Content-Type: multipart/signed; boundary=x;\n"
+        " protocol=\"application/pgp-signature\"\n\n--x\n\na\n--x\n"
+        "Content-Type: application/pgp-signature\n\nsig\n--x--\n";
+    struct rec r;
+
+    parse_lf(&r, one, NULL);
+    ck_assert_uint_eq(r.errors, MIME_ERR_SIGNED_FORM);
+    ck_assert_uint_eq(r.nsmime, 1);
+    assert_buf_eq(&r.sig[0], "\r\nonly");
+    rec_free(&r);
+    parse_lf(&r, three, NULL);
+    ck_assert_uint_eq(r.errors, MIME_ERR_SIGNED_FORM);
+    assert_buf_eq(&r.sig[0], "\r\na");
+    rec_free(&r);
+    parse_lf(&r, notsig, NULL);
+    ck_assert_uint_eq(r.errors, MIME_ERR_SIGNED_FORM);
+    ck_assert_uint_eq(r.cms[0].n, 0);
+    rec_free(&r);
+    parse_lf(&r, pgp, NULL);          /* not S/MIME at all */
+    ck_assert_uint_eq(r.errors, 0);
+    ck_assert_uint_eq(r.nsmime, 0);
+    rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_pkcs7_mime)
+{
+    static const char top[] =
+        "Content-Type: application/pkcs7-mime; smime-type=signed-data;\n"
+        "  name=smime.p7m\n"
+        "Content-Transfer-Encoding: base64\n"
+        "\n"
+        "MAMCAQE=\n";
+    static const char part[] =
+        "Content-Type: multipart/mixed; boundary=z\n\n--z\n"
+        "Content-Type: application/octet-stream\n"
+        "Content-Disposition: attachment; filename=\"SMIME.P7M\"\n"
+        "Content-Transfer-Encoding: base64\n\nMAMC\nAQE\n--z--\n";
+    static const char bad[] =
+        "Content-Type: application/x-pkcs7-mime\n"
+        "Content-Transfer-Encoding: base64\n\nMA!MC*AQE=\n";
+    struct rec r;
+
+    parse_lf(&r, top, NULL);
+    ck_assert_uint_eq(r.errors, 0);
+    ck_assert_uint_eq(r.nsmime, 1);
+    ck_assert_int_eq(r.smime_kind[0], MIME_SMIME_PKCS7);
+    ck_assert_str_eq(r.smime_section[0], "");
+    assert_buf_eq(&r.cms[0], "\x30\x03\x02\x01\x01");
+    rec_free(&r);
+    parse_lf(&r, part, NULL);
+    ck_assert_uint_eq(r.errors, 0);
+    ck_assert_str_eq(r.smime_section[0], "1");
+    assert_buf_eq(&r.cms[0], "\x30\x03\x02\x01\x01");   /* unpadded end */
+    rec_free(&r);
+    parse_lf(&r, bad, NULL);
+    ck_assert_uint_eq(r.errors, MIME_ERR_ENCODING);
+    assert_buf_eq(&r.cms[0], "\x30\x03\x02\x01\x01");
+    rec_free(&r);
+}
+END_TEST
+
+static char t_title[100], t_name[50], t_cs[50], t_y[50], t_fn[50], t_cs2[50];
+
+static void copy_param(char *dst, size_t n, const char *v)
+{
+    snprintf(dst, n, "%s", v ? v : "(null)");
+}
+
+static void params_begin(void *arg, const mime_entity_t *e)
+{
+    if (strcmp(mime_entity_section(e), "1") == 0) {
+        copy_param(t_title, sizeof(t_title), mime_entity_param(e, "TITLE"));
+        copy_param(t_name, sizeof(t_name), mime_entity_param(e, "name"));
+        copy_param(t_cs, sizeof(t_cs), mime_entity_param(e, "charset"));
+        copy_param(t_y, sizeof(t_y), mime_entity_param(e, "y"));
+        copy_param(t_fn, sizeof(t_fn),
+                   mime_entity_disposition_param(e, "filename"));
+        ck_assert_ptr_null(mime_entity_param(e, "x"));
+        ck_assert_ptr_null(mime_entity_param(e, "junk"));
+    } else if (strcmp(mime_entity_section(e), "2") == 0) {
+        copy_param(t_cs2, sizeof(t_cs2), mime_entity_param(e, "charset"));
+    }
+}
+
+START_TEST(test_rfc2231)
+{
+    static const char msg[] =
+        "Content-Type: multipart/mixed; boundary=q\n\n--q\n"
+        "Content-Type: application/x-stuff;\n"
+        " title*0*=us-ascii'en'This%20is%20even%20more%20;\n"
+        " title*1*=%2A%2A%2Afun%2A%2A%2A%20;\n"
+        " title*2=\"isn't it!\"; name*1=\"bar\"; name*0=\"foo\";\n"
+        " (a comment) charset = \"a\\\"b\" ; junk; x=; y*=utf-8''%E2%82%AC\n"
+        "Content-Disposition: attachment;\n"
+        " filename*=UTF-8'de'%C3%A4.txt\n\n"
+        "data\n--q\n"
+        "Content-Type: text/plain; charset=\"us-ascii\"; CHARSET=ignored\n\n"
+        "x\n--q--\n";
+    struct rec r;
+    mime_parser_t *p;
+    struct mime_callbacks cb = { 0 };
+
+    parse_lf(&r, msg, NULL);
+    ck_assert_uint_eq(r.errors, 0);
+    rec_free(&r);
+    /* Look at the parameters while the entity is alive. */
+    cb.entity_begin = params_begin;
+    p = mime_parser_new(NULL, &cb, NULL);
+    ck_assert_int_eq(mime_parser_feed(p, msg, sizeof(msg) - 1), 0);
+    ck_assert_int_eq(mime_parser_finish(p), 0);
+    mime_parser_free(p);
+    ck_assert_str_eq(t_title, "This is even more ***fun*** isn't it!");
+    ck_assert_str_eq(t_name, "foobar");
+    ck_assert_str_eq(t_cs, "a\"b");
+    ck_assert_str_eq(t_y, "\xe2\x82\xac");
+    ck_assert_str_eq(t_fn, "\xc3\xa4.txt");
+    ck_assert_str_eq(t_cs2, "us-ascii");
+}
+END_TEST
+
+START_TEST(test_defaults)
+{
+    static const char digest[] =
+        "Content-Type: multipart/digest; boundary=d\n\n--d\n\n"
+        "Subject: inner\n\nbody\n--d\n"
+        "Content-Type: text/plain\n\nt\n--d--\n";
+    static const char invalid[] =
+        "Content-Type: text; charset=x\n"
+        "Content-Transfer-Encoding: X-UUENCODE\n\nbody\n";
+    static const char nobound[] =
+        "Content-Type: multipart/mixed\n\n--x\n\nbody\n";
+    struct rec r;
+
+    parse_lf(&r, digest, NULL);
+    ck_assert_uint_eq(r.errors, 0);
+    ck_assert(rec_has(&r, "B[1] message/rfc822 cte=0 mp=0"));
+    ck_assert(rec_has(&r, "B[2] text/plain"));
+    assert_buf_eq(rec_leaf(&r, "1"), "Subject: inner\r\n\r\nbody");
+    rec_free(&r);
+    parse_lf(&r, invalid, NULL);
+    ck_assert_uint_eq(r.errors, 0);
+    ck_assert(rec_has(&r, "B[] text/plain cte=5 mp=0"));
+    rec_free(&r);
+    parse_lf(&r, nobound, NULL);
+    ck_assert_uint_eq(r.errors, MIME_ERR_BOUNDARY);
+    ck_assert(rec_has(&r, "B[] multipart/mixed cte=0 mp=0"));
+    assert_buf_eq(rec_leaf(&r, ""), "--x\r\n\r\nbody\r\n");
+    rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_truncated)
+{
+    static const char msg[] =
+        "Content-Type: multipart/mixed; boundary=a\n\n--a\n"
+        "Content-Type: multipart/alternative; boundary=b\n\n--b\n\ninner\n";
+    static const char inhdr[] =
+        "Content-Type: multipart/mixed; boundary=a\n\n--a\n"
+        "Content-Type: text/plain";
+    struct rec r;
+
+    parse_lf(&r, msg, NULL);
+    ck_assert_uint_eq(r.errors, MIME_ERR_TRUNCATED);
+    ck_assert(rec_has(&r, "E[1.1]\nE[1]\nE[]\nEND"));
+    /* At the end of the message the last line end belongs to the body. */
+    assert_buf_eq(rec_leaf(&r, "1.1"), "inner\r\n");
+    rec_free(&r);
+    parse_lf(&r, inhdr, NULL);
+    ck_assert_uint_eq(r.errors, MIME_ERR_TRUNCATED);
+    ck_assert(rec_has(&r, "L[0:1] Content-Type: text/plain\nB[1] text/plain"));
+    ck_assert(rec_has(&r, "E[1]\nE[]\nEND"));
+    rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_header_syntax)
+{
+    static const char msg[] =
+        "Subject: x\nthis is not a header\nSubject: y\n\nbody\n";
+    struct rec r;
+
+    parse_lf(&r, msg, NULL);
+    ck_assert_uint_eq(r.errors, MIME_ERR_HEADER_SYNTAX);
+    assert_buf_eq(rec_leaf(&r, ""),
+                  "this is not a header\r\nSubject: y\r\n\r\nbody\r\n");
+    rec_free(&r);
+}
+END_TEST
+
+/* A message nesting multiparts n deep. */
+static char *deep_msg(int n)
+{
+    struct buf b = { 0 };
+    char t[200];
+    for (int i = 0; i < n; i++) {
+        snprintf(t, sizeof(t), "Content-Type: multipart/mixed; boundary=b%d\n\n--b%d\n", i, i);
+        buf_add(&b, t, strlen(t));
+    }
+    buf_add(&b, "\nleaf\n", 6);
+    for (int i = n - 1; i >= 0; i--) {
+        snprintf(t, sizeof(t), "--b%d--\n", i);
+        buf_add(&b, t, strlen(t));
+    }
+    return b.p;
+}
+
+START_TEST(test_limits)
+{
+    struct mime_limits lim;
+    struct rec r;
+    char *m;
+
+    mime_limits_default(&lim);
+    lim.max_depth = 3;
+    m = deep_msg(5);
+    parse_lf(&r, m, &lim);
+    ck_assert_uint_eq(r.errors, MIME_ERR_NESTING);
+    ck_assert(rec_has(&r, "B[1.1.1] multipart/mixed cte=0 mp=0 depth=3"));
+    rec_free(&r);
+    free(m);
+    m = deep_msg(200);                  /* defaults: 32 deep, no crash */
+    parse_lf(&r, m, NULL);
+    ck_assert_uint_eq(r.errors, MIME_ERR_NESTING);
+    rec_free(&r);
+    free(m);
+
+    mime_limits_default(&lim);
+    lim.max_header_len = 40;
+    lim.max_headers = 2;
+    parse_lf(&r, "A: 1\nB: 2\nC: 3\nX-Long: 0123456789012345678901234567890123456789\n"
+             "  more\n\nbody\n", &lim);
+    ck_assert_uint_eq(r.errors, MIME_ERR_HEADER_COUNT | MIME_ERR_HEADER_LONG);
+    ck_assert(rec_has(&r, "L[0:] C: 3\\x0d\\x0a\n"));
+    ck_assert(rec_has(&r, "L[0:]   more\\x0d\\x0a\n"));
+    assert_buf_eq(rec_leaf(&r, ""), "body\r\n");
+    rec_free(&r);
+
+    mime_limits_default(&lim);
+    lim.max_boundary_len = 5;
+    parse_lf(&r, "Content-Type: multipart/mixed; boundary=abcdef\n\n--abcdef\n\nx\n", &lim);
+    ck_assert_uint_eq(r.errors, MIME_ERR_BOUNDARY);
+    rec_free(&r);
+
+    mime_limits_default(&lim);
+    lim.max_parts = 3;
+    parse_lf(&r, "Content-Type: multipart/mixed; boundary=p\n\n--p\n\n1\n--p\n\n2\n"
+             "--p\n\n3\n--p--\n", &lim);
+    ck_assert_uint_eq(r.errors, MIME_ERR_PARTS | MIME_ERR_TRUNCATED);
+    assert_buf_eq(rec_leaf(&r, "2"), "2\r\n--p\r\n\r\n3\r\n--p--\r\n");
+    rec_free(&r);
+
+    mime_limits_default(&lim);
+    lim.max_smime = 1;
+    lim.max_cms_size = 3;
+    parse_lf(&r, "Content-Type: multipart/mixed; boundary=p\n\n--p\n"
+             "Content-Type: application/pkcs7-mime\n\n12345\n--p\n"
+             "Content-Type: application/pkcs7-mime\n\nabc\n--p--\n", &lim);
+    ck_assert_uint_eq(r.errors, MIME_ERR_SMIME_COUNT | MIME_ERR_CMS_SIZE);
+    ck_assert_uint_eq(r.nsmime, 1);
+    assert_buf_eq(&r.cms[0], "123");
+    assert_buf_eq(rec_leaf(&r, "1"), "12345");
+    rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_long_lines)
+{
+    struct mime_limits lim;
+    struct rec r;
+    struct buf m = { 0 };
+    const char *hdr = "Content-Type: multipart/signed; boundary=L\n\n--L\n\n";
+
+    mime_limits_default(&lim);
+    lim.max_line_len = 16;
+    buf_add(&m, hdr, strlen(hdr));
+    /* A CR at a piece boundary must stay with its LF. */
+    buf_add(&m, "0123456789abcde\r\n", 17);
+    buf_add(&m, "0123456789abcdefghijklmnopqrstuvwxyz0123456789\n", 47);
+    buf_add(&m, "--L\nContent-Type: application/pkcs7-signature\n\nAA\n--L--\n", 56);
+    rec_parse_all(&r, m.p, m.n, &lim);
+    ck_assert_uint_eq(r.errors, MIME_ERR_LINE_LONG);
+    assert_buf_eq(&r.sig[0], "\r\n0123456789abcde\r\n"
+                  "0123456789abcdefghijklmnopqrstuvwxyz0123456789");
+    assert_buf_eq(rec_leaf(&r, "1"), "0123456789abcde\r\n"
+                  "0123456789abcdefghijklmnopqrstuvwxyz0123456789");
+    ck_assert(rec_has(&r, "L[6:1] 0123456789abcde\n"));
+    rec_free(&r);
+    buf_free(&m);
+}
+END_TEST
+
+/* Sign content with openssl, parse the S/MIME message, and verify the
+ * signature over the bytes signed_data() delivered. */
+static void openssl_roundtrip(const char *content, int crlf_eol)
+{
+    const char *pki = pki_dir();
+    char cmd[4000], in[1024], out[1024], sd[1024], cms[1024];
+    struct rec r;
+    FILE *f;
+    struct buf m = { 0 };
+    char tmp[4096];
+    size_t n;
+
+    snprintf(in, sizeof(in), "%s", work_path("ossl-in.txt"));
+    snprintf(out, sizeof(out), "%s", work_path("ossl-out.eml"));
+    snprintf(sd, sizeof(sd), "%s", work_path("ossl-signed.bin"));
+    snprintf(cms, sizeof(cms), "%s", work_path("ossl-sig.der"));
+    ck_assert_int_eq(write_file(in, content, strlen(content)), 0);
+    snprintf(cmd, sizeof(cmd),
+             "openssl cms -sign -in '%s' -out '%s' -signer '%s/alice.crt' "
+             "-inkey '%s/alice.key' -certfile '%s/inter.crt' -md sha256 %s "
+             "2>/dev/null", in, out, pki, pki, pki, crlf_eol ? "-crlfeol" : "");
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_ptr_nonnull(f = fopen(out, "rb"));
+    while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+        buf_add(&m, tmp, n);
+    fclose(f);
+    /* (openssl writes the signed part with CRLF in both cases) */
+    ck_assert(strncmp(m.p, crlf_eol ? "MIME-Version: 1.0\r\n" :
+                      "MIME-Version: 1.0\n", 18 + (size_t)crlf_eol) == 0);
+    rec_parse_all(&r, m.p, m.n, NULL);
+    ck_assert_uint_eq(r.errors, 0);
+    ck_assert_uint_eq(r.nsmime, 1);
+    ck_assert_uint_gt(r.cms[0].n, 100);
+    ck_assert_int_eq(write_file(sd, r.sig[0].p, r.sig[0].n), 0);
+    ck_assert_int_eq(write_file(cms, r.cms[0].p, r.cms[0].n), 0);
+    snprintf(cmd, sizeof(cmd),
+             "openssl cms -verify -binary -inform DER -in '%s' -content '%s' "
+             "-CAfile '%s/roots.pem' -purpose any -out /dev/null 2>/dev/null",
+             cms, sd, pki);
+    ck_assert_msg(system(cmd) == 0, "openssl cms -verify failed: %s", cmd);
+    /* And one changed byte makes it fail. */
+    r.sig[0].p[r.sig[0].n / 2] ^= 1;
+    ck_assert_int_eq(write_file(sd, r.sig[0].p, r.sig[0].n), 0);
+    ck_assert_int_ne(system(cmd), 0);
+    rec_free(&r);
+    buf_free(&m);
+}
+
+START_TEST(test_openssl_signed)
+{
+    static const char text[] =
+        "Content-Type: text/plain; charset=us-ascii\n\n"
+        "Line one\n\n  indented, trailing space \nlast line without end";
+    static const char text2[] =
+        "Content-Type: multipart/mixed; boundary=in\n\n--in\n\nx\n--in--\n\n";
+    openssl_roundtrip(text, 0);
+    openssl_roundtrip(text, 1);
+    openssl_roundtrip(text2, 0);
+    openssl_roundtrip(text2, 1);
+}
+END_TEST
+
+/* ---- spool ---- */
+
+static void spool_fill_check(size_t threshold, size_t total, int spilled)
+{
+    spool_t *sp = spool_new(threshold, work_path(""));
+    unsigned char buf[777], rd[1000];
+    size_t off = 0, got = 0;
+    ssize_t r;
+
+    ck_assert_ptr_nonnull(sp);
+    while (off < total) {
+        size_t n = total - off < sizeof(buf) ? total - off : (off % 5) * 100 + 7;
+        if (n > total - off)
+            n = total - off;
+        for (size_t i = 0; i < n; i++)
+            buf[i] = (unsigned char)((off + i) * 7 + 3);
+        ck_assert_int_eq(spool_write(sp, buf, n), 0);
+        off += n;
+    }
+    ck_assert_uint_eq(spool_size(sp), total);
+    ck_assert_int_eq(spool_spilled(sp), spilled);
+    ck_assert_int_eq(spool_rewind(sp), 0);
+    ck_assert_int_eq(spool_write(sp, "x", 1), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    while ((r = spool_read(sp, rd, (got % 3) ? sizeof(rd) : 13)) > 0) {
+        for (ssize_t i = 0; i < r; i++)
+            ck_assert_uint_eq(rd[i], (unsigned char)((got + (size_t)i) * 7 + 3));
+        got += (size_t)r;
+    }
+    ck_assert_int_eq(r, 0);
+    ck_assert_uint_eq(got, total);
+    /* Reuse after reset. */
+    spool_reset(sp);
+    ck_assert_uint_eq(spool_size(sp), 0);
+    ck_assert_int_eq(spool_write(sp, "abc", 3), 0);
+    ck_assert_int_eq(spool_rewind(sp), 0);
+    ck_assert_int_eq(spool_read(sp, rd, sizeof(rd)), 3);
+    spool_free(sp);
+}
+
+START_TEST(test_spool)
+{
+    spool_fill_check(1 << 20, 100000, 0);
+    spool_fill_check(1000, 300000, 1);
+    spool_fill_check(0, 5, 1);
+    spool_fill_check(100, 0, 0);
+    spool_free(NULL);
+}
+END_TEST
+
+START_TEST(test_spool_errors)
+{
+    spool_t *sp = spool_new(4, "/nonexistent/dir");
+    const char *file = work_path("notadir");
+    unsigned char rd[4];
+
+    ck_assert_int_eq(spool_write(sp, "abc", 3), 0);     /* in memory */
+    ck_assert_int_eq(spool_write(sp, "defg", 4), -1);
+    ck_assert_int_eq(errno, ENOENT);
+    spool_free(sp);
+    ck_assert_int_eq(write_file(file, "x", 1), 0);
+    sp = spool_new(0, file);
+    ck_assert_int_eq(spool_write(sp, "abc", 3), -1);
+    ck_assert_int_eq(errno, ENOTDIR);
+    spool_free(sp);
+    sp = spool_new(10, "/tmp");
+    ck_assert_int_eq(spool_read(sp, rd, 4), -1);        /* not rewound */
+    ck_assert_int_eq(errno, EINVAL);
+    spool_free(sp);
+}
+END_TEST
+
+START_TEST(test_spool_unlinked)
+{
+    const char *dir = work_path("spooldir");
+    char cmd[1200];
+    spool_t *sp;
+    struct stat st;
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s' && mkdir '%s'", dir, dir);
+    ck_assert_int_eq(system(cmd), 0);
+    sp = spool_new(1, dir);
+    ck_assert_int_eq(spool_write(sp, "abc", 3), 0);
+    ck_assert_int_eq(spool_spilled(sp), 1);
+    /* Nothing visible in the directory. */
+    ck_assert_int_eq(stat(dir, &st), 0);
+    snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A '%s')\"", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    spool_free(sp);
+}
+END_TEST
+
+/* ---- rfc5322 ---- */
+
+static void addrs_expect(const char *value, size_t n_expect, ...)
+{
+    char *out[8];
+    size_t n = rfc5322_addrs(value, out, 8);
+    va_list ap;
+
+    ck_assert_msg(n == n_expect, "%s: %zu addresses, expected %zu", value, n, n_expect);
+    va_start(ap, n_expect);
+    for (size_t i = 0; i < n && i < 8; i++)
+        ck_assert_str_eq(out[i], va_arg(ap, const char *));
+    va_end(ap);
+    rfc5322_addrs_free(out, n < 8 ? n : 8);
+}
+
+START_TEST(test_addrs)
+{
+    addrs_expect("alice@example.org", 1, "alice@example.org");
+    addrs_expect("Alice <alice@example.org>", 1, "alice@example.org");
+    addrs_expect("\"Smith, Bob\" <bob@example.org>, carol@example.net (Carol)",
+                 2, "bob@example.org", "carol@example.net");
+    addrs_expect("(c1 (nested) \\) ) a.b (x) @ (y) example . org", 1,
+                 "a.b@example.org");
+    addrs_expect("undisclosed-recipients:;", 0);
+    addrs_expect("friends: a@x.org, B <b@y.org>;, c@z.org", 3,
+                 "a@x.org", "b@y.org", "c@z.org");
+    addrs_expect("<@route1,@route2:user@host.example>", 1, "user@host.example");
+    addrs_expect("\"john doe\"@example.org", 1, "\"john doe\"@example.org");
+    addrs_expect("\"plain\"@example.org", 1, "plain@example.org");
+    addrs_expect("alice@example.org <bob@example.org>", 1, "bob@example.org");
+    addrs_expect("x@[192.0.2.1]", 1, "x@[192.0.2.1]");
+    addrs_expect("Display Name x@y.org", 1, "x@y.org");
+    /* Garbage: no crash, what can be found. */
+    addrs_expect("\"unterminated <a@b.org>", 0);
+    addrs_expect("(unterminated comment a@b.org", 0);
+    addrs_expect("<a@b.org", 1, "a@b.org");
+    addrs_expect("a@b.org>>>,,,<<<@@@", 1, "a@b.org");
+    addrs_expect("", 0);
+    addrs_expect("@", 0);
+    addrs_expect("just words", 0);
+    /* More than max: counted, max stored. */
+    char *out[1];
+    ck_assert_uint_eq(rfc5322_addrs("a@b.c, d@e.f, g@h.i", out, 1), 3);
+    ck_assert_str_eq(out[0], "a@b.c");
+    rfc5322_addrs_free(out, 1);
+}
+END_TEST
+
+START_TEST(test_cfws_equal)
+{
+    const char *s = " (a (b) \\( c)\r\n\t x";
+    ck_assert_str_eq(rfc5322_skip_cfws(s), "x");
+    ck_assert_str_eq(rfc5322_skip_cfws("(open (comment"), "");
+    ck_assert_str_eq(rfc5322_skip_cfws("x"), "x");
+    ck_assert_int_eq(rfc5322_addr_equal("Alice@Example.ORG", "alice@example.org"), 1);
+    ck_assert_int_eq(rfc5322_addr_equal("alice@example.org", "alicex@example.org"), 0);
+    ck_assert_int_eq(rfc5322_addr_equal("alice@example.org", "alice@example.com"), 0);
+    ck_assert_int_eq(rfc5322_addr_equal("alice", "alice"), 0);
+}
+END_TEST
+
+START_TEST(test_error_string)
+{
+    ck_assert_str_eq(mime_error_string(0), "");
+    ck_assert_str_eq(mime_error_string(MIME_ERR_TRUNCATED | MIME_ERR_CMS_SIZE),
+                     "truncated MIME structure");
+    ck_assert_str_eq(mime_error_string(MIME_ERR_HEADER_SYNTAX), "header syntax error");
+}
+END_TEST
+
+static Suite *mime_suite(void)
+{
+    Suite *s = suite_create("mime");
+    TCase *tc = tcase_create("parser");
+
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_plain);
+    tcase_add_test(tc, test_mixed);
+    tcase_add_test(tc, test_nested);
+    tcase_add_test(tc, test_signed_top);
+    tcase_add_test(tc, test_signed_nested);
+    tcase_add_test(tc, test_signed_forms);
+    tcase_add_test(tc, test_pkcs7_mime);
+    tcase_add_test(tc, test_rfc2231);
+    tcase_add_test(tc, test_defaults);
+    tcase_add_test(tc, test_truncated);
+    tcase_add_test(tc, test_header_syntax);
+    tcase_add_test(tc, test_limits);
+    tcase_add_test(tc, test_long_lines);
+    tcase_add_test(tc, test_error_string);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("openssl");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_openssl_signed);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("spool");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_spool);
+    tcase_add_test(tc, test_spool_errors);
+    tcase_add_test(tc, test_spool_unlinked);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("rfc5322");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_addrs);
+    tcase_add_test(tc, test_cfws_equal);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(mime_suite());
+    int failed;
+
+    srunner_add_suite(sr, canon_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
