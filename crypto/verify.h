@@ -10,13 +10,36 @@
  *   smime_verify_cms(v, ...)       the CMS (DER or BER) in chunks
  *   n = smime_verify_finish(v, addrs, naddrs, out, max);
  *   smime_verify_free(v);
- * For opaque signed-data, detached = 0 and no content is fed.
+ * For opaque signed-data, detached = 0 and no content is fed (content
+ * fed anyway is ignored); the CMS then holds the content and is verified
+ * in memory, up to policy->max_cms_size.  In detached mode a CMS that
+ * also carries eContent is judged against the content that was fed.
  *
  * Results are per signer, already judged against the policy (see
  * ../shared/SPEC.md "Authentication-Results"): "signature does not
  * verify" (fail), "certificate not trustworthy" (fail), "against policy"
  * (policy), malformed (permerror) and transient (temperror) are kept apart
  * in the result and its reason.  Never logs.
+ *
+ * Reasons (short, lower case, put verbatim in the header comment):
+ *   pass      "signature verified"
+ *   fail      "content altered", "bad signature", "untrusted certificate",
+ *             "missing intermediate", "expired certificate",
+ *             "certificate not yet valid", "revoked certificate",
+ *             "certificate chain too long", "no emailProtection",
+ *             "wrong key usage", "unreadable certificate"
+ *   policy    "weak key", "SHA-1 signature", "no address in certificate",
+ *             "From mismatch"
+ *   permerror "malformed CMS", "no signer certificate", "too many signers",
+ *             "too many certificates", "CMS too large",
+ *             "unsupported algorithm"
+ *   temperror "CRL unavailable" (a CRLFile could not be read and the
+ *             signature would otherwise pass), "internal error"
+ * The first failing check decides, in this order: malformed, signature,
+ * content digest, chain (with CRLs), certificate usage, policy.
+ *
+ * Thread safety: one trust store may be shared read-only by any number
+ * of threads; a verify context belongs to one thread.
  */
 #ifndef SMIME_VERIFY_H
 #define SMIME_VERIFY_H
@@ -44,7 +67,9 @@ smime_verify_t *smime_verify_new(const smime_trust_t *trust,
                                  const smime_policy_t *policy, int detached);
 void smime_verify_free(smime_verify_t *v);          /* accepts NULL */
 
-/* 0, or -1 on an internal error (ENOMEM). */
+/* 0, or -1 on an internal error (ENOMEM; finish() then gives one
+ * temperror result).  A CMS over max_cms_size is not an error here:
+ * finish() reports it. */
 int smime_verify_content(smime_verify_t *v, const void *buf, size_t len);
 int smime_verify_cms(smime_verify_t *v, const void *buf, size_t len);
 

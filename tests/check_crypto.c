@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -600,6 +601,35 @@ START_TEST(test_cms_too_large)
 }
 END_TEST
 
+START_TEST(test_limits_and_unsupported)
+{
+    size_t n;
+    vrun_t r;
+    unsigned char *cms = alice_sig("", &n);        /* alice + inter */
+
+    vrun_init(&r, "alice@example.org");
+    r.pol.max_certs = 1;
+    ck_assert_uint_eq(verify(&r, cms, n), 1);
+    expect(&r.out[0], SMIME_RESULT_PERMERROR, "too many certificates");
+    vrun_init(&r, "alice@example.org");
+    r.pol.max_chain = 1;
+    ck_assert_uint_eq(verify(&r, cms, n), 1);
+    expect(&r.out[0], SMIME_RESULT_FAIL, "certificate chain too long");
+    vrun_init(&r, "alice@example.org");
+    r.pol.max_chain = 2;
+    ck_assert_uint_eq(verify(&r, cms, n), 1);
+    expect(&r.out[0], SMIME_RESULT_PASS, "signature verified");
+    free(cms);
+
+    /* SHA3 is not among the digests we stream */
+    cms = alice_sig("-md sha3-256", &n);
+    vrun_init(&r, "alice@example.org");
+    ck_assert_uint_eq(verify(&r, cms, n), 1);
+    expect(&r.out[0], SMIME_RESULT_PERMERROR, "unsupported algorithm");
+    free(cms);
+}
+END_TEST
+
 /* ---- BER, opaque, several signers, chunking ---- */
 
 START_TEST(test_ber_indefinite)
@@ -705,6 +735,70 @@ START_TEST(test_one_byte_chunks)
     ck_assert_mem_eq(whole.out, bytes.out, 2 * sizeof(whole.out[0]));
     expect(by_id(&bytes, 2, "alice@example.org"), SMIME_RESULT_PASS,
            "signature verified");
+    free(cms);
+}
+END_TEST
+
+/* One trust store (with a CRL) shared by threads, each with its own
+ * verify contexts: every run gives the same two results. */
+struct thread_arg {
+    const smime_trust_t *trust;
+    const unsigned char *cms;
+    size_t n;
+    int good;
+};
+
+static void *thread_verify(void *p)
+{
+    struct thread_arg *a = p;
+    const char *from = "alice@example.org";
+    smime_policy_t pol;
+
+    smime_policy_default(&pol);
+    for (int i = 0; i < 25; i++) {
+        smime_signer_result_t r[2];
+        smime_verify_t *v = smime_verify_new(a->trust, &pol, 1);
+        if (v == NULL)
+            return NULL;
+        smime_verify_content(v, content, sizeof(content) - 1);
+        smime_verify_cms(v, a->cms, a->n);
+        size_t k = smime_verify_finish(v, &from, 1, r, 2);
+        smime_verify_free(v);
+        int pass = 0, revoked = 0;
+        for (size_t j = 0; j < k; j++) {
+            pass += r[j].result == SMIME_RESULT_PASS;
+            revoked += strcmp(r[j].reason, "revoked certificate") == 0;
+        }
+        a->good += k == 2 && pass == 1 && revoked == 1;
+    }
+    return NULL;
+}
+
+START_TEST(test_threads_share_trust)
+{
+    char e[4000], path[1100], err[512];
+    struct thread_arg args[4];
+    pthread_t th[4];
+    size_t n;
+
+    snprintf(e, sizeof(e), "-certfile %s/inter.crt -signer %s/revoked.crt "
+             "-inkey %s/revoked.key", pki, pki, pki);
+    unsigned char *cms = ossl_sign("threads.der", "alice", e, &n);
+    smime_trust_t *t = smime_trust_new();
+    snprintf(path, sizeof(path), "%s/roots.pem", pki);
+    ck_assert_int_eq(smime_trust_add_anchors(t, path, err, sizeof(err)), 1);
+    snprintf(path, sizeof(path), "%s/crl.pem", pki);
+    ck_assert_int_eq(smime_trust_add_crl(t, path, err, sizeof(err)), 1);
+    for (int i = 0; i < 4; i++) {
+        args[i] = (struct thread_arg){ t, cms, n, 0 };
+        ck_assert_int_eq(pthread_create(&th[i], NULL, thread_verify,
+                                        &args[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_int_eq(args[i].good, 25);
+    }
+    smime_trust_free(t);
     free(cms);
 }
 END_TEST
@@ -835,10 +929,12 @@ static Suite *crypto_suite(void)
     tcase_add_test(tc, test_no_signer_certificate);
     tcase_add_test(tc, test_enveloped_is_none);
     tcase_add_test(tc, test_cms_too_large);
+    tcase_add_test(tc, test_limits_and_unsupported);
     tcase_add_test(tc, test_ber_indefinite);
     tcase_add_test(tc, test_opaque);
     tcase_add_test(tc, test_several_signers);
     tcase_add_test(tc, test_one_byte_chunks);
+    tcase_add_test(tc, test_threads_share_trust);
     tcase_add_test(tc, test_der_limits);
     tcase_add_test(tc, test_trust_errors);
     tcase_add_test(tc, test_cert_helpers);
