@@ -1,0 +1,597 @@
+/*
+ * keystore.c - read the signing keystore (format in keystore.h).
+ *
+ * An open file is a "generation": the fd, tinycdb's mmap and a cache of
+ * parsed entries.  keystore_reload() swaps in a new generation; the old
+ * one is freed when the last lookup using it is done.  Entries are
+ * reference-counted on their own, so a message that holds one keeps its
+ * signer however often the file is replaced.
+ *
+ * Threads: tinycdb's struct cdb keeps per-search state (cdb_vpos...), so
+ * every lookup searches a private copy of the generation's struct cdb;
+ * the mapped file is only read.  One mutex guards the generation pointer,
+ * generation reference counts and the caches; signer parsing runs
+ * outside it.
+ */
+#include "config.h"
+
+#include <cdb.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cert.h"
+#include "keystore.h"
+#include "keystore_priv.h"
+
+#define KS_BUCKETS 64
+
+struct keystore_entry {
+    atomic_uint refs;
+    char *address;
+    char **logins;
+    size_t nlogins;
+    smime_signer_t *signer;
+    struct keystore_entry *next;      /* cache bucket chain */
+};
+
+struct ks_ident {                     /* which file state we have */
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    struct timespec ctime;            /* chmod/chown of a refused file */
+};
+
+struct ks_gen {
+    unsigned refs;                    /* under keystore.lock */
+    int fd;
+    struct cdb cdb;
+    struct ks_ident id;
+    keystore_entry_t *cache[KS_BUCKETS];
+};
+
+struct keystore {
+    char *path;
+    pthread_mutex_t lock;
+    struct ks_gen *gen;
+    struct ks_ident failed;           /* last state that failed to load */
+    int have_failed;
+};
+
+static void
+seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+size_t
+keystore_key(const char *address, char *buf)
+{
+    size_t n = address ? strlen(address) : 0;
+
+    if (n == 0 || n > KS_MAX_ADDRESS)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)address[i];
+        buf[i] = (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+    }
+    buf[n] = '\0';
+    return n;
+}
+
+static void
+ident_of(const struct stat *st, struct ks_ident *id)
+{
+    memset(id, 0, sizeof(*id));
+    id->dev = st->st_dev;
+    id->ino = st->st_ino;
+    id->size = st->st_size;
+    id->mtime = st->st_mtim;
+    id->ctime = st->st_ctim;
+}
+
+static int
+ident_eq(const struct ks_ident *a, const struct ks_ident *b)
+{
+    return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+           a->mtime.tv_sec == b->mtime.tv_sec &&
+           a->mtime.tv_nsec == b->mtime.tv_nsec &&
+           a->ctime.tv_sec == b->ctime.tv_sec &&
+           a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
+/* ---- entries ---- */
+
+void
+keystore_entry_free(keystore_entry_t *e)
+{
+    if (e == NULL || atomic_fetch_sub(&e->refs, 1) != 1)
+        return;
+    for (size_t i = 0; i < e->nlogins; i++)
+        free(e->logins[i]);
+    free(e->logins);
+    free(e->address);
+    smime_signer_free(e->signer);
+    free(e);
+}
+
+const char *
+keystore_entry_address(const keystore_entry_t *e)
+{
+    return e->address;
+}
+
+const smime_signer_t *
+keystore_entry_signer(const keystore_entry_t *e)
+{
+    return e->signer;
+}
+
+size_t
+keystore_entry_nlogins(const keystore_entry_t *e)
+{
+    return e->nlogins;
+}
+
+const char *
+keystore_entry_login(const keystore_entry_t *e, size_t i)
+{
+    return i < e->nlogins ? e->logins[i] : NULL;
+}
+
+int
+keystore_may_sign(const keystore_entry_t *e, const char *login)
+{
+    if (login == NULL || *login == '\0')
+        return 1;
+    if (e->nlogins == 0)
+        return strcasecmp(login, e->address) == 0;
+    for (size_t i = 0; i < e->nlogins; i++)
+        if (strcmp(login, e->logins[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int
+add_login(keystore_entry_t *e, const unsigned char *p, size_t n)
+{
+    char **l = realloc(e->logins, (e->nlogins + 1) * sizeof(*l));
+
+    if (l == NULL)
+        return -1;
+    e->logins = l;
+    if ((l[e->nlogins] = strndup((const char *)p, n)) == NULL)
+        return -1;
+    e->nlogins++;
+    return 0;
+}
+
+/* Parse one record (see keystore.h) into a new entry with one reference. */
+static keystore_entry_t *
+entry_parse(const char *address, const unsigned char *v, size_t vlen,
+            char *err, size_t errlen)
+{
+    keystore_entry_t *e = calloc(1, sizeof(*e));
+    gnutls_datum_t *certs = NULL;
+    const unsigned char *key = NULL;
+    size_t keylen = 0, ncerts = 0, pos = 1;
+
+    if (e == NULL || (e->address = strdup(address)) == NULL)
+        goto nomem;
+    atomic_init(&e->refs, 1);
+    if (vlen < 1 || v[0] != KEYSTORE_VERSION) {
+        seterr(err, errlen, "entry %s has record version %u, this program "
+               "reads %u: rebuild the keystore", address,
+               vlen ? v[0] : 0u, KEYSTORE_VERSION);
+        goto fail;
+    }
+    while (pos < vlen) {
+        if (vlen - pos < 5)
+            goto broken;
+        unsigned type = v[pos];
+        size_t n = (size_t)v[pos + 1] << 24 | (size_t)v[pos + 2] << 16 |
+                   (size_t)v[pos + 3] << 8 | v[pos + 4];
+        const unsigned char *d = v + pos + 5;
+        pos += 5;
+        if (n > vlen - pos)
+            goto broken;
+        pos += n;
+        if (type == KS_FIELD_LOGIN) {
+            if (n == 0 || memchr(d, '\0', n) || add_login(e, d, n) < 0)
+                goto broken;
+        } else if (type == KS_FIELD_KEY && key == NULL) {
+            key = d;
+            keylen = n;
+        } else if (type == KS_FIELD_CERT) {
+            gnutls_datum_t *c = realloc(certs, (ncerts + 1) * sizeof(*c));
+            if (c == NULL)
+                goto nomem;
+            certs = c;
+            certs[ncerts].data = (unsigned char *)d;
+            certs[ncerts++].size = (unsigned)n;
+        } else {
+            goto broken;
+        }
+    }
+    if (key == NULL || ncerts == 0)
+        goto broken;
+    char why[200];
+    e->signer = smime_signer_from_der(key, keylen, certs, ncerts,
+                                      why, sizeof(why));
+    if (e->signer == NULL) {
+        seterr(err, errlen, "entry %s: %s", address, why);
+        goto fail;
+    }
+    free(certs);
+    return e;
+broken:
+    seterr(err, errlen, "entry %s is damaged: rebuild the keystore", address);
+    goto fail;
+nomem:
+    seterr(err, errlen, "out of memory");
+fail:
+    free(certs);
+    keystore_entry_free(e);
+    return NULL;
+}
+
+/* ---- generations ---- */
+
+static unsigned
+bucket_of(const char *key)
+{
+    return cdb_hash(key, (unsigned)strlen(key)) % KS_BUCKETS;
+}
+
+static void
+gen_destroy(struct ks_gen *g)
+{
+    if (g == NULL)
+        return;
+    for (int i = 0; i < KS_BUCKETS; i++)
+        while (g->cache[i]) {
+            keystore_entry_t *e = g->cache[i];
+            g->cache[i] = e->next;
+            keystore_entry_free(e);
+        }
+    cdb_free(&g->cdb);
+    close(g->fd);
+    free(g);
+}
+
+static void
+gen_release(keystore_t *ks, struct ks_gen *g)
+{
+    pthread_mutex_lock(&ks->lock);
+    int last = --g->refs == 0;
+    pthread_mutex_unlock(&ks->lock);
+    if (last)
+        gen_destroy(g);
+}
+
+/* Open path and check that it is safe and ours; *id gets its identity
+ * (also on failure when it could be stat'ed). */
+static struct ks_gen *
+gen_open(const char *path, struct ks_ident *id, char *err, size_t errlen)
+{
+    struct ks_gen *g = calloc(1, sizeof(*g));
+    struct stat st;
+
+    memset(id, 0, sizeof(*id));
+    if (g == NULL) {
+        seterr(err, errlen, "out of memory");
+        return NULL;
+    }
+    g->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (g->fd < 0 || fstat(g->fd, &st) < 0) {
+        seterr(err, errlen, "cannot open keystore %s: %s", path,
+               strerror(errno));
+        goto fail;
+    }
+    ident_of(&st, id);
+    if (!S_ISREG(st.st_mode)) {
+        seterr(err, errlen, "keystore %s is not a regular file", path);
+        goto fail;
+    }
+    if (st.st_uid != geteuid() && geteuid() != 0) {
+        seterr(err, errlen, "keystore %s is owned by uid %lu, not by uid %lu "
+               "that reads it: chown it to the user smime-milter runs as",
+               path, (unsigned long)st.st_uid, (unsigned long)geteuid());
+        goto fail;
+    }
+    if (st.st_mode & 077) {
+        seterr(err, errlen, "keystore %s is accessible to group or others "
+               "(mode %04o) but holds private keys: chmod 600 %s", path,
+               (unsigned)(st.st_mode & 07777), path);
+        goto fail;
+    }
+    if (cdb_init(&g->cdb, g->fd) < 0) {
+        seterr(err, errlen, "keystore %s is not a CDB file", path);
+        goto fail;
+    }
+    struct cdb c = g->cdb;
+    if (cdb_find(&c, KS_MAGIC_KEY, KS_MAGIC_KEYLEN) <= 0) {
+        cdb_free(&g->cdb);
+        seterr(err, errlen, "%s was not made by smime-keystore build", path);
+        goto fail;
+    }
+    g->id = *id;
+    g->refs = 1;
+    return g;
+fail:
+    if (g->fd >= 0)
+        close(g->fd);
+    free(g);
+    return NULL;
+}
+
+keystore_t *
+keystore_open(const char *path, char *err, size_t errlen)
+{
+    keystore_t *ks = calloc(1, sizeof(*ks));
+    struct ks_ident id;
+
+    if (ks == NULL || (ks->path = strdup(path)) == NULL) {
+        free(ks);
+        seterr(err, errlen, "out of memory");
+        return NULL;
+    }
+    if ((ks->gen = gen_open(path, &id, err, errlen)) == NULL) {
+        free(ks->path);
+        free(ks);
+        return NULL;
+    }
+    pthread_mutex_init(&ks->lock, NULL);
+    return ks;
+}
+
+void
+keystore_free(keystore_t *ks)
+{
+    if (ks == NULL)
+        return;
+    gen_release(ks, ks->gen);
+    pthread_mutex_destroy(&ks->lock);
+    free(ks->path);
+    free(ks);
+}
+
+const char *
+keystore_path(const keystore_t *ks)
+{
+    return ks->path;
+}
+
+int
+keystore_changed(keystore_t *ks)
+{
+    struct stat st;
+    struct ks_ident now;
+
+    if (stat(ks->path, &st) < 0)
+        memset(&now, 0, sizeof(now));
+    else
+        ident_of(&st, &now);
+    pthread_mutex_lock(&ks->lock);
+    int changed = !ident_eq(&now, &ks->gen->id) &&
+                  !(ks->have_failed && ident_eq(&now, &ks->failed));
+    pthread_mutex_unlock(&ks->lock);
+    return changed;
+}
+
+int
+keystore_reload(keystore_t *ks, char *err, size_t errlen)
+{
+    struct ks_ident id;
+
+    if (!keystore_changed(ks))
+        return 0;
+    struct ks_gen *g = gen_open(ks->path, &id, err, errlen);
+    pthread_mutex_lock(&ks->lock);
+    if (g == NULL) {
+        ks->failed = id;
+        ks->have_failed = 1;
+        pthread_mutex_unlock(&ks->lock);
+        return -1;
+    }
+    struct ks_gen *old = ks->gen;
+    ks->gen = g;
+    ks->have_failed = 0;
+    pthread_mutex_unlock(&ks->lock);
+    gen_release(ks, old);
+    return 1;
+}
+
+/* Find key in the cache of g (lock held); adds a reference. */
+static keystore_entry_t *
+cache_get(struct ks_gen *g, const char *key)
+{
+    for (keystore_entry_t *e = g->cache[bucket_of(key)]; e; e = e->next)
+        if (strcmp(e->address, key) == 0) {
+            atomic_fetch_add(&e->refs, 1);
+            return e;
+        }
+    return NULL;
+}
+
+int
+keystore_lookup(keystore_t *ks, const char *address, keystore_entry_t **out,
+                char *err, size_t errlen)
+{
+    char key[KS_MAX_ADDRESS + 1];
+    size_t klen = keystore_key(address, key);
+    keystore_entry_t *e;
+    int ret = 0;
+
+    *out = NULL;
+    if (klen == 0)
+        return 0;
+    pthread_mutex_lock(&ks->lock);
+    struct ks_gen *g = ks->gen;
+    g->refs++;
+    e = cache_get(g, key);
+    pthread_mutex_unlock(&ks->lock);
+    if (e == NULL) {
+        struct cdb c = g->cdb;               /* private search state */
+        int r = cdb_find(&c, key, (unsigned)klen);
+        if (r < 0) {
+            seterr(err, errlen, "keystore %s: read error", ks->path);
+            ret = -1;
+        } else if (r > 0) {
+            e = entry_parse(key, cdb_getdata(&c), cdb_datalen(&c),
+                            err, errlen);
+            ret = e ? 1 : -1;
+        }
+        if (e) {
+            pthread_mutex_lock(&ks->lock);
+            keystore_entry_t *other = cache_get(g, key);
+            if (other) {                     /* another thread was faster */
+                keystore_entry_free(e);
+                e = other;
+            } else {
+                atomic_fetch_add(&e->refs, 1);      /* the cache's */
+                unsigned b = bucket_of(key);
+                e->next = g->cache[b];
+                g->cache[b] = e;
+            }
+            pthread_mutex_unlock(&ks->lock);
+        }
+    } else {
+        ret = 1;
+    }
+    gen_release(ks, g);
+    *out = e;
+    return ret;
+}
+
+int
+keystore_foreach(keystore_t *ks, keystore_each_fn fn, void *arg)
+{
+    pthread_mutex_lock(&ks->lock);
+    struct ks_gen *g = ks->gen;
+    g->refs++;
+    pthread_mutex_unlock(&ks->lock);
+
+    struct cdb c = g->cdb;
+    unsigned pos;
+    int r, ret = 0;
+    cdb_seqinit(&pos, &c);
+    while ((r = cdb_seqnext(&pos, &c)) > 0) {
+        unsigned kl = cdb_keylen(&c);
+        const char *k = cdb_getkey(&c);
+        char addr[KS_MAX_ADDRESS + 1], err[256] = "";
+        if (k == NULL || kl == 0 || k[0] == '\0')   /* the format marker */
+            continue;
+        if (kl > KS_MAX_ADDRESS) {
+            ret = fn(arg, "(overlong key)", NULL, "damaged entry");
+        } else {
+            memcpy(addr, k, kl);
+            addr[kl] = '\0';
+            keystore_entry_t *e = entry_parse(addr, cdb_getdata(&c),
+                                              cdb_datalen(&c), err,
+                                              sizeof(err));
+            ret = fn(arg, addr, e, e ? NULL : err);
+            keystore_entry_free(e);
+        }
+        if (ret)
+            break;
+    }
+    if (r < 0)
+        ret = -1;
+    gen_release(ks, g);
+    return ret;
+}
+
+/* One problem of keystore_check(), with the detail an operator needs. */
+static void
+check_detail(gnutls_x509_crt_t crt, enum smime_cert_status st, char *buf,
+             size_t len)
+{
+    char day[32] = "?";
+    time_t t = (time_t)-1;
+    struct tm tm;
+    unsigned bits = 0;
+
+    if (st == SMIME_CERT_EXPIRED)
+        t = gnutls_x509_crt_get_expiration_time(crt);
+    else if (st == SMIME_CERT_NOT_YET_VALID)
+        t = gnutls_x509_crt_get_activation_time(crt);
+    if (t != (time_t)-1 && gmtime_r(&t, &tm))
+        strftime(day, sizeof(day), "%Y-%m-%d %H:%M:%S UTC", &tm);
+    switch (st) {
+    case SMIME_CERT_EXPIRED:
+        snprintf(buf, len, "expired certificate (valid until %s)", day);
+        break;
+    case SMIME_CERT_NOT_YET_VALID:
+        snprintf(buf, len, "certificate not yet valid (valid from %s)", day);
+        break;
+    case SMIME_CERT_KEY_USAGE:
+        snprintf(buf, len, "wrong key usage (keyUsage lacks "
+                 "digitalSignature and nonRepudiation)");
+        break;
+    case SMIME_CERT_EKU:
+        snprintf(buf, len, "no emailProtection (extendedKeyUsage does not "
+                 "allow S/MIME)");
+        break;
+    case SMIME_CERT_WEAK_KEY:
+        gnutls_x509_crt_get_pk_algorithm(crt, &bits);
+        snprintf(buf, len, "weak key (RSA %u bits, at least 2048 needed)",
+                 bits);
+        break;
+    default:
+        snprintf(buf, len, "%s", smime_cert_status_string(st));
+    }
+}
+
+int
+keystore_check(const smime_signer_t *signer, const char *address, time_t now,
+               char *err, size_t errlen)
+{
+    gnutls_x509_crt_t crt = smime_signer_cert(signer, 0);
+    enum smime_cert_status st[3];
+    char one[300];
+    int n = 0;
+    size_t used = 0;
+
+    if (err && errlen)
+        err[0] = '\0';
+    st[0] = smime_cert_check_time(crt, now);
+    st[1] = smime_cert_check_usage(crt);
+    st[2] = smime_cert_check_key(crt, 2048);
+    for (int i = 0; i < 4; i++) {
+        if (i < 3 && st[i] == SMIME_CERT_OK)
+            continue;
+        if (i < 3) {
+            check_detail(crt, st[i], one, sizeof(one));
+        } else {
+            if (smime_cert_has_address(crt, address))
+                break;
+            char *addrs[1];
+            size_t na = smime_cert_addresses(crt, addrs, 1);
+            snprintf(one, sizeof(one), "%s is not in the certificate (%s%s)",
+                     address, na ? "it has " : "it has no address",
+                     na ? addrs[0] : "");
+            smime_cert_addresses_free(addrs, na);
+        }
+        if (err && used < errlen)
+            used += (size_t)snprintf(err + used, errlen - used, "%s%s",
+                                     n ? "; " : "", one);
+        n++;
+    }
+    return n;
+}

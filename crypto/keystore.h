@@ -1,0 +1,102 @@
+/*
+ * keystore.h - the signing keystore: a CDB file (tinycdb) that maps a
+ * sender address to its signing credential and the SASL logins allowed
+ * to sign as it.  Written by `smime-keystore build` (keystore_writer_*),
+ * read by the daemon (keystore_open/lookup) from any number of threads.
+ *
+ * File format (version 1).  Keys are addresses lower-cased (ASCII).
+ *   key "\0smime-keystore"  value "1"   (marks the file; format version)
+ *   key ADDRESS             value: one version byte (0x01), then fields
+ *                           TYPE (1 byte) LENGTH (4 bytes, big-endian) DATA:
+ *     'L' a login allowed to sign as ADDRESS (repeatable; none listed means
+ *         only the login equal to ADDRESS)
+ *     'K' the private key, PKCS#8 DER, unencrypted (exactly one)
+ *     'C' a certificate, DER: the signer first, then its intermediates
+ * A reader refuses a record with another version byte or an unknown TYPE.
+ *
+ * The file must be a regular file owned by the user that opens it (root
+ * may open any) with no group/other permission bits: it holds private
+ * keys.
+ *
+ * Parsed entries are cached per open file and reference-counted: an entry
+ * returned by keystore_lookup() stays valid until keystore_entry_free(),
+ * even when the keystore is reloaded or freed meanwhile.
+ */
+#ifndef SMIME_KEYSTORE_H
+#define SMIME_KEYSTORE_H
+
+#include <stddef.h>
+#include <time.h>
+#include "sign.h"
+
+#define KEYSTORE_VERSION 1
+
+typedef struct keystore keystore_t;
+typedef struct keystore_entry keystore_entry_t;
+
+/* NULL with a message that says what to fix ("/x.cdb is readable by
+ * group or others (mode 0644): chmod 600 /x.cdb", ...). */
+keystore_t *keystore_open(const char *path, char *err, size_t errlen);
+void keystore_free(keystore_t *ks);                  /* accepts NULL */
+const char *keystore_path(const keystore_t *ks);
+
+/* 1 when the file at the path is not the one in use (other inode, size,
+ * mtime or ctime: `smime-keystore build` renamed a new file into place,
+ * or a refused file was chmod'ed), else 0.
+ * A file state that already failed to load does not count again. */
+int keystore_changed(keystore_t *ks);
+/* Reopen when changed: 1 reopened, 0 unchanged, -1 the new file is
+ * unusable (message in err; the old contents stay in use).  Lookups in
+ * other threads may run meanwhile; entries they hold stay valid. */
+int keystore_reload(keystore_t *ks, char *err, size_t errlen);
+
+/* Case-insensitive address lookup.  1 found (*out: a reference, release
+ * with keystore_entry_free), 0 no entry, -1 a broken entry (message in
+ * err).  Thread-safe. */
+int keystore_lookup(keystore_t *ks, const char *address,
+                    keystore_entry_t **out, char *err, size_t errlen);
+void keystore_entry_free(keystore_entry_t *e);       /* accepts NULL */
+const char *keystore_entry_address(const keystore_entry_t *e);  /* lower */
+const smime_signer_t *keystore_entry_signer(const keystore_entry_t *e);
+size_t keystore_entry_nlogins(const keystore_entry_t *e);
+const char *keystore_entry_login(const keystore_entry_t *e, size_t i);
+
+/* May SASL login `login' sign as the entry's address?  1 if login is one
+ * of the listed logins (exact match), or none are listed and login equals
+ * the address (case-insensitive).  NULL or "" (no SASL login: a client in
+ * InternalHosts) gives 1. */
+int keystore_may_sign(const keystore_entry_t *e, const char *login);
+
+/* The certificate checks `build' and `check' apply (and the daemon may
+ * apply before signing): valid at now, keyUsage/EKU allow S/MIME
+ * signing, RSA at least 2048 bits, address in the certificate.  0, or
+ * the number of problems with them in err, joined by "; ". */
+int keystore_check(const smime_signer_t *signer, const char *address,
+                   time_t now, char *err, size_t errlen);
+
+/* Every entry in file order: fn gets the address and the parsed entry,
+ * or NULL and a message when the record is broken.  Stops when fn
+ * returns non-zero and returns that; else 0 (-1 on a read error). */
+typedef int (*keystore_each_fn)(void *arg, const char *address,
+                                const keystore_entry_t *e, const char *err);
+int keystore_foreach(keystore_t *ks, keystore_each_fn fn, void *arg);
+
+/*
+ * Writing: a temporary file (mode 0600) next to path; commit makes it
+ * complete on disk (fsync), renames it over path and fsyncs the
+ * directory.  When run as root over an existing file, the new file gets
+ * the old file's owner, so the daemon's user can still read it.
+ * keystore_writer_free() without commit removes the temporary file.
+ */
+typedef struct keystore_writer keystore_writer_t;
+keystore_writer_t *keystore_writer_new(const char *path, char *err,
+                                       size_t errlen);
+/* 0, or -1 (duplicate address, I/O error) with a message. */
+int keystore_writer_add(keystore_writer_t *w, const char *address,
+                        const smime_signer_t *signer,
+                        const char *const *logins, size_t nlogins,
+                        char *err, size_t errlen);
+int keystore_writer_commit(keystore_writer_t *w, char *err, size_t errlen);
+void keystore_writer_free(keystore_writer_t *w);     /* accepts NULL */
+
+#endif

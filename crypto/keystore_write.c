@@ -1,0 +1,271 @@
+/*
+ * keystore_write.c - write a signing keystore (format in keystore.h)
+ * atomically: mkstemp next to the target, mode 0600, cdb_make, fsync,
+ * rename over the target, fsync the directory.  Readers see either the
+ * old file or the complete new one, never a mix.
+ *
+ * Records hold private keys: every buffer that held one is wiped with
+ * gnutls_memset() before it is freed, tinycdb's write buffer included.
+ */
+#include "config.h"
+
+#include <cdb.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "keystore.h"
+#include "keystore_priv.h"
+
+struct keystore_writer {
+    char *path;
+    char *tmp;
+    char *dir;
+    int fd;
+    int started;
+    struct cdb_make cm;
+};
+
+static void
+seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+keystore_writer_t *
+keystore_writer_new(const char *path, char *err, size_t errlen)
+{
+    keystore_writer_t *w = calloc(1, sizeof(*w));
+    char *copy = strdup(path);
+
+    if (w == NULL || copy == NULL)
+        goto nomem;
+    w->fd = -1;
+    if ((w->path = strdup(path)) == NULL ||
+        (w->dir = strdup(dirname(copy))) == NULL)
+        goto nomem;
+    free(copy);
+    copy = strdup(path);
+    if (copy == NULL ||
+        asprintf(&w->tmp, "%s/.%s.XXXXXX", w->dir, basename(copy)) < 0) {
+        w->tmp = NULL;
+        goto nomem;
+    }
+    free(copy);
+    copy = NULL;
+    w->fd = mkstemp(w->tmp);              /* creates it with mode 0600 */
+    if (w->fd < 0) {
+        seterr(err, errlen, "cannot create a file in %s: %s", w->dir,
+               strerror(errno));
+        free(w->tmp);
+        w->tmp = NULL;
+        keystore_writer_free(w);
+        return NULL;
+    }
+    if (fchmod(w->fd, 0600) < 0 || cdb_make_start(&w->cm, w->fd) < 0 ||
+        cdb_make_add(&w->cm, KS_MAGIC_KEY, KS_MAGIC_KEYLEN, "1", 1) < 0) {
+        seterr(err, errlen, "cannot write %s: %s", w->tmp, strerror(errno));
+        keystore_writer_free(w);
+        return NULL;
+    }
+    w->started = 1;
+    return w;
+nomem:
+    free(copy);
+    seterr(err, errlen, "out of memory");
+    keystore_writer_free(w);
+    return NULL;
+}
+
+/* A growable record buffer that is wiped when freed. */
+struct rec {
+    unsigned char *p;
+    size_t len, cap;
+    int failed;
+};
+
+static void
+rec_put(struct rec *r, const void *d, size_t n)
+{
+    if (r->failed)
+        return;
+    if (r->len + n > r->cap) {
+        size_t cap = r->cap ? r->cap : 4096;
+        while (cap < r->len + n)
+            cap *= 2;
+        unsigned char *p = malloc(cap);
+        if (p == NULL) {
+            r->failed = 1;
+            return;
+        }
+        if (r->len)
+            memcpy(p, r->p, r->len);
+        if (r->p) {
+            gnutls_memset(r->p, 0, r->cap);
+            free(r->p);
+        }
+        r->p = p;
+        r->cap = cap;
+    }
+    memcpy(r->p + r->len, d, n);
+    r->len += n;
+}
+
+static void
+rec_field(struct rec *r, unsigned char type, const void *d, size_t n)
+{
+    unsigned char h[5] = { type, (unsigned char)(n >> 24),
+                           (unsigned char)(n >> 16), (unsigned char)(n >> 8),
+                           (unsigned char)n };
+    if (n > 0xffffffffu) {
+        r->failed = 1;
+        return;
+    }
+    rec_put(r, h, sizeof(h));
+    rec_put(r, d, n);
+}
+
+static void
+rec_wipe(struct rec *r)
+{
+    if (r->p) {
+        gnutls_memset(r->p, 0, r->cap);
+        free(r->p);
+    }
+    memset(r, 0, sizeof(*r));
+}
+
+int
+keystore_writer_add(keystore_writer_t *w, const char *address,
+                    const smime_signer_t *signer,
+                    const char *const *logins, size_t nlogins,
+                    char *err, size_t errlen)
+{
+    char key[KS_MAX_ADDRESS + 1];
+    size_t klen = keystore_key(address, key);
+    struct rec r = { NULL, 0, 0, 0 };
+    gnutls_datum_t k = { NULL, 0 };
+    unsigned char version = KEYSTORE_VERSION;
+    int ret = -1;
+
+    if (klen == 0) {
+        seterr(err, errlen, "bad address");
+        return -1;
+    }
+    if (cdb_make_exists(&w->cm, key, (unsigned)klen) > 0) {
+        seterr(err, errlen, "duplicate address %s", address);
+        return -1;
+    }
+    rec_put(&r, &version, 1);
+    for (size_t i = 0; i < nlogins; i++)
+        rec_field(&r, KS_FIELD_LOGIN, logins[i], strlen(logins[i]));
+    if (smime_signer_export_key(signer, &k) < 0) {
+        seterr(err, errlen, "cannot export the private key");
+        goto out;
+    }
+    rec_field(&r, KS_FIELD_KEY, k.data, k.size);
+    for (size_t i = 0; i < smime_signer_ncerts(signer); i++) {
+        gnutls_datum_t c = { NULL, 0 };
+        if (gnutls_x509_crt_export2(smime_signer_cert(signer, i),
+                                    GNUTLS_X509_FMT_DER, &c) < 0) {
+            r.failed = 1;
+            break;
+        }
+        rec_field(&r, KS_FIELD_CERT, c.data, c.size);
+        gnutls_free(c.data);
+    }
+    if (r.failed) {
+        seterr(err, errlen, "out of memory");
+        goto out;
+    }
+    if (cdb_make_add(&w->cm, key, (unsigned)klen, r.p, (unsigned)r.len) < 0) {
+        seterr(err, errlen, "cannot write %s: %s", w->tmp, strerror(errno));
+        goto out;
+    }
+    ret = 0;
+out:
+    if (k.data) {
+        gnutls_memset(k.data, 0, k.size);
+        gnutls_free(k.data);
+    }
+    rec_wipe(&r);
+    return ret;
+}
+
+int
+keystore_writer_commit(keystore_writer_t *w, char *err, size_t errlen)
+{
+    struct stat st;
+    int ret = cdb_make_finish(&w->cm);
+
+    w->started = 0;
+    gnutls_memset(&w->cm, 0, sizeof(w->cm));
+    if (ret < 0 || fsync(w->fd) < 0) {
+        seterr(err, errlen, "cannot write %s: %s", w->tmp, strerror(errno));
+        return -1;
+    }
+    /* root rebuilding the daemon's keystore: keep the daemon's owner */
+    if (geteuid() == 0 && stat(w->path, &st) == 0 &&
+        fchown(w->fd, st.st_uid, st.st_gid) < 0) {
+        seterr(err, errlen, "cannot chown %s: %s", w->tmp, strerror(errno));
+        return -1;
+    }
+    if (close(w->fd) < 0) {
+        w->fd = -1;
+        seterr(err, errlen, "cannot write %s: %s", w->tmp, strerror(errno));
+        return -1;
+    }
+    w->fd = -1;
+    if (rename(w->tmp, w->path) < 0) {
+        seterr(err, errlen, "cannot rename %s to %s: %s", w->tmp, w->path,
+               strerror(errno));
+        return -1;
+    }
+    free(w->tmp);
+    w->tmp = NULL;                        /* nothing left to remove */
+    int dfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || fsync(dfd) < 0) {
+        seterr(err, errlen, "cannot sync directory %s: %s", w->dir,
+               strerror(errno));
+        if (dfd >= 0)
+            close(dfd);
+        return -1;
+    }
+    close(dfd);
+    return 0;
+}
+
+void
+keystore_writer_free(keystore_writer_t *w)
+{
+    if (w == NULL)
+        return;
+    if (w->started) {
+        /* cdb_make keeps record bookkeeping in malloc'd lists that only
+         * cdb_make_finish releases; finishing into the doomed file is
+         * the way to free them. */
+        cdb_make_finish(&w->cm);
+        gnutls_memset(&w->cm, 0, sizeof(w->cm));
+    }
+    if (w->fd >= 0)
+        close(w->fd);
+    if (w->tmp) {
+        unlink(w->tmp);
+        free(w->tmp);
+    }
+    free(w->path);
+    free(w->dir);
+    free(w);
+}

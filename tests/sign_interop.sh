@@ -1,0 +1,238 @@
+#!/bin/sh
+# sign_interop.sh - our CMS signatures judged by independent verifiers,
+# and smime-keystore build/list/check, good and bad.
+#
+#   openssl cms -verify   RSA, RSA-PSS, ECDSA (P-256, P-384), PKCS#12 input
+#   gpgsm --verify        RSA, RSA-PSS, ECDSA
+#   NSS cmsutil -D        RSA, ECDSA; RSA-PSS only when this NSS verifies an
+#                         RSA-PSS signature made by OpenSSL (NSS 3.87 in
+#                         Debian 12 does not: reported as a skip)
+#   certtool --p7-verify  Ed25519 (OpenSSL 3.0 and gpgsm 2.2 cannot)
+# Every verifier must also reject a signature over altered content.
+#
+# smime-keystore build must reject each kind of bad entry with the right
+# SOURCE:LINE, exit 1 and leave the old OUTPUT in place.
+#
+# Prints "N passed, N failed" and exits 1 when anything failed.
+set -u
+
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
+top_builddir=${top_builddir:-$(pwd)}
+OPENSSL=${OPENSSL:-openssl}
+CERTTOOL=${CERTTOOL:-certtool}
+SIGN=$top_builddir/tests/sign_tool
+KS=$top_builddir/milter/smime-keystore
+PKI=$top_builddir/tests/work/pki
+W=$top_builddir/tests/work/sign-interop
+
+sh "$top_srcdir/tests/pki/mkpki.sh" "$PKI" >/dev/null || {
+	echo "sign_interop: cannot make the test PKI" >&2; exit 1; }
+rm -rf "$W"
+mkdir -p "$W/src"
+GNUPGHOME=$(mktemp -d /tmp/sign-interop-gpg.XXXXXX)
+export GNUPGHOME
+cleanup() {
+	gpgconf --kill gpg-agent >/dev/null 2>&1
+	rm -rf "$GNUPGHOME"
+}
+trap cleanup EXIT
+
+passed=0 failed=0 skipped=0
+ok() { passed=$((passed + 1)); echo "ok - $1"; }
+notok() { failed=$((failed + 1)); echo "not ok - $1"; }
+skip() { skipped=$((skipped + 1)); echo "skip - $1"; }
+check() {	# check NAME COMMAND...: COMMAND must succeed
+	name=$1; shift
+	if "$@" >"$W/last.log" 2>&1; then ok "$name"
+	else notok "$name"; sed 's/^/    /' "$W/last.log"; fi
+}
+refuse() {	# refuse NAME COMMAND...: COMMAND must fail
+	name=$1; shift
+	if "$@" >"$W/last.log" 2>&1; then notok "$name (accepted)"
+	else ok "$name"; fi
+}
+
+# The signed entity: canonical CRLF MIME, as the milter will sign it.
+printf 'Content-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: 7bit\r\n\r\nHello Bob,\r\n\r\nsigned by our signer.\r\n' >"$W/content"
+cp "$W/content" "$W/altered"
+printf 'P.S. added later\r\n' >>"$W/altered"
+
+# --- verifiers' set-up ---
+have_gpgsm=0
+if command -v gpgsm >/dev/null 2>&1; then
+	echo disable-crl-checks >"$GNUPGHOME/gpgsm.conf"
+	gpgsm --batch --import "$PKI/root.crt" >/dev/null 2>&1
+	fpr=$(gpgsm --with-colons --list-keys 2>/dev/null |
+	    awk -F: '/^fpr/ { print $10; exit }')
+	if [ -n "$fpr" ]; then
+		echo "$fpr S relax" >"$GNUPGHOME/trustlist.txt"
+		gpgconf --kill gpg-agent >/dev/null 2>&1
+		have_gpgsm=1
+	fi
+fi
+have_nss=0
+if command -v cmsutil >/dev/null 2>&1 && command -v certutil >/dev/null 2>&1; then
+	mkdir "$W/nss"
+	certutil -N -d "sql:$W/nss" --empty-password >/dev/null 2>&1 &&
+	certutil -A -d "sql:$W/nss" -n root -t "C,C,C" -i "$PKI/root.crt" \
+	    >/dev/null 2>&1 && have_nss=1
+fi
+
+v_openssl() { "$OPENSSL" cms -verify -binary -inform DER -in "$1" \
+	-content "$2" -CAfile "$PKI/roots.pem" -out /dev/null; }
+v_gpgsm() { gpgsm --batch --verify "$1" "$2"; }
+v_nss() { cmsutil -D -d "sql:$W/nss" -i "$1" -c "$2" -o /dev/null; }
+v_certtool() { "$CERTTOOL" --p7-verify --inder --infile "$1" \
+	--load-data "$2" --load-ca-certificate "$PKI/roots.pem"; }
+
+# Does this NSS verify RSA-PSS CMS at all?  Ask it about OpenSSL's.
+nss_pss=0
+if [ $have_nss = 1 ] && "$OPENSSL" cms -sign -binary -in "$W/content" \
+    -signer "$PKI/pss.crt" -inkey "$PKI/pss.key" -certfile "$PKI/inter.crt" \
+    -keyopt rsa_padding_mode:pss -outform DER -out "$W/ref-pss.der" \
+    2>/dev/null && v_nss "$W/ref-pss.der" "$W/content" >/dev/null 2>&1; then
+	nss_pss=1
+fi
+
+# --- our signatures ---
+for u in alice pss ecdsa ec384 ed25519; do
+	if ! "$SIGN" "$PKI/$u.pem" "$W/content" "$W/$u.der" >"$W/$u.micalg" \
+	    2>"$W/last.log"; then
+		notok "sign with $u"; sed 's/^/    /' "$W/last.log"; continue
+	fi
+	ok "sign with $u (micalg $(cat "$W/$u.micalg"))"
+	case $u in
+	ed25519) verifiers=certtool ;;
+	ec384) verifiers="openssl gpgsm nss" ;;
+	*) verifiers="openssl gpgsm nss" ;;
+	esac
+	for v in $verifiers; do
+		if [ $v = gpgsm ] && [ $have_gpgsm = 0 ]; then
+			skip "$u: gpgsm not usable"; continue; fi
+		if [ $v = nss ] && [ $have_nss = 0 ]; then
+			skip "$u: NSS cmsutil not usable"; continue; fi
+		if [ $v = nss ] && [ $u = pss ] && [ $nss_pss = 0 ]; then
+			skip "$u: this NSS rejects RSA-PSS CMS from OpenSSL too"
+			continue
+		fi
+		check "$u: $v verifies our signature" v_$v "$W/$u.der" "$W/content"
+		refuse "$u: $v rejects it over altered content" \
+		    v_$v "$W/$u.der" "$W/altered"
+	done
+done
+
+# micalg follows the key
+[ "$(cat "$W/ec384.micalg" 2>/dev/null)" = sha-384 ] &&
+    ok "ec384 signs with sha-384" || notok "ec384 signs with sha-384"
+[ "$(cat "$W/ed25519.micalg" 2>/dev/null)" = sha-512 ] &&
+    ok "ed25519 uses sha-512" || notok "ed25519 uses sha-512"
+
+# A PKCS#12 credential (mkpki's hold no intermediate: give it to openssl).
+if SMIME_KEYSTORE_PASSWORD=test "$SIGN" "$PKI/alice.p12" "$W/content" \
+    "$W/p12.der" >/dev/null 2>"$W/last.log"; then
+	cat "$PKI/roots.pem" "$PKI/inter.crt" >"$W/roots+inter.pem"
+	check "PKCS#12 credential: openssl verifies" "$OPENSSL" cms -verify \
+	    -binary -inform DER -in "$W/p12.der" -content "$W/content" \
+	    -CAfile "$W/roots+inter.pem" -out /dev/null
+else
+	notok "sign with alice.p12"; sed 's/^/    /' "$W/last.log"
+fi
+
+# --- smime-keystore build / list / check ---
+# Sources live in $W/src and name credentials relative to that directory;
+# the tool runs from / to show that relative means relative to SOURCE.
+cat "$PKI/alice.key" "$PKI/bob.chain.pem" >"$W/mismatch.pem"
+cat >"$W/src/good.txt" <<EOT
+# the good keystore
+alice@example.org   ../../pki/alice.pem
+Ecdsa@Example.org   ../../pki/ecdsa.pem   ecdsa boss   # two logins
+
+pss@example.org     ../../pki/pss.p12
+EOT
+OUT=$W/keystore.cdb
+check "build a good keystore" env SMIME_KEYSTORE_PASSWORD=test \
+    sh -c "cd / && '$KS' build '$W/src/good.txt' '$OUT'"
+mode=$(stat -c %a "$OUT" 2>/dev/null)
+[ "$mode" = 600 ] && ok "keystore mode 0600" || notok "keystore mode is $mode"
+"$KS" list "$OUT" >"$W/list.out" 2>&1
+if grep -q '^alice@example.org subject="CN=Test User alice,O=smime-milter test" serial=1001 not-after=2099-12-31T23:59:59Z logins=-$' "$W/list.out" &&
+   grep -q '^ecdsa@example.org .* logins=ecdsa,boss$' "$W/list.out" &&
+   grep -q '^pss@example.org ' "$W/list.out" &&
+   [ "$(wc -l <"$W/list.out")" = 3 ]; then
+	ok "list shows every entry"
+else
+	notok "list shows every entry"; sed 's/^/    /' "$W/list.out"
+fi
+if grep -qi 'PRIVATE\|BEGIN\|KEY-----' "$W/list.out"; then
+	notok "list never prints key material"
+else
+	ok "list never prints key material"
+fi
+check "check accepts the good keystore" "$KS" check "$OUT"
+cp "$OUT" "$W/keystore.before"
+
+# bad NAME LINE MESSAGE ENTRY [PASSWORD]: a source whose line LINE is
+# ENTRY must be refused with SOURCE:LINE: ...MESSAGE..., OUTPUT unchanged.
+bad() {
+	name=$1 line=$2 msg=$3 entry=$4 pw=${5:-test}
+	src=$W/src/bad-$name.txt
+	{
+		echo "alice@example.org ../../pki/alice.pem"
+		i=2
+		while [ $i -lt "$line" ]; do echo "# filler $i"; i=$((i + 1)); done
+		echo "$entry"
+	} >"$src"
+	SMIME_KEYSTORE_PASSWORD=$pw "$KS" build "$src" "$OUT" >"$W/bad.out" 2>&1
+	rc=$?
+	if [ $rc = 1 ] && grep -q "^$src:$line: .*$msg" "$W/bad.out" &&
+	   cmp -s "$OUT" "$W/keystore.before" &&
+	   [ -z "$(find "$W" -maxdepth 1 -name '.keystore.cdb.*')" ]; then
+		ok "build refuses $name (line $line)"
+	else
+		notok "build refuses $name (line $line): exit $rc"
+		sed 's/^/    /' "$W/bad.out"
+	fi
+}
+bad key-mismatch 2 "private key does not match the certificate" \
+    "mismatch@example.org ../mismatch.pem"
+bad no-emailProtection 3 "no emailProtection" \
+    "noeku@example.org ../../pki/noeku.pem"
+bad wrong-key-usage 2 "wrong key usage" \
+    "nokeyusage@example.org ../../pki/nokeyusage.pem"
+bad address-not-in-cert 4 "carol@example.org is not in the certificate" \
+    "carol@example.org ../../pki/alice.pem"
+bad expired 2 "expired certificate" \
+    "expired@example.org ../../pki/expired.pem"
+bad missing-file 5 "cannot read .*nosuch.pem: No such file" \
+    "missing@example.org ../../pki/nosuch.pem"
+bad syntax 3 "bad syntax" "just-one-field@example.org"
+bad not-an-address 2 "not an email address" "alice ../../pki/alice.pem"
+bad wrong-p12-password 2 "wrong password" \
+    "pss@example.org ../../pki/pss.p12" wrong
+bad duplicate 2 "duplicate address ALICE@example.org (first on line 1)" \
+    "ALICE@example.org ../../pki/alice.pem"
+bad weak-key 2 "weak key" "weak@example.org ../../pki/weak.pem"
+
+# several problems: one line each, all reported
+printf 'a@example.org ../../pki/alice.pem\nexpired@example.org ../../pki/expired.pem\nb@example.org\n' >"$W/src/multi.txt"
+"$KS" build "$W/src/multi.txt" "$OUT" >"$W/bad.out" 2>&1
+if [ $? = 1 ] && [ "$(grep -c "^$W/src/multi.txt:[123]: " "$W/bad.out")" = 3 ]; then
+	ok "build reports every problem"
+else
+	notok "build reports every problem"; sed 's/^/    /' "$W/bad.out"
+fi
+
+# the daemon's rules for the file itself
+chmod 644 "$OUT"
+"$KS" list "$OUT" >"$W/bad.out" 2>&1
+if [ $? = 1 ] && grep -q "chmod 600" "$W/bad.out"; then
+	ok "a group/world-readable keystore is refused"
+else
+	notok "a group/world-readable keystore is refused"
+	sed 's/^/    /' "$W/bad.out"
+fi
+chmod 600 "$OUT"
+refuse "usage error exits non-zero" "$KS" frobnicate "$OUT"
+
+echo "$passed passed, $failed failed${skipped:+, $skipped skipped}"
+[ $failed = 0 ]
