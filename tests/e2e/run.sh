@@ -55,6 +55,11 @@ for t in $tests; do
     set -- $(e2e_log_sizes)
     sh "$t" >"$E2E_LOG/$name.out" 2>&1
     rc=$?
+    # A test that kills the milter fails, whatever it asserted.
+    if [ "$SMIME_MILTER" != none ] && ! e2e_alive "$E2E_MILTER_PID" smime-milter; then
+        echo "FAIL: $name: smime-milter (pid $E2E_MILTER_PID) died" >>"$E2E_LOG/$name.out"
+        rc=1
+    fi
     case $rc in
         0)  pass=$((pass + 1)); echo "PASS: $name"
             sed -n 's/^ok: [^:]*: /    /p' "$E2E_LOG/$name.out" ;;
@@ -65,6 +70,19 @@ for t in $tests; do
             e2e_dump_logs "$1" "$2" "$3" 2>&1 | sed 's/^/    /' ;;
     esac
 done
+
+# Under valgrind (SMIME_MILTER_WRAPPER), memory errors fail the run.
+case $SMIME_MILTER_WRAPPER in
+    *valgrind*)
+        e2e_stop
+        if grep -E -q '== (Invalid|Conditional jump|Syscall param|Mismatched)|definitely lost in' \
+                "$E2E_LOG/milter.log"; then
+            fail=$((fail + 1)); failed="$failed valgrind"
+            echo "FAIL: valgrind reports errors in smime-milter:"
+            grep -E -A12 '== (Invalid|Conditional jump|Syscall param|Mismatched)|definitely lost in' \
+                "$E2E_LOG/milter.log" | head -n 80 | sed 's/^/    /'
+        fi ;;
+esac
 
 [ $skip -gt 0 ] && echo "($skip skipped)"
 [ -n "$failed" ] && echo "failed:$failed"
