@@ -9,211 +9,15 @@
 
 #include <check.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cert.h"
 #include "cms.h"
 #include "der.h"
 #include "verify.h"
-
-#ifndef ABS_TOP_SRCDIR
-#define ABS_TOP_SRCDIR "."
-#endif
-#ifndef ABS_TOP_BUILDDIR
-#define ABS_TOP_BUILDDIR "."
-#endif
-
-static char pki[1024];       /* the test PKI */
-static char work[1024];      /* this program's scratch files */
-static const char *openssl_bin = "openssl";
-static const char *certtool_bin = "certtool";
-
-static const char *env_or(const char *name, const char *dflt)
-{
-    const char *v = getenv(name);
-    return v != NULL && *v != '\0' ? v : dflt;
-}
-
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    return system(cmd);
-}
-
-static unsigned char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *buf;
-    long len;
-
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    len = ftell(f);
-    rewind(f);
-    buf = malloc(len > 0 ? (size_t)len : 1);
-    ck_assert_ptr_nonnull(buf);
-    *n = fread(buf, 1, (size_t)len, f);
-    fclose(f);
-    ck_assert_uint_eq(*n, (size_t)len);
-    return buf;
-}
-
-/* The serial mkpki.sh gave user name (serials.txt). */
-static void serial_of(const char *name, char *out, size_t len)
-{
-    char path[1100], line[256], n[64], s[64];
-    FILE *f;
-
-    snprintf(path, sizeof(path), "%s/serials.txt", pki);
-    f = fopen(path, "r");
-    ck_assert_ptr_nonnull(f);
-    out[0] = '\0';
-    while (fgets(line, sizeof(line), f))
-        if (sscanf(line, "%63s %63s", n, s) == 2 && strcmp(n, name) == 0)
-            snprintf(out, len, "%s", s);
-    fclose(f);
-    ck_assert_msg(out[0] != '\0', "no serial for %s", name);
-}
-
-/* The signed content: a small MIME entity with CRLF line ends. */
-static const char content[] =
-    "Content-Type: text/plain; charset=us-ascii\r\n"
-    "\r\n"
-    "Hello Bob,\r\n"
-    "this is signed.\r\n";
-
-static void setup_once(void)
-{
-    char path[1100];
-    FILE *f;
-
-    openssl_bin = env_or("OPENSSL", "openssl");
-    certtool_bin = env_or("CERTTOOL", "certtool");
-    snprintf(pki, sizeof(pki), "%s/tests/work/pki",
-             env_or("top_builddir", ABS_TOP_BUILDDIR));
-    snprintf(work, sizeof(work), "%s/tests/work/crypto",
-             env_or("top_builddir", ABS_TOP_BUILDDIR));
-    if (run("mkdir -p '%s' && sh '%s/tests/pki/mkpki.sh' '%s' >/dev/null",
-            work, env_or("top_srcdir", ABS_TOP_SRCDIR), pki) != 0) {
-        fprintf(stderr, "mkpki.sh failed\n");
-        exit(1);
-    }
-    snprintf(path, sizeof(path), "%s/msg.txt", work);
-    f = fopen(path, "wb");
-    if (f == NULL || fwrite(content, 1, sizeof(content) - 1, f) !=
-        sizeof(content) - 1 || fclose(f) != 0) {
-        fprintf(stderr, "cannot write %s\n", path);
-        exit(1);
-    }
-}
-
-/* openssl cms -sign by user name with extra options; the DER goes to
- * WORK/out.  Returns the file's bytes. */
-static unsigned char *ossl_sign(const char *out, const char *name,
-                                const char *extra, size_t *n)
-{
-    char path[1100];
-
-    snprintf(path, sizeof(path), "%s/%s", work, out);
-    ck_assert_int_eq(run("%s cms -sign -binary -in '%s/msg.txt' "
-                         "-signer '%s/%s.crt' -inkey '%s/%s.key' "
-                         "-outform DER -out '%s' %s 2>/dev/null",
-                         openssl_bin, work, pki, name, pki, name, path,
-                         extra), 0);
-    return slurp(path, n);
-}
-
-typedef struct vrun {
-    smime_policy_t pol;
-    const char *crl;          /* CRL file or NULL */
-    int opaque;
-    size_t chunk;             /* 0: all at once */
-    const char *from;
-    smime_signer_result_t out[8];
-} vrun_t;
-
-static void vrun_init(vrun_t *r, const char *from)
-{
-    memset(r, 0, sizeof(*r));
-    smime_policy_default(&r->pol);
-    r->from = from;
-}
-
-static void feed(smime_verify_t *v, int cms, const unsigned char *p,
-                 size_t n, size_t chunk)
-{
-    size_t step = chunk ? chunk : (n ? n : 1);
-
-    for (size_t off = 0; off < n; off += step) {
-        size_t k = n - off < step ? n - off : step;
-        int rc = cms ? smime_verify_cms(v, p + off, k)
-                     : smime_verify_content(v, p + off, k);
-        ck_assert_int_eq(rc, 0);
-    }
-}
-
-static size_t verify_with(vrun_t *r, const char *body, size_t bodylen,
-                          const unsigned char *cms, size_t cmslen)
-{
-    char path[1100], err[512];
-    smime_trust_t *t = smime_trust_new();
-    const char *addrs[1] = { r->from };
-    size_t n;
-
-    ck_assert_ptr_nonnull(t);
-    snprintf(path, sizeof(path), "%s/roots.pem", pki);
-    ck_assert_int_eq(smime_trust_add_anchors(t, path, err, sizeof(err)), 1);
-    if (r->crl != NULL)
-        smime_trust_add_crl(t, r->crl, err, sizeof(err));
-    smime_verify_t *v = smime_verify_new(t, &r->pol, !r->opaque);
-    ck_assert_ptr_nonnull(v);
-    if (!r->opaque)
-        feed(v, 0, (const unsigned char *)body, bodylen, r->chunk);
-    feed(v, 1, cms, cmslen, r->chunk);
-    n = smime_verify_finish(v, addrs, r->from ? 1 : 0, r->out, 8);
-    smime_verify_free(v);
-    smime_trust_free(t);
-    return n;
-}
-
-static size_t verify(vrun_t *r, const unsigned char *cms, size_t cmslen)
-{
-    return verify_with(r, content, sizeof(content) - 1, cms, cmslen);
-}
-
-static void expect(const smime_signer_result_t *res, smime_result_t want,
-                   const char *reason)
-{
-    ck_assert_msg(res->result == want && strcmp(res->reason, reason) == 0,
-                  "got %s (%s), want %s (%s)", smime_result_name(res->result),
-                  res->reason, smime_result_name(want), reason);
-}
-
-/* One signature by user name, verified with From name@example.org. */
-static void expect_user(const char *name, const char *extra,
-                        smime_result_t want, const char *reason)
-{
-    char from[128];
-    size_t n;
-    vrun_t r;
-    unsigned char *cms = ossl_sign("user.der", name, extra, &n);
-
-    snprintf(from, sizeof(from), "%s@example.org", name);
-    vrun_init(&r, from);
-    ck_assert_uint_eq(verify(&r, cms, n), 1);
-    expect(&r.out[0], want, reason);
-    free(cms);
-}
+#include "crypto_testlib.h"
 
 /* ---- pass, one per algorithm ---- */
 
@@ -302,15 +106,16 @@ static unsigned char *alice_sig(const char *extra, size_t *n)
 
 START_TEST(test_tampered_content)
 {
-    char body[sizeof(content)];
+    char body[256];
     size_t n;
     vrun_t r;
     unsigned char *cms = alice_sig("", &n);
 
-    memcpy(body, content, sizeof(content));
-    body[sizeof(content) - 5] ^= 0x20;            /* "signed" -> "signeD" */
+    ck_assert_uint_lt(content_len, sizeof(body));
+    memcpy(body, content, content_len);
+    body[content_len - 4] ^= 0x20;            /* "signed" -> "signeD" */
     vrun_init(&r, "alice@example.org");
-    ck_assert_uint_eq(verify_with(&r, body, sizeof(content) - 1, cms, n), 1);
+    ck_assert_uint_eq(verify_with(&r, body, content_len, cms, n), 1);
     expect(&r.out[0], SMIME_RESULT_FAIL, "content altered");
     ck_assert_str_eq(r.out[0].identifier, "alice@example.org");
     free(cms);
@@ -760,7 +565,7 @@ static void *thread_verify(void *p)
         smime_verify_t *v = smime_verify_new(a->trust, &pol, 1);
         if (v == NULL)
             return NULL;
-        smime_verify_content(v, content, sizeof(content) - 1);
+        smime_verify_content(v, content, content_len);
         smime_verify_cms(v, a->cms, a->n);
         size_t k = smime_verify_finish(v, &from, 1, r, 2);
         smime_verify_free(v);
