@@ -241,8 +241,11 @@ static gnutls_sign_algorithm_t sign_algo(const cms_signer_t *si, int pk)
     }
 }
 
-/* RSA-PSS: the hash and salt length come from the CMS parameters, not
- * from GnuTLS's defaults (which would reject e.g. a 20-byte salt). */
+/* RSA-PSS: the hash and salt length come from the CMS parameters.  With
+ * GnuTLS 3.7.9, gnutls_pubkey_verify_data2() on a plain RSA key only
+ * accepts a salt as long as the hash; setting the SPKI parameters on the
+ * key (which also turns an rsaEncryption key into an RSA-PSS one) makes
+ * salts of 20 and 64 bytes verify too (tests/check_crypto.c). */
 static int pss_params(gnutls_pubkey_t pk, const cms_signer_t *si)
 {
     gnutls_x509_spki_t spki;
