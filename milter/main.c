@@ -211,16 +211,20 @@ static int run_daemon(config_t *cfg, const char *path, unsigned flags,
     }
     if (strncasecmp(sock, "unix:", 5) == 0)
         unix_path = sock + 5;
-    log_open(progname, cfg->syslog_facility, cfg->log_level, 1, foreground);
+    /* problems before detaching also go to the terminal */
+    log_open(progname, cfg->syslog_facility, cfg->log_level, 1, 1);
+    errno = 0;
     if (smfi_setconn((char *)sock) != MI_SUCCESS ||
         callbacks_register() != 0 || smfi_opensocket(1) != MI_SUCCESS) {
-        log_info(LOG_ERR, "cannot listen on %s", sock);
+        log_info(LOG_ERR, "cannot listen on %s%s%s", sock,
+                 errno ? ": " : "", errno ? strerror(errno) : "");
         return 1;
     }
     if (!foreground && detach() != 0) {
         log_info(LOG_ERR, "cannot detach: %s", strerror(errno));
         return 1;
     }
+    log_open(progname, cfg->syslog_facility, cfg->log_level, 1, foreground);
     if (cfg->pid_file && write_pidfile(cfg->pid_file) != 0)
         log_info(LOG_WARNING, "cannot write %s: %s", cfg->pid_file,
                  strerror(errno));

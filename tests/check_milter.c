@@ -569,6 +569,54 @@ START_TEST(session_max_size)
 }
 END_TEST
 
+static int fail_change(void *arg, const char *name, unsigned idx,
+                       const char *value)
+{
+    (void)arg;
+    (void)name;
+    (void)idx;
+    (void)value;
+    return -1;
+}
+
+/* The MTA refusing a change is an internal error: tempfail. */
+START_TEST(session_action_failure_tempfails)
+{
+    config_t *c = load("AuthservID mx.test.example\nInternalHosts none\n");
+    const struct actions bad = {rec_insert, fail_change, rec_body};
+    session_t *s = session_new();
+    struct rec rec = {{0}};
+
+    session_set_client(s, "192.0.2.1");
+    session_begin(s, c);
+    session_header(s, "Authentication-Results", "mx.test.example; x=y");
+    session_eoh(s);
+    ck_assert_int_eq(session_eom(s, &bad, &rec), SESSION_TEMPFAIL);
+    ck_assert_msg(strstr(session_summary(s), "result=tempfail") != NULL,
+                  "%s", session_summary(s));
+    session_free(s);
+    config_unref(c);
+}
+END_TEST
+
+START_TEST(session_summary_line)
+{
+    config_t *c = load("AuthservID mx.test.example\nInternalHosts none\n");
+    session_t *s = session_new();
+    struct rec rec = {{0}};
+
+    session_set_client(s, "192.0.2.1");
+    session_begin(s, c);
+    session_header(s, "Subject", "x");
+    session_eoh(s);
+    ck_assert_int_eq(session_eom(s, &rec_actions, &rec), SESSION_ACCEPT);
+    ck_assert_str_eq(session_summary(s),
+                     "smime dir=in client=192.0.2.1 result=none");
+    session_free(s);
+    config_unref(c);
+}
+END_TEST
+
 static Suite *milter_suite(void)
 {
     Suite *s = suite_create("milter");
@@ -602,6 +650,8 @@ static Suite *milter_suite(void)
     tcase_add_test(tc, session_outbound_untouched);
     tcase_add_test(tc, session_mode_s_only_ignores_inbound);
     tcase_add_test(tc, session_max_size);
+    tcase_add_test(tc, session_action_failure_tempfails);
+    tcase_add_test(tc, session_summary_line);
     suite_add_tcase(s, tc);
     return s;
 }
