@@ -1,60 +1,492 @@
 /*
- * outbound.c - placeholder signer: implements the outbound.h contract
- * without ever signing, so the daemon links and outbound mail passes
- * unchanged.  The signing work replaces this file.
+ * outbound.c - sign outbound mail (S/MIME multipart/signed, RFC 8551
+ * 3.5.3) for the message core; the contract is in outbound.h.
+ *
+ * At end of headers: decide.  Sign only when the From address has a
+ * keystore entry, the SASL login may sign as it, the certificate is still
+ * usable, the message is not S/MIME (or PGP/MIME) already and, with
+ * SignSkipDKIM, carries no DKIM-Signature.  The content headers
+ * (Content-Type, Content-Transfer-Encoding) and then the body go through
+ * the 7-bit canonicaliser (mime/canon.h); its output is hashed by the
+ * signer as it comes and kept in a spool (memory up to SpoolThreshold,
+ * then an unlinked file), never whole in memory.
+ *
+ * At end of message the body becomes
+ *     --B CRLF <canonical entity> CRLF --B CRLF <smime.p7s part> --B--
+ * Content-Type becomes multipart/signed, Content-Transfer-Encoding goes
+ * (the new body is 7-bit), MIME-Version is added when missing; all other
+ * headers stay.
+ *
+ * The keystore is opened once per configuration snapshot and reopened
+ * here, before the lookup, when `smime-keystore build' replaced it.
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <gnutls/crypto.h>
+
+#include "canon.h"
+#include "keystore.h"
 #include "outbound.h"
+#include "rfc5322.h"
+#include "sign.h"
+#include "spool.h"
 
-int outbound_init(const config_t *cfg, void **state, char *err,
-                  size_t errlen)
+struct outbound_state {
+    keystore_t *ks;
+};
+
+struct outbound {
+    const struct msg_headers *hdrs;   /* borrowed until finish returns */
+    keystore_entry_t *entry;
+    smime_sign_t *sign;
+    mime_canon_t *canon;
+    spool_t *spool;             /* the canonical entity, as signed */
+    char address[321];
+    char boundary[48];
+    char note[340];             /* keystore reload problem, for the log */
+};
+
+int
+outbound_init(const config_t *cfg, void **state, char *err, size_t errlen)
 {
-    (void)cfg;
-    (void)err;
-    (void)errlen;
+    struct outbound_state *st;
+
     *state = NULL;
+    if (cfg->keystore == NULL)
+        return 0;               /* nothing to sign with: begin says so */
+    if ((st = calloc(1, sizeof(*st))) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if ((st->ks = keystore_open(cfg->keystore, err, errlen)) == NULL) {
+        free(st);
+        return -1;
+    }
+    *state = st;
     return 0;
 }
 
-void outbound_state_free(void *state)
+void
+outbound_state_free(void *state)
 {
-    (void)state;
+    struct outbound_state *st = state;
+
+    if (st == NULL)
+        return;
+    keystore_free(st->ks);
+    free(st);
 }
 
-int outbound_begin(const config_t *cfg, const char *login, const char *from,
-                   const struct msg_headers *hdrs, outbound_t **o,
-                   char *why, size_t whylen)
+/* ---- the decision ---- */
+
+static const char *
+header_value(const struct msg_headers *h, const char *name, size_t *count)
 {
-    (void)cfg;
-    (void)login;
-    (void)from;
-    (void)hdrs;
-    *o = NULL;
-    snprintf(why, whylen, "signing not available");
+    const char *first = NULL;
+
+    *count = 0;
+    for (size_t i = 0; i < h->n; i++)
+        if (strcasecmp(h->v[i].name, name) == 0) {
+            if (first == NULL)
+                first = h->v[i].value;
+            (*count)++;
+        }
+    return first;
+}
+
+/* The media type of a Content-Type value, lower-cased ("" if none). */
+static void
+media_type(const char *value, char *out, size_t len)
+{
+    const char *p = value ? rfc5322_skip_cfws(value) : "";
+    size_t n = 0;
+
+    while (*p && *p != ';' && *p != ' ' && *p != '\t' && *p != '\n' &&
+           *p != '(' && n + 1 < len) {
+        char c = *p++;
+        out[n++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    }
+    out[n] = '\0';
+}
+
+/* 1 (with why) when the message must not be signed for its content. */
+static int
+already_protected(const config_t *cfg, const struct msg_headers *h,
+                  char *why, size_t whylen)
+{
+    char type[128];
+    size_t n;
+
+    media_type(header_value(h, "Content-Type", &n), type, sizeof(type));
+    if (strcmp(type, "multipart/signed") == 0) {
+        snprintf(why, whylen, "already signed");
+        return 1;
+    }
+    if (strcmp(type, "application/pkcs7-mime") == 0 ||
+        strcmp(type, "application/x-pkcs7-mime") == 0 ||
+        strcmp(type, "multipart/encrypted") == 0) {
+        snprintf(why, whylen, "already S/MIME or PGP protected (%s)", type);
+        return 1;
+    }
+    if (cfg->sign_skip_dkim && header_value(h, "DKIM-Signature", &n)) {
+        snprintf(why, whylen, "DKIM-Signature present");
+        return 1;
+    }
     return 0;
 }
 
-int outbound_body(outbound_t *o, const char *buf, size_t len)
+/* The one From address, or 0 with why. */
+static int
+from_address(const char *from, char *out, size_t len, char *why,
+             size_t whylen)
 {
-    (void)o;
-    (void)buf;
-    (void)len;
+    char *addrs[2];
+    size_t n;
+
+    if (from == NULL) {
+        snprintf(why, whylen, "no From header");
+        return 0;
+    }
+    n = rfc5322_addrs(from, addrs, 2);
+    if (n != 1) {
+        snprintf(why, whylen, n ? "several From addresses"
+                                : "no address in From");
+        rfc5322_addrs_free(addrs, n < 2 ? n : 2);
+        return 0;
+    }
+    if (strlen(addrs[0]) >= len) {
+        snprintf(why, whylen, "From address too long");
+        rfc5322_addrs_free(addrs, 1);
+        return 0;
+    }
+    strcpy(out, addrs[0]);
+    rfc5322_addrs_free(addrs, 1);
+    return 1;
+}
+
+/* Look up and vet the keystore entry: 1 usable, 0 not (why), -1 error. */
+static int
+find_entry(struct outbound_state *st, const char *login, struct outbound *o,
+           char *why, size_t whylen)
+{
+    char err[300];
+
+    if (keystore_reload(st->ks, err, sizeof(err)) < 0)
+        snprintf(o->note, sizeof(o->note), "keystore not reloaded: %s", err);
+    int r = keystore_lookup(st->ks, o->address, &o->entry, err, sizeof(err));
+    if (r < 0) {
+        snprintf(why, whylen, "keystore: %s", err);
+        return -1;
+    }
+    if (r == 0) {
+        snprintf(why, whylen, "no keystore entry for %s", o->address);
+        return 0;
+    }
+    if (!keystore_may_sign(o->entry, login)) {
+        snprintf(why, whylen, "login %s may not sign as %s", login,
+                 o->address);
+        return 0;
+    }
+    if (keystore_check(keystore_entry_signer(o->entry), o->address,
+                       time(NULL), err, sizeof(err)) > 0) {
+        snprintf(why, whylen, "certificate of %s unusable: %s", o->address,
+                 err);
+        return 0;
+    }
+    return 1;
+}
+
+/* ---- streaming ---- */
+
+/* Canonical output: hashed and spooled. */
+static int
+canon_out(void *arg, const char *buf, size_t len)
+{
+    struct outbound *o = arg;
+
+    if (smime_sign_update(o->sign, buf, len) < 0) {
+        errno = ENOMEM;
+        return -1;
+    }
+    return spool_write(o->spool, buf, len);
+}
+
+/* "Name: value\r\n" with the value's "\n" folds turned into CRLF. */
+static int
+feed_header(mime_canon_t *c, const struct msg_header *h)
+{
+    if (mime_canon_feed(c, h->name, strlen(h->name)) < 0 ||
+        mime_canon_feed(c, ": ", 2) < 0)
+        return -1;
+    for (const char *p = h->value; *p;) {
+        size_t n = strcspn(p, "\r\n");
+        if (mime_canon_feed(c, p, n) < 0)
+            return -1;
+        p += n;
+        if (*p == '\r')
+            p++;
+        if (*p == '\n') {
+            p++;
+            if (mime_canon_feed(c, "\r\n", 2) < 0)
+                return -1;
+        }
+    }
+    return mime_canon_feed(c, "\r\n", 2);
+}
+
+static int
+is_moved_header(const char *name)
+{
+    return strcasecmp(name, "Content-Type") == 0 ||
+           strcasecmp(name, "Content-Transfer-Encoding") == 0;
+}
+
+static int
+start_stream(const config_t *cfg, const struct msg_headers *h,
+             struct outbound *o)
+{
+    unsigned char rnd[12];
+    const smime_signer_t *signer = keystore_entry_signer(o->entry);
+
+    if (gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd)) < 0)
+        return -1;
+    int n = snprintf(o->boundary, sizeof(o->boundary), "----smime-");
+    for (size_t i = 0; i < sizeof(rnd); i++)
+        n += snprintf(o->boundary + n, sizeof(o->boundary) - (size_t)n,
+                      "%02x", rnd[i]);
+    o->spool = spool_new((size_t)cfg->spool_threshold,
+                         cfg->spool_directory ? cfg->spool_directory
+                                              : "/var/tmp");
+    o->sign = smime_sign_new(signer);
+    if (o->spool == NULL || o->sign == NULL)
+        return -1;
+    o->canon = mime_canon_new(NULL, (size_t)cfg->spool_threshold,
+                              cfg->spool_directory ? cfg->spool_directory
+                                                   : "/var/tmp",
+                              canon_out, o);
+    if (o->canon == NULL)
+        return -1;
+    for (size_t i = 0; i < h->n; i++)
+        if (is_moved_header(h->v[i].name) && feed_header(o->canon, &h->v[i]))
+            return -1;
+    return mime_canon_feed(o->canon, "\r\n", 2);
+}
+
+int
+outbound_begin(const config_t *cfg, const char *login, const char *from,
+               const struct msg_headers *hdrs, outbound_t **out,
+               char *why, size_t whylen)
+{
+    struct outbound_state *st = cfg->outbound;
+    struct outbound *o;
+    int r;
+
+    *out = NULL;
+    if (st == NULL) {
+        snprintf(why, whylen, "no Keystore configured");
+        return 0;
+    }
+    if (already_protected(cfg, hdrs, why, whylen))
+        return 0;
+    if ((o = calloc(1, sizeof(*o))) == NULL) {
+        snprintf(why, whylen, "out of memory");
+        return -1;
+    }
+    o->hdrs = hdrs;
+    if (!from_address(from, o->address, sizeof(o->address), why, whylen)) {
+        outbound_free(o);
+        return 0;
+    }
+    if ((r = find_entry(st, login, o, why, whylen)) <= 0) {
+        outbound_free(o);
+        return r;
+    }
+    if (start_stream(cfg, hdrs, o) < 0) {
+        snprintf(why, whylen, "cannot start signing: %s", strerror(errno));
+        outbound_free(o);
+        return -1;
+    }
+    *out = o;
+    return 1;
+}
+
+int
+outbound_body(outbound_t *o, const char *buf, size_t len)
+{
+    return mime_canon_feed(o->canon, buf, len);
+}
+
+void
+outbound_free(outbound_t *o)
+{
+    if (o == NULL)
+        return;
+    mime_canon_free(o->canon);
+    smime_sign_free(o->sign);
+    spool_free(o->spool);
+    keystore_entry_free(o->entry);
+    free(o);
+}
+
+/* ---- end of message ---- */
+
+/* base64 of der in CRLF lines of 76 characters, last line with CRLF. */
+static char *
+base64_lines(const unsigned char *der, size_t len, size_t *outlen)
+{
+    static const char tab[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t chars = (len + 2) / 3 * 4;
+    char *out = malloc(chars + (chars / 76 + 1) * 2 + 1);
+    size_t n = 0, col = 0;
+
+    if (out == NULL)
+        return NULL;
+    for (size_t i = 0; i < len; i += 3) {
+        unsigned v = (unsigned)der[i] << 16;
+        if (i + 1 < len)
+            v |= (unsigned)der[i + 1] << 8;
+        if (i + 2 < len)
+            v |= der[i + 2];
+        out[n++] = tab[v >> 18 & 63];
+        out[n++] = tab[v >> 12 & 63];
+        out[n++] = i + 1 < len ? tab[v >> 6 & 63] : '=';
+        out[n++] = i + 2 < len ? tab[v & 63] : '=';
+        if ((col += 4) == 76 && i + 3 < len) {
+            out[n++] = '\r';
+            out[n++] = '\n';
+            col = 0;
+        }
+    }
+    out[n++] = '\r';
+    out[n++] = '\n';
+    out[n] = '\0';
+    *outlen = n;
+    return out;
+}
+
+/* The new body: head (memory), the spooled entity, tail (memory). */
+struct body_reader {
+    int seg;
+    const char *head, *tail;
+    size_t headlen, taillen, off;
+    spool_t *spool;
+};
+
+static ssize_t
+body_read(void *arg, void *buf, size_t len)
+{
+    struct body_reader *r = arg;
+
+    for (;;) {
+        const char *mem = r->seg == 0 ? r->head : r->tail;
+        size_t memlen = r->seg == 0 ? r->headlen : r->taillen;
+        if (r->seg == 1) {
+            ssize_t n = spool_read(r->spool, buf, len);
+            if (n != 0)
+                return n;
+        } else if (r->seg > 2) {
+            return 0;
+        } else if (r->off < memlen) {
+            size_t n = memlen - r->off < len ? memlen - r->off : len;
+            memcpy(buf, mem + r->off, n);
+            r->off += n;
+            return (ssize_t)n;
+        }
+        r->seg++;
+        r->off = 0;
+    }
+}
+
+/* Replace Content-Type, drop every Content-Transfer-Encoding, add
+ * MIME-Version when missing. */
+static int
+rewrite_headers(const struct outbound *o, const struct msg_headers *h,
+                const struct actions *act, void *actarg)
+{
+    const smime_signer_t *signer = keystore_entry_signer(o->entry);
+    char ct[256];
+    size_t nct, ncte, nmv;
+
+    header_value(h, "Content-Type", &nct);
+    header_value(h, "Content-Transfer-Encoding", &ncte);
+    header_value(h, "MIME-Version", &nmv);
+    snprintf(ct, sizeof(ct), "multipart/signed; "
+             "protocol=\"application/pkcs7-signature\";\n\tmicalg=%s; "
+             "boundary=\"%s\"", smime_sign_micalg(signer), o->boundary);
+    for (size_t i = ncte; i > 0; i--)
+        if (act->change_header(actarg, "Content-Transfer-Encoding",
+                               (unsigned)i, NULL) < 0)
+            return -1;
+    for (size_t i = nct; i > 1; i--)
+        if (act->change_header(actarg, "Content-Type", (unsigned)i, NULL) < 0)
+            return -1;
+    if (nct ? act->change_header(actarg, "Content-Type", 1, ct)
+            : act->insert_header(actarg, (unsigned)h->n, "Content-Type", ct))
+        return -1;
+    if (nmv == 0 &&
+        act->insert_header(actarg, (unsigned)h->n, "MIME-Version", "1.0") < 0)
+        return -1;
     return 0;
 }
 
-int outbound_finish(outbound_t *o, const struct actions *act, void *actarg,
-                    char *why, size_t whylen)
+int
+outbound_finish(outbound_t *o, const struct actions *act, void *actarg,
+                char *why, size_t whylen)
 {
-    (void)o;
-    (void)act;
-    (void)actarg;
-    snprintf(why, whylen, "signing not available");
-    return 0;
-}
+    unsigned char *der = NULL;
+    char *b64 = NULL, *head = NULL, *tail = NULL;
+    size_t derlen, b64len;
+    int ret = -1;
 
-void outbound_free(outbound_t *o)
-{
-    (void)o;
+    if (mime_canon_finish(o->canon) < 0) {
+        snprintf(why, whylen, "canonicalising: %s", strerror(errno));
+        return -1;
+    }
+    if (smime_sign_finish(o->sign, &der, &derlen) < 0) {
+        snprintf(why, whylen, "%s", smime_sign_error(o->sign));
+        return -1;
+    }
+    if ((b64 = base64_lines(der, derlen, &b64len)) == NULL ||
+        asprintf(&head, "This is an S/MIME signed message.\r\n\r\n"
+                 "--%s\r\n", o->boundary) < 0 ||
+        asprintf(&tail, "\r\n--%s\r\n"
+                 "Content-Type: application/pkcs7-signature; "
+                 "name=\"smime.p7s\"\r\n"
+                 "Content-Transfer-Encoding: base64\r\n"
+                 "Content-Disposition: attachment; filename=\"smime.p7s\"\r\n"
+                 "Content-Description: S/MIME Cryptographic Signature\r\n"
+                 "\r\n%s\r\n--%s--\r\n", o->boundary, b64, o->boundary) < 0) {
+        head = tail = NULL;
+        snprintf(why, whylen, "out of memory");
+        goto out;
+    }
+    struct body_reader rd = { 0, head, tail, strlen(head), strlen(tail), 0,
+                              o->spool };
+    if (spool_rewind(o->spool) < 0 ||
+        act->replace_body(actarg, body_read, &rd) < 0) {
+        snprintf(why, whylen, "replacing the body: %s", strerror(errno));
+        goto out;
+    }
+    if (rewrite_headers(o, o->hdrs, act, actarg) < 0) {
+        snprintf(why, whylen, "changing headers: %s", strerror(errno));
+        goto out;
+    }
+    const smime_signer_t *signer = keystore_entry_signer(o->entry);
+    snprintf(why, whylen, "signed as %s (%s, %s)%s%s", o->address,
+             smime_sign_sigalg(signer), smime_sign_micalg(signer),
+             o->note[0] ? "; " : "", o->note);
+    ret = 1;
+out:
+    free(der);
+    free(b64);
+    free(head);
+    free(tail);
+    return ret;
 }

@@ -234,5 +234,107 @@ fi
 chmod 600 "$OUT"
 refuse "usage error exits non-zero" "$KS" frobnicate "$OUT"
 
+# --- the milter signs: smime-milter -t MSG -A LOGIN ---
+MILTER=$top_builddir/milter/smime-milter
+cat >"$W/src/milter.txt" <<EOT
+alice@example.org   ../../pki/alice.pem
+ecdsa@example.org   ../../pki/ecdsa.pem   ecdsa-login
+EOT
+"$KS" build "$W/src/milter.txt" "$W/milter.cdb" >/dev/null
+cat >"$W/milter.conf" <<EOT
+Mode sv
+Keystore $W/milter.cdb
+TrustAnchorFile $PKI/roots.pem
+AuthservID mx.test.example
+SpoolDirectory $W
+EOT
+msg() {	# msg FILE FROM [EXTRA-HEADER]: a plain text message
+	{
+		echo "From: Sender <$2>"
+		echo "To: Bob <bob@example.org>"
+		echo "Subject: signing test"
+		echo "Date: Mon, 01 Jan 2024 10:00:00 +0000"
+		echo "Message-ID: <sign-$(basename "$1")@example.org>"
+		[ -n "${3:-}" ] && echo "$3"
+		echo "MIME-Version: 1.0"
+		echo "Content-Type: text/plain; charset=us-ascii"
+		echo
+		echo "Hello Bob,"
+		echo
+		echo "this message is signed by smime-milter."
+	} >"$1"
+}
+# milter_sign NAME IN LOGIN: run -t, keep output and log
+milter_sign() {
+	"$MILTER" -c "$W/milter.conf" -t "$2" -A "$3" >"$W/$1.out" 2>"$W/$1.log"
+}
+msg "$W/m-alice.eml" alice@example.org
+if milter_sign m-alice "$W/m-alice.eml" alice@example.org &&
+   grep -q 'result=signed' "$W/m-alice.log"; then
+	ok "-t -A alice@example.org signs"
+	check "openssl verifies the milter's message" "$OPENSSL" cms -verify \
+	    -in "$W/m-alice.out" -CAfile "$PKI/roots.pem" -out /dev/null
+	if grep -q '^Content-Type: multipart/signed; protocol="application/pkcs7-signature";' "$W/m-alice.out" &&
+	   grep -q 'micalg=sha-256; boundary=' "$W/m-alice.out" &&
+	   [ "$(grep -c '^MIME-Version:' "$W/m-alice.out")" = 1 ] &&
+	   grep -q '^Subject: signing test$' "$W/m-alice.out"; then
+		ok "headers: multipart/signed, one MIME-Version, others kept"
+	else
+		notok "headers: multipart/signed, one MIME-Version, others kept"
+	fi
+	"$MILTER" -c "$W/milter.conf" -t "$W/m-alice.out" >"$W/m-alice.in" 2>/dev/null
+	if grep -q 'smime=pass (signature verified) body.smime-identifier=alice@example.org' "$W/m-alice.in"; then
+		ok "our verifier passes the milter's message"
+	else
+		notok "our verifier passes the milter's message"
+	fi
+	msg "$W/m-ecdsa.eml" ecdsa@example.org
+	printf 'Caf\303\251 cr\303\250me: 8-bit text.\n' >>"$W/m-ecdsa.eml"
+	sed -i 's/charset=us-ascii/charset=utf-8/' "$W/m-ecdsa.eml"
+	if milter_sign m-ecdsa "$W/m-ecdsa.eml" ecdsa-login &&
+	   "$OPENSSL" cms -verify -in "$W/m-ecdsa.out" -CAfile "$PKI/roots.pem" \
+	       -out /dev/null >/dev/null 2>&1 &&
+	   grep -q 'micalg=sha-256' "$W/m-ecdsa.out" &&
+	   ! LC_ALL=C grep -q "$(printf '[\200-\377]')" "$W/m-ecdsa.out"; then
+		ok "8-bit ECDSA message: signed 7-bit, openssl verifies"
+	else
+		notok "8-bit ECDSA message: signed 7-bit, openssl verifies"
+		sed 's/^/    /' "$W/m-ecdsa.log"
+	fi
+	sed 's/$/\r/' "$W/m-alice.eml" >"$W/m-crlf.eml"
+	if milter_sign m-crlf "$W/m-crlf.eml" alice@example.org &&
+	   tr -d '\r' <"$W/m-crlf.out" >"$W/m-crlf.lf" &&
+	   "$OPENSSL" cms -verify -in "$W/m-crlf.lf" -CAfile "$PKI/roots.pem" \
+	       -out /dev/null >/dev/null 2>&1; then
+		ok "CRLF input signs and verifies"
+	else
+		notok "CRLF input signs and verifies"
+	fi
+	# not signed: unchanged message, reason in the log
+	unsigned() {	# unsigned NAME IN LOGIN REASON
+		if milter_sign "$1" "$2" "$3" && cmp -s "$2" "$W/$1.out" &&
+		   grep -q "result=unsigned reason=\"$4" "$W/$1.log"; then
+			ok "not signed: $4"
+		else
+			notok "not signed: $4"; sed 's/^/    /' "$W/$1.log"
+		fi
+	}
+	unsigned m-bob "$W/m-alice.eml" bob@example.org \
+	    "login bob@example.org may not sign as alice@example.org"
+	unsigned m-ecdsa-addr "$W/m-ecdsa.eml" ecdsa@example.org \
+	    "login ecdsa@example.org may not sign as ecdsa@example.org"
+	msg "$W/m-carol.eml" carol@example.org
+	unsigned m-carol "$W/m-carol.eml" carol@example.org \
+	    "no keystore entry for carol@example.org"
+	msg "$W/m-dkim.eml" alice@example.org \
+	    "DKIM-Signature: v=1; a=rsa-sha256; d=example.org; s=x; b=AAAA"
+	unsigned m-dkim "$W/m-dkim.eml" alice@example.org "DKIM-Signature present"
+	unsigned m-again "$W/m-alice.out" alice@example.org "already signed"
+elif grep -q 'Function not implemented' "$W/m-alice.log"; then
+	skip "milter signing: mime/canon.c is still a placeholder"
+else
+	notok "-t -A alice@example.org signs"; sed 's/^/    /' "$W/m-alice.log"
+fi
+
 echo "$passed passed, $failed failed${skipped:+, $skipped skipped}"
 [ $failed = 0 ]
