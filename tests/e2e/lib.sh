@@ -437,6 +437,31 @@ e2e_milter_start() {
         { e2e_say "e2e: smime-milter did not start listening"; return 1; }
 }
 
+# e2e_milter_stop / e2e_milter_restart: for tests of what happens while
+# smime-milter is down.  The restart uses the same port and configuration
+# and records the new pid (run.sh rereads it after every test).
+e2e_milter_stop() { e2e_kill "$E2E_MILTER_PID" smime-milter; }
+e2e_milter_restart() { e2e_milter_start && e2e_save_state; }
+
+# e2e_milter_reload: SIGHUP, then wait (bounded) for the milter's
+# "configuration ... reloaded" log line; fails on "reload ... failed".
+e2e_milter_reload() {
+    _before=$(grep -c -E 'reloaded|reload .* failed' "$E2E_LOG/milter.log")
+    kill -HUP "$E2E_MILTER_PID" || return 1
+    _i=0
+    while [ $_i -lt 100 ]; do
+        _now=$(grep -c -E 'reloaded|reload .* failed' "$E2E_LOG/milter.log")
+        if [ "$_now" -gt "$_before" ]; then
+            ! grep -E 'reloaded|reload .* failed' "$E2E_LOG/milter.log" | tail -n 1 |
+                grep -q failed
+            return
+        fi
+        sleep 0.1; _i=$((_i + 1))
+    done
+    e2e_say "e2e: no reload logged within 10 s"
+    return 1
+}
+
 e2e_dkim_start() {
     opendkim -f -x "$E2E_DKIM/opendkim.conf" >>"$E2E_LOG/opendkim.log" 2>&1 9>&- &
     E2E_DKIM_PID=$!

@@ -55,6 +55,8 @@ for t in $tests; do
     set -- $(e2e_log_sizes)
     sh "$t" >"$E2E_LOG/$name.out" 2>&1
     rc=$?
+    # shellcheck disable=SC1090
+    [ -f "$E2E_STATE" ] && . "$E2E_STATE"    # a test may restart the milter
     # A test that kills the milter fails, whatever it asserted.
     if [ "$SMIME_MILTER" != none ] && ! e2e_alive "$E2E_MILTER_PID" smime-milter; then
         echo "FAIL: $name: smime-milter (pid $E2E_MILTER_PID) died" >>"$E2E_LOG/$name.out"
