@@ -513,6 +513,75 @@ START_TEST(test_signed_nested)
 }
 END_TEST
 
+START_TEST(test_signed_in_signed)
+{
+    static const char msg[] =
+        "Content-Type: multipart/signed; boundary=o\n\n--o\n"
+        "Content-Type: multipart/signed; boundary=i\n\n--i\n\ninner\n--i\n"
+        "Content-Type: application/pkcs7-signature\n\nIN\n--i--\n"
+        "--o\nContent-Type: application/pkcs7-signature\n\nOUT\n--o--\n";
+    struct rec r;
+
+    parse_lf(&r, msg, NULL);
+    ck_assert_uint_eq(r.errors, 0);
+    ck_assert_uint_eq(r.nsmime, 2);
+    ck_assert_str_eq(r.smime_section[1], "1");
+    assert_buf_eq(&r.sig[0], "Content-Type: multipart/signed; boundary=i\r\n\r\n"
+                  "--i\r\n\r\ninner\r\n--i\r\n"
+                  "Content-Type: application/pkcs7-signature\r\n\r\nIN\r\n--i--");
+    assert_buf_eq(&r.sig[1], "\r\ninner");
+    assert_buf_eq(&r.cms[1], "IN");
+    assert_buf_eq(&r.cms[0], "OUT");
+    ck_assert(rec_has(&r, "SE1\nE[1]"));
+    rec_free(&r);
+}
+END_TEST
+
+/* Pseudo-random MIME-like garbage with tight limits: no crash, the same
+ * events for every chunk size. */
+START_TEST(test_garbage)
+{
+    static const char *const pieces[] = {
+        "Content-Type: multipart/mixed; boundary=a\n",
+        "Content-Type: multipart/signed; boundary=b\n",
+        "Content-Type: application/pkcs7-mime\n",
+        "Content-Type: application/pkcs7-signature\n",
+        "Content-Transfer-Encoding: base64\n",
+        "Content-Transfer-Encoding: quoted-printable\n",
+        "Content-Type: text/plain; a*0*=x'y'%4; a*1=\"\\\n", "\n", "\r\n",
+        "--a\n", "--b\n", "--a--\n", "--b-- \n", " folded\n", "=\n",
+        "=4G=41\n", "QUJD\n", "@@@\n", "x:y\n", "\r", "\xff\x00\n",
+        "(((\n", "--", "Content-Type: message/rfc822\n",
+    };
+    struct mime_limits lim;
+    struct buf m = { 0 };
+    unsigned seed = 12345;
+
+    mime_limits_default(&lim);
+    lim.max_line_len = 24;
+    lim.max_header_len = 60;
+    lim.max_headers = 5;
+    lim.max_parts = 40;
+    lim.max_depth = 4;
+    lim.max_smime = 3;
+    lim.max_cms_size = 10;
+    for (int round = 0; round < 30; round++) {
+        m.n = 0;
+        for (int i = 0; i < 120; i++) {
+            seed = seed * 1103515245u + 12345u;
+            const char *pc = pieces[(seed >> 16) % (sizeof(pieces) / sizeof(pieces[0]))];
+            buf_add(&m, pc, strlen(pc));
+        }
+        struct rec r;
+        rec_parse_all(&r, m.p, m.n, &lim);
+        rec_free(&r);
+        rec_parse_all(&r, m.p, m.n, NULL);
+        rec_free(&r);
+    }
+    buf_free(&m);
+}
+END_TEST
+
 START_TEST(test_signed_forms)
 {
     static const char one[] =
@@ -1053,6 +1122,8 @@ static Suite *mime_suite(void)
     tcase_add_test(tc, test_signed_top);
     tcase_add_test(tc, test_signed_nested);
     tcase_add_test(tc, test_signed_forms);
+    tcase_add_test(tc, test_signed_in_signed);
+    tcase_add_test(tc, test_garbage);
     tcase_add_test(tc, test_pkcs7_mime);
     tcase_add_test(tc, test_rfc2231);
     tcase_add_test(tc, test_defaults);
