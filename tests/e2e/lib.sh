@@ -57,8 +57,7 @@
 #	                           default: built by e2e_keystore_build with
 #	                           $top_builddir/milter/smime-keystore if that
 #	                           exists, else no Keystore (signing tests skip)
-#	E2E_SIGNING=yes            run the signing tests (TODO(sign): default no
-#	                           until milter/outbound.c signs)
+#	E2E_SIGNING=no             skip the signing tests (default yes)
 #	E2E_MILTER_CONF_EXTRA      extra lines for the milter configuration
 #
 # FILES
@@ -393,8 +392,7 @@ EOF
 }
 
 # The keystore for the signing tests: alice and bob may sign as themselves.
-# Built only when smime-keystore exists (TODO(sign): adjust when the tool
-# lands; E2E_KEYSTORE overrides the whole thing).
+# Built with smime-keystore when it exists (E2E_KEYSTORE overrides it).
 e2e_keystore_build() {
     _tool=$top_builddir/milter/smime-keystore
     [ -x "$_tool" ] || return 1
@@ -589,14 +587,12 @@ e2e_need_milter() {
     [ "$SMIME_MILTER" != none ] || e2e_skip "runs without smime-milter (SMIME_MILTER=none)"
 }
 
-# TODO(sign): set the default to yes when milter/outbound.c signs (phase 2
-# of the signing work); until then the signing tests skip.  Run them early
-# with E2E_SIGNING=yes.
-: "${E2E_SIGNING:=no}"
+# The signing tests run by default (milter/outbound.c signs); E2E_SIGNING=no
+# skips them, e.g. to try a daemon built without signing.
+: "${E2E_SIGNING:=yes}"
 
 e2e_need_signing() {
-    [ "$E2E_SIGNING" = yes ] ||
-        e2e_skip "TODO(sign): signing not landed yet (E2E_SIGNING=yes runs it)"
+    [ "$E2E_SIGNING" = yes ] || e2e_skip "signing tests disabled (E2E_SIGNING=$E2E_SIGNING)"
     [ -n "${E2E_KEYSTORE:-}" ] ||
         e2e_fail "no keystore: smime-keystore not built or failed (see keystore.log), E2E_KEYSTORE unset"
 }

@@ -3,7 +3,6 @@
 # signed by smime-milter (OpenSSL verifies it against the test root, signer
 # alice) and DKIM-signed after it by opendkim (python3-dkim verifies), and
 # the signed message sent back in on the inbound port gets smime=pass.
-# TODO(sign): skips until signing lands (E2E_SIGNING=yes in lib.sh).
 . "$(dirname "$0")/lib.sh"
 e2e_test_begin
 e2e_need_milter

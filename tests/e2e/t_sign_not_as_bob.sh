@@ -2,7 +2,6 @@
 # t_sign_not_as_bob - alice is authenticated but writes From: bob, whose
 # key she may not use: the message is delivered unsigned (no S/MIME), and
 # likewise for a From address with no keystore entry at all.
-# TODO(sign): skips until signing lands (E2E_SIGNING=yes in lib.sh).
 . "$(dirname "$0")/lib.sh"
 e2e_test_begin
 e2e_need_milter
