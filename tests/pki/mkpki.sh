@@ -136,7 +136,9 @@ user() {
 		esac ;;
 	esac
 	case $usage in
-	noeku) echo "tls_www_server" >>"$TMP/$name.tmpl" ;;
+	# serverAuth by OID: certtool's tls_www_server flag would drop the
+	# email SAN.
+	noeku) echo "key_purpose_oid = 1.3.6.1.5.5.7.3.1" >>"$TMP/$name.tmpl" ;;
 	*) echo "email_protection_key" >>"$TMP/$name.tmpl" ;;
 	esac
 
