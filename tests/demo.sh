@@ -103,8 +103,10 @@ echo "    $D/signed.eml"
 
 say "3. smime-milter -t signed.eml   (the header it adds)"
 rc=0
-"$MILTER" -c "$D/demo.conf" -t "$D/signed.eml" >"$D/signed.out" || rc=$?
+"$MILTER" -c "$D/demo.conf" -t "$D/signed.eml" >"$D/signed.out" \
+    2>"$D/signed.log" || rc=$?
 show_header "$D/signed.out"
+sed 's/^/    log: /' "$D/signed.log"
 n=$(awk 'NR > 1 && !/^[ \t]/ { print NR - 1; exit }' "$D/signed.out")
 if tail -n +"$((n + 1))" "$D/signed.out" | cmp -s - "$D/signed.eml"; then
 	echo "    (exit $rc; the rest of the message is byte for byte unchanged)"
@@ -118,8 +120,10 @@ echo "    $D/tampered.eml"
 
 say "5. smime-milter -t tampered.eml"
 rc=0
-"$MILTER" -c "$D/demo.conf" -t "$D/tampered.eml" >"$D/tampered.out" || rc=$?
+"$MILTER" -c "$D/demo.conf" -t "$D/tampered.eml" >"$D/tampered.out" \
+    2>"$D/tampered.log" || rc=$?
 show_header "$D/tampered.out"
+sed 's/^/    log: /' "$D/tampered.log"
 echo "    (exit $rc: the message is still delivered, marked as failed)"
 
 say "6. Second opinion from OpenSSL"
