@@ -30,7 +30,8 @@
 #	2002-01-01).
 #
 #	The script is idempotent: OUTDIR/.done is written last and a later
-#	run with it present does nothing.  Concurrent runs serialise on
+#	run with it present does nothing (unless this script has changed
+#	since: .done holds its checksum).  Concurrent runs serialise on
 #	flock(1) of OUTDIR/.lock.  An interrupted run leaves no .done and the
 #	next run starts again from scratch.
 #
@@ -53,11 +54,15 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
 # Hold the lock for the rest of the script (fd 9 stays open until exit).
+# .done holds a checksum of this script: a PKI made by an older version
+# is made again.
+STAMP=$(cksum <"$0")
 exec 9>"$OUT/.lock"
 flock 9
-if [ -f "$OUT/.done" ]; then
+if [ -f "$OUT/.done" ] && [ "$(cat "$OUT/.done")" = "$STAMP" ]; then
 	exit 0
 fi
+rm -f "$OUT/.done"
 
 TMP=$(mktemp -d "$OUT/.tmp.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
@@ -196,4 +201,4 @@ ct --generate-crl --no-text --load-ca-certificate "$OUT/inter.crt" \
     --template "$TMP/crl.tmpl" --outfile "$OUT/crl.pem"
 
 mv "$TMP/serials.txt" "$OUT/serials.txt"
-touch "$OUT/.done"
+echo "$STAMP" >"$OUT/.done"
