@@ -250,7 +250,7 @@ e2e_postfix_config() {
     _smime="inet:127.0.0.1:$E2E_MILTER_PORT"
     _dkim="inet:127.0.0.1:$E2E_DKIM_PORT"
     if [ "$SMIME_MILTER" = none ]; then
-        _in_milters= _sub_milters=$_dkim
+        _in_milters='' _sub_milters=$_dkim
     else
         _in_milters=$_smime _sub_milters="$_smime, $_dkim"
     fi
@@ -470,8 +470,9 @@ e2e_dkim_start() {
 e2e_postfix_start() {
     "$E2E_POSTFIX" -c "$E2E_ETC" start >>"$E2E_LOG/postfix-start.log" 2>&1 9>&- ||
         { cat "$E2E_LOG/postfix-start.log" >&2; return 1; }
-    e2e_wait_port "$E2E_INBOUND_PORT" 30 && e2e_wait_port "$E2E_SUBMIT_PORT" 30 ||
-        { e2e_say "e2e: postfix did not start listening"; return 1; }
+    if ! e2e_wait_port "$E2E_INBOUND_PORT" 30 || ! e2e_wait_port "$E2E_SUBMIT_PORT" 30; then
+        e2e_say "e2e: postfix did not start listening"; return 1
+    fi
 }
 
 e2e_postfix_running() {
@@ -509,7 +510,7 @@ e2e_start() {
     mkdir -p "$E2E_DIR" || return 1
     exec 9>"$E2E_DIR/.lock"
     flock -w 900 9 || { e2e_say "e2e: $E2E_DIR is locked by another run"; return 1; }
-    E2E_MILTER_PID= E2E_DKIM_PID=
+    E2E_MILTER_PID='' E2E_DKIM_PID=''
     e2e_stop_stale
     rm -rf "$E2E_QUEUE" "$E2E_DATA" "$E2E_OUT" "$E2E_LOG" "$E2E_MSGS" "$E2E_SPOOL"
     mkdir -p "$E2E_ETC" "$E2E_QUEUE" "$E2E_DATA" "$E2E_OUT" "$E2E_LOG" \
@@ -557,7 +558,7 @@ e2e_stop() {
     fi
     e2e_kill "${E2E_MILTER_PID:-}" smime-milter
     e2e_kill "${E2E_DKIM_PID:-}" opendkim
-    E2E_MILTER_PID= E2E_DKIM_PID=
+    E2E_MILTER_PID='' E2E_DKIM_PID=''
     rm -f "$E2E_STATE"
     return 0
 }
@@ -578,7 +579,7 @@ e2e_test_begin() {
 
 e2e_standalone_exit() {
     trap - EXIT
-    if [ "$1" -ne 0 ] && [ "$1" -ne 77 ]; then e2e_dump_logs; fi
+    if [ "$1" -ne 0 ] && [ "$1" -ne 77 ]; then e2e_dump_logs 0 0 0; fi
     e2e_stop
     exit "$1"
 }
@@ -608,9 +609,9 @@ e2e_swaks() {
     _log=$(mktemp "$E2E_LOG/swaks.XXXXXX")
     # swaks appends CRLF "." CRLF to the data unless it ends in a line
     # holding a dot: give it that, so the message arrives byte-exact.
-    _end='.\n'
-    [ "$(tail -c 1 "$_file" | od -An -c | tr -d ' ')" = '\n' ] || _end='\n.\n'
-    if ! { cat "$_file"; printf "$_end"; } |
+    _nl=yes
+    [ "$(tail -c 1 "$_file" | od -An -c | tr -d ' ')" = '\n' ] || _nl=no
+    if ! { cat "$_file"; [ $_nl = yes ] || echo; echo .; } |
             swaks --server "127.0.0.1:$_port" --helo client.test.example \
             --from "$_from" --to "$_to" --data - --suppress-data \
             --timeout 300 "$@" >"$_log" 2>&1; then
