@@ -194,6 +194,8 @@ entry_parse(const char *address, const unsigned char *v, size_t vlen,
     if (e == NULL || (e->address = strdup(address)) == NULL)
         goto nomem;
     atomic_init(&e->refs, 1);
+    if (v == NULL)        /* tinycdb: the record runs past the file end */
+        goto broken;
     if (vlen < 1 || v[0] != KEYSTORE_VERSION) {
         seterr(err, errlen, "entry %s has record version %u, this program "
                "reads %u: rebuild the keystore", address,
