@@ -169,7 +169,8 @@ static void header_emit(mime_canon_t *c, const char *cte, const char *ctype)
         }
         pos = c->cte[i].off + c->cte[i].len;
     }
-    emit(c, c->hdr + pos, c->hlen - pos);
+    if (c->hdr != NULL)         /* NULL when no header came at all */
+        emit(c, c->hdr + pos, c->hlen - pos);
     if (cte != NULL && c->ncte == 0) {
         emits(c, "Content-Transfer-Encoding: ");
         emits(c, cte);
