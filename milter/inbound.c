@@ -11,6 +11,11 @@
  * child of a multipart/signed, or the pkcs7-mime part itself), and a pass
  * there becomes neutral because the signature does not cover the whole
  * message.  Structural MIME errors inside an object make it permerror.
+ * A limit against hostile input (MIME_ERR_LIMITS: nesting, header count
+ * or length, boundary length, parts, S/MIME objects, CMS size) hit
+ * anywhere in the message makes the whole message permerror, with one
+ * result naming the limit: what lies beyond the limit was not parsed, so
+ * a signature could hide there.
  */
 #include "config.h"
 
@@ -32,8 +37,7 @@
 /* Parser errors that make an S/MIME object malformed when they happen
  * between its beginning and its end. */
 #define STRUCTURAL_ERRORS (MIME_ERR_BOUNDARY | MIME_ERR_TRUNCATED | \
-    MIME_ERR_SIGNED_FORM | MIME_ERR_CMS_SIZE | MIME_ERR_NESTING | \
-    MIME_ERR_PARTS)
+    MIME_ERR_SIGNED_FORM | MIME_ERR_LIMITS)
 
 struct object {
     int used;
@@ -157,7 +161,8 @@ static void cb_smime_end(void *arg, unsigned id)
                             in->naddrs, out, MAX_SIGNERS);
     smime_verify_free(o->v);
     o->v = NULL;
-    if (bad && !(n == 1 && out[0].result == SMIME_RESULT_PERMERROR)) {
+    if (bad && ((bad & MIME_ERR_LIMITS) ||
+                !(n == 1 && out[0].result == SMIME_RESULT_PERMERROR))) {
         struct inbound_result *r = add_result(in, o);
         r->r.result = SMIME_RESULT_PERMERROR;
         snprintf(r->r.reason, sizeof r->r.reason, "%s",
@@ -267,10 +272,26 @@ int inbound_body(inbound_t *in, const char *buf, size_t len)
     return 0;
 }
 
+/* A limit was hit: one permerror result for the whole message. */
+static void limit_result(inbound_t *in, unsigned limits)
+{
+    struct inbound_result *r = &in->res[0];
+
+    memset(r, 0, sizeof *r);
+    r->r.result = SMIME_RESULT_PERMERROR;
+    snprintf(r->r.reason, sizeof r->r.reason, "%s",
+             mime_error_string(limits));
+    in->nres = 1;
+}
+
 int inbound_finish(inbound_t *in)
 {
+    unsigned limits;
+
     if (in->failed || mime_parser_finish(in->parser) != 0 || in->failed)
         return in->failed = 1, -1;
+    if ((limits = mime_parser_errors(in->parser) & MIME_ERR_LIMITS) != 0)
+        limit_result(in, limits);
     return 0;
 }
 

@@ -35,7 +35,9 @@ int inbound_body(inbound_t *in, const char *buf, size_t len);
 /* End of message. 0, or -1 on an internal error. */
 int inbound_finish(inbound_t *in);
 
-/* After finish: the signatures found, in order of appearance. */
+/* After finish: the signatures found, in order of appearance; or, when
+ * the message hit a limit against hostile input (MIME_ERR_LIMITS), one
+ * permerror result without part whose reason names the limit. */
 size_t inbound_results(const inbound_t *in,
                        const struct inbound_result **out);
 

@@ -10,6 +10,12 @@
  * through the action vtable: for inbound mail every Authentication-Results
  * header carrying our authserv-id (and TagHeader) is deleted and ours is
  * prepended.  It never holds the body.
+ *
+ * The header block is kept up to MAX_HEADER_BYTES.  Past that (a
+ * never-ending header block) only what end of message needs is noted:
+ * which Authentication-Results headers are ours and how many TagHeader
+ * headers there are, so that forged ones are deleted wherever they are.
+ * Such inbound mail gets permerror ("header block too large").
  */
 #include "config.h"
 
@@ -26,6 +32,8 @@
 
 #define AR_NAME "Authentication-Results"
 #define MAX_HEADER_BYTES (4u * 1024 * 1024)
+#define MAX_TAIL_OURS 65536        /* our A-R headers noted past the cap */
+#define HEADERS_REASON "header block too large"
 #define INTERNAL_REASON "internal error"
 
 enum direction { DIR_NONE, DIR_IN, DIR_OUT };
@@ -42,6 +50,9 @@ struct session {
     size_t nh, caph;
     size_t header_bytes;
     int headers_dropped;       /* header block too large to keep */
+    size_t tail_ar, tail_tag;  /* A-R / TagHeader headers past the cap */
+    unsigned *tail_ours;       /* which of the tail_ar are ours (1-based) */
+    size_t ntail_ours, cap_tail;
     uint64_t size;
     enum direction dir;
     int skipping;              /* body no longer wanted */
@@ -81,6 +92,7 @@ static void message_clear(session_t *s)
     s->nh = 0;
     s->header_bytes = 0;
     s->headers_dropped = 0;
+    s->tail_ar = s->tail_tag = s->ntail_ours = 0;
     s->size = 0;
     s->dir = DIR_NONE;
     s->skipping = s->too_large = s->failed = s->signed_ok = 0;
@@ -99,6 +111,7 @@ void session_free(session_t *s)
         return;
     message_clear(s);
     free(s->hv);
+    free(s->tail_ours);
     free(s->client);
     free(s->login);
     free(s->daemon);
@@ -170,15 +183,44 @@ static void fail(session_t *s, const char *why)
     s->out = NULL;
 }
 
+/* A header past MAX_HEADER_BYTES: note only what eom deletes. */
+static void header_tail(session_t *s, const char *name, const char *value)
+{
+    if (s->cfg == NULL)
+        return;
+    if (s->cfg->tag_header && strcasecmp(name, s->cfg->tag_header) == 0)
+        s->tail_tag++;
+    if (strcasecmp(name, AR_NAME) != 0)
+        return;
+    s->tail_ar++;
+    if (!arheader_is_ours(value, s->cfg->authserv_id))
+        return;
+    if (s->ntail_ours == s->cap_tail) {
+        size_t cap = s->cap_tail ? 2 * s->cap_tail : 16;
+        unsigned *nv = NULL;
+        errno = 0;
+        if (cap > MAX_TAIL_OURS ||
+            (nv = realloc(s->tail_ours, cap * sizeof *nv)) == NULL) {
+            fail(s, "too many Authentication-Results headers");
+            return;
+        }
+        s->tail_ours = nv;
+        s->cap_tail = cap;
+    }
+    s->tail_ours[s->ntail_ours++] = (unsigned)s->tail_ar;
+}
+
 enum session_status session_header(session_t *s, const char *name,
                                    const char *value)
 {
     size_t add = strlen(name) + strlen(value) + 4;
 
-    if (s->failed || s->headers_dropped)
+    if (s->failed)
         return SESSION_CONTINUE;
-    if (s->header_bytes + add > MAX_HEADER_BYTES) {
+    s->size += add;
+    if (s->headers_dropped || s->header_bytes + add > MAX_HEADER_BYTES) {
         s->headers_dropped = 1;
+        header_tail(s, name, value);
         return SESSION_CONTINUE;
     }
     if (s->nh == s->caph) {
@@ -201,7 +243,6 @@ enum session_status session_header(session_t *s, const char *name,
     }
     s->nh++;
     s->header_bytes += add;
-    s->size += add;
     return SESSION_CONTINUE;
 }
 
@@ -247,8 +288,7 @@ enum session_status session_eoh(session_t *s)
     if (!(s->cfg->mode & CONFIG_MODE_VERIFY))
         return SESSION_CONTINUE;
     s->dir = DIR_IN;
-    if (s->headers_dropped) {
-        s->too_large = 1;
+    if (s->headers_dropped) {          /* permerror at eom */
         s->skipping = 1;
         return SESSION_CONTINUE;
     }
@@ -289,8 +329,9 @@ enum session_status session_body(session_t *s, const char *buf, size_t len)
 
 /* ---- end of message ---- */
 
-/* Delete every header called name for which keep() says no, from the
- * highest index down (indexes count headers of that name, from 1). */
+/* Delete every header called name (only_ours: every one whose
+ * authserv-id is ours), from the highest index down (indexes count
+ * headers of that name, from 1); those past the header cap first. */
 static int delete_headers(session_t *s, const struct actions *act, void *arg,
                           const char *name, int only_ours)
 {
@@ -299,6 +340,16 @@ static int delete_headers(session_t *s, const struct actions *act, void *arg,
     for (size_t i = 0; i < s->nh; i++)
         if (strcasecmp(s->hv[i].name, name) == 0)
             count++;
+    if (only_ours) {
+        for (size_t k = s->ntail_ours; k-- > 0;)
+            if (act->change_header(arg, name, count + s->tail_ours[k],
+                                   NULL) != 0)
+                return -1;
+    } else {
+        for (size_t k = s->tail_tag; k > 0; k--)
+            if (act->change_header(arg, name, count + (unsigned)k, NULL) != 0)
+                return -1;
+    }
     for (size_t i = s->nh; i-- > 0;) {
         if (strcasecmp(s->hv[i].name, name) != 0)
             continue;
@@ -355,6 +406,11 @@ static size_t inbound_resinfos(session_t *s, struct ar_result *ar,
     if (failed) {
         ar[0] = (struct ar_result){.result = SMIME_RESULT_TEMPERROR,
                                    .reason = INTERNAL_REASON};
+        return 1;
+    }
+    if (s->headers_dropped) {
+        ar[0] = (struct ar_result){.result = SMIME_RESULT_PERMERROR,
+                                   .reason = HEADERS_REASON};
         return 1;
     }
     for (size_t i = 0; i < got && n < max; i++) {

@@ -319,8 +319,10 @@ static void header_end(mime_parser_t *p, mime_entity_t *e)
     if (strncmp(e->type, "multipart/", 10) == 0) {
         const char *b = mimehdr_plist_get(&e->params, "boundary");
         size_t bl = b ? strlen(b) : 0;
-        if (bl == 0 || bl > p->lim.max_boundary_len) {
+        if (bl == 0) {
             p->errors |= MIME_ERR_BOUNDARY;
+        } else if (bl > p->lim.max_boundary_len) {
+            p->errors |= MIME_ERR_BOUNDARY_LONG;
         } else if (e->depth >= p->lim.max_depth) {
             p->errors |= MIME_ERR_NESTING;
         } else {
@@ -723,12 +725,13 @@ unsigned mime_parser_errors(const mime_parser_t *p)
 const char *mime_error_string(unsigned errors)
 {
     static const char *const msg[] = {
-        "multipart nesting too deep", "header too long",
+        "MIME nesting too deep", "header too long",
         "too many headers", "bad multipart boundary",
         "too many MIME parts", "truncated MIME structure",
         "bad transfer encoding", "line too long",
-        "too many S/MIME objects", "CMS object too large",
+        "too many S/MIME objects", "CMS too large",
         "multipart/signed without two parts", "header syntax error",
+        "MIME boundary too long",
     };
     for (unsigned i = 0; i < sizeof(msg) / sizeof(msg[0]); i++)
         if (errors & (1u << i))

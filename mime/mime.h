@@ -64,7 +64,7 @@ enum mime_line_kind {
 #define MIME_ERR_NESTING       0x0001u /* deeper than max_depth: leaf */
 #define MIME_ERR_HEADER_LONG   0x0002u /* logical header > max_header_len */
 #define MIME_ERR_HEADER_COUNT  0x0004u /* more than max_headers in a block */
-#define MIME_ERR_BOUNDARY      0x0008u /* boundary missing, empty or too long */
+#define MIME_ERR_BOUNDARY      0x0008u /* boundary missing or empty */
 #define MIME_ERR_PARTS         0x0010u /* more than max_parts entities */
 #define MIME_ERR_TRUNCATED     0x0020u /* no close delimiter / EOF in headers */
 #define MIME_ERR_ENCODING      0x0040u /* bad base64 / quoted-printable */
@@ -74,6 +74,15 @@ enum mime_line_kind {
 #define MIME_ERR_SIGNED_FORM   0x0400u /* multipart/signed without 2 parts */
 #define MIME_ERR_HEADER_SYNTAX 0x0800u /* a line in a header block that is
                                           not a header */
+#define MIME_ERR_BOUNDARY_LONG 0x1000u /* boundary > max_boundary_len */
+
+/* The bits that mean a limit against hostile input was hit (as opposed
+ * to ordinary sloppiness such as a missing close delimiter or a long
+ * line): what follows the limit was not parsed as MIME, so a signature
+ * could hide there. */
+#define MIME_ERR_LIMITS (MIME_ERR_NESTING | MIME_ERR_HEADER_LONG | \
+    MIME_ERR_HEADER_COUNT | MIME_ERR_BOUNDARY_LONG | MIME_ERR_PARTS | \
+    MIME_ERR_SMIME_COUNT | MIME_ERR_CMS_SIZE)
 
 struct mime_limits {
     unsigned max_depth;        /* multipart nesting, default 32 */

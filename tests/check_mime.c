@@ -562,7 +562,8 @@ START_TEST(test_limits)
     mime_limits_default(&lim);
     lim.max_boundary_len = 5;
     parse_lf(&r, "Content-Type: multipart/mixed; boundary=abcdef\n\n--abcdef\n\nx\n", &lim);
-    ck_assert_uint_eq(r.errors, MIME_ERR_BOUNDARY);
+    ck_assert_uint_eq(r.errors, MIME_ERR_BOUNDARY_LONG);
+    ck_assert_str_eq(mime_error_string(r.errors), "MIME boundary too long");
     rec_free(&r);
 
     mime_limits_default(&lim);
