@@ -18,6 +18,10 @@
 #	2. Golden files: tests/data/NAME.eml through -t must give exactly
 #	   tests/data/NAME.ref.  NAME.conf (optional) is appended to the
 #	   configuration, NAME.opts (optional) holds extra -t arguments.
+#	3. Limits too big to commit or needing the PKI: tests/mklimits.sh
+#	   writes limit-NAME.eml and .ref under tests/work/golden/limits/,
+#	   checked like the golden files of 2 (and removed afterwards: one
+#	   is 90 MB).
 #	Prints one line per failure and "N passed, N failed"; exit 0 only
 #	when nothing failed.
 #
@@ -257,9 +261,9 @@ while read -r name res part signers reasons; do
 	check_case "$name" "$res" "$part" "$signers" "$reasons"
 done <"$top_srcdir/tests/fixtures/cases.txt"
 
-# Static golden files.
-for eml in "$top_srcdir"/tests/data/*.eml; do
-	[ -f "$eml" ] || continue
+# golden_file EML LABEL: EML through -t must give ${EML%.eml}.ref.
+golden_file() {
+	eml=$1 label=$2
 	name=$(basename "$eml" .eml)
 	ref=${eml%.eml}.ref
 	conf=$G/data-$name.conf
@@ -281,14 +285,32 @@ for eml in "$top_srcdir"/tests/data/*.eml; do
 	"$MILTER" -c "$conf" -t "$eml" $opts >"$out" 2>"$G/data-$name.err"
 	rc=$?
 	if [ "$rc" -ne 0 ]; then
-		fail "data/$name" "exit $rc: $(head -c 300 "$G/data-$name.err")"
+		fail "$label" "exit $rc: $(head -c 300 "$G/data-$name.err")"
 	elif ! cmp -s "$out" "$ref"; then
-		fail "data/$name" "output differs from $name.ref:"
-		diff "$ref" "$out" | head -20 | sed 's/^/	/'
+		fail "$label" "output differs from $name.ref:"
+		diff "$ref" "$out" | head -20 | cut -c 1-200 | sed 's/^/	/'
 	else
 		passed=$((passed + 1))
 	fi
+	[ -n "${GOLDEN_KEEP:-}" ] || rm -f "$out"
+}
+
+# Static golden files.
+for eml in "$top_srcdir"/tests/data/*.eml; do
+	[ -f "$eml" ] || continue
+	golden_file "$eml" "data/$(basename "$eml" .eml)"
 done
+
+# Generated limit cases.
+if sh "$top_srcdir/tests/mklimits.sh" "$PKI" "$G/limits" "$ID" \
+    >"$G/mklimits.log" 2>&1; then
+	for eml in "$G"/limits/*.eml; do
+		golden_file "$eml" "limits/$(basename "$eml" .eml)"
+		[ -n "${GOLDEN_KEEP:-}" ] || rm -f "$eml" "${eml%.eml}.ref"
+	done
+else
+	fail limits "tests/mklimits.sh failed: $(tail -3 "$G/mklimits.log")"
+fi
 
 [ -n "${GOLDEN_KEEP:-}" ] || rm -rf "$G"
 echo "$passed passed, $failed failed"
