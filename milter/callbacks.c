@@ -4,7 +4,8 @@
  * session's wishes into smfi_* calls.  Negotiation drops the events we do
  * not need (HELO, RCPT, DATA, unknown commands), asks for no replies
  * where we always continue, and for SMFIS_SKIP so that bodies of mail
- * that cannot be signed are not sent to us.
+ * that cannot be signed are not sent to us.  Each message's summary
+ * line is logged here and counted (stats.h).
  */
 #include "config.h"
 
@@ -19,6 +20,7 @@
 #include "callbacks.h"
 #include "log.h"
 #include "session.h"
+#include "stats.h"
 
 #define FILTER_NAME "smime-milter"
 #define BODY_CHUNK 65535            /* libmilter's limit per call */
@@ -41,6 +43,14 @@ static struct conn *conn_get(SMFICTX *ctx)
         smfi_setpriv(ctx, c);
     }
     return c;
+}
+
+/* Out of memory for the connection's state: try again later. */
+static sfsistat oom_tempfail(void)
+{
+    stats_add(STATS_ERRORS);
+    stats_add(STATS_TEMPFAILS);
+    return SMFIS_TEMPFAIL;
 }
 
 /* SMFIS_NOREPLY where the MTA agreed not to wait for a reply. */
@@ -96,7 +106,7 @@ static sfsistat cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 
     (void)host;
     if (c == NULL)
-        return SMFIS_TEMPFAIL;
+        return oom_tempfail();
     if (sa && sa->sa_family == AF_INET)
         inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)sa)->sin_addr,
                   addr, sizeof addr);
@@ -117,7 +127,7 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
 
     (void)argv;
     if (c == NULL)
-        return SMFIS_TEMPFAIL;
+        return oom_tempfail();
     cfg = config_current_get();
     session_set_login(c->s, NULL);
     session_begin(c->s, cfg);
@@ -193,10 +203,11 @@ static sfsistat cb_eom(SMFICTX *ctx)
     enum session_status st;
 
     if (c == NULL)
-        return SMFIS_TEMPFAIL;
+        return oom_tempfail();
     take_macros(ctx, c);
     st = session_eom(c->s, &milter_actions, ctx);
     log_msg(LOG_INFO, session_queue_id(c->s), "%s", session_summary(c->s));
+    stats_count_summary(session_summary(c->s), st == SESSION_TEMPFAIL);
     switch (st) {
     case SESSION_TEMPFAIL:
         smfi_setreply(ctx, "451", "4.3.0",
@@ -214,9 +225,13 @@ static sfsistat cb_abort(SMFICTX *ctx)
     struct conn *c = smfi_getpriv(ctx);
 
     if (c) {
+        /* a summary already there: eom or an earlier abort counted it */
+        int counted = session_summary(c->s)[0] != '\0';
         session_abort(c->s);
         log_msg(LOG_DEBUG, session_queue_id(c->s), "%s",
                 session_summary(c->s));
+        if (!counted)
+            stats_count_summary(session_summary(c->s), 0);
     }
     return SMFIS_CONTINUE;
 }

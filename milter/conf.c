@@ -83,6 +83,8 @@ static const struct key keys[] = {
     {{"UserID", "none", "user[:group] to switch to after binding the "
       "socket"}, T_USER, F(user_id), NULL, 0},
     {{"PidFile", "none", "pid file"}, T_STRING, F(pid_file), NULL, 0},
+    {{"StatsFile", "none", "file the counters are written to on SIGUSR1"},
+     T_STRING, F(stats_file), NULL, 0},
     {{"LogLevel", "info", "err, warning, notice, info or debug"},
      T_LOGLEVEL, F(log_level), "info", 0},
     {{"SyslogFacility", "mail", "syslog facility"},
@@ -649,6 +651,7 @@ static void config_destroy(config_t *c)
     free(c->spool_directory);
     free(c->user_id);
     free(c->pid_file);
+    free(c->stats_file);
     free(c->path_buf);
     free(c);
 }

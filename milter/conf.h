@@ -53,6 +53,7 @@ typedef struct config {
     uint64_t max_message_size;       /* 0: no limit */
     char *user_id;                   /* NULL: none */
     char *pid_file;                  /* NULL: none */
+    char *stats_file;                /* NULL: none (SIGUSR1 logs only) */
     int log_level;                   /* LOG_ERR .. LOG_DEBUG */
     int syslog_facility;             /* LOG_MAIL, ... */
 

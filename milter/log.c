@@ -84,3 +84,17 @@ void log_info(int prio, const char *fmt, ...)
     log_v(prio, NULL, fmt, ap);
     va_end(ap);
 }
+
+const char *log_quote(char *buf, size_t len, const char *text)
+{
+    size_t n = 0;
+
+    if (len == 0)
+        return buf;
+    for (; text && *text && n + 1 < len; text++) {
+        unsigned char ch = (unsigned char)*text;
+        buf[n++] = ch == '"' ? '\'' : (ch < 32 || ch == 127) ? ' ' : (char)ch;
+    }
+    buf[n] = '\0';
+    return buf;
+}

@@ -1,12 +1,16 @@
 /*
  * log.h - the daemon's logging: syslog with the configured facility and
  * level, plus stderr when running in the foreground (-f) or in test mode.
- * Every line about a message starts with its queue id ("NOQUEUE" until
- * the MTA has assigned one).  Only milter/ logs.
+ * Every line is a list of key=value items (values with white space in
+ * double quotes, which never contain a double quote), so grep and awk can
+ * read it.  A line about a message starts with its queue id, as Postfix
+ * writes it ("QUEUEID: dir=in ..."; "NOQUEUE" until the MTA has assigned
+ * one); other lines start with event=NAME.  Only milter/ logs.
  */
 #ifndef SMIME_LOG_H
 #define SMIME_LOG_H
 
+#include <stddef.h>
 #include <syslog.h>
 
 /* to_syslog/to_stderr: where lines go.  Levels are syslog's LOG_*. */
@@ -22,5 +26,10 @@ void log_msg(int prio, const char *qid, const char *fmt, ...)
 /* Lines not about a message. */
 void log_info(int prio, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Free text made fit for a double-quoted key="value": double quotes
+ * become single quotes, control characters spaces; truncated to fit.
+ * Returns buf. */
+const char *log_quote(char *buf, size_t len, const char *text);
 
 #endif

@@ -1,13 +1,18 @@
 /*
  * main.c - smime-milter(8): options, configuration, test mode, and the
- * daemon's life (detach, pid file, socket, privilege drop, reload).
+ * daemon's life (detach, pid file, socket, privilege drop, reload,
+ * statistics).
  *
  * Signals: libmilter's own signal thread takes SIGTERM/SIGINT (and would
  * stop on SIGHUP too).  To reload on SIGHUP instead, smfi_main runs in a
  * second thread while the main thread keeps SIGHUP unblocked with a
  * handler: Linux delivers a process-directed signal to the main thread
- * first when it does not block it, so libmilter never sees SIGHUP.  The
- * handler only writes to a pipe; the main thread reloads.
+ * first when it does not block it, so libmilter never sees SIGHUP.
+ * SIGUSR1 (statistics) may land on any thread.  The handler only writes
+ * to a pipe; the main thread reloads or writes the statistics.
+ *
+ * Log lines not about a message are key=value items starting with
+ * event=NAME (log.h).
  */
 #include "config.h"
 
@@ -31,6 +36,7 @@
 #include "callbacks.h"
 #include "conf.h"
 #include "log.h"
+#include "stats.h"
 #include "testmode.h"
 
 #ifndef SYSCONFDIR
@@ -71,20 +77,35 @@ static void report_stderr(void *arg, const char *msg)
 
 static void report_log(void *arg, const char *msg)
 {
+    char q[1024];
+
     (void)arg;
-    log_info(LOG_ERR, "%s", msg);
+    log_info(LOG_ERR, "event=config problem=\"%s\"",
+             log_quote(q, sizeof q, msg));
+}
+
+/* "event=NAME status=failed error=\"WHAT: strerror\"" */
+static void log_failure(int prio, const char *event, const char *what,
+                        int err)
+{
+    char q[1024], text[900];
+
+    snprintf(text, sizeof text, "%s%s%s", what, err ? ": " : "",
+             err ? strerror(err) : "");
+    log_info(prio, "event=%s status=failed error=\"%s\"", event,
+             log_quote(q, sizeof q, text));
 }
 
 /* ---- daemon pieces ---- */
 
-static int hup_pipe[2] = {-1, -1};
+static int sig_pipe[2] = {-1, -1};
 
-static void on_hup(int sig)
+/* 'h' reload, 'u' statistics; the main thread reads them. */
+static void on_signal(int sig)
 {
     int e = errno;
-    (void)sig;
-    if (write(hup_pipe[1], "h", 1) < 0) {
-        /* a reload is pending already */
+    if (write(sig_pipe[1], sig == SIGUSR1 ? "u" : "h", 1) < 0) {
+        /* the pipe is full: that request is pending already */
     }
     errno = e;
 }
@@ -93,7 +114,7 @@ static void *milter_thread(void *arg)
 {
     (void)arg;
     int rc = smfi_main();
-    if (write(hup_pipe[1], rc == MI_SUCCESS ? "q" : "e", 1) < 0)
+    if (write(sig_pipe[1], rc == MI_SUCCESS ? "q" : "e", 1) < 0)
         abort();
     return NULL;
 }
@@ -145,30 +166,33 @@ static int drop_privileges(const char *spec, const char *unix_path)
 
     snprintf(user, sizeof user, "%.*s", (int)n, spec);
     if ((pw = getpwnam(user)) == NULL) {
-        log_info(LOG_ERR, "UserID: unknown user %s", user);
+        log_info(LOG_ERR, "event=setuid status=failed user=%s "
+                 "error=\"unknown user\"", user);
         return -1;
     }
     gid = pw->pw_gid;
     if (colon) {
         struct group *gr = getgrnam(colon + 1);
         if (gr == NULL) {
-            log_info(LOG_ERR, "UserID: unknown group %s", colon + 1);
+            log_info(LOG_ERR, "event=setuid status=failed group=%s "
+                     "error=\"unknown group\"", colon + 1);
             return -1;
         }
         gid = gr->gr_gid;
     }
     if (unix_path && chown(unix_path, pw->pw_uid, gid) != 0)
-        log_info(LOG_WARNING, "cannot chown %s: %s", unix_path,
-                 strerror(errno));
+        log_info(LOG_WARNING, "event=chown status=failed path=%s "
+                 "error=\"%s\"", unix_path, strerror(errno));
     if (initgroups(user, gid) != 0 || setgid(gid) != 0 ||
         setuid(pw->pw_uid) != 0) {
-        log_info(LOG_ERR, "cannot switch to %s: %s", spec, strerror(errno));
+        log_info(LOG_ERR, "event=setuid status=failed user=%s error=\"%s\"",
+                 spec, strerror(errno));
         return -1;
     }
     if (pw->pw_uid != 0 && (setuid(0) == 0 || geteuid() != pw->pw_uid ||
                             getegid() != gid)) {
-        log_info(LOG_ERR, "privileges still held after switching to %s",
-                 spec);
+        log_info(LOG_ERR, "event=setuid status=failed user=%s "
+                 "error=\"privileges still held\"", spec);
         return -1;
     }
     return 0;
@@ -180,18 +204,33 @@ static void reload(const char *path, unsigned flags, const char *socket)
     config_t *old = config_current_get();
 
     if (c == NULL) {
-        log_info(LOG_ERR, "reload of %s failed: keeping the old "
-                 "configuration", path);
+        log_info(LOG_ERR, "event=reload status=failed config=%s "
+                 "note=\"old configuration kept\"", path);
     } else {
         if (!socket && old && old->socket && c->socket &&
             strcmp(old->socket, c->socket) != 0)
-            log_info(LOG_WARNING, "Socket changed: takes effect after a "
-                     "restart");
+            log_info(LOG_WARNING, "event=reload status=warning "
+                     "note=\"Socket change takes effect after a restart\"");
         log_set(c->syslog_facility, c->log_level);
         config_current_set(c);
-        log_info(LOG_INFO, "configuration %s reloaded", path);
+        log_info(LOG_INFO, "event=reload status=reloaded config=%s", path);
     }
     config_unref(old);
+}
+
+/* SIGUSR1: the counters to the log (one line) and to StatsFile. */
+static void write_stats(void)
+{
+    config_t *c = config_current_get();
+    char line[4096], err[1200], q[1200];
+
+    if (stats_format(line, sizeof line, " ") > 0)
+        log_info(LOG_NOTICE, "event=stats %s", line);
+    if (c && c->stats_file && stats_write_file(c->stats_file, err,
+                                               sizeof err) != 0)
+        log_info(LOG_ERR, "event=stats status=failed path=%s error=\"%s\"",
+                 c->stats_file, log_quote(q, sizeof q, err));
+    config_unref(c);
 }
 
 static int run_daemon(config_t *cfg, const char *path, unsigned flags,
@@ -216,31 +255,35 @@ static int run_daemon(config_t *cfg, const char *path, unsigned flags,
     errno = 0;
     if (smfi_setconn((char *)sock) != MI_SUCCESS ||
         callbacks_register() != 0 || smfi_opensocket(1) != MI_SUCCESS) {
-        log_info(LOG_ERR, "cannot listen on %s%s%s", sock,
-                 errno ? ": " : "", errno ? strerror(errno) : "");
+        char what[4200];
+        snprintf(what, sizeof what, "cannot listen on %s", sock);
+        log_failure(LOG_ERR, "start", what, errno);
         return 1;
     }
     if (!foreground && detach() != 0) {
-        log_info(LOG_ERR, "cannot detach: %s", strerror(errno));
+        log_failure(LOG_ERR, "start", "cannot detach", errno);
         return 1;
     }
     log_open(progname, cfg->syslog_facility, cfg->log_level, 1, foreground);
     if (cfg->pid_file && write_pidfile(cfg->pid_file) != 0)
-        log_info(LOG_WARNING, "cannot write %s: %s", cfg->pid_file,
-                 strerror(errno));
+        log_info(LOG_WARNING, "event=pidfile status=failed path=%s "
+                 "error=\"%s\"", cfg->pid_file, strerror(errno));
     if (cfg->user_id && drop_privileges(cfg->user_id, unix_path) != 0)
         return 1;
     char *pid_file = cfg->pid_file ? strdup(cfg->pid_file) : NULL;
     config_current_set(cfg);
 
-    if (pipe(hup_pipe) != 0) {
-        log_info(LOG_ERR, "pipe: %s", strerror(errno));
+    if (pipe2(sig_pipe, O_CLOEXEC) != 0 ||
+        fcntl(sig_pipe[1], F_SETFL, O_NONBLOCK) != 0) {
+        log_failure(LOG_ERR, "start", "pipe", errno);
         return 1;
     }
+    stats_reset();
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_hup;
+    sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
     /* TERM and INT belong to libmilter's signal thread */
@@ -248,22 +291,29 @@ static int run_daemon(config_t *cfg, const char *path, unsigned flags,
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
-    if (pthread_create(&tid, NULL, milter_thread, NULL) != 0) {
-        log_info(LOG_ERR, "cannot start: %s", strerror(errno));
+    if ((errno = pthread_create(&tid, NULL, milter_thread, NULL)) != 0) {
+        log_failure(LOG_ERR, "start", "cannot start the milter thread",
+                    errno);
         return 1;
     }
-    log_info(LOG_INFO, "%s %s listening on %s", PACKAGE_NAME,
-             PACKAGE_VERSION, sock);
+    log_info(LOG_INFO, "event=start status=listening version=%s socket=%s "
+             "pid=%ld", PACKAGE_VERSION, sock, (long)getpid());
     for (;;) {
-        ssize_t n = read(hup_pipe[0], &ch, 1);
+        ssize_t n = read(sig_pipe[0], &ch, 1);
         if (n < 0 && errno == EINTR)
             continue;
+        if (n > 0 && ch == 'u') {
+            write_stats();
+            continue;
+        }
         if (n <= 0 || ch != 'h')
             break;
         reload(path, flags, socket_opt);
     }
     pthread_join(tid, NULL);
-    log_info(LOG_INFO, "stopped");
+    write_stats();
+    log_info(LOG_INFO, "event=stop status=%s", ch == 'q' ? "stopped"
+                                                          : "failed");
     if (pid_file)
         unlink(pid_file);
     free(pid_file);

@@ -1,0 +1,76 @@
+/*
+ * stats.h - the daemon's message counters: how many messages it saw, in
+ * which direction, with which result, how many it signed, why it did not
+ * sign the others, and how many ended in an internal error or tempfail.
+ *
+ * Counters are process-wide, lock-free (relaxed atomics) and may be bumped
+ * from every milter thread at once.  They start at zero when the daemon
+ * starts and survive reloads.  On SIGUSR1 the daemon writes a snapshot
+ * (stats_format) to the log and, when StatsFile is set, to that file
+ * (stats_write_file: temporary file + rename).
+ */
+#ifndef SMIME_STATS_H
+#define SMIME_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Keep in step with the names in stats.c and the man pages. */
+enum stats_counter {
+    STATS_MESSAGES,          /* every message that reached end of data */
+    STATS_INBOUND,
+    STATS_OUTBOUND,
+    STATS_IGNORED,           /* direction not handled by Mode */
+    STATS_ABORTED,           /* MTA aborted the message before its end */
+    /* inbound: the (first) result, as in the log line */
+    STATS_RESULT_NONE,
+    STATS_RESULT_PASS,
+    STATS_RESULT_FAIL,
+    STATS_RESULT_POLICY,
+    STATS_RESULT_NEUTRAL,
+    STATS_RESULT_TEMPERROR,
+    STATS_RESULT_PERMERROR,
+    STATS_UNVERIFIED_TOO_LARGE,
+    /* outbound */
+    STATS_SIGNED,
+    STATS_UNSIGNED_NO_KEYSTORE,      /* no Keystore configured */
+    STATS_UNSIGNED_NO_ENTRY,         /* From has no keystore entry */
+    STATS_UNSIGNED_LOGIN,            /* login may not sign as From */
+    STATS_UNSIGNED_ALREADY_SIGNED,   /* already S/MIME (or PGP) */
+    STATS_UNSIGNED_DKIM,             /* DKIM-Signature present */
+    STATS_UNSIGNED_TOO_LARGE,
+    STATS_UNSIGNED_FROM,             /* no, several or bad From address */
+    STATS_UNSIGNED_CERTIFICATE,      /* signer certificate unusable */
+    STATS_UNSIGNED_OTHER,
+    /* failures */
+    STATS_ERRORS,            /* internal errors (with OnError accept too) */
+    STATS_TEMPFAILS,         /* messages answered with a 4xx */
+    STATS_N
+};
+
+/* The counter's key in the output ("messages", "result_pass", ...). */
+const char *stats_name(enum stats_counter c);
+
+void stats_add(enum stats_counter c);
+uint64_t stats_get(enum stats_counter c);
+/* Zero every counter and restart the uptime clock (daemon start, tests). */
+void stats_reset(void);
+
+/* Count one message from its key=value summary line (session_summary):
+ * dir=, result=, reason= and error= decide the counters; tempfailed says
+ * that the message was answered with a tempfail (the end-of-message
+ * status, which the summary may not show). */
+void stats_count_summary(const char *summary, int tempfailed);
+
+/* The snapshot as "key=value" items, separated by sep ("\n" for the
+ * file, " " for the log): uptime (seconds) and time (Unix time), then
+ * every counter.  Returns the length written (truncated to len - 1) or
+ * the length needed, as snprintf. */
+int stats_format(char *buf, size_t len, const char *sep);
+
+/* Write the snapshot, one key=value per line, to path atomically: a
+ * temporary file in the same directory, fsync, rename.  0, or -1 with
+ * a message in err. */
+int stats_write_file(const char *path, char *err, size_t errlen);
+
+#endif
