@@ -7,6 +7,11 @@
  * reference-counted on their own, so a message that holds one keeps its
  * signer however often the file is replaced.
  *
+ * When the file at the path becomes unusable (deleted, truncated,
+ * garbage, wrong owner or mode), lookups fail with the reason until a
+ * usable file is back: the old generation is not used any more, since a
+ * file changed in place may no longer hold what its mapping showed.
+ *
  * Threads: tinycdb's struct cdb keeps per-search state (cdb_vpos...), so
  * every lookup searches a private copy of the generation's struct cdb;
  * the mapped file is only read.  One mutex guards the generation pointer,
@@ -64,7 +69,8 @@ struct keystore {
     pthread_mutex_t lock;
     struct ks_gen *gen;
     struct ks_ident failed;           /* last state that failed to load */
-    int have_failed;
+    int have_failed;                  /* ... and it is the current one */
+    char failed_err[300];             /* why it failed */
 };
 
 static void
@@ -390,8 +396,8 @@ keystore_changed(keystore_t *ks)
     else
         ident_of(&st, &now);
     pthread_mutex_lock(&ks->lock);
-    int changed = !ident_eq(&now, &ks->gen->id) &&
-                  !(ks->have_failed && ident_eq(&now, &ks->failed));
+    int changed = ks->have_failed ? !ident_eq(&now, &ks->failed)
+                                  : !ident_eq(&now, &ks->gen->id);
     pthread_mutex_unlock(&ks->lock);
     return changed;
 }
@@ -401,14 +407,23 @@ keystore_reload(keystore_t *ks, char *err, size_t errlen)
 {
     struct ks_ident id;
 
-    if (!keystore_changed(ks))
-        return 0;
-    struct ks_gen *g = gen_open(ks->path, &id, err, errlen);
+    if (!keystore_changed(ks)) {
+        pthread_mutex_lock(&ks->lock);
+        int failed = ks->have_failed;
+        if (failed)
+            seterr(err, errlen, "%s", ks->failed_err);
+        pthread_mutex_unlock(&ks->lock);
+        return failed ? -1 : 0;
+    }
+    char why[sizeof(ks->failed_err)];
+    struct ks_gen *g = gen_open(ks->path, &id, why, sizeof(why));
     pthread_mutex_lock(&ks->lock);
     if (g == NULL) {
         ks->failed = id;
         ks->have_failed = 1;
+        memcpy(ks->failed_err, why, sizeof(why));
         pthread_mutex_unlock(&ks->lock);
+        seterr(err, errlen, "%s", why);
         return -1;
     }
     struct ks_gen *old = ks->gen;
@@ -444,6 +459,11 @@ keystore_lookup(keystore_t *ks, const char *address, keystore_entry_t **out,
     if (klen == 0)
         return 0;
     pthread_mutex_lock(&ks->lock);
+    if (ks->have_failed) {
+        seterr(err, errlen, "%s", ks->failed_err);
+        pthread_mutex_unlock(&ks->lock);
+        return -1;
+    }
     struct ks_gen *g = ks->gen;
     g->refs++;
     e = cache_get(g, key);

@@ -45,14 +45,17 @@ const char *keystore_path(const keystore_t *ks);
  * or a refused file was chmod'ed), else 0.
  * A file state that already failed to load does not count again. */
 int keystore_changed(keystore_t *ks);
-/* Reopen when changed: 1 reopened, 0 unchanged, -1 the new file is
- * unusable (message in err; the old contents stay in use).  Lookups in
- * other threads may run meanwhile; entries they hold stay valid. */
+/* Reopen when changed: 1 reopened, 0 unchanged, -1 the file is unusable
+ * (deleted, truncated, garbage, wrong owner or mode; message in err).
+ * From then on lookups fail with that message, until a reload finds a
+ * usable file again: a file changed in place cannot be trusted to still
+ * hold the old contents.  Lookups in other threads may run meanwhile;
+ * entries they hold stay valid. */
 int keystore_reload(keystore_t *ks, char *err, size_t errlen);
 
 /* Case-insensitive address lookup.  1 found (*out: a reference, release
- * with keystore_entry_free), 0 no entry, -1 a broken entry (message in
- * err).  Thread-safe. */
+ * with keystore_entry_free), 0 no entry, -1 a broken entry or an
+ * unusable keystore file (message in err).  Thread-safe. */
 int keystore_lookup(keystore_t *ks, const char *address,
                     keystore_entry_t **out, char *err, size_t errlen);
 void keystore_entry_free(keystore_entry_t *e);       /* accepts NULL */

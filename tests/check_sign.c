@@ -509,23 +509,29 @@ START_TEST(keystore_refuse_mode)
     ck_assert_int_eq(chmod(path, 0640), 0);
     ck_assert_ptr_null(keystore_open(path, err, sizeof(err)));
 
-    /* a usable keystore, then a rebuilt one with bad permissions: the
-     * old contents stay in use and the bad state is reported once */
+    /* a usable keystore, then a rebuilt one with bad permissions: it
+     * is reported (every time) and lookups fail until it is fixed */
     ck_assert_int_eq(chmod(path, 0600), 0);
     ks = keystore_open(path, err, sizeof(err));
     ck_assert_msg(ks != NULL, "%s", err);
+    keystore_entry_t *e = NULL;
+    ck_assert_int_eq(keystore_lookup(ks, "alice@example.org", &e, err,
+                                     sizeof(err)), 1);      /* held on */
     ks_build(path, spec1, 2);
     ck_assert_int_eq(chmod(path, 0604), 0);
     ck_assert_int_eq(keystore_changed(ks), 1);
     ck_assert_int_eq(keystore_reload(ks, err, sizeof(err)), -1);
     ck_assert_ptr_nonnull(strstr(err, "chmod 600"));
     ck_assert_int_eq(keystore_changed(ks), 0);
-    keystore_entry_t *e = NULL;
-    ck_assert_int_eq(keystore_lookup(ks, "alice@example.org", &e, err,
-                                     sizeof(err)), 1);
+    err[0] = '\0';
+    ck_assert_int_eq(keystore_reload(ks, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "chmod 600"));
+    ck_assert_ptr_nonnull(keystore_entry_signer(e)); /* still valid */
     keystore_entry_free(e);
-    ck_assert_int_eq(keystore_lookup(ks, "ecdsa@example.org", &e, err,
-                                     sizeof(err)), 0);
+    err[0] = '\0';
+    ck_assert_int_eq(keystore_lookup(ks, "alice@example.org", &e, err,
+                                     sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "chmod 600"));
     ck_assert_int_eq(chmod(path, 0600), 0);       /* fixed: now reloads */
     ck_assert_int_eq(keystore_changed(ks), 1);
     ck_assert_int_eq(keystore_reload(ks, err, sizeof(err)), 1);
@@ -533,6 +539,46 @@ START_TEST(keystore_refuse_mode)
                                      sizeof(err)), 1);
     keystore_entry_free(e);
     keystore_free(ks);
+}
+END_TEST
+
+/* Deleted, truncated or garbage while open: lookups fail with the
+ * reason (never the stale mapping), and a good file brings it back --
+ * also the very file that was in use, moved back into place. */
+START_TEST(keystore_unusable_recovers)
+{
+    char path[2048], keep[2100], err[256] = "";
+    keystore_entry_t *e = NULL;
+    FILE *f;
+
+    ks_path(path, sizeof(path), "unusable");
+    snprintf(keep, sizeof(keep), "%s.keep", path);
+    ks_build(path, spec1, 2);
+    keystore_t *ks = keystore_open(path, err, sizeof(err));
+    ck_assert_msg(ks != NULL, "%s", err);
+    ck_assert_int_eq(rename(path, keep), 0);                 /* deleted */
+    ck_assert_int_eq(keystore_reload(ks, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "cannot open"));
+    ck_assert_int_eq(keystore_lookup(ks, "alice@example.org", &e, err,
+                                     sizeof(err)), -1);
+    ck_assert_ptr_null(e);
+    ck_assert_ptr_nonnull((f = fopen(path, "w")));           /* garbage */
+    fputs("this is not a keystore\n", f);
+    fclose(f);
+    ck_assert_int_eq(chmod(path, 0600), 0);
+    ck_assert_int_eq(keystore_reload(ks, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "not a CDB"));
+    ck_assert_int_eq(truncate(path, 0), 0);                  /* truncated */
+    ck_assert_int_eq(keystore_reload(ks, err, sizeof(err)), -1);
+    ck_assert_int_eq(keystore_lookup(ks, "alice@example.org", &e, err,
+                                     sizeof(err)), -1);
+    ck_assert_int_eq(rename(keep, path), 0);         /* the old one back */
+    ck_assert_int_eq(keystore_reload(ks, err, sizeof(err)), 1);
+    ck_assert_int_eq(keystore_lookup(ks, "alice@example.org", &e, err,
+                                     sizeof(err)), 1);
+    keystore_entry_free(e);
+    keystore_free(ks);
+    unlink(path);
 }
 END_TEST
 
@@ -681,6 +727,7 @@ sign_suite(void)
     tcase_add_test(tc, keystore_signer_roundtrip);
     tcase_add_test(tc, keystore_reload_rebuilt);
     tcase_add_test(tc, keystore_refuse_mode);
+    tcase_add_test(tc, keystore_unusable_recovers);
     tcase_add_test(tc, keystore_refuse_other);
     tcase_add_test(tc, keystore_checks);
     tcase_add_test(tc, keystore_threads);
