@@ -17,7 +17,8 @@
 #	   is never touched; the new header uses the input's line ends).
 #	2. Golden files: tests/data/NAME.eml through -t must give exactly
 #	   tests/data/NAME.ref.  NAME.conf (optional) is appended to the
-#	   configuration, NAME.opts (optional) holds extra -t arguments.
+#	   configuration (@top_srcdir@ in it stands for the source tree),
+#	   NAME.opts (optional) holds extra -t arguments.
 #	3. Limits too big to commit or needing the PKI: tests/mklimits.sh
 #	   writes limit-NAME.eml and .ref under tests/work/golden/limits/,
 #	   checked like the golden files of 2 (and removed afterwards: one
@@ -272,7 +273,7 @@ golden_file() {
 		awk 'NR == FNR { if ($1 !~ /^#/) set[tolower($1)] = 1; next }
 		    !(tolower($1) in set)' "${eml%.eml}.conf" "$G/golden.conf" \
 		    >"$conf"
-		cat "${eml%.eml}.conf" >>"$conf"
+		sed "s|@top_srcdir@|$top_srcdir|g" "${eml%.eml}.conf" >>"$conf"
 	else
 		cp "$G/golden.conf" "$conf"
 	fi
