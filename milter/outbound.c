@@ -23,11 +23,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <gnutls/crypto.h>
 
 #include "canon.h"
@@ -52,6 +55,31 @@ struct outbound {
     char note[340];             /* keystore reload problem, for the log */
 };
 
+/* Root opens any keystore, but after the switch to UserID the daemon
+ * reopens it as that user on every rebuild: refuse at start (and -n) a
+ * keystore that user will not be allowed to read. */
+static int
+owner_ok(const config_t *cfg, char *err, size_t errlen)
+{
+    char name[256];
+    struct passwd *pw;
+    struct stat st;
+    size_t n;
+
+    if (cfg->user_id == NULL || geteuid() != 0)
+        return 1;
+    n = strcspn(cfg->user_id, ":");
+    snprintf(name, sizeof(name), "%.*s", (int)n, cfg->user_id);
+    if ((pw = getpwnam(name)) == NULL || stat(cfg->keystore, &st) != 0 ||
+        st.st_uid == pw->pw_uid)
+        return 1;               /* other checks report those problems */
+    snprintf(err, errlen, "keystore %s is owned by uid %lu, not by UserID %s "
+             "(uid %lu) that reads it after start: chown %s %s",
+             cfg->keystore, (unsigned long)st.st_uid, name,
+             (unsigned long)pw->pw_uid, name, cfg->keystore);
+    return 0;
+}
+
 int
 outbound_init(const config_t *cfg, void **state, char *err, size_t errlen)
 {
@@ -64,7 +92,9 @@ outbound_init(const config_t *cfg, void **state, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    if ((st->ks = keystore_open(cfg->keystore, err, errlen)) == NULL) {
+    if ((st->ks = keystore_open(cfg->keystore, err, errlen)) == NULL ||
+        !owner_ok(cfg, err, errlen)) {
+        keystore_free(st->ks);
         free(st);
         return -1;
     }
