@@ -48,6 +48,8 @@ struct mime_canon {
     char obuf[CANON_OBUF];
     size_t olen;
     int at_bol;                /* the output ends with a line end */
+    size_t fcol;               /* preamble/epilogue: column of a long line
+                                  that comes in pieces */
     /* the current header block */
     char *hdr;
     size_t hlen, hcap;
@@ -171,6 +173,7 @@ static void header_emit(mime_canon_t *c, const char *cte, const char *ctype)
     }
     if (c->hdr != NULL)         /* NULL when no header came at all */
         emit(c, c->hdr + pos, c->hlen - pos);
+    ensure_bol(c);              /* the input ended inside a header line */
     if (cte != NULL && c->ncte == 0) {
         emits(c, "Content-Transfer-Encoding: ");
         emits(c, cte);
@@ -362,13 +365,13 @@ static void leaf_end(mime_canon_t *c, const mime_entity_t *e)
 static void filler_emit(mime_canon_t *c, const char *buf, size_t len)
 {
     int eol = len >= 2 && buf[len - 2] == '\r' && buf[len - 1] == '\n';
-    size_t n = len - (eol ? 2 : 0), col = 0;
+    size_t n = len - (eol ? 2 : 0), col = c->fcol;
     char t[256];
     size_t k = 0;
 
     while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
         n--;
-    if (n >= 5 && memcmp(buf, "From ", 5) == 0)
+    if (col == 0 && n >= 5 && memcmp(buf, "From ", 5) == 0)
         emit(c, ">", 1), col++;
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)buf[i];
@@ -386,6 +389,7 @@ static void filler_emit(mime_canon_t *c, const char *buf, size_t len)
     emit(c, t, k);
     if (eol)
         emit(c, "\r\n", 2);
+    c->fcol = eol ? 0 : col;    /* a piece: the line goes on */
 }
 
 static void bnd_push(mime_canon_t *c, const char *b)
