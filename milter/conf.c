@@ -689,7 +689,9 @@ static config_t *load_stream(const char *name, FILE *fp, unsigned flags,
         problem(&ps, 0, "read error: %s", strerror(errno));
     if (!oom && (flags & CONFIG_NEED_SOCKET) && ps.c->socket == NULL)
         problem(&ps, 0, "Socket is required (or give -p)");
-    if (!oom && !(flags & CONFIG_NO_DERIVED) && ps.errors == 0)
+    /* the files named are opened even after other problems, so that -n
+     * reports everything at once */
+    if (!oom && !(flags & CONFIG_NO_DERIVED))
         oom = build_derived(&ps) != 0;
     if (oom)
         problem(&ps, 0, "out of memory");

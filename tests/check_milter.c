@@ -205,6 +205,27 @@ START_TEST(config_trust_errors_have_lines)
 }
 END_TEST
 
+/* -n lists every problem at once: the files named are opened even when
+ * another line is wrong. */
+START_TEST(config_files_checked_despite_errors)
+{
+    reports[0] = '\0';
+    nreports = 0;
+    config_t *c = config_load_string("t.conf",
+                           "Socket inet:1@h\nBogus 1\n"
+                           "TrustAnchorFile /nonexistent/roots.pem\n"
+                           "CRLFile /nonexistent/crl.pem\n"
+                           "Mode s\nKeystore /nonexistent/ks.cdb\n",
+                           0, collect, NULL);
+    ck_assert_ptr_null(c);
+    ck_assert_int_eq(nreports, 4);
+    ck_assert_msg(strstr(reports, "t.conf:2: unknown key \"Bogus\"\n") &&
+                  strstr(reports, "t.conf:3: TrustAnchorFile: ") &&
+                  strstr(reports, "t.conf:4: CRLFile: ") &&
+                  strstr(reports, "t.conf:6: Keystore: "), "%s", reports);
+}
+END_TEST
+
 /* Every key of the table is in smime-milter.conf(5) with its default. */
 START_TEST(config_keys_documented)
 {
@@ -630,6 +651,7 @@ static Suite *milter_suite(void)
     tcase_add_test(tc, config_all_errors_reported);
     tcase_add_test(tc, config_socket_required);
     tcase_add_test(tc, config_trust_errors_have_lines);
+    tcase_add_test(tc, config_files_checked_despite_errors);
     tcase_add_test(tc, config_keys_documented);
     tcase_add_test(tc, internal_hosts);
     suite_add_tcase(s, tc);
