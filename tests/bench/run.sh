@@ -1,0 +1,441 @@
+#!/bin/sh
+# run.sh - `make bench': smime-milter's throughput and memory, each number
+# printed next to the ceiling or baseline it is measured against.
+#
+# SYNOPSIS
+#	tests/bench/run.sh		(make bench sets top_srcdir/top_builddir)
+#
+# DESCRIPTION
+#	1. Makes the test PKI (tests/pki/mkpki.sh) and the messages under
+#	   $top_builddir/tests/work/bench/msgs/ (kept between runs): 4 KB
+#	   unsigned, 4 KB / 1 MB / 100 MB signed by `openssl cms -sign'
+#	   (alice, RSA-2048), and 4 KB outbound messages from alice
+#	   (RSA-2048) and ecdsa (P-256) with a keystore of both built by
+#	   milter/smime-keystore.
+#	2. Milter scenarios: for each, a fresh `smime-milter -f' (unix
+#	   socket in a temporary directory, LogLevel warning) and
+#	   tests/bench/miltergen speaking the milter protocol to it.  Reports
+#	   messages/s, messages per CPU-second of the milter (from
+#	   /proc/PID/stat: the "per core" rate) and its peak RSS (VmHWM),
+#	   and checks what the milter did (A-R results, bodies replaced; a
+#	   signed output is verified with `openssl cms -verify').
+#	3. The ceiling: tests/bench/rawcrypto, GnuTLS's own sign and verify
+#	   rates for the same keys, 1 and 2 threads, in the same run.
+#	4. Through Postfix: a private instance (tests/e2e/lib.sh) and
+#	   smtp-source sending 500 x 4 KB over 10 sessions, once without
+#	   milter and once with smime-milter; time to accept all and time
+#	   until all are delivered.
+#	Prints one Markdown table with date, machine and load at the top and
+#	writes it to $top_builddir/tests/work/bench/table.md.  Exit 1 when a
+#	scenario went wrong (errors, unexpected results); targets missed are
+#	reported, not failed.  Needs root for the Postfix part (skipped
+#	otherwise).  Takes 3 to 5 minutes on 2 cores.
+#
+# ENVIRONMENT
+#	BENCH_SECS	seconds per 4 KB scenario (default 8)
+#	BENCH_CONNS	concurrent milter connections (default 4)
+#	BENCH_POSTFIX=no	skip the Postfix part
+#	BENCH_PARTS	which parts run (default "milter postfix"; the raw
+#			GnuTLS rates are always measured)
+#	SMIME_MILTER_WRAPPER	command in front of smime-milter in the
+#			Postfix part (see tests/e2e/lib.sh)
+
+set -u
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${top_builddir:=$PWD}"
+export top_srcdir top_builddir
+: "${BENCH_SECS:=8}"
+: "${BENCH_CONNS:=4}"
+: "${BENCH_POSTFIX:=yes}"
+: "${BENCH_PARTS:=milter postfix}"
+
+MILTER=$top_builddir/milter/smime-milter
+KSTOOL=$top_builddir/milter/smime-keystore
+GEN=$top_builddir/tests/bench/miltergen
+RAW=$top_builddir/tests/bench/rawcrypto
+WORK=$top_builddir/tests/work/bench
+MSGS=$WORK/msgs
+PKI=$top_builddir/tests/work/pki
+TABLE=$WORK/table.md
+HZ=$(getconf CLK_TCK)
+
+# lib.sh: message builders (e2e_msg_signed, e2e_entity_large, ...) and
+# the private Postfix.  E2E_PKI is the same directory as $PKI.
+. "$top_srcdir/tests/e2e/lib.sh"
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "bench: $*"; exit 1; }
+
+for f in "$MILTER" "$KSTOOL" "$GEN" "$RAW"; do
+    [ -x "$f" ] || die "$f not built (run make bench)"
+done
+TMP=$(mktemp -d /tmp/smime-bench.XXXXXX) || die "mktemp"
+MPID=
+bench_exit() {
+    trap - EXIT
+    [ -n "$MPID" ] && milter_stop
+    rm -rf "$TMP"
+    exit "$1"
+}
+trap 'bench_exit $?' EXIT
+trap 'exit 130' INT TERM HUP
+mkdir -p "$MSGS" || die "mkdir $MSGS"
+BAD=0                           # scenarios that went wrong
+
+# ---------------------------------------------------------------------------
+# Material
+
+make_msgs() {
+    sh "$top_srcdir/tests/pki/mkpki.sh" "$PKI" >"$WORK/mkpki.log" 2>&1 ||
+        { cat "$WORK/mkpki.log" >&2; die "mkpki.sh failed"; }
+    [ -f "$MSGS/.done" ] && return 0
+    say "bench: making test messages (once) in $MSGS"
+    E2E_TEST=bench
+    e2e_entity_large "$MSGS/e4k" 4000
+    {
+        e2e_msg_head "Someone <someone@example.net>" bob@example.org "4 KB plain"
+        printf 'MIME-Version: 1.0\n'
+        cat "$MSGS/e4k"
+    } >"$MSGS/plain4k.eml"
+    for who in alice ecdsa; do
+        {
+            e2e_msg_head "$who@example.org" bob@example.net "4 KB outbound"
+            printf 'MIME-Version: 1.0\n'
+            cat "$MSGS/e4k"
+        } >"$MSGS/out-$who.eml"
+    done
+    e2e_msg_signed "$MSGS/signed4k.eml" alice alice@example.org \
+        bob@example.org "$MSGS/e4k" || die "openssl cms -sign (4 KB)"
+    for size in 1 100; do
+        e2e_entity_large "$MSGS/e${size}m" $((size * 1048576))
+        e2e_msg_signed "$MSGS/signed${size}m.eml" alice alice@example.org \
+            bob@example.org "$MSGS/e${size}m" || die "openssl cms -sign (${size} MB)"
+        rm -f "$MSGS/e${size}m"
+    done
+    rm -f "$MSGS/e4k"
+    touch "$MSGS/.done"
+}
+
+make_keystore() {
+    printf '%s\n' "alice@example.org $PKI/alice.pem" \
+        "ecdsa@example.org $PKI/ecdsa.pem" >"$TMP/keystore.src"
+    "$KSTOOL" build "$TMP/keystore.src" "$TMP/keystore.cdb" >"$TMP/ks.log" 2>&1 ||
+        { cat "$TMP/ks.log" >&2; die "smime-keystore build failed"; }
+}
+
+# ---------------------------------------------------------------------------
+# The milter
+
+milter_start() {
+    cat >"$TMP/milter.conf" <<EOF
+Socket unix:$TMP/milter.sock
+Mode sv
+AuthservID mx.bench.example
+TrustAnchorFile $PKI/roots.pem
+CRLFile $PKI/crl.pem
+Keystore $TMP/keystore.cdb
+InternalHosts none
+SpoolDirectory $TMP
+LogLevel warning
+EOF
+    rm -f "$TMP/milter.sock"
+    "$MILTER" -f -c "$TMP/milter.conf" >>"$WORK/milter.log" 2>&1 &
+    MPID=$!
+    _i=0
+    while [ ! -S "$TMP/milter.sock" ]; do
+        kill -0 "$MPID" 2>/dev/null || die "smime-milter died (see $WORK/milter.log)"
+        [ $_i -lt 100 ] || die "smime-milter did not create its socket"
+        sleep 0.1; _i=$((_i + 1))
+    done
+}
+
+# CPU ticks (user + system) the milter has used so far.
+milter_ticks() {
+    sed 's/.*) //' "/proc/$MPID/stat" | awk '{ print $12 + $13 }'
+}
+
+milter_hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$MPID/status"; }
+
+# TERM our child and wait for it (KILL after 10 s).
+milter_stop() {
+    kill -TERM "$MPID" 2>/dev/null
+    _i=0
+    while kill -0 "$MPID" 2>/dev/null && [ $_i -lt 100 ]; do
+        # a zombie still answers kill -0: reap it with wait below
+        grep -q '^State:.*Z' "/proc/$MPID/status" 2>/dev/null && break
+        sleep 0.1; _i=$((_i + 1))
+    done
+    kill -0 "$MPID" 2>/dev/null && [ $_i -ge 100 ] && kill -KILL "$MPID"
+    wait "$MPID" 2>/dev/null
+    MPID=
+}
+
+# kv KEY LINE: the value of KEY=... in a miltergen result line.
+kv() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+
+# scenario NAME MESSAGE CONNS COUNT SECS EXPECT [miltergen options]:
+# one row's measurements in R_* variables.  EXPECT: none, pass or sign.
+scenario() {
+    _name=$1 _msg=$2 _conns=$3 _count=$4 _secs=$5 _expect=$6
+    shift 6
+    say "bench: $_name"
+    milter_start
+    _t0=$(milter_ticks)
+    [ "$_expect" = sign ] && set -- -o "$TMP/out.eml" "$@"
+    R_LINE=$("$GEN" -p "unix:$TMP/milter.sock" -m "$_msg" -c "$_conns" \
+        -n "$_count" -d "$_secs" "$@")
+    _rc=$?
+    _t1=$(milter_ticks)
+    R_HWM=$(milter_hwm_kb)
+    milter_stop
+    say "  $R_LINE"
+    R_MSGS=$(kv msgs "$R_LINE")
+    R_RATE=$(kv rate "$R_LINE")
+    R_CPU=$(awk -v t=$((_t1 - _t0)) -v hz="$HZ" 'BEGIN { printf "%.2f", t / hz }')
+    R_PERCPU=$(awk -v m="$R_MSGS" -v c="$R_CPU" 'BEGIN {
+        if (c <= 0) print "-"; else printf (m / c < 100 ? "%.1f" : "%.0f"), m / c }')
+    check_row "$_rc" "$_expect"
+}
+
+# check_row RC EXPECT: R_CHECK is "ok: ...", "n/a" or "WRONG: ..." (and
+# a wrong row is counted in BAD).
+check_row() {
+    _e=$(kv errors "$R_LINE") _tf=$(kv tempfail "$R_LINE")
+    if [ "$1" -ne 0 ] || [ "${_e:-1}" != 0 ] || [ "${_tf:-1}" != 0 ] ||
+            [ "${R_MSGS:-0}" -eq 0 ]; then
+        R_CHECK="WRONG: errors=$_e tempfail=$_tf"
+    else
+        case $2 in
+        none|pass)
+            _n=$(kv "ar_$2" "$R_LINE")
+            if [ "$_n" = "$R_MSGS" ]; then R_CHECK="ok: all smime=$2"
+            else R_CHECK="WRONG: smime=$2 on $_n of $R_MSGS"; fi ;;
+        sign)
+            _n=$(kv replbody "$R_LINE")
+            if [ "$_n" = 0 ]; then R_CHECK=n/a
+            elif [ "$_n" != "$R_MSGS" ]; then
+                R_CHECK="WRONG: signed $_n of $R_MSGS"
+            elif openssl cms -verify -in "$TMP/out.eml" -inform SMIME \
+                    -CAfile "$PKI/roots.pem" -purpose smimesign \
+                    -out /dev/null 2>"$TMP/verify.err"; then
+                R_CHECK="ok: all signed, openssl verifies"
+            else
+                R_CHECK="WRONG: openssl cms -verify fails"
+            fi ;;
+        esac
+    fi
+    case $R_CHECK in WRONG*) BAD=$((BAD + 1)) ;; esac
+}
+
+mb() { awk -v k="$1" 'BEGIN { printf "%.1f MB", k / 1024 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+# meets VALUE OP LIMIT: "met" or "MISSED"
+meets() { awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN {
+    ok = (op == ">=") ? v >= l : v <= l; print ok ? "met" : "MISSED" }'; }
+
+ROWS=$TMP/rows
+: >"$ROWS"
+row() { printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$@" >>"$ROWS"; }
+
+# ---------------------------------------------------------------------------
+# Runs
+
+run_raw() {
+    say "bench: raw GnuTLS sign/verify (rawcrypto)"
+    "$RAW" -d 2 -t 2 rsa2048 "$PKI/alice.key" "$PKI/alice.crt" \
+        p256 "$PKI/ecdsa.key" "$PKI/ecdsa.crt" >"$TMP/raw.txt" ||
+        die "rawcrypto failed"
+    cat "$TMP/raw.txt" >&2
+}
+
+# raw OP KEY THREADS: the measured rate.
+raw() { awk -v op="$1" -v k="$2" -v t="threads=$3" \
+    '$1 == op && $2 == k && $3 == t { sub("rate=", "", $6); print $6 }' "$TMP/raw.txt"; }
+
+# sign_row USER RAWKEY LABEL: outbound signing by USER's keystore entry,
+# against rawcrypto's rates for the same key.
+sign_row() {
+    scenario "sign 4 KB outbound, $3" "$MSGS/out-$1.eml" "$BENCH_CONNS" \
+        1000000 "$BENCH_SECS" sign -A "$1@example.org"
+    if [ "$R_CHECK" = n/a ]; then
+        row "sign 4 KB outbound, $3" "$BENCH_CONNS" "n/a (signing not integrated)" \
+            - - - - "n/a (signing not integrated)"
+        return
+    fi
+    _r2=$(raw sign "$2" 2) _r1=$(raw sign "$2" 1)
+    _f=$(ratio "$R_RATE" "$_r2")
+    row "sign 4 KB outbound, $3" "$BENCH_CONNS" "$R_MSGS" "$R_RATE" "$R_PERCPU" \
+        "$(mb "$R_HWM")" \
+        "$_f of raw 2-thread sign ($_r2/s), target 0.90: $(meets "$_f" ">=" 0.90); per CPU-s $(ratio "$R_PERCPU" "$_r1") of raw 1-thread ($_r1/s)" \
+        "$R_CHECK"
+}
+
+run_milter() {
+    S=$BENCH_SECS C=$BENCH_CONNS
+    scenario "unsigned 4 KB inbound" "$MSGS/plain4k.eml" "$C" 1000000 "$S" none
+    row "unsigned 4 KB inbound" "$C" "$R_MSGS" "$R_RATE" "$R_PERCPU" \
+        "$(mb "$R_HWM")" "-" "$R_CHECK"
+
+    scenario "signed 4 KB inbound (verify)" "$MSGS/signed4k.eml" "$C" 1000000 "$S" pass
+    _v1=$(raw verify rsa2048 1)
+    row "signed 4 KB inbound (verify, RSA-2048)" "$C" "$R_MSGS" "$R_RATE" \
+        "$R_PERCPU" "$(mb "$R_HWM")" \
+        "$R_PERCPU msgs/CPU-s vs target 2000: $(meets "$R_PERCPU" ">=" 2000); raw verify $_v1/s per core" \
+        "$R_CHECK"
+
+    scenario "signed 4 KB inbound, 1 connection" "$MSGS/signed4k.eml" 1 1000000 "$S" pass
+    HWM_4K=$R_HWM
+    row "signed 4 KB inbound, 1 connection" 1 "$R_MSGS" "$R_RATE" "$R_PERCPU" \
+        "$(mb "$R_HWM")" "(RSS baseline for the large messages)" "$R_CHECK"
+
+    sign_row alice rsa2048 "RSA-2048"
+    sign_row ecdsa p256 "ECDSA P-256"
+
+    for size in 1 100; do
+        _n=$((size == 1 ? 200 : 3))
+        scenario "signed $size MB inbound" "$MSGS/signed${size}m.eml" 1 "$_n" 120 pass
+        _d=$(awk -v a="$R_HWM" -v b="$HWM_4K" 'BEGIN { printf "%+.1f", (a - b) / 1024 }')
+        _mbs=$(awk -v r="$R_RATE" -v s="$size" 'BEGIN { printf "%.0f", r * s }')
+        _t="RSS $_d MB vs 4 KB"
+        [ "$size" = 100 ] && _t="$_t, target within 2 MB: $(meets "${_d#+}" "<=" 2)"
+        row "signed $size MB inbound" 1 "$R_MSGS" "$R_RATE ($_mbs MB/s)" "$R_PERCPU" \
+            "$(mb "$R_HWM")" "$_t" "$R_CHECK"
+    done
+}
+
+# One private Postfix (tests/e2e/lib.sh, inbound port, smime-milter on
+# inet as lib.sh starts it) plus a second smime-milter on a unix socket;
+# smtpd_milters is switched between none, unix, inet and none again (a
+# postfix reload each time) and smtp-source sends 500 x 4 KB over 10
+# sessions in each phase.  Prints "PHASE ACCEPT-SECS DELIVER-SECS
+# DELIVERED A-R-NONE" per phase (the counts are cumulative).
+postfix_phases() {
+    (
+        # as lib.sh's, but with the production log level (lib.sh: debug)
+        e2e_milter_config() {
+            printf '%s\n' "Socket inet:$E2E_MILTER_PORT@127.0.0.1" "Mode sv" \
+                "AuthservID $E2E_AUTHSERV" "TrustAnchorFile $E2E_PKI/roots.pem" \
+                "CRLFile $E2E_PKI/crl.pem" "InternalHosts none" \
+                "SpoolDirectory $E2E_SPOOL" "LogLevel warning" \
+                >"$E2E_DIR/smime-milter.conf"
+        }
+        UPID=
+        trap '[ -n "$UPID" ] && kill "$UPID" && wait "$UPID"; e2e_stop' EXIT
+        e2e_start >>"$WORK/postfix.log" 2>&1 || exit 1
+        # the unix socket must be reachable by smtpd (user postfix)
+        USOCK=$E2E_DIR/usock/milter.sock
+        mkdir -p "$E2E_DIR/usock" && chmod 0755 "$E2E_DIR/usock" && rm -f "$USOCK"
+        sed -e "s|^Socket .*|Socket unix:$USOCK|" "$E2E_DIR/smime-milter.conf" \
+            >"$E2E_DIR/usock/milter.conf"
+        (umask 0; exec "$SMIME_MILTER" -f -c "$E2E_DIR/usock/milter.conf") \
+            >>"$WORK/postfix.log" 2>&1 &
+        UPID=$!
+        _i=0
+        while [ ! -S "$USOCK" ] && [ $_i -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
+        [ -S "$USOCK" ] || exit 1
+        _k=0
+        for _phase in none unix inet none; do
+            case $_phase in
+            none) _m= ;;
+            unix) _m=unix:$USOCK ;;
+            inet) _m=inet:127.0.0.1:$E2E_MILTER_PORT ;;
+            esac
+            postconf -c "$E2E_ETC" -e "smtpd_milters = $_m" &&
+                "$E2E_POSTFIX" -c "$E2E_ETC" reload >>"$WORK/postfix.log" 2>&1 || exit 1
+            sleep 1
+            _k=$((_k + 500))
+            _t0=$(date +%s.%N)
+            smtp-source -s 10 -m 500 -F "$MSGS/plain4k.eml" -f someone@example.net \
+                -t bob@example.org "127.0.0.1:$E2E_INBOUND_PORT" \
+                >>"$WORK/postfix.log" 2>&1 || exit 1
+            _t1=$(date +%s.%N)
+            _i=0
+            while [ "$(ls "$E2E_OUT" | wc -l)" -lt $_k ] && [ $_i -lt 1200 ]; do
+                sleep 0.05; _i=$((_i + 1))
+            done
+            _t2=$(date +%s.%N)
+            _n=$(ls "$E2E_OUT" | wc -l)
+            _none=$(grep -l -F 'smime=none' "$E2E_OUT"/* 2>/dev/null | wc -l)
+            echo "$_phase $(awk -v a="$_t0" -v b="$_t1" -v c="$_t2" \
+                'BEGIN { printf "%.2f %.2f", b - a, c - a }') $_n $_none"
+        done
+    )
+}
+
+run_postfix() {
+    if [ "$BENCH_POSTFIX" != yes ] || [ "$(id -u)" -ne 0 ]; then
+        row "Postfix 500 x 4 KB, 10 sessions" - - - - - \
+            "skipped (BENCH_POSTFIX=no, or not root)" -
+        return
+    fi
+    : >"$WORK/postfix.log"
+    say "bench: Postfix: no milter, smime-milter on unix and on inet, no milter"
+    postfix_phases >"$TMP/pf.txt"
+    cat "$TMP/pf.txt" >&2
+    if [ "$(wc -l <"$TMP/pf.txt")" -ne 4 ]; then
+        BAD=$((BAD + 1))
+        row "Postfix 500 x 4 KB unsigned, 10 sessions" 10 - - - - \
+            "could not run (see $WORK/postfix.log)" WRONG
+        return
+    fi
+    # shellcheck disable=SC2046
+    set -- $(cat "$TMP/pf.txt")
+    # none: $2 $3 (n $4 ar $5); unix: $7 $8 ($9 ${10}); inet: $12 $13
+    # (${14} ${15}); none again: ${17} ${18} (${19} ${20})
+    _a0=$(awk -v a="$2" -v b="${17}" 'BEGIN { printf "%.2f", (a + b) / 2 }')
+    _d0=$(awk -v a="$3" -v b="${18}" 'BEGIN { printf "%.2f", (a + b) / 2 }')
+    _c=ok
+    [ "$4" = 500 ] && [ "$5" = 0 ] && [ "$9" = 1000 ] && [ "${10}" = 500 ] &&
+        [ "${14}" = 1500 ] && [ "${15}" = 1000 ] && [ "${19}" = 2000 ] &&
+        [ "${20}" = 1000 ] ||
+        { _c="WRONG: delivered/smime=none counts $4/$5 $9/${10} ${14}/${15} ${19}/${20}"
+          BAD=$((BAD + 1)); }
+    row "Postfix 500 x 4 KB unsigned, 10 sessions, no milter" 10 500 \
+        "$(awk -v t="$_a0" 'BEGIN { printf "%.0f", 500 / t }') accepted" - - \
+        "accepted in $2 s and ${17} s (mean $_a0 s), all delivered in $3 s and ${18} s" \
+        "$_c"
+    _pf_row "smime-milter on unix socket" "$7" "$8" "$_c" "all smime=none"
+    _pf_row "smime-milter on inet socket" "${12}" "${13}" "$_c" "all smime=none"
+}
+
+_pf_row() {
+    _ra=$(ratio "$2" "$_a0") _rd=$(ratio "$3" "$_d0")
+    row "Postfix 500 x 4 KB unsigned, 10 sessions, $1" 10 500 \
+        "$(awk -v t="$2" 'BEGIN { printf "%.0f", 500 / t }') accepted" - - \
+        "accepted in $2 s = $_ra x no milter (target <= 1.15: $(meets "$_ra" "<=" 1.15)); all delivered in $3 s = $_rd x" \
+        "$(if [ "$4" = ok ]; then echo "ok: $5"; else echo "$4"; fi)"
+}
+
+print_table() {
+    _cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+    {
+        echo "## smime-milter benchmark ($(date -u '+%Y-%m-%d %H:%M UTC'))"
+        echo
+        echo "Machine: $(uname -n), nproc $(nproc), $_cpu;" \
+            "load average before the run $LOAD0; $("$MILTER" -V | tr '\n' ' ')"
+        echo
+        echo "| scenario | conns | msgs | msgs/s | msgs per milter CPU-s | milter peak RSS | ratio / target | check |"
+        echo "|---|---|---|---|---|---|---|---|"
+        cat "$ROWS"
+        echo
+        echo "Raw GnuTLS (tests/bench/rawcrypto, same run, msgs/s = operations/s):"
+        echo
+        echo "| operation | 1 thread | 2 threads |"
+        echo "|---|---|---|"
+        for op in "sign rsa2048" "sign p256" "verify rsa2048" "verify p256"; do
+            # shellcheck disable=SC2086
+            echo "| $op | $(raw $op 1) | $(raw $op 2) |"
+        done
+    } >"$TABLE"
+    cat "$TABLE"
+}
+
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+make_msgs
+make_keystore
+run_raw
+case " $BENCH_PARTS " in *" milter "*) run_milter ;; esac
+case " $BENCH_PARTS " in *" postfix "*) run_postfix ;; esac
+print_table
+[ "$BAD" -eq 0 ] || { say "bench: $BAD scenario(s) went wrong (see the check column)"; exit 1; }
+exit 0
