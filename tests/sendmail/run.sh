@@ -39,7 +39,6 @@ E2E_DIR=$E2E_WORK/sendmail
 E2E_LOG=$E2E_DIR/log
 E2E_MSGS=$E2E_DIR/msgs
 E2E_SPOOL=$E2E_DIR/spool
-E2E_STATE=/dev/null
 SM_ETC=$E2E_DIR/etc
 SM_QUEUE=$E2E_DIR/queue
 SM_OUT=$E2E_DIR/out
@@ -173,6 +172,7 @@ run_test() {
     _mo=$(wc -c <"$E2E_LOG/milter.log" 2>/dev/null || echo 0)
     _to=$(wc -c <"$SM_LOG/traffic.log" 2>/dev/null || echo 0)
     (
+        # shellcheck disable=SC2034  # read by the e2e library's messages
         E2E_TEST=$_name
         E2E_T=$E2E_MSGS/$_name
         rm -rf "$E2E_T" && mkdir -p "$E2E_T" || exit 1
@@ -247,7 +247,7 @@ fi
 trap 'teardown $?' EXIT
 trap 'exit 130' INT TERM HUP
 
-E2E_MILTER_PID= SM_PID=
+E2E_MILTER_PID='' SM_PID=''    # (SM_PID: set by sm_start, read by sm_stop)
 if ! start; then
     echo "sendmail/run.sh: could not start Sendmail and smime-milter" >&2
     dump_logs >&2

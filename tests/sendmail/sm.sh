@@ -29,11 +29,16 @@
 #	SM_SENDMAIL_DEBS  a directory holding sendmail-bin_*.deb and
 #	                  sendmail-cf_*.deb to use instead of apt-get download
 
+# shellcheck shell=sh disable=SC2154  # top_srcdir, top_builddir: lib.sh
+
 SM_CACHE=$top_builddir/tests/work/sendmail-pkg
 SM_ROOT=$SM_CACHE/root
 SM_BIN=$SM_ROOT/usr/libexec/sendmail/sendmail
 SM_CF_DIR=$SM_ROOT/usr/share/sendmail/cf
-SM_PKGS="sendmail-bin sendmail-cf"
+
+sm_download() {
+    apt-get -q -o APT::Sandbox::User=root download sendmail-bin sendmail-cf
+}
 
 # sm_unpack: make $SM_ROOT hold the unpacked packages (once per build tree).
 sm_unpack() {
@@ -49,10 +54,9 @@ sm_unpack() {
         # warns that _apt cannot write there: let root do the download.
         # Stale package lists (404) get one apt-get update and a retry.
         ( cd "$SM_CACHE/debs" &&
-            { apt-get -q -o APT::Sandbox::User=root download $SM_PKGS ||
-              { apt-get -q update && apt-get -q -o APT::Sandbox::User=root download $SM_PKGS; }
-            } ) >"$SM_CACHE/download.log" 2>&1 ||
-            { e2e_say "sendmail: apt-get download $SM_PKGS failed:"
+            { sm_download || { apt-get -q update && sm_download; }; }
+        ) >"$SM_CACHE/download.log" 2>&1 ||
+            { e2e_say "sendmail: apt-get download sendmail-bin sendmail-cf failed:"
               cat "$SM_CACHE/download.log" >&2; return 1; }
     fi
     for _deb in "$SM_CACHE"/debs/sendmail-bin_*.deb "$SM_CACHE"/debs/sendmail-cf_*.deb; do
