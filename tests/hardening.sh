@@ -1,0 +1,273 @@
+#!/bin/sh
+# hardening.sh - the tests again under AddressSanitizer/UBSan and
+# valgrind, and short fuzz runs.
+#
+# SYNOPSIS
+#	sh tests/hardening.sh	(after a build; ./quickstart check runs it
+#				after make check and make check-e2e)
+#
+# DESCRIPTION
+#	1. Sanitizers: a second build with ./configure --enable-sanitizers
+#	   (gcc, ASan + UBSan) in $top_builddir/build-san, and its
+#	   `make check' (the Check unit tests and the golden -t tests) with
+#	   leak detection on and UBSan halting on the first error.  The
+#	   source tree may be configured in place (quickstart does that), and
+#	   then a VPATH build from it is refused; so the build is made from
+#	   a copy of the sources in build-san/src (the files git knows,
+#	   tracked or not ignored, with their times kept, plus the generated
+#	   autotools files; `make distdir' outside git), configured in
+#	   build-san/obj.  Only changed files are rebuilt the next time.
+#	2. Valgrind: every -t test message (tests/data/*.eml with its .conf
+#	   and .opts, and the signed messages of tests/work/msgs) through the
+#	   normal build's smime-milter -t under `valgrind --error-exitcode=1
+#	   --leak-check=full --errors-for-leak-kinds=definite'; each must
+#	   show zero errors and zero definite leaks.  Also smime-milter -n
+#	   and smime-keystore build/list/check.
+#	3. Fuzzing: tests/fuzz/run.sh with FUZZ_RUNS executions per harness
+#	   (default 20000), the regression corpus replayed first.
+#	Prints one line per failure and "N passed, N failed"; exit 0 only
+#	when nothing failed.
+#
+# ENVIRONMENT
+#	top_srcdir, top_builddir	default: the directory above this one
+#	HARDEN_SKIP	steps to leave out: any of "san valgrind fuzz"
+#	HARDEN_JOBS	parallel jobs (default: the number of CPUs)
+#	FUZZ_RUNS	executions per fuzz harness (default 20000)
+
+set -u
+export LC_ALL=C
+
+here=$(cd "$(dirname "$0")" && pwd)
+top_srcdir=$(cd "${top_srcdir:-$(dirname "$here")}" && pwd)
+top_builddir=$(cd "${top_builddir:-$top_srcdir}" && pwd)
+JOBS=${HARDEN_JOBS:-$(nproc 2>/dev/null || echo 2)}
+W=$top_builddir/tests/work
+H=$W/hardening
+SAN=$top_builddir/build-san
+
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); }
+fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+skip() { case " ${HARDEN_SKIP:-} " in *" $1 "*) return 0 ;; esac; return 1; }
+note() { echo "hardening: $*"; }
+
+mkdir -p "$H"
+
+# Test PKI and signed messages (make check has usually made them).
+fixtures() {
+	sh "$top_srcdir/tests/pki/mkpki.sh" "$W/pki" >/dev/null 2>&1 &&
+	sh "$top_srcdir/tests/fixtures/mkmsgs.sh" "$W/pki" "$W/msgs" \
+		>/dev/null 2>&1
+}
+
+# ---- 1. sanitizer build ----
+
+# copy_sources DIR: the source tree as a clone would have it (plus local
+# changes), generated autotools files included, times kept.
+copy_sources() {
+	mkdir -p "$1"
+	if git -C "$top_srcdir" rev-parse --is-inside-work-tree \
+		>/dev/null 2>&1; then
+		(
+			cd "$top_srcdir" || exit 1
+			{
+				git ls-files --cached --others --exclude-standard
+				for f in configure Makefile.in aclocal.m4 \
+				    config.h.in build-aux/* m4/*.m4; do
+					echo "$f"
+				done
+			} | sort -u | while IFS= read -r f; do
+				# not what a build writes in place
+				case $f in build-san/*|tests/work/*) continue ;; esac
+				[ -f "$f" ] && printf '%s\n' "$f"
+			done >"$H/files"
+			tar -cf - -T "$H/files"
+		) | tar -C "$1" -xf -
+	else
+		rm -rf "$1" &&
+		make -s -C "$top_builddir" distdir distdir="$1" >/dev/null
+	fi
+}
+
+san_build() {
+	src=$SAN/src
+	obj=$SAN/obj
+	note "sanitizer build in $SAN"
+	copy_sources "$src" || { fail san "cannot copy the sources"; return 1; }
+	if [ ! -x "$src/configure" ]; then
+		(cd "$src" && autoreconf -fi) >"$H/san-autoreconf.log" 2>&1 ||
+			{ fail san "autoreconf failed ($H/san-autoreconf.log)"; return 1; }
+	fi
+	mkdir -p "$obj"
+	if [ ! -f "$obj/config.status" ] ||
+	    [ "$src/configure" -nt "$obj/config.status" ]; then
+		(cd "$obj" && "$src/configure" -q --enable-sanitizers) \
+			>"$H/san-configure.log" 2>&1 ||
+			{ fail san "configure failed ($H/san-configure.log)"; return 1; }
+	fi
+	if ! make -C "$obj" -j"$JOBS" >"$H/san-build.log" 2>&1; then
+		fail san "build failed:"
+		grep -E 'error|Error' "$H/san-build.log" | head -10 | sed 's/^/	/'
+		return 1
+	fi
+	pass
+	# The PKI and messages take a while to make: reuse the main build's.
+	for d in pki msgs; do
+		if [ -f "$W/$d/.done" ] && [ ! -f "$obj/tests/work/$d/.done" ]; then
+			mkdir -p "$obj/tests/work"
+			rm -rf "$obj/tests/work/$d"
+			cp -a "$W/$d" "$obj/tests/work/$d"
+		fi
+	done
+	note "make check under ASan/UBSan"
+	if ASAN_OPTIONS=detect_leaks=1 \
+	    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	    make -C "$obj" -j"$JOBS" check >"$H/san-check.log" 2>&1; then
+		pass
+	else
+		fail san-check "make check failed under sanitizers:"
+		grep -E '^(FAIL|ERROR|XPASS)' "$H/san-check.log" | sed 's/^/	/'
+		for l in "$obj"/tests/*.log; do
+			[ -f "$l" ] || continue
+			grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error|^FAIL|:F:|:E:' "$l" ||
+				continue
+			echo "	--- $l"
+			grep -E 'ERROR: |runtime error|SUMMARY|^FAIL|:F:|:E:' "$l" |
+				head -8 | sed 's/^/	/'
+		done
+	fi
+}
+
+# ---- 2. valgrind ----
+
+VG="valgrind -q --error-exitcode=1 --leak-check=full \
+	--errors-for-leak-kinds=definite --show-leak-kinds=definite"
+
+# vg NAME CMD...: run CMD under valgrind; the verdict goes to $H/vg/NAME.
+# -t exits 0, 69 or 75 by design; valgrind's 1, a signal or a missing
+# "0 errors" summary is a failure.
+vg() {
+	name=$1
+	shift
+	# shellcheck disable=SC2086
+	$VG --log-file="$H/vg/$name.vg" "$@" >"$H/vg/$name.out" \
+		2>"$H/vg/$name.err"
+	rc=$?
+	case $rc in
+	0|69|75) if [ -s "$H/vg/$name.vg" ]; then
+			echo "valgrind report (exit $rc)" >"$H/vg/$name.bad"
+		 else
+			: >"$H/vg/$name.ok"
+		 fi ;;
+	*) echo "exit $rc" >"$H/vg/$name.bad" ;;
+	esac
+}
+
+valgrind_runs() {
+	M=$top_builddir/milter/smime-milter
+	K=$top_builddir/milter/smime-keystore
+	if ! command -v valgrind >/dev/null 2>&1; then
+		fail valgrind "valgrind is not installed"
+		return 1
+	fi
+	if [ ! -x "$M" ] || [ ! -x "$K" ]; then
+		fail valgrind "build the programs first (make)"
+		return 1
+	fi
+	if ! fixtures; then     # idempotent; remade when the PKI changed
+		fail valgrind "cannot make the test PKI and messages"
+		return 1
+	fi
+	rm -rf "$H/vg"
+	mkdir -p "$H/vg"
+	cat >"$H/vg/base.conf" <<EOF
+Socket inet:10025@127.0.0.1
+Mode v
+AuthservID mx.test.example
+TrustAnchorFile $W/pki/roots.pem
+CRLFile $W/pki/crl.pem
+InternalHosts none
+EOF
+	note "valgrind: smime-milter -t on every test message ($JOBS at a time)"
+	n=0
+	for m in "$top_srcdir"/tests/data/*.eml "$W"/msgs/*.eml; do
+		[ -f "$m" ] || continue
+		base=$(basename "$m" .eml)
+		case $m in "$W"/msgs/*) name=msgs-$base ;; *) name=data-$base ;; esac
+		conf=$H/vg/base.conf
+		opts=
+		if [ -f "${m%.eml}.conf" ]; then
+			conf=$H/vg/$name.conf
+			# NAME.conf replaces the keys it sets (as golden.sh does)
+			awk 'NR == FNR { if ($1 !~ /^#/) set[tolower($1)] = 1; next }
+			    !(tolower($1) in set)' "${m%.eml}.conf" \
+			    "$H/vg/base.conf" >"$conf"
+			sed "s|@top_srcdir@|$top_srcdir|g" "${m%.eml}.conf" \
+			    >>"$conf"
+		fi
+		[ -f "${m%.eml}.opts" ] && opts=$(cat "${m%.eml}.opts")
+		# shellcheck disable=SC2086
+		vg "$name" "$M" -c "$conf" -t "$m" $opts &
+		n=$((n + 1))
+		[ $((n % JOBS)) -eq 0 ] && wait
+	done
+	# the keystore tool and the configuration check
+	printf '%s\n' "alice@example.org $W/pki/alice.pem alice" \
+	    "ecdsa@example.org $W/pki/ecdsa.pem" \
+	    "ed25519@example.org $W/pki/ed25519.pem" >"$H/vg/ks.src"
+	cp "$H/vg/base.conf" "$H/vg/sign.conf"
+	printf 'Mode sv\nKeystore %s\n' "$H/vg/ks.cdb" >>"$H/vg/sign.conf"
+	sed -i '/^Mode v$/d' "$H/vg/sign.conf"
+	wait
+	vg keystore-build "$K" build "$H/vg/ks.src" "$H/vg/ks.cdb"
+	vg keystore-list "$K" list "$H/vg/ks.cdb" &
+	vg keystore-check "$K" check "$H/vg/ks.cdb" &
+	wait
+	vg milter-n "$M" -c "$H/vg/sign.conf" -n &
+	printf '%s\n' 'From: Alice <alice@example.org>' \
+	    'To: bob@example.org' 'Subject: valgrind signing test' \
+	    'Content-Type: text/plain; charset=utf-8' \
+	    'Content-Transfer-Encoding: 8bit' '' 'Gr\303\274\303\237e,' \
+	    'From the test.  ' >"$H/vg/plain.eml"
+	vg milter-sign "$M" -c "$H/vg/sign.conf" -A alice -t "$H/vg/plain.eml" &
+	wait
+	for r in "$H"/vg/*.ok "$H"/vg/*.bad; do
+		[ -f "$r" ] || continue
+		name=$(basename "$r")
+		name=${name%.*}
+		if [ "${r%.ok}" != "$r" ]; then
+			pass
+		else
+			fail "valgrind $name" "$(cat "$r"): $H/vg/$name.vg"
+			sed 's/^/	/' "$H/vg/$name.vg" | head -20
+			head -c 300 "$H/vg/$name.err" | sed 's/^/	/'
+		fi
+	done
+}
+
+# ---- 3. fuzzing ----
+
+fuzz_runs() {
+	note "fuzzing: ${FUZZ_RUNS:-20000} executions per harness"
+	FUZZ_RUNS=${FUZZ_RUNS:-20000} top_srcdir="$top_srcdir" \
+		top_builddir="$top_builddir" sh "$top_srcdir/tests/fuzz/run.sh" \
+		>"$H/fuzz.log" 2>&1
+	grep -v ' passed, .* failed$' "$H/fuzz.log" | sed 's/^/	/'
+	line=$(tail -n 1 "$H/fuzz.log")
+	p=$(echo "$line" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
+	f=$(echo "$line" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+	if [ -z "$p" ]; then
+		fail fuzz "tests/fuzz/run.sh did not finish ($H/fuzz.log)"
+		return
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
+skip san || san_build
+skip valgrind || valgrind_runs
+skip fuzz || fuzz_runs
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
