@@ -244,6 +244,7 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "0 passed, 1 failed"
     exit 1
 fi
+umask 022    # Sendmail refuses group- or world-writable files and paths
 trap 'teardown $?' EXIT
 trap 'exit 130' INT TERM HUP
 
