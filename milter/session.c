@@ -279,8 +279,11 @@ enum session_status session_eoh(session_t *s)
         int r = outbound_begin(s->cfg, s->login, first_header(s, "From"),
                                &s->view, &s->out, s->out_why,
                                sizeof s->out_why);
-        if (r < 0)
+        if (r < 0) {
+            if (s->out_why[0])
+                errno = 0;          /* the reason says it all */
             fail(s, s->out_why[0] ? s->out_why : "starting to sign");
+        }
         else if (r == 0)
             s->skipping = 1;
         return SESSION_CONTINUE;
@@ -321,8 +324,13 @@ enum session_status session_body(session_t *s, const char *buf, size_t len)
         if (inbound_body(s->in, buf, len) != 0)
             fail(s, "verifying");
     } else if (s->out) {
-        if (outbound_body(s->out, buf, len) != 0)
-            fail(s, "signing");
+        if (outbound_body(s->out, buf, len) != 0) {
+            char why[160];     /* the spool is what fails in practice */
+            snprintf(why, sizeof why, "signing, spool in %s",
+                     s->cfg->spool_directory ? s->cfg->spool_directory
+                                             : "/var/tmp");
+            fail(s, why);
+        }
     }
     return s->failed ? SESSION_SKIP : SESSION_CONTINUE;
 }

@@ -685,3 +685,44 @@ e2e_wait_delivered() {
 
 # Reading, building and judging messages.
 . "$E2E_SRC/msgs.sh"
+
+# ---------------------------------------------------------------------------
+# Fault tests (t_fault_*.sh)
+
+# e2e_milter_fds: number of open file descriptors of the milter.
+e2e_milter_fds() { ls "/proc/$E2E_MILTER_PID/fd" 2>/dev/null | wc -l; }
+
+# e2e_milter_rss_kb: the milter's resident set size (VmRSS) in kB.
+e2e_milter_rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$E2E_MILTER_PID/status"; }
+
+# e2e_milter_rchar: bytes the milter has read so far (any fd, sockets too).
+e2e_milter_rchar() { awk '/^rchar:/ { print $2 }' "/proc/$E2E_MILTER_PID/io"; }
+
+# e2e_send_expect_4xx PORT FILE FROM TO [SWAKS-ARGS...]: the send must
+# fail with a 4xx reply; print that reply line.
+e2e_send_expect_4xx() {
+    _p=$1 _f=$2 _fr=$3 _to=$4
+    shift 4
+    if e2e_swaks "$_p" "$_f" "$_fr" "$_to" "$@" >"$E2E_T/4xx.qid" 2>"$E2E_T/4xx.err"; then
+        e2e_say "e2e: accepted (queue id $(cat "$E2E_T/4xx.qid")), 4xx expected"
+        return 1
+    fi
+    grep -E -o '<\*\* +4[0-9][0-9][^[:cntrl:]]*' "$E2E_T/4xx.err" | head -n 1 | grep . ||
+        { e2e_say "e2e: no 4xx reply:"; cat "$E2E_T/4xx.err" >&2; return 1; }
+}
+
+# e2e_delivered_ids: the Message-ID of every delivered message, one per
+# line (only the start of each file is read: some are big).
+e2e_delivered_ids() {
+    grep -m 1 -h -i '^Message-ID:' "$E2E_OUT"/* 2>/dev/null |
+        sed 's/^[^:]*:[ \t]*//; s/\r$//'
+}
+
+# e2e_delivered_count MESSAGE-ID: how many delivered messages carry it.
+e2e_delivered_count() {
+    e2e_delivered_ids | grep -c -F -x -- "$1"
+}
+
+# e2e_milter_log_since OFFSET: the milter log written after OFFSET bytes.
+e2e_milter_log_since() { tail -c +$(($1 + 1)) "$E2E_LOG/milter.log"; }
+e2e_milter_log_size() { wc -c <"$E2E_LOG/milter.log"; }
