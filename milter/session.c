@@ -63,6 +63,7 @@ struct session {
     outbound_t *out;
     char out_why[256];
     int signed_ok;
+    int stripped;              /* strip_forged: 1 done, -1 failed */
     struct msg_headers view;
     char summary[1024];
 };
@@ -96,6 +97,7 @@ static void message_clear(session_t *s)
     s->size = 0;
     s->dir = DIR_NONE;
     s->skipping = s->too_large = s->failed = s->signed_ok = 0;
+    s->stripped = 0;
     s->fail_why[0] = s->out_why[0] = '\0';
     inbound_free(s->in);
     s->in = NULL;
@@ -371,6 +373,26 @@ static int delete_headers(session_t *s, const struct actions *act, void *arg,
     return 0;
 }
 
+/* Remove what only we may write: Authentication-Results with our
+ * authserv-id and TagHeader.  Done in both directions: mail from SASL
+ * clients, InternalHosts and local submission reaches local mailboxes
+ * too, and must not carry a forged verdict there either. */
+static int strip_forged(session_t *s, const struct actions *act, void *arg)
+{
+    /* Deletions go by index: never repeat them, and never accept a
+     * message after a partial failure (-1 sticks). */
+    if (s->stripped)
+        return s->stripped > 0 ? 0 : -1;
+    s->stripped = -1;
+    if (delete_headers(s, act, arg, AR_NAME, 1) != 0)
+        return -1;
+    if (s->cfg->tag_header &&
+        delete_headers(s, act, arg, s->cfg->tag_header, 0) != 0)
+        return -1;
+    s->stripped = 1;
+    return 0;
+}
+
 static void quote_into(char *dst, size_t len, const char *s)
 {
     size_t n = 0;
@@ -448,9 +470,7 @@ static int inbound_eom(session_t *s, const struct actions *act, void *arg,
     }
     n = inbound_resinfos(s, ar, sizeof ar / sizeof ar[0], failed);
     summarize_inbound(s, ar, n);
-    if (delete_headers(s, act, arg, AR_NAME, 1) != 0 ||
-        (s->cfg->tag_header &&
-         delete_headers(s, act, arg, s->cfg->tag_header, 0) != 0))
+    if (strip_forged(s, act, arg) != 0)
         return -1;
     if (s->cfg->tag_header && n && ar[0].result == SMIME_RESULT_PASS &&
         ar[0].identifier && *ar[0].identifier &&
@@ -476,22 +496,32 @@ static void summarize_outbound(session_t *s, const char *action)
              action, s->too_large ? "message too large" : why);
 }
 
+static enum session_status tempfail(session_t *s)
+{
+    char why[200];
+
+    quote_into(why, sizeof why, s->fail_why);
+    snprintf(s->summary, sizeof s->summary,
+             "smime dir=%s result=tempfail reason=\"%s\"",
+             s->dir == DIR_OUT ? "out" : "in", why);
+    return SESSION_TEMPFAIL;
+}
+
+/* OnError: tempfail, or accept the message with what can still be done
+ * (inbound: temperror result; outbound: unsigned, forged headers gone). */
 static enum session_status on_error(session_t *s, const struct actions *act,
                                     void *arg)
 {
     char why[200];
 
-    if (!s->cfg->on_error_accept) {
-        quote_into(why, sizeof why, s->fail_why);
-        snprintf(s->summary, sizeof s->summary,
-                 "smime dir=%s result=tempfail reason=\"%s\"",
-                 s->dir == DIR_OUT ? "out" : "in", why);
-        return SESSION_TEMPFAIL;
-    }
+    if (!s->cfg->on_error_accept)
+        return tempfail(s);
     if (s->dir == DIR_IN) {
         if (inbound_eom(s, act, arg, 1) != 0)
-            return SESSION_TEMPFAIL;
+            return tempfail(s);
     } else {
+        if (strip_forged(s, act, arg) != 0)
+            return tempfail(s);
         summarize_outbound(s, "unsigned");
     }
     quote_into(why, sizeof why, s->fail_why);
@@ -517,6 +547,10 @@ enum session_status session_eom(session_t *s, const struct actions *act,
             return on_error(s, act, arg);
         }
         return SESSION_ACCEPT;
+    }
+    if (strip_forged(s, act, arg) != 0) {
+        fail(s, "changing headers");
+        return on_error(s, act, arg);
     }
     if (s->dir == DIR_OUT) {
         if (s->out) {
