@@ -7,6 +7,8 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <syslog.h>
 
 #include "log.h"
@@ -17,6 +19,20 @@ static int use_syslog;
 static int use_stderr = 1;
 static const char *log_ident = "smime-milter";
 
+/* systemd connects stderr to the journal and says so in JOURNAL_STREAM
+ * ("DEV:INODE"); syslog lands in the same journal, so writing both would
+ * log every line twice. */
+static int stderr_is_journal(void)
+{
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+
+    return js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 &&
+           fstat(2, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+           (unsigned long long)st.st_ino == ino;
+}
+
 void log_open(const char *ident, int facility, int level, int to_syslog,
               int to_stderr)
 {
@@ -24,7 +40,7 @@ void log_open(const char *ident, int facility, int level, int to_syslog,
     log_facility = facility;
     log_level = level;
     use_syslog = to_syslog;
-    use_stderr = to_stderr;
+    use_stderr = to_stderr && !(to_syslog && stderr_is_journal());
     if (use_syslog)
         openlog(ident, LOG_PID | LOG_NDELAY, facility);
 }
