@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "cert.h"
+#include "errbuf.h"
 #include "keystore.h"
 #include "keystore_priv.h"
 
@@ -73,17 +74,6 @@ struct keystore {
     char failed_err[300];             /* why it failed */
 };
 
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 size_t
 keystore_key(const char *address, char *buf)
@@ -203,7 +193,7 @@ entry_parse(const char *address, const unsigned char *v, size_t vlen,
     if (v == NULL)        /* tinycdb: the record runs past the file end */
         goto broken;
     if (vlen < 1 || v[0] != KEYSTORE_VERSION) {
-        seterr(err, errlen, "entry %s has record version %u, this program "
+        smime_seterr(err, errlen, "entry %s has record version %u, this program "
                "reads %u: rebuild the keystore", address,
                vlen ? v[0] : 0u, KEYSTORE_VERSION);
         goto fail;
@@ -242,16 +232,16 @@ entry_parse(const char *address, const unsigned char *v, size_t vlen,
     e->signer = smime_signer_from_der(key, keylen, certs, ncerts,
                                       why, sizeof(why));
     if (e->signer == NULL) {
-        seterr(err, errlen, "entry %s: %s", address, why);
+        smime_seterr(err, errlen, "entry %s: %s", address, why);
         goto fail;
     }
     free(certs);
     return e;
 broken:
-    seterr(err, errlen, "entry %s is damaged: rebuild the keystore", address);
+    smime_seterr(err, errlen, "entry %s is damaged: rebuild the keystore", address);
     goto fail;
 nomem:
-    seterr(err, errlen, "out of memory");
+    smime_seterr(err, errlen, "out of memory");
 fail:
     free(certs);
     keystore_entry_free(e);
@@ -302,40 +292,40 @@ gen_open(const char *path, struct ks_ident *id, char *err, size_t errlen)
 
     memset(id, 0, sizeof(*id));
     if (g == NULL) {
-        seterr(err, errlen, "out of memory");
+        smime_seterr(err, errlen, "out of memory");
         return NULL;
     }
     g->fd = open(path, O_RDONLY | O_CLOEXEC);
     if (g->fd < 0 || fstat(g->fd, &st) < 0) {
-        seterr(err, errlen, "cannot open keystore %s: %s", path,
+        smime_seterr(err, errlen, "cannot open keystore %s: %s", path,
                strerror(errno));
         goto fail;
     }
     ident_of(&st, id);
     if (!S_ISREG(st.st_mode)) {
-        seterr(err, errlen, "keystore %s is not a regular file", path);
+        smime_seterr(err, errlen, "keystore %s is not a regular file", path);
         goto fail;
     }
     if (st.st_uid != geteuid() && geteuid() != 0) {
-        seterr(err, errlen, "keystore %s is owned by uid %lu, not by uid %lu "
+        smime_seterr(err, errlen, "keystore %s is owned by uid %lu, not by uid %lu "
                "that reads it: chown it to the user smime-milter runs as",
                path, (unsigned long)st.st_uid, (unsigned long)geteuid());
         goto fail;
     }
     if (st.st_mode & 077) {
-        seterr(err, errlen, "keystore %s is accessible to group or others "
+        smime_seterr(err, errlen, "keystore %s is accessible to group or others "
                "(mode %04o) but holds private keys: chmod 600 %s", path,
                (unsigned)(st.st_mode & 07777), path);
         goto fail;
     }
     if (cdb_init(&g->cdb, g->fd) < 0) {
-        seterr(err, errlen, "keystore %s is not a CDB file", path);
+        smime_seterr(err, errlen, "keystore %s is not a CDB file", path);
         goto fail;
     }
     struct cdb c = g->cdb;
     if (cdb_find(&c, KS_MAGIC_KEY, KS_MAGIC_KEYLEN) <= 0) {
         cdb_free(&g->cdb);
-        seterr(err, errlen, "%s was not made by smime-keystore build", path);
+        smime_seterr(err, errlen, "%s was not made by smime-keystore build", path);
         goto fail;
     }
     g->id = *id;
@@ -356,7 +346,7 @@ keystore_open(const char *path, char *err, size_t errlen)
 
     if (ks == NULL || (ks->path = strdup(path)) == NULL) {
         free(ks);
-        seterr(err, errlen, "out of memory");
+        smime_seterr(err, errlen, "out of memory");
         return NULL;
     }
     if ((ks->gen = gen_open(path, &id, err, errlen)) == NULL) {
@@ -411,7 +401,7 @@ keystore_reload(keystore_t *ks, char *err, size_t errlen)
         pthread_mutex_lock(&ks->lock);
         int failed = ks->have_failed;
         if (failed)
-            seterr(err, errlen, "%s", ks->failed_err);
+            smime_seterr(err, errlen, "%s", ks->failed_err);
         pthread_mutex_unlock(&ks->lock);
         return failed ? -1 : 0;
     }
@@ -423,7 +413,7 @@ keystore_reload(keystore_t *ks, char *err, size_t errlen)
         ks->have_failed = 1;
         memcpy(ks->failed_err, why, sizeof(why));
         pthread_mutex_unlock(&ks->lock);
-        seterr(err, errlen, "%s", why);
+        smime_seterr(err, errlen, "%s", why);
         return -1;
     }
     struct ks_gen *old = ks->gen;
@@ -460,7 +450,7 @@ keystore_lookup(keystore_t *ks, const char *address, keystore_entry_t **out,
         return 0;
     pthread_mutex_lock(&ks->lock);
     if (ks->have_failed) {
-        seterr(err, errlen, "%s", ks->failed_err);
+        smime_seterr(err, errlen, "%s", ks->failed_err);
         pthread_mutex_unlock(&ks->lock);
         return -1;
     }
@@ -472,7 +462,7 @@ keystore_lookup(keystore_t *ks, const char *address, keystore_entry_t **out,
         struct cdb c = g->cdb;               /* private search state */
         int r = cdb_find(&c, key, (unsigned)klen);
         if (r < 0) {
-            seterr(err, errlen, "keystore %s: read error", ks->path);
+            smime_seterr(err, errlen, "keystore %s: read error", ks->path);
             ret = -1;
         } else if (r > 0) {
             e = entry_parse(key, cdb_getdata(&c), cdb_datalen(&c),

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "errbuf.h"
 #include "keystore.h"
 #include "keystore_priv.h"
 
@@ -32,17 +33,6 @@ struct keystore_writer {
     struct cdb_make cm;
 };
 
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 keystore_writer_t *
 keystore_writer_new(const char *path, char *err, size_t errlen)
@@ -67,7 +57,7 @@ keystore_writer_new(const char *path, char *err, size_t errlen)
     copy = NULL;
     w->fd = mkstemp(w->tmp);              /* creates it with mode 0600 */
     if (w->fd < 0) {
-        seterr(err, errlen, "cannot create a file in %s: %s", w->dir,
+        smime_seterr(err, errlen, "cannot create a file in %s: %s", w->dir,
                strerror(errno));
         free(w->tmp);
         w->tmp = NULL;
@@ -76,7 +66,7 @@ keystore_writer_new(const char *path, char *err, size_t errlen)
     }
     if (fchmod(w->fd, 0600) < 0 || cdb_make_start(&w->cm, w->fd) < 0 ||
         cdb_make_add(&w->cm, KS_MAGIC_KEY, KS_MAGIC_KEYLEN, "1", 1) < 0) {
-        seterr(err, errlen, "cannot write %s: %s", w->tmp, strerror(errno));
+        smime_seterr(err, errlen, "cannot write %s: %s", w->tmp, strerror(errno));
         keystore_writer_free(w);
         return NULL;
     }
@@ -84,7 +74,7 @@ keystore_writer_new(const char *path, char *err, size_t errlen)
     return w;
 nomem:
     free(copy);
-    seterr(err, errlen, "out of memory");
+    smime_seterr(err, errlen, "out of memory");
     keystore_writer_free(w);
     return NULL;
 }
@@ -161,18 +151,18 @@ keystore_writer_add(keystore_writer_t *w, const char *address,
     int ret = -1;
 
     if (klen == 0) {
-        seterr(err, errlen, "bad address");
+        smime_seterr(err, errlen, "bad address");
         return -1;
     }
     if (cdb_make_exists(&w->cm, key, (unsigned)klen) > 0) {
-        seterr(err, errlen, "duplicate address %s", address);
+        smime_seterr(err, errlen, "duplicate address %s", address);
         return -1;
     }
     rec_put(&r, &version, 1);
     for (size_t i = 0; i < nlogins; i++)
         rec_field(&r, KS_FIELD_LOGIN, logins[i], strlen(logins[i]));
     if (smime_signer_export_key(signer, &k) < 0) {
-        seterr(err, errlen, "cannot export the private key");
+        smime_seterr(err, errlen, "cannot export the private key");
         goto out;
     }
     rec_field(&r, KS_FIELD_KEY, k.data, k.size);
@@ -187,11 +177,11 @@ keystore_writer_add(keystore_writer_t *w, const char *address,
         gnutls_free(c.data);
     }
     if (r.failed) {
-        seterr(err, errlen, "out of memory");
+        smime_seterr(err, errlen, "out of memory");
         goto out;
     }
     if (cdb_make_add(&w->cm, key, (unsigned)klen, r.p, (unsigned)r.len) < 0) {
-        seterr(err, errlen, "cannot write %s: %s", w->tmp, strerror(errno));
+        smime_seterr(err, errlen, "cannot write %s: %s", w->tmp, strerror(errno));
         goto out;
     }
     ret = 0;
@@ -213,23 +203,23 @@ keystore_writer_commit(keystore_writer_t *w, char *err, size_t errlen)
     w->started = 0;
     gnutls_memset(&w->cm, 0, sizeof(w->cm));
     if (ret < 0 || fsync(w->fd) < 0) {
-        seterr(err, errlen, "cannot write %s: %s", w->tmp, strerror(errno));
+        smime_seterr(err, errlen, "cannot write %s: %s", w->tmp, strerror(errno));
         return -1;
     }
     /* root rebuilding the daemon's keystore: keep the daemon's owner */
     if (geteuid() == 0 && stat(w->path, &st) == 0 &&
         fchown(w->fd, st.st_uid, st.st_gid) < 0) {
-        seterr(err, errlen, "cannot chown %s: %s", w->tmp, strerror(errno));
+        smime_seterr(err, errlen, "cannot chown %s: %s", w->tmp, strerror(errno));
         return -1;
     }
     if (close(w->fd) < 0) {
         w->fd = -1;
-        seterr(err, errlen, "cannot write %s: %s", w->tmp, strerror(errno));
+        smime_seterr(err, errlen, "cannot write %s: %s", w->tmp, strerror(errno));
         return -1;
     }
     w->fd = -1;
     if (rename(w->tmp, w->path) < 0) {
-        seterr(err, errlen, "cannot rename %s to %s: %s", w->tmp, w->path,
+        smime_seterr(err, errlen, "cannot rename %s to %s: %s", w->tmp, w->path,
                strerror(errno));
         return -1;
     }
@@ -237,7 +227,7 @@ keystore_writer_commit(keystore_writer_t *w, char *err, size_t errlen)
     w->tmp = NULL;                        /* nothing left to remove */
     int dfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0 || fsync(dfd) < 0) {
-        seterr(err, errlen, "cannot sync directory %s: %s", w->dir,
+        smime_seterr(err, errlen, "cannot sync directory %s: %s", w->dir,
                strerror(errno));
         if (dfd >= 0)
             close(dfd);

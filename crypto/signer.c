@@ -17,19 +17,9 @@
 #include <gnutls/crypto.h>
 #include <gnutls/pkcs12.h>
 
+#include "errbuf.h"
 #include "signer_priv.h"
 
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 void
 smime_signer_free(smime_signer_t *s)
@@ -137,7 +127,7 @@ order_chain(gnutls_pubkey_t kpub, gnutls_x509_crt_t *in, size_t n,
     size_t k = 0;
 
     if (chain == NULL) {
-        seterr(err, errlen, "out of memory");
+        smime_seterr(err, errlen, "out of memory");
         goto fail;
     }
     for (size_t i = 0; i < n; i++)
@@ -147,7 +137,7 @@ order_chain(gnutls_pubkey_t kpub, gnutls_x509_crt_t *in, size_t n,
             break;
         }
     if (k == 0) {
-        seterr(err, errlen, n ? "private key does not match the certificate"
+        smime_seterr(err, errlen, n ? "private key does not match the certificate"
                               : "no certificate found");
         goto fail;
     }
@@ -209,7 +199,7 @@ choose_algorithms(smime_signer_t *s, char *err, size_t errlen)
         }
         if (d != GNUTLS_DIG_SHA256 && d != GNUTLS_DIG_SHA384 &&
             d != GNUTLS_DIG_SHA512) {
-            seterr(err, errlen, "RSA-PSS key restricted to an unsupported hash");
+            smime_seterr(err, errlen, "RSA-PSS key restricted to an unsupported hash");
             return -1;
         }
         s->kind = SIGNER_RSA_PSS;
@@ -228,7 +218,7 @@ choose_algorithms(smime_signer_t *s, char *err, size_t errlen)
     }
     case GNUTLS_PK_ECDSA:
         if (gnutls_x509_crt_get_pk_ecc_raw(crt, &curve, &x, &y) < 0) {
-            seterr(err, errlen, "cannot read the EC public key");
+            smime_seterr(err, errlen, "cannot read the EC public key");
             return -1;
         }
         gnutls_free(x.data);
@@ -239,7 +229,7 @@ choose_algorithms(smime_signer_t *s, char *err, size_t errlen)
         case GNUTLS_ECC_CURVE_SECP384R1: s->dig = GNUTLS_DIG_SHA384; break;
         case GNUTLS_ECC_CURVE_SECP521R1: s->dig = GNUTLS_DIG_SHA512; break;
         default:
-            seterr(err, errlen, "unsupported elliptic curve %s",
+            smime_seterr(err, errlen, "unsupported elliptic curve %s",
                    gnutls_ecc_curve_get_name(curve));
             return -1;
         }
@@ -251,7 +241,7 @@ choose_algorithms(smime_signer_t *s, char *err, size_t errlen)
         s->sign = GNUTLS_SIGN_EDDSA_ED25519;
         return 0;
     default:
-        seterr(err, errlen, "unsupported key type %s",
+        smime_seterr(err, errlen, "unsupported key type %s",
                gnutls_pk_get_name((gnutls_pk_algorithm_t)pk));
         return -1;
     }
@@ -270,20 +260,20 @@ signer_build(gnutls_x509_privkey_t xkey, gnutls_x509_crt_t *crts, size_t n,
     int ret;
 
     if (s == NULL || gnutls_privkey_init(&s->key) < 0) {
-        seterr(err, errlen, "out of memory");
+        smime_seterr(err, errlen, "out of memory");
         goto fail;
     }
     ret = gnutls_privkey_import_x509(s->key, xkey,
                                      GNUTLS_PRIVKEY_IMPORT_AUTO_RELEASE);
     if (ret < 0) {
-        seterr(err, errlen, "cannot use the private key: %s",
+        smime_seterr(err, errlen, "cannot use the private key: %s",
                gnutls_strerror(ret));
         goto fail;
     }
     xkey = NULL;
     if (gnutls_pubkey_init(&kpub) < 0 ||
         gnutls_pubkey_import_privkey(kpub, s->key, 0, 0) < 0) {
-        seterr(err, errlen, "cannot derive the public key");
+        smime_seterr(err, errlen, "cannot derive the public key");
         goto fail;
     }
     ret = order_chain(kpub, crts, n, &s->crts, &s->ncrts, err, errlen);
@@ -314,7 +304,7 @@ smime_signer_from_pem(const void *data, size_t len, char *err, size_t errlen)
     int ret;
 
     if (gnutls_x509_privkey_init(&xkey) < 0) {
-        seterr(err, errlen, "out of memory");
+        smime_seterr(err, errlen, "out of memory");
         return NULL;
     }
     ret = gnutls_x509_privkey_import2(xkey, &d, GNUTLS_X509_FMT_PEM, NULL,
@@ -322,10 +312,10 @@ smime_signer_from_pem(const void *data, size_t len, char *err, size_t errlen)
     if (ret < 0) {
         gnutls_x509_privkey_deinit(xkey);
         if (ret == GNUTLS_E_DECRYPTION_FAILED)
-            seterr(err, errlen, "the private key is encrypted "
+            smime_seterr(err, errlen, "the private key is encrypted "
                    "(store it unencrypted; protect the keystore file instead)");
         else
-            seterr(err, errlen, "no usable private key: %s",
+            smime_seterr(err, errlen, "no usable private key: %s",
                    gnutls_strerror(ret));
         return NULL;
     }
@@ -333,7 +323,7 @@ smime_signer_from_pem(const void *data, size_t len, char *err, size_t errlen)
     if (ret < 0 && ret != GNUTLS_E_NO_CERTIFICATE_FOUND &&
         ret != GNUTLS_E_BASE64_DECODING_ERROR) {
         gnutls_x509_privkey_deinit(xkey);
-        seterr(err, errlen, "bad certificate: %s", gnutls_strerror(ret));
+        smime_seterr(err, errlen, "bad certificate: %s", gnutls_strerror(ret));
         return NULL;
     }
     if (ret < 0)
@@ -358,28 +348,28 @@ smime_signer_from_p12(const void *data, size_t len, const char *password,
     if (password == NULL)
         password = "";
     if (gnutls_pkcs12_init(&p12) < 0) {
-        seterr(err, errlen, "out of memory");
+        smime_seterr(err, errlen, "out of memory");
         return NULL;
     }
     if (gnutls_pkcs12_import(p12, &d, GNUTLS_X509_FMT_DER, 0) < 0) {
-        seterr(err, errlen, "neither PEM nor PKCS#12");
+        smime_seterr(err, errlen, "neither PEM nor PKCS#12");
         goto out;
     }
     if (gnutls_pkcs12_verify_mac(p12, password) < 0) {
-        seterr(err, errlen, "cannot open the PKCS#12 file: wrong password "
+        smime_seterr(err, errlen, "cannot open the PKCS#12 file: wrong password "
                "(set SMIME_KEYSTORE_PASSWORD)");
         goto out;
     }
     ret = gnutls_pkcs12_simple_parse(p12, password, &xkey, &chain, &nchain,
                                      &extra, &nextra, NULL, 0);
     if (ret < 0) {
-        seterr(err, errlen, "cannot read the PKCS#12 file: %s",
+        smime_seterr(err, errlen, "cannot read the PKCS#12 file: %s",
                gnutls_strerror(ret));
         goto out;
     }
     all = calloc(nchain + nextra + 1, sizeof(*all));
     if (all == NULL) {
-        seterr(err, errlen, "out of memory");
+        smime_seterr(err, errlen, "out of memory");
         gnutls_x509_privkey_deinit(xkey);
         for (unsigned i = 0; i < nchain; i++)
             gnutls_x509_crt_deinit(chain[i]);
@@ -420,24 +410,24 @@ smime_signer_from_der(const void *key, size_t keylen,
     int ret;
 
     if (crts == NULL || gnutls_x509_privkey_init(&xkey) < 0) {
-        seterr(err, errlen, "out of memory");
+        smime_seterr(err, errlen, "out of memory");
         goto fail;
     }
     ret = gnutls_x509_privkey_import_pkcs8(xkey, &d, GNUTLS_X509_FMT_DER,
                                            NULL, GNUTLS_PKCS_PLAIN);
     if (ret < 0) {
-        seterr(err, errlen, "bad private key: %s", gnutls_strerror(ret));
+        smime_seterr(err, errlen, "bad private key: %s", gnutls_strerror(ret));
         goto fail;
     }
     for (n = 0; n < ncerts; n++) {
         if (gnutls_x509_crt_init(&crts[n]) < 0) {
-            seterr(err, errlen, "out of memory");
+            smime_seterr(err, errlen, "out of memory");
             goto fail;
         }
         ret = gnutls_x509_crt_import(crts[n], &certs[n], GNUTLS_X509_FMT_DER);
         if (ret < 0) {
             gnutls_x509_crt_deinit(crts[n]);
-            seterr(err, errlen, "bad certificate: %s", gnutls_strerror(ret));
+            smime_seterr(err, errlen, "bad certificate: %s", gnutls_strerror(ret));
             goto fail;
         }
     }
