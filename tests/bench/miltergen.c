@@ -50,6 +50,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -256,16 +257,26 @@ static uint32_t get32(const unsigned char *p)
            (uint32_t)p[2] << 8 | p[3];
 }
 
-/* Send command CMD with the data pieces (ptr, len) ..., ending with NULL. */
+/* Send command CMD with LEN bytes of data, in one system call as an MTA
+ * with a buffered stream does (two writes would wake the filter twice). */
 static int send_cmd(struct conn *c, int cmd, const void *data, size_t len)
 {
     unsigned char head[5];
+    struct iovec iov[2] = {{head, sizeof head}, {(void *)data, len}};
+    ssize_t n;
 
     put32(head, (uint32_t)len + 1);
     head[4] = (unsigned char)cmd;
-    if (write_all(c->fd, head, sizeof head) < 0)
+    do
+        n = writev(c->fd, iov, len ? 2 : 1);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
         return -1;
-    return len ? write_all(c->fd, data, len) : 0;
+    if ((size_t)n < sizeof head)
+        return write_all(c->fd, head + n, sizeof head - (size_t)n) < 0 ||
+               write_all(c->fd, data, len) < 0 ? -1 : 0;
+    n -= (ssize_t)sizeof head;
+    return write_all(c->fd, (const char *)data + n, len - (size_t)n);
 }
 
 /* Build NUL-terminated strings one after the other into buf. */

@@ -4,18 +4,20 @@
  * CMS and no MIME around it.
  *
  * SYNOPSIS
- *	rawcrypto [-d SECONDS] [-t THREADS] NAME KEY.pem CERT.pem ...
+ *	rawcrypto [-d SECONDS] [-t THREADS] [-x sign|verify] NAME KEY.pem CERT.pem ...
  *
  * DESCRIPTION
  *	For each NAME/KEY/CERT triple, and for 1 thread and then THREADS
  *	threads (default 2), signs a 256-byte buffer (the size of a CMS
  *	signedAttrs block) with gnutls_privkey_sign_data2() and SHA-256 for
  *	SECONDS (default 2) and then verifies such a signature with
- *	gnutls_pubkey_verify_data2() for as long.  Each thread imports its
+ *	gnutls_pubkey_verify_data2() for as long (-x: only one of them).  Each thread imports its
  *	own copy of the key, so nothing is shared between threads.  Prints
- *	one line per measurement:
- *	    sign NAME threads=N ops=COUNT secs=S rate=R
- *	    verify NAME threads=N ops=COUNT secs=S rate=R
+ *	one line per measurement, with the rate per wall-clock second and
+ *	per CPU-second of the process (the latter does not depend on what
+ *	else the machine runs):
+ *	    sign NAME threads=N ops=COUNT secs=S rate=R cpurate=C
+ *	    verify NAME threads=N ops=COUNT secs=S rate=R cpurate=C
  */
 #include "config.h"
 
@@ -44,6 +46,15 @@ static double now(void)
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* CPU time of the whole process (all threads), seconds. */
+static double cpu_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
@@ -132,8 +143,9 @@ static int measure(const char *name, const char *keyfile,
     pthread_t th[64];
     struct job jobs[64];
     long ops = 0;
-    double t0, t;
+    double t0, t, c0, c;
 
+    c0 = cpu_now();
     for (int i = 0; i < threads; i++) {
         jobs[i] = (struct job){keyfile, certfile, verify, secs, 0, 0};
         if (pthread_create(&th[i], NULL, run, &jobs[i]) != 0)
@@ -150,8 +162,10 @@ static int measure(const char *name, const char *keyfile,
         ops += jobs[i].ops;
     }
     t = now() - t0;
-    printf("%s %s threads=%d ops=%ld secs=%.3f rate=%.1f\n",
-           verify ? "verify" : "sign", name, threads, ops, t, ops / t);
+    c = cpu_now() - c0;
+    printf("%s %s threads=%d ops=%ld secs=%.3f rate=%.1f cpurate=%.1f\n",
+           verify ? "verify" : "sign", name, threads, ops, t, ops / t,
+           c > 0 ? ops / c : 0.0);
     fflush(stdout);
     return 0;
 }
@@ -159,10 +173,14 @@ static int measure(const char *name, const char *keyfile,
 int main(int argc, char **argv)
 {
     double secs = 2;
-    int threads = 2, ch, rc = 0;
+    int threads = 2, ch, rc = 0, first = 0, last = 1;
 
-    while ((ch = getopt(argc, argv, "d:t:")) != -1) {
+    while ((ch = getopt(argc, argv, "d:t:x:")) != -1) {
         switch (ch) {
+        case 'x':
+            first = strcmp(optarg, "verify") == 0;
+            last = strcmp(optarg, "sign") == 0 ? 0 : 1;
+            break;
         case 'd': secs = atof(optarg); break;
         case 't': threads = atoi(optarg); break;
         default: goto usage;
@@ -174,7 +192,7 @@ int main(int argc, char **argv)
     if (gnutls_global_init() < 0)
         return 2;
     for (int i = optind; i < argc; i += 3)
-        for (int verify = 0; verify <= 1; verify++)
+        for (int verify = first; verify <= last; verify++)
             for (int t = 1; t <= threads; t = t == threads ? t + 1 : threads)
                 if (measure(argv[i], argv[i + 1], argv[i + 2], verify, t,
                             secs) < 0)
@@ -183,6 +201,6 @@ int main(int argc, char **argv)
     return rc;
 usage:
     fprintf(stderr, "usage: rawcrypto [-d SECONDS] [-t THREADS] "
-            "NAME KEY.pem CERT.pem ...\n");
+            "[-x sign|verify] NAME KEY.pem CERT.pem ...\n");
     return 64;
 }

@@ -248,25 +248,39 @@ run_raw() {
     cat "$TMP/raw.txt" >&2
 }
 
-# raw OP KEY THREADS: the measured rate.
+# raw OP KEY THREADS [FILE]: the rate rawcrypto measured (per wall-clock
+# second); rawcpu: per CPU-second.
 raw() { awk -v op="$1" -v k="$2" -v t="threads=$3" \
-    '$1 == op && $2 == k && $3 == t { sub("rate=", "", $6); print $6 }' "$TMP/raw.txt"; }
+    '$1 == op && $2 == k && $3 == t { sub("rate=", "", $6); print $6 }' "${4:-$TMP/raw.txt}"; }
+rawcpu() { awk -v op="$1" -v k="$2" -v t="threads=$3" \
+    '$1 == op && $2 == k && $3 == t { sub("cpurate=", "", $7); print $7 }' "${4:-$TMP/raw.txt}"; }
 
 # sign_row USER RAWKEY LABEL: outbound signing by USER's keystore entry,
 # against rawcrypto's rates for the same key.
 sign_row() {
+    "$RAW" -d 2 -x sign "$2" "$PKI/$1.key" "$PKI/$1.crt" >"$TMP/raw-before.txt" ||
+        die "rawcrypto failed"
+    _b2=$(raw sign "$2" 2 "$TMP/raw-before.txt")
+    _bc=$(rawcpu sign "$2" 2 "$TMP/raw-before.txt")
     scenario "sign 4 KB outbound, $3" "$MSGS/out-$1.eml" "$BENCH_CONNS" \
         1000000 "$BENCH_SECS" sign -A "$1@example.org"
+    "$RAW" -d 2 -x sign "$2" "$PKI/$1.key" "$PKI/$1.crt" >"$TMP/raw-after.txt" ||
+        die "rawcrypto failed"
     if [ "$R_CHECK" = n/a ]; then
         row "sign 4 KB outbound, $3" "$BENCH_CONNS" "n/a (signing not integrated)" \
             - - - - "n/a (signing not integrated)"
         return
     fi
-    _r2=$(raw sign "$2" 2) _r1=$(raw sign "$2" 1)
-    _f=$(ratio "$R_RATE" "$_r2")
+    # the ceiling right before and right after (the mean of both): on a
+    # shared machine a ceiling from minutes earlier can be far off
+    _r2=$(awk -v a="$_b2" -v b="$(raw sign "$2" 2 "$TMP/raw-after.txt")" \
+        'BEGIN { printf "%.1f", (a + b) / 2 }')
+    _rc=$(awk -v a="$_bc" -v b="$(rawcpu sign "$2" 2 "$TMP/raw-after.txt")" \
+        'BEGIN { printf "%.1f", (a + b) / 2 }')
+    _f=$(ratio "$R_RATE" "$_r2") _fc=$(ratio "$R_PERCPU" "$_rc")
     row "sign 4 KB outbound, $3" "$BENCH_CONNS" "$R_MSGS" "$R_RATE" "$R_PERCPU" \
         "$(mb "$R_HWM")" \
-        "$_f of raw 2-thread sign ($_r2/s), target 0.90: $(meets "$_f" ">=" 0.90); per CPU-s $(ratio "$R_PERCPU" "$_r1") of raw 1-thread ($_r1/s)" \
+        "per CPU-s $_fc of raw 2-thread GnuTLS sign ($_rc/CPU-s), target 0.90: $(meets "$_fc" ">=" 0.90); wall $_f of raw ($_r2/s) (raw measured just before and after)" \
         "$R_CHECK"
 }
 
@@ -277,10 +291,10 @@ run_milter() {
         "$(mb "$R_HWM")" "-" "$R_CHECK"
 
     scenario "signed 4 KB inbound (verify)" "$MSGS/signed4k.eml" "$C" 1000000 "$S" pass
-    _v1=$(raw verify rsa2048 1)
+    _v1=$(rawcpu verify rsa2048 1)
     row "signed 4 KB inbound (verify, RSA-2048)" "$C" "$R_MSGS" "$R_RATE" \
         "$R_PERCPU" "$(mb "$R_HWM")" \
-        "$R_PERCPU msgs/CPU-s vs target 2000: $(meets "$R_PERCPU" ">=" 2000); raw verify $_v1/s per core" \
+        "$R_PERCPU msgs/CPU-s vs target 2000: $(meets "$R_PERCPU" ">=" 2000); raw GnuTLS RSA verify $_v1/CPU-s" \
         "$R_CHECK"
 
     scenario "signed 4 KB inbound, 1 connection" "$MSGS/signed4k.eml" 1 1000000 "$S" pass
@@ -418,13 +432,13 @@ print_table() {
         echo "|---|---|---|---|---|---|---|---|"
         cat "$ROWS"
         echo
-        echo "Raw GnuTLS (tests/bench/rawcrypto, same run, msgs/s = operations/s):"
+        echo "Raw GnuTLS (tests/bench/rawcrypto, same run; operations per wall-clock second and per CPU-second):"
         echo
-        echo "| operation | 1 thread | 2 threads |"
-        echo "|---|---|---|"
+        echo "| operation | 1 thread /s | 2 threads /s | 1 thread /CPU-s | 2 threads /CPU-s |"
+        echo "|---|---|---|---|---|"
         for op in "sign rsa2048" "sign p256" "verify rsa2048" "verify p256"; do
             # shellcheck disable=SC2086
-            echo "| $op | $(raw $op 1) | $(raw $op 2) |"
+            echo "| $op | $(raw $op 1) | $(raw $op 2) | $(rawcpu $op 1) | $(rawcpu $op 2) |"
         done
     } >"$TABLE"
     cat "$TABLE"
