@@ -5,7 +5,7 @@
  * not need (HELO, RCPT, DATA, unknown commands), asks for no replies
  * where we always continue, and for SMFIS_SKIP so that bodies of mail
  * that cannot be signed are not sent to us.  Each message's summary
- * line is logged here and counted (stats.h).
+ * line is logged here and its outcome counted (stats.h).
  */
 #include "config.h"
 
@@ -207,7 +207,7 @@ static sfsistat cb_eom(SMFICTX *ctx)
     take_macros(ctx, c);
     st = session_eom(c->s, &milter_actions, ctx);
     log_msg(LOG_INFO, session_queue_id(c->s), "%s", session_summary(c->s));
-    stats_count_summary(session_summary(c->s), st == SESSION_TEMPFAIL);
+    stats_count(session_outcome(c->s));
     switch (st) {
     case SESSION_TEMPFAIL:
         smfi_setreply(ctx, "451", "4.3.0",
@@ -225,13 +225,14 @@ static sfsistat cb_abort(SMFICTX *ctx)
     struct conn *c = smfi_getpriv(ctx);
 
     if (c) {
-        /* a summary already there: eom or an earlier abort counted it */
-        int counted = session_summary(c->s)[0] != '\0';
+        /* a message that already ended: eom or an earlier abort counted it */
+        int ended = session_outcome(c->s)->dir != SESSION_DIR_NONE;
         session_abort(c->s);
-        log_msg(LOG_DEBUG, session_queue_id(c->s), "%s",
-                session_summary(c->s));
-        if (!counted)
-            stats_count_summary(session_summary(c->s), 0);
+        if (!ended && session_outcome(c->s)->dir == SESSION_DIR_ABORTED) {
+            log_msg(LOG_DEBUG, session_queue_id(c->s), "%s",
+                    session_summary(c->s));
+            stats_count(session_outcome(c->s));
+        }
     }
     return SMFIS_CONTINUE;
 }

@@ -145,26 +145,30 @@ media_type(const char *value, char *out, size_t len)
     out[n] = '\0';
 }
 
-/* 1 (with why) when the message must not be signed for its content. */
+/* 1 (with kind and why) when the message must not be signed for its
+ * content. */
 static int
 already_protected(const config_t *cfg, const struct msg_headers *h,
-                  char *why, size_t whylen)
+                  enum outbound_unsigned *kind, char *why, size_t whylen)
 {
     char type[128];
     size_t n;
 
     media_type(header_value(h, "Content-Type", &n), type, sizeof(type));
     if (strcmp(type, "multipart/signed") == 0) {
+        *kind = OUTBOUND_UNSIGNED_PROTECTED;
         snprintf(why, whylen, "already signed");
         return 1;
     }
     if (strcmp(type, "application/pkcs7-mime") == 0 ||
         strcmp(type, "application/x-pkcs7-mime") == 0 ||
         strcmp(type, "multipart/encrypted") == 0) {
+        *kind = OUTBOUND_UNSIGNED_PROTECTED;
         snprintf(why, whylen, "already S/MIME or PGP protected (%s)", type);
         return 1;
     }
     if (cfg->sign_skip_dkim && header_value(h, "DKIM-Signature", &n)) {
+        *kind = OUTBOUND_UNSIGNED_DKIM;
         snprintf(why, whylen, "DKIM-Signature present");
         return 1;
     }
@@ -200,10 +204,11 @@ from_address(const char *from, char *out, size_t len, char *why,
     return 1;
 }
 
-/* Look up and vet the keystore entry: 1 usable, 0 not (why), -1 error. */
+/* Look up and vet the keystore entry: 1 usable, 0 not (kind, why),
+ * -1 error. */
 static int
 find_entry(struct outbound_state *st, const char *login, struct outbound *o,
-           char *why, size_t whylen)
+           enum outbound_unsigned *kind, char *why, size_t whylen)
 {
     char err[300];
 
@@ -215,16 +220,19 @@ find_entry(struct outbound_state *st, const char *login, struct outbound *o,
         return -1;
     }
     if (r == 0) {
+        *kind = OUTBOUND_UNSIGNED_NO_ENTRY;
         snprintf(why, whylen, "no keystore entry for %s", o->address);
         return 0;
     }
     if (!keystore_may_sign(o->entry, login)) {
+        *kind = OUTBOUND_UNSIGNED_LOGIN;
         snprintf(why, whylen, "login %s may not sign as %s", login,
                  o->address);
         return 0;
     }
     if (keystore_check(keystore_entry_signer(o->entry), o->address,
                        time(NULL), err, sizeof(err)) > 0) {
+        *kind = OUTBOUND_UNSIGNED_CERTIFICATE;
         snprintf(why, whylen, "certificate of %s unusable: %s", o->address,
                  err);
         return 0;
@@ -311,18 +319,20 @@ start_stream(const config_t *cfg, const struct msg_headers *h,
 int
 outbound_begin(const config_t *cfg, const char *login, const char *from,
                const struct msg_headers *hdrs, outbound_t **out,
-               char *why, size_t whylen)
+               enum outbound_unsigned *kind, char *why, size_t whylen)
 {
     struct outbound_state *st = cfg->outbound;
     struct outbound *o;
     int r;
 
     *out = NULL;
+    *kind = OUTBOUND_UNSIGNED_OTHER;
     if (st == NULL) {
+        *kind = OUTBOUND_UNSIGNED_NO_KEYSTORE;
         snprintf(why, whylen, "no Keystore configured");
         return 0;
     }
-    if (already_protected(cfg, hdrs, why, whylen))
+    if (already_protected(cfg, hdrs, kind, why, whylen))
         return 0;
     if ((o = calloc(1, sizeof(*o))) == NULL) {
         snprintf(why, whylen, "out of memory");
@@ -330,10 +340,11 @@ outbound_begin(const config_t *cfg, const char *login, const char *from,
     }
     o->hdrs = hdrs;
     if (!from_address(from, o->address, sizeof(o->address), why, whylen)) {
+        *kind = OUTBOUND_UNSIGNED_FROM;
         outbound_free(o);
         return 0;
     }
-    if ((r = find_entry(st, login, o, why, whylen)) <= 0) {
+    if ((r = find_entry(st, login, o, kind, why, whylen)) <= 0) {
         outbound_free(o);
         return r;
     }
@@ -468,13 +479,14 @@ rewrite_headers(const struct outbound *o, const struct msg_headers *h,
 
 int
 outbound_finish(outbound_t *o, const struct actions *act, void *actarg,
-                char *why, size_t whylen)
+                enum outbound_unsigned *kind, char *why, size_t whylen)
 {
     unsigned char *der = NULL;
     char *b64 = NULL, *head = NULL, *tail = NULL;
     size_t derlen, b64len;
     int ret = -1;
 
+    *kind = OUTBOUND_UNSIGNED_OTHER;    /* no refusal here (yet) */
     if (mime_canon_finish(o->canon) < 0) {
         snprintf(why, whylen, "canonicalising: %s", strerror(errno));
         return -1;

@@ -24,22 +24,25 @@
  *       hdrs  the whole header block in order (names, values as the MTA
  *             delivered them); borrowed, valid until outbound_finish
  *             returns (the session keeps it unchanged until then).
- *       Returns 1: signing, *o set;  0: not signing (why says why in a
- *       few words: "no keystore entry for x@y", "already signed",
- *       "DKIM-Signature present", "login bob may not sign as alice@..."),
- *       *o NULL;  -1: internal error (ENOMEM, I/O; why says), *o NULL.
+ *       Returns 1: signing, *o set;  0: not signing, *o NULL, *kind says
+ *       which kind of refusal (enum outbound_unsigned, for the counters)
+ *       and why says it in a few words for the log ("no keystore entry
+ *       for x@y", "already signed", "DKIM-Signature present", "login bob
+ *       may not sign as alice@..."; the wording may change, the kind is
+ *       what programs look at);  -1: internal error (ENOMEM, I/O; why
+ *       says), *o NULL.
  *   Then the body, in the chunks the MTA delivers (CRLF line ends):
  *     outbound_body(o, buf, len)      0, or -1 internal error (errno set).
  *       The signer must never hold the body in memory beyond
  *       cfg->spool_threshold (use mime/spool.h in cfg->spool_directory).
  *   At end of message:
- *     outbound_finish(o, act, actarg, why, whylen)
+ *     outbound_finish(o, act, actarg, &kind, why, whylen)
  *       performs every change through the action vtable (actions.h):
  *       header changes (Content-Type, Content-Transfer-Encoding,
  *       MIME-Version) with change_header/insert_header and the new body
  *       with replace_body.  Returns 1 signed (why may name the signer for
- *       the log), 0 not signed after all (why says; no action was
- *       performed), -1 internal error (why says; the session then applies
+ *       the log), 0 not signed after all (*kind and why say; no action
+ *       was performed), -1 internal error (why says; the session then applies
  *       OnError; actions may have been performed partly only if an
  *       action itself failed).
  *     outbound_free(o)                accepts NULL; also on abort.
@@ -55,16 +58,31 @@
 
 typedef struct outbound outbound_t;
 
+/* Why a message is not signed.  Keep in step with the unsigned_*
+ * counters (stats.h). */
+enum outbound_unsigned {
+    OUTBOUND_UNSIGNED_OTHER,        /* none of the kinds below */
+    OUTBOUND_UNSIGNED_NO_KEYSTORE,  /* no Keystore configured */
+    OUTBOUND_UNSIGNED_NO_ENTRY,     /* From address has no keystore entry */
+    OUTBOUND_UNSIGNED_LOGIN,        /* the login may not sign as From */
+    OUTBOUND_UNSIGNED_PROTECTED,    /* already S/MIME signed or encrypted,
+                                       or PGP/MIME */
+    OUTBOUND_UNSIGNED_DKIM,         /* DKIM-Signature present (SignSkipDKIM) */
+    OUTBOUND_UNSIGNED_TOO_LARGE,    /* MaxMessageSize, header block cap */
+    OUTBOUND_UNSIGNED_FROM,         /* no From, several, bad address */
+    OUTBOUND_UNSIGNED_CERTIFICATE   /* signer certificate unusable */
+};
+
 int outbound_init(const config_t *cfg, void **state, char *err,
                   size_t errlen);
 void outbound_state_free(void *state);
 
 int outbound_begin(const config_t *cfg, const char *login, const char *from,
                    const struct msg_headers *hdrs, outbound_t **o,
-                   char *why, size_t whylen);
+                   enum outbound_unsigned *kind, char *why, size_t whylen);
 int outbound_body(outbound_t *o, const char *buf, size_t len);
 int outbound_finish(outbound_t *o, const struct actions *act, void *actarg,
-                    char *why, size_t whylen);
+                    enum outbound_unsigned *kind, char *why, size_t whylen);
 void outbound_free(outbound_t *o);
 
 #endif

@@ -16,10 +16,16 @@
  * which Authentication-Results headers are ours and how many TagHeader
  * headers there are, so that forged ones are deleted wherever they are.
  * Such inbound mail gets permerror ("header block too large").
+ *
+ * What happened to each message is noted in a struct session_outcome as
+ * it is decided; when the message ends (eom or abort) the outcome is
+ * completed and the log line is made from it, in one place
+ * (session_outcome_format).
  */
 #include "config.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +41,7 @@
 #define MAX_TAIL_OURS 65536        /* our A-R headers noted past the cap */
 #define HEADERS_REASON "header block too large"
 #define INTERNAL_REASON "internal error"
+#define TOO_LARGE_REASON "message too large"
 
 enum direction { DIR_NONE, DIR_IN, DIR_OUT };
 
@@ -62,10 +69,12 @@ struct session {
     inbound_t *in;
     outbound_t *out;
     char out_why[256];
+    enum outbound_unsigned out_kind;
     int signed_ok;
     int stripped;              /* strip_forged: 1 done, -1 failed */
     struct msg_headers view;
-    char summary[1024];
+    struct session_outcome outcome;
+    char summary[1024];        /* the outcome's log line */
 };
 
 static int set_str(char **dst, const char *v)
@@ -99,6 +108,7 @@ static void message_clear(session_t *s)
     s->skipping = s->too_large = s->failed = s->signed_ok = 0;
     s->stripped = 0;
     s->fail_why[0] = s->out_why[0] = '\0';
+    s->out_kind = OUTBOUND_UNSIGNED_OTHER;
     inbound_free(s->in);
     s->in = NULL;
     outbound_free(s->out);
@@ -156,19 +166,27 @@ const char *session_summary(const session_t *s)
     return s->summary;
 }
 
+const struct session_outcome *session_outcome(const session_t *s)
+{
+    return &s->outcome;
+}
+
 void session_begin(session_t *s, config_t *cfg)
 {
     message_clear(s);
     s->cfg = config_ref(cfg);
+    memset(&s->outcome, 0, sizeof s->outcome);
     s->summary[0] = '\0';
     free(s->qid);
     s->qid = NULL;
 }
 
+static void outcome_end(session_t *s, enum session_dir dir);
+
 void session_abort(session_t *s)
 {
-    if (s->cfg && !s->summary[0])
-        snprintf(s->summary, sizeof s->summary, "smime aborted");
+    if (s->cfg && s->outcome.dir == SESSION_DIR_NONE)
+        outcome_end(s, SESSION_DIR_ABORTED);
     message_clear(s);
 }
 
@@ -262,24 +280,29 @@ static int is_outbound(const session_t *s)
            config_is_internal(s->cfg, s->client);
 }
 
+/* The direction is decided even after an internal error, so that
+ * OnError accept answers for the right one. */
 enum session_status session_eoh(session_t *s)
 {
     s->view.v = s->hv;
     s->view.n = s->nh;
-    if (s->failed || s->cfg == NULL)
+    if (s->cfg == NULL)
         return SESSION_CONTINUE;
     if (is_outbound(s)) {
         if (!(s->cfg->mode & CONFIG_MODE_SIGN))
             return SESSION_CONTINUE;
         s->dir = DIR_OUT;
+        if (s->failed)
+            return SESSION_CONTINUE;
         if (s->headers_dropped) {
-            snprintf(s->out_why, sizeof s->out_why, "header block too large");
+            snprintf(s->out_why, sizeof s->out_why, "%s", HEADERS_REASON);
+            s->out_kind = OUTBOUND_UNSIGNED_TOO_LARGE;
             s->skipping = 1;
             return SESSION_CONTINUE;
         }
         errno = 0;
         int r = outbound_begin(s->cfg, s->login, first_header(s, "From"),
-                               &s->view, &s->out, s->out_why,
+                               &s->view, &s->out, &s->out_kind, s->out_why,
                                sizeof s->out_why);
         if (r < 0) {
             if (s->out_why[0])
@@ -293,6 +316,8 @@ enum session_status session_eoh(session_t *s)
     if (!(s->cfg->mode & CONFIG_MODE_VERIFY))
         return SESSION_CONTINUE;
     s->dir = DIR_IN;
+    if (s->failed)
+        return SESSION_CONTINUE;
     if (s->headers_dropped) {          /* permerror at eom */
         s->skipping = 1;
         return SESSION_CONTINUE;
@@ -393,6 +418,8 @@ static int strip_forged(session_t *s, const struct actions *act, void *arg)
     return 0;
 }
 
+/* ---- the outcome and its log line ---- */
+
 static void quote_into(char *dst, size_t len, const char *s)
 {
     size_t n = 0;
@@ -402,29 +429,135 @@ static void quote_into(char *dst, size_t len, const char *s)
     dst[n] = '\0';
 }
 
-static void summarize_inbound(session_t *s, const struct ar_result *r,
-                              size_t n)
+static void copy_into(char *dst, size_t len, const char *s)
 {
-    char reason[120];
-    int len;
-
-    len = snprintf(s->summary, sizeof s->summary, "smime dir=in client=%s",
-                   s->client ? s->client : "local");
-    if (n == 0 || r[0].result == SMIME_RESULT_NONE) {
-        snprintf(s->summary + len, sizeof s->summary - len, " result=%s",
-                 s->too_large ? "skipped reason=\"message too large\""
-                              : "none");
-        return;
-    }
-    quote_into(reason, sizeof reason, r[0].reason ? r[0].reason : "");
-    snprintf(s->summary + len, sizeof s->summary - len,
-             " result=%s signer=%s part=%s serial=%s reason=\"%s\""
-             " signatures=%zu",
-             smime_result_name(r[0].result),
-             r[0].identifier && *r[0].identifier ? r[0].identifier : "-",
-             r[0].part && *r[0].part ? r[0].part : "-",
-             r[0].serial && *r[0].serial ? r[0].serial : "-", reason, n);
+    snprintf(dst, len, "%s", s ? s : "");
 }
+
+/* Append to buf at *n as snprintf, keeping *n the length needed. */
+static void __attribute__((format(printf, 4, 5)))
+add(char *buf, size_t len, int *n, const char *fmt, ...)
+{
+    va_list ap;
+    int r;
+
+    if (*n < 0)
+        return;
+    va_start(ap, fmt);
+    r = vsnprintf((size_t)*n < len ? buf + *n : NULL,
+                  (size_t)*n < len ? len - (size_t)*n : 0, fmt, ap);
+    va_end(ap);
+    *n = r < 0 ? r : *n + r;
+}
+
+static const char *or_dash(const char *s)
+{
+    return *s ? s : "-";
+}
+
+static void format_inbound(const struct session_outcome *o, char *buf,
+                           size_t len, int *n, const char *reason)
+{
+    if (o->result == SMIME_RESULT_NONE && o->unverified_too_large)
+        add(buf, len, n, " result=skipped reason=\"%s\"", reason);
+    else if (o->result == SMIME_RESULT_NONE)
+        add(buf, len, n, " result=none");
+    else
+        add(buf, len, n, " result=%s signer=%s part=%s serial=%s "
+            "reason=\"%s\" signatures=%zu", smime_result_name(o->result),
+            or_dash(o->signer), or_dash(o->part), or_dash(o->serial),
+            reason, o->signatures);
+}
+
+int session_outcome_format(const struct session_outcome *o, char *buf,
+                           size_t len)
+{
+    char reason[200], error[200];
+    int out, n = 0;
+
+    if (len)
+        buf[0] = '\0';
+    if (o->dir == SESSION_DIR_NONE)
+        return 0;
+    out = o->dir == SESSION_DIR_OUT ||
+          (o->dir != SESSION_DIR_IN && o->outbound);
+    quote_into(reason, sizeof reason, o->reason);
+    quote_into(error, sizeof error, o->error_text);
+    add(buf, len, &n, "event=message dir=%s client=%s", out ? "out" : "in",
+        or_dash(o->client));
+    if (out)
+        add(buf, len, &n, " login=%s", or_dash(o->login));
+    if (o->tempfail) {
+        add(buf, len, &n, " result=tempfail reason=\"%s\"", error);
+        return n;
+    }
+    switch (o->dir) {
+    case SESSION_DIR_IN:
+        format_inbound(o, buf, len, &n, reason);
+        break;
+    case SESSION_DIR_OUT:
+        add(buf, len, &n, " result=%s reason=\"%s\"",
+            o->signed_ok ? "signed" : "unsigned", reason);
+        break;
+    case SESSION_DIR_ABORTED:
+        add(buf, len, &n, " result=aborted");
+        break;
+    default:
+        add(buf, len, &n, " result=ignored");
+    }
+    if (o->error)
+        add(buf, len, &n, " error=\"%s\" onerror=accept", error);
+    return n;
+}
+
+/* The message ended (eom, abort): complete the outcome, make the line. */
+static void outcome_end(session_t *s, enum session_dir dir)
+{
+    struct session_outcome *o = &s->outcome;
+
+    o->dir = dir;
+    o->outbound = is_outbound(s);
+    copy_into(o->client, sizeof o->client, s->client ? s->client : "local");
+    copy_into(o->login, sizeof o->login, s->login ? s->login : "-");
+    if (s->failed) {
+        o->error = 1;
+        copy_into(o->error_text, sizeof o->error_text, s->fail_why);
+    }
+    session_outcome_format(o, s->summary, sizeof s->summary);
+}
+
+/* Inbound: the first of the results written to the header. */
+static void outcome_inbound(session_t *s, const struct ar_result *r,
+                            size_t n)
+{
+    struct session_outcome *o = &s->outcome;
+    int none = n == 0 || r[0].result == SMIME_RESULT_NONE;
+
+    o->result = none ? SMIME_RESULT_NONE : r[0].result;
+    o->unverified_too_large = none && s->too_large;
+    o->signatures = none ? 0 : n;
+    copy_into(o->signer, sizeof o->signer, none ? "" : r[0].identifier);
+    copy_into(o->part, sizeof o->part, none ? "" : r[0].part);
+    copy_into(o->serial, sizeof o->serial, none ? "" : r[0].serial);
+    copy_into(o->reason, sizeof o->reason,
+              o->unverified_too_large ? TOO_LARGE_REASON
+              : none                  ? ""
+                                      : r[0].reason);
+}
+
+/* Outbound: signed, or why not. */
+static void outcome_outbound(session_t *s)
+{
+    struct session_outcome *o = &s->outcome;
+
+    o->signed_ok = s->signed_ok;
+    o->unsigned_kind = s->too_large ? OUTBOUND_UNSIGNED_TOO_LARGE
+                                    : s->out_kind;
+    copy_into(o->reason, sizeof o->reason,
+              s->too_large ? TOO_LARGE_REASON : s->out_why);
+}
+
+/* ---- end of message ---- */
 
 /* The resinfos for an inbound message; returns how many (may be 0). */
 static size_t inbound_resinfos(session_t *s, struct ar_result *ar,
@@ -469,7 +602,7 @@ static int inbound_eom(session_t *s, const struct actions *act, void *arg,
         return -1;
     }
     n = inbound_resinfos(s, ar, sizeof ar / sizeof ar[0], failed);
-    summarize_inbound(s, ar, n);
+    outcome_inbound(s, ar, n);
     if (strip_forged(s, act, arg) != 0)
         return -1;
     if (s->cfg->tag_header && n && ar[0].result == SMIME_RESULT_PASS &&
@@ -485,59 +618,25 @@ static int inbound_eom(session_t *s, const struct actions *act, void *arg,
     return r;
 }
 
-static void summarize_outbound(session_t *s, const char *action)
-{
-    char why[200];
-
-    quote_into(why, sizeof why, s->out_why);
-    snprintf(s->summary, sizeof s->summary,
-             "smime dir=out client=%s login=%s result=%s reason=\"%s\"",
-             s->client ? s->client : "local", s->login ? s->login : "-",
-             action, s->too_large ? "message too large" : why);
-}
-
-static enum session_status tempfail(session_t *s)
-{
-    char why[200];
-
-    quote_into(why, sizeof why, s->fail_why);
-    snprintf(s->summary, sizeof s->summary,
-             "smime dir=%s result=tempfail reason=\"%s\"",
-             s->dir == DIR_OUT ? "out" : "in", why);
-    return SESSION_TEMPFAIL;
-}
-
 /* OnError: tempfail, or accept the message with what can still be done
  * (inbound: temperror result; outbound: unsigned, forged headers gone). */
 static enum session_status on_error(session_t *s, const struct actions *act,
                                     void *arg)
 {
-    char why[200];
-
     if (!s->cfg->on_error_accept)
-        return tempfail(s);
-    if (s->dir == DIR_IN) {
-        if (inbound_eom(s, act, arg, 1) != 0)
-            return tempfail(s);
-    } else {
-        if (strip_forged(s, act, arg) != 0)
-            return tempfail(s);
-        summarize_outbound(s, "unsigned");
-    }
-    quote_into(why, sizeof why, s->fail_why);
-    snprintf(s->summary + strlen(s->summary),
-             sizeof s->summary - strlen(s->summary),
-             " error=\"%s\" onerror=accept", why);
+        return SESSION_TEMPFAIL;
+    if (s->dir == DIR_IN)
+        return inbound_eom(s, act, arg, 1) != 0 ? SESSION_TEMPFAIL
+                                                : SESSION_ACCEPT;
+    if (strip_forged(s, act, arg) != 0)
+        return SESSION_TEMPFAIL;
     return SESSION_ACCEPT;
 }
 
-enum session_status session_eom(session_t *s, const struct actions *act,
-                                 void *arg)
+/* Everything eom does; the outcome is completed by the caller. */
+static enum session_status message_end(session_t *s,
+                                       const struct actions *act, void *arg)
 {
-    if (s->cfg == NULL)
-        return SESSION_ACCEPT;
-    s->view.v = s->hv;
-    s->view.n = s->nh;
     if (s->failed)
         return on_error(s, act, arg);
     if (s->dir == DIR_IN) {
@@ -552,20 +651,33 @@ enum session_status session_eom(session_t *s, const struct actions *act,
         fail(s, "changing headers");
         return on_error(s, act, arg);
     }
-    if (s->dir == DIR_OUT) {
-        if (s->out) {
-            int r = outbound_finish(s->out, act, arg, s->out_why,
-                                    sizeof s->out_why);
-            if (r < 0) {
-                fail(s, s->out_why[0] ? s->out_why : "signing");
-                return on_error(s, act, arg);
-            }
-            s->signed_ok = r == 1;
+    if (s->dir == DIR_OUT && s->out) {
+        int r = outbound_finish(s->out, act, arg, &s->out_kind, s->out_why,
+                                sizeof s->out_why);
+        if (r < 0) {
+            fail(s, s->out_why[0] ? s->out_why : "signing");
+            return on_error(s, act, arg);
         }
-        summarize_outbound(s, s->signed_ok ? "signed" : "unsigned");
-        return SESSION_ACCEPT;
+        s->signed_ok = r == 1;
     }
-    snprintf(s->summary, sizeof s->summary, "smime dir=%s result=ignored",
-             is_outbound(s) ? "out" : "in");
     return SESSION_ACCEPT;
+}
+
+enum session_status session_eom(session_t *s, const struct actions *act,
+                                 void *arg)
+{
+    enum session_status st;
+
+    if (s->cfg == NULL)
+        return SESSION_ACCEPT;
+    s->view.v = s->hv;
+    s->view.n = s->nh;
+    st = message_end(s, act, arg);
+    s->outcome.tempfail = st == SESSION_TEMPFAIL;
+    if (s->dir == DIR_OUT)
+        outcome_outbound(s);
+    outcome_end(s, s->dir == DIR_IN    ? SESSION_DIR_IN
+                   : s->dir == DIR_OUT ? SESSION_DIR_OUT
+                                       : SESSION_DIR_IGNORED);
+    return st;
 }

@@ -16,7 +16,8 @@
  *                                              stop at SESSION_SKIP
  *     session_eom(s, act, arg)                 actions, then the reply
  *     (or session_abort(s) instead of eom)
- *     session_summary(s)                       the log line for it
+ *     session_outcome(s)                       what happened, for counting
+ *     session_summary(s)                       the log line, made from it
  *   session_free(s)                            close
  * Return values other than SESSION_CONTINUE/SKIP only come from eom; an
  * internal error earlier is remembered and answered at eom (OnError).
@@ -27,6 +28,8 @@
 #include <stddef.h>
 #include "actions.h"
 #include "conf.h"
+#include "outbound.h"
+#include "result.h"
 
 typedef struct session session_t;
 
@@ -59,8 +62,57 @@ enum session_status session_eom(session_t *s, const struct actions *act,
 /* The message ended without eom (MTA abort, connection lost). */
 void session_abort(session_t *s);
 
-/* One key=value summary of the last message ("smime dir=in result=pass
- * signer=... part=1 reason=\"...\""), valid until the next begin. */
+/* Where the last message went.  NONE until it ended (eom or abort). */
+enum session_dir {
+    SESSION_DIR_NONE,
+    SESSION_DIR_IN,         /* inbound, verified (Mode v) */
+    SESSION_DIR_OUT,        /* outbound, signed or not (Mode s) */
+    SESSION_DIR_IGNORED,    /* Mode does not cover its direction */
+    SESSION_DIR_ABORTED     /* ended without eom */
+};
+
+/* What happened to the last message, as the session decided it; final
+ * once dir is not NONE, valid until the next session_begin.  Counters
+ * (stats.h) are kept from this, and the log line is made from it. */
+struct session_outcome {
+    enum session_dir dir;
+    int outbound;           /* the client counts as outbound (SASL login,
+                               InternalHosts, local): the log's dir= */
+    char client[64];        /* "local" without an IP address */
+    char login[256];        /* SASL login, "-" without */
+    /* inbound: the first result of our Authentication-Results */
+    smime_result_t result;  /* NONE: no signature (or nothing verified) */
+    int unverified_too_large; /* not verified: over MaxMessageSize */
+    size_t signatures;      /* results in the header (0 with NONE) */
+    char signer[256];       /* identifier, "" unknown */
+    char part[64];          /* IMAP section of the signed entity */
+    char serial[130];
+    /* outbound */
+    int signed_ok;
+    enum outbound_unsigned unsigned_kind; /* why not, when !signed_ok */
+    /* both: the result's comment, why (not) signed, in words */
+    char reason[256];
+    /* failures */
+    int error;              /* internal error (with tempfail 0: OnError
+                               accept let the message pass) */
+    int tempfail;           /* answered with a tempfail (always an error) */
+    char error_text[160];
+};
+
+const struct session_outcome *session_outcome(const session_t *s);
+
+/* The outcome as one key=value log line, without the queue id:
+ *   event=message dir=in client=192.0.2.1 result=pass signer=a@b part=1
+ *     serial=0a reason="signature verified" signatures=1
+ *   event=message dir=out client=local login=a@b result=signed reason="..."
+ * (error="..." onerror=accept added after an accepted internal error;
+ * result= is also none, skipped, unsigned, tempfail, ignored, aborted).
+ * "" while dir is NONE.  Returns the length as snprintf. */
+int session_outcome_format(const struct session_outcome *o, char *buf,
+                           size_t len);
+
+/* session_outcome_format of the last message, valid until the next
+ * begin ("" before it ended). */
 const char *session_summary(const session_t *s);
 
 /* The header block received so far, in order (for outbound.c, tests). */

@@ -4,8 +4,9 @@
  * Each counter is a 64-bit integer bumped with a relaxed atomic add: no
  * lock, and a snapshot read while threads count is exact per counter
  * (counters may be one message apart from each other, never torn).
- * Messages are counted from their summary line, so the numbers always
- * agree with what the log says about each message.
+ * Messages are counted from their outcome (session.h), the record their
+ * log line is made from, so the numbers agree with what the log says
+ * about each message.
  */
 #include "config.h"
 
@@ -18,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "session.h"
 #include "stats.h"
 
 static uint64_t counters[STATS_N];
@@ -75,128 +77,60 @@ void stats_reset(void)
     clock_gettime(CLOCK_MONOTONIC, &started);
 }
 
-/* ---- counting from the summary line ---- */
+/* ---- counting from the outcome ---- */
 
-/* The value of key in a line of key=value items (values with spaces are
- * double-quoted, without quotes inside).  A bare word counts as a key with
- * an empty value.  1 found (value copied, truncated), 0 not. */
-static int summary_get(const char *s, const char *key, char *out,
-                       size_t len)
+static enum stats_counter unsigned_counter(enum outbound_unsigned kind)
 {
-    size_t klen = strlen(key);
-
-    while (*s) {
-        const char *k, *v;
-        size_t kn, vn;
-
-        s += strspn(s, " ");
-        k = s;
-        kn = strcspn(s, " =");
-        s += kn;
-        v = s;
-        vn = 0;
-        if (*s == '=') {
-            v = ++s;
-            if (*s == '"') {
-                v = ++s;
-                vn = strcspn(s, "\"");
-                s += vn + (s[vn] == '"');
-            } else {
-                vn = strcspn(s, " ");
-                s += vn;
-            }
-        }
-        if (kn == klen && kn && memcmp(k, key, kn) == 0) {
-            if (len) {
-                size_t n = vn < len - 1 ? vn : len - 1;
-                memcpy(out, v, n);
-                out[n] = '\0';
-            }
-            return 1;
-        }
+    switch (kind) {
+    case OUTBOUND_UNSIGNED_NO_KEYSTORE: return STATS_UNSIGNED_NO_KEYSTORE;
+    case OUTBOUND_UNSIGNED_NO_ENTRY:    return STATS_UNSIGNED_NO_ENTRY;
+    case OUTBOUND_UNSIGNED_LOGIN:       return STATS_UNSIGNED_LOGIN;
+    case OUTBOUND_UNSIGNED_PROTECTED:   return STATS_UNSIGNED_ALREADY_SIGNED;
+    case OUTBOUND_UNSIGNED_DKIM:        return STATS_UNSIGNED_DKIM;
+    case OUTBOUND_UNSIGNED_TOO_LARGE:   return STATS_UNSIGNED_TOO_LARGE;
+    case OUTBOUND_UNSIGNED_FROM:        return STATS_UNSIGNED_FROM;
+    case OUTBOUND_UNSIGNED_CERTIFICATE: return STATS_UNSIGNED_CERTIFICATE;
+    case OUTBOUND_UNSIGNED_OTHER:       break;
     }
-    return 0;
-}
-
-/* Why outbound mail was not signed, from outbound.c's reasons. */
-static enum stats_counter unsigned_kind(const char *why)
-{
-    static const struct {
-        const char *prefix;
-        enum stats_counter c;
-    } kinds[] = {
-        {"no Keystore configured", STATS_UNSIGNED_NO_KEYSTORE},
-        {"no keystore entry", STATS_UNSIGNED_NO_ENTRY},
-        {"login ", STATS_UNSIGNED_LOGIN},
-        {"already ", STATS_UNSIGNED_ALREADY_SIGNED},
-        {"DKIM-Signature", STATS_UNSIGNED_DKIM},
-        {"message too large", STATS_UNSIGNED_TOO_LARGE},
-        {"header block too large", STATS_UNSIGNED_TOO_LARGE},
-        {"no From", STATS_UNSIGNED_FROM},
-        {"several From", STATS_UNSIGNED_FROM},
-        {"no address in From", STATS_UNSIGNED_FROM},
-        {"From address", STATS_UNSIGNED_FROM},
-        {"certificate of", STATS_UNSIGNED_CERTIFICATE},
-    };
-
-    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-        if (strncmp(why, kinds[i].prefix, strlen(kinds[i].prefix)) == 0)
-            return kinds[i].c;
     return STATS_UNSIGNED_OTHER;
 }
 
-static void count_inbound(const char *result)
-{
-    static const char *const results[] = {
-        "none", "pass", "fail", "policy", "neutral", "temperror",
-        "permerror"};
+_Static_assert(STATS_RESULT_PERMERROR - STATS_RESULT_NONE ==
+                   (int)SMIME_RESULT_PERMERROR - (int)SMIME_RESULT_NONE,
+               "result counters follow smime_result_t");
 
-    for (size_t i = 0; i < sizeof results / sizeof results[0]; i++)
-        if (strcmp(result, results[i]) == 0) {
-            stats_add(STATS_RESULT_NONE + (enum stats_counter)i);
-            return;
-        }
-    if (strcmp(result, "skipped") == 0)
+static void count_inbound(const struct session_outcome *o)
+{
+    if (o->result == SMIME_RESULT_NONE && o->unverified_too_large)
         stats_add(STATS_UNVERIFIED_TOO_LARGE);
+    else if ((unsigned)o->result <= SMIME_RESULT_PERMERROR)
+        stats_add(STATS_RESULT_NONE + (enum stats_counter)o->result);
 }
 
-void stats_count_summary(const char *summary, int tempfailed)
+void stats_count(const struct session_outcome *o)
 {
-    char dir[8], result[32], why[256];
-    int error;
-
-    if (summary == NULL || !*summary)
+    if (o == NULL || o->dir == SESSION_DIR_NONE)
         return;
-    if (summary_get(summary, "aborted", NULL, 0)) {
+    if (o->dir == SESSION_DIR_ABORTED) {
         stats_add(STATS_ABORTED);
         return;
     }
-    if (!summary_get(summary, "dir", dir, sizeof dir) ||
-        !summary_get(summary, "result", result, sizeof result))
-        return;
     stats_add(STATS_MESSAGES);
-    if (strcmp(result, "ignored") == 0) {
-        stats_add(STATS_IGNORED);
-        return;
-    }
-    stats_add(strcmp(dir, "out") == 0 ? STATS_OUTBOUND : STATS_INBOUND);
-    if (tempfailed || strcmp(result, "tempfail") == 0) {
+    stats_add(o->dir == SESSION_DIR_IN    ? STATS_INBOUND
+              : o->dir == SESSION_DIR_OUT ? STATS_OUTBOUND
+                                          : STATS_IGNORED);
+    if (o->error || o->tempfail)
         stats_add(STATS_ERRORS);
+    if (o->tempfail) {
         stats_add(STATS_TEMPFAILS);
         return;
     }
-    error = summary_get(summary, "error", NULL, 0);
-    if (error)
-        stats_add(STATS_ERRORS);
-    if (strcmp(dir, "out") != 0)
-        count_inbound(result);
-    else if (strcmp(result, "signed") == 0)
+    if (o->dir == SESSION_DIR_IN)
+        count_inbound(o);
+    else if (o->dir == SESSION_DIR_OUT && o->signed_ok)
         stats_add(STATS_SIGNED);
-    else if (!error) {
-        if (!summary_get(summary, "reason", why, sizeof why))
-            why[0] = '\0';
-        stats_add(unsigned_kind(why));
-    }
+    else if (o->dir == SESSION_DIR_OUT && !o->error)
+        stats_add(unsigned_counter(o->unsigned_kind));
 }
 
 /* ---- output ---- */

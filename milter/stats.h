@@ -8,6 +8,9 @@
  * starts and survive reloads.  On SIGUSR1 the daemon writes a snapshot
  * (stats_format) to the log and, when StatsFile is set, to that file
  * (stats_write_file: temporary file + rename).
+ *
+ * A message is counted from its outcome (session.h), the same record the
+ * log line is made from, never from the wording of that line.
  */
 #ifndef SMIME_STATS_H
 #define SMIME_STATS_H
@@ -22,7 +25,8 @@ enum stats_counter {
     STATS_OUTBOUND,
     STATS_IGNORED,           /* direction not handled by Mode */
     STATS_ABORTED,           /* MTA aborted the message before its end */
-    /* inbound: the (first) result, as in the log line */
+    /* inbound: the (first) result, as in the log line; same order as
+     * smime_result_t */
     STATS_RESULT_NONE,
     STATS_RESULT_PASS,
     STATS_RESULT_FAIL,
@@ -31,7 +35,7 @@ enum stats_counter {
     STATS_RESULT_TEMPERROR,
     STATS_RESULT_PERMERROR,
     STATS_UNVERIFIED_TOO_LARGE,
-    /* outbound */
+    /* outbound; the unsigned ones are enum outbound_unsigned */
     STATS_SIGNED,
     STATS_UNSIGNED_NO_KEYSTORE,      /* no Keystore configured */
     STATS_UNSIGNED_NO_ENTRY,         /* From has no keystore entry */
@@ -56,11 +60,14 @@ uint64_t stats_get(enum stats_counter c);
 /* Zero every counter and restart the uptime clock (daemon start, tests). */
 void stats_reset(void);
 
-/* Count one message from its key=value summary line (session_summary):
- * dir=, result=, reason= and error= decide the counters; tempfailed says
- * that the message was answered with a tempfail (the end-of-message
- * status, which the summary may not show). */
-void stats_count_summary(const char *summary, int tempfailed);
+struct session_outcome;
+
+/* Count one message that ended (session_outcome after eom or abort):
+ * messages and its direction, then inbound its first result (or
+ * unverified_too_large), outbound signed or the kind of refusal, and
+ * errors/tempfails.  Aborted messages count as aborted only; an outcome
+ * whose dir is SESSION_DIR_NONE (or NULL) counts nothing. */
+void stats_count(const struct session_outcome *o);
 
 /* The snapshot as "key=value" items, separated by sep ("\n" for the
  * file, " " for the log): uptime (seconds) and time (Unix time), then

@@ -641,7 +641,7 @@ START_TEST(session_summary_line)
     session_eoh(s);
     ck_assert_int_eq(session_eom(s, &rec_actions, &rec), SESSION_ACCEPT);
     ck_assert_str_eq(session_summary(s),
-                     "smime dir=in client=192.0.2.1 result=none");
+                     "event=message dir=in client=192.0.2.1 result=none");
     session_free(s);
     config_unref(c);
 }

@@ -1,13 +1,16 @@
 /*
- * check_stats.c - unit tests of milter/stats.c: counting from summary
- * lines (literal ones for every category, and real ones made by the
- * session core), exact totals under concurrent counting, the snapshot
+ * check_stats.c - unit tests of milter/stats.c and of the message outcome
+ * it counts from (session.h): counting outcomes of every kind (made by
+ * hand, and made by the session core for real messages, outbound ones
+ * against a keystore from the test PKI), the summary log line formatted
+ * from the outcome, exact totals under concurrent counting, the snapshot
  * format, and the atomic StatsFile write.
  */
 #include "config.h"
 
 #include <check.h>
 #include <dirent.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +19,9 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "keystore.h"
 #include "session.h"
+#include "sign.h"
 #include "stats.h"
 
 /* Every counter must be 0 except those listed (counter, value), -1 ends. */
@@ -76,99 +81,215 @@ START_TEST(format_lists_everything)
 }
 END_TEST
 
-/* ---- counting summary lines ---- */
+/* ---- counting outcomes made by hand ---- */
 
-START_TEST(count_inbound_results)
+static struct session_outcome inbound(smime_result_t r)
 {
-    static const char *const lines[] = {
-        "smime dir=in client=192.0.2.1 result=none",
-        "smime dir=in client=192.0.2.1 result=pass signer=a@example.org "
-        "part=1 serial=0a reason=\"signature verified\" signatures=1",
-        "smime dir=in client=local result=fail signer=a@example.org part=1 "
-        "serial=0a reason=\"content altered\" signatures=1",
-        "smime dir=in client=192.0.2.1 result=policy signer=- part=1 "
-        "serial=- reason=\"From mismatch\" signatures=2",
-        "smime dir=in client=192.0.2.1 result=neutral signer=- part=2 "
-        "serial=- reason=\"x\" signatures=1",
-        "smime dir=in client=192.0.2.1 result=permerror signer=- part=1 "
-        "serial=- reason=\"result=pass dir=out\" signatures=1",
-        "smime dir=in client=192.0.2.1 result=skipped "
-        "reason=\"message too large\"",
-        "smime dir=in client=192.0.2.1 result=temperror signer=- part=- "
-        "serial=- reason=\"internal error\" signatures=1 "
-        "error=\"verifying: Cannot allocate memory\" onerror=accept",
-        "smime dir=in result=tempfail reason=\"changing headers\"",
-    };
+    struct session_outcome o = {.dir = SESSION_DIR_IN, .result = r};
 
-    stats_reset();
-    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
-        stats_count_summary(lines[i],
-                            strstr(lines[i], "result=tempfail") != NULL);
-    expect((const int[]){
-        STATS_MESSAGES, 9, STATS_INBOUND, 9, STATS_RESULT_NONE, 1,
-        STATS_RESULT_PASS, 1, STATS_RESULT_FAIL, 1, STATS_RESULT_POLICY, 1,
-        STATS_RESULT_NEUTRAL, 1, STATS_RESULT_PERMERROR, 1,
-        STATS_UNVERIFIED_TOO_LARGE, 1, STATS_RESULT_TEMPERROR, 1,
-        STATS_ERRORS, 2, STATS_TEMPFAILS, 1, -1});
+    snprintf(o.client, sizeof o.client, "192.0.2.1");
+    snprintf(o.login, sizeof o.login, "-");
+    o.signatures = r == SMIME_RESULT_NONE ? 0 : 1;
+    return o;
 }
-END_TEST
 
-START_TEST(count_outbound_reasons)
+static struct session_outcome outbound(int signed_ok,
+                                       enum outbound_unsigned kind)
+{
+    struct session_outcome o = {.dir = SESSION_DIR_OUT, .outbound = 1,
+                                .signed_ok = signed_ok,
+                                .unsigned_kind = kind};
+
+    snprintf(o.client, sizeof o.client, "local");
+    snprintf(o.login, sizeof o.login, "alice@example.org");
+    return o;
+}
+
+START_TEST(count_inbound_outcomes)
 {
     static const struct {
-        const char *reason;
+        smime_result_t r;
         enum stats_counter c;
-    } cases[] = {
-        {"no Keystore configured", STATS_UNSIGNED_NO_KEYSTORE},
-        {"no keystore entry for carol@example.org", STATS_UNSIGNED_NO_ENTRY},
-        {"login alice@example.org may not sign as bob@example.org",
-         STATS_UNSIGNED_LOGIN},
-        {"already signed", STATS_UNSIGNED_ALREADY_SIGNED},
-        {"already S/MIME or PGP protected (multipart/encrypted)",
-         STATS_UNSIGNED_ALREADY_SIGNED},
-        {"DKIM-Signature present", STATS_UNSIGNED_DKIM},
-        {"message too large", STATS_UNSIGNED_TOO_LARGE},
-        {"header block too large", STATS_UNSIGNED_TOO_LARGE},
-        {"no From header", STATS_UNSIGNED_FROM},
-        {"several From addresses", STATS_UNSIGNED_FROM},
-        {"no address in From", STATS_UNSIGNED_FROM},
-        {"From address too long", STATS_UNSIGNED_FROM},
-        {"certificate of a@example.org unusable: expired",
-         STATS_UNSIGNED_CERTIFICATE},
-        {"something new", STATS_UNSIGNED_OTHER},
-        {"", STATS_UNSIGNED_OTHER},
+    } results[] = {
+        {SMIME_RESULT_NONE, STATS_RESULT_NONE},
+        {SMIME_RESULT_PASS, STATS_RESULT_PASS},
+        {SMIME_RESULT_FAIL, STATS_RESULT_FAIL},
+        {SMIME_RESULT_POLICY, STATS_RESULT_POLICY},
+        {SMIME_RESULT_NEUTRAL, STATS_RESULT_NEUTRAL},
+        {SMIME_RESULT_TEMPERROR, STATS_RESULT_TEMPERROR},
+        {SMIME_RESULT_PERMERROR, STATS_RESULT_PERMERROR},
     };
-    char line[512];
+    struct session_outcome o;
 
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    for (size_t i = 0; i < sizeof results / sizeof results[0]; i++) {
         stats_reset();
-        snprintf(line, sizeof line, "smime dir=out client=local login=- "
-                 "result=unsigned reason=\"%s\"", cases[i].reason);
-        stats_count_summary(line, 0);
-        expect((const int[]){STATS_MESSAGES, 1, STATS_OUTBOUND, 1,
-                             (int)cases[i].c, 1, -1});
+        o = inbound(results[i].r);
+        stats_count(&o);
+        expect((const int[]){STATS_MESSAGES, 1, STATS_INBOUND, 1,
+                             (int)results[i].c, 1, -1});
     }
+    /* too large to verify: not a result */
     stats_reset();
-    stats_count_summary("smime dir=out client=local login=alice "
-                        "result=signed reason=\"signed as a@b (rsa, "
-                        "sha-256)\"", 0);
-    /* OnError accept: an error, not a refusal */
-    stats_count_summary("smime dir=out client=local login=- "
-                        "result=unsigned reason=\"signing: I/O error\" "
-                        "error=\"signing: I/O error\" onerror=accept", 0);
-    stats_count_summary("smime dir=out result=tempfail reason=\"x\"", 1);
-    stats_count_summary("smime dir=out result=ignored", 0);
-    stats_count_summary("smime aborted", 0);
-    stats_count_summary("", 0);
-    stats_count_summary(NULL, 0);
-    stats_count_summary("garbage without keys", 0);
-    expect((const int[]){STATS_MESSAGES, 4, STATS_OUTBOUND, 3,
-                         STATS_SIGNED, 1, STATS_IGNORED, 1, STATS_ERRORS, 2,
-                         STATS_TEMPFAILS, 1, STATS_ABORTED, 1, -1});
+    o = inbound(SMIME_RESULT_NONE);
+    o.unverified_too_large = 1;
+    stats_count(&o);
+    expect((const int[]){STATS_MESSAGES, 1, STATS_INBOUND, 1,
+                         STATS_UNVERIFIED_TOO_LARGE, 1, -1});
+    /* OnError accept: the temperror result and an error */
+    stats_reset();
+    o = inbound(SMIME_RESULT_TEMPERROR);
+    o.error = 1;
+    stats_count(&o);
+    expect((const int[]){STATS_MESSAGES, 1, STATS_INBOUND, 1,
+                         STATS_RESULT_TEMPERROR, 1, STATS_ERRORS, 1, -1});
+    /* tempfail: no result, an error and a tempfail (the flag alone) */
+    stats_reset();
+    o = inbound(SMIME_RESULT_PASS);
+    o.tempfail = 1;
+    stats_count(&o);
+    expect((const int[]){STATS_MESSAGES, 1, STATS_INBOUND, 1,
+                         STATS_ERRORS, 1, STATS_TEMPFAILS, 1, -1});
 }
 END_TEST
 
-/* ---- real summary lines from the session core ---- */
+START_TEST(count_outbound_outcomes)
+{
+    static const struct {
+        enum outbound_unsigned kind;
+        enum stats_counter c;
+    } kinds[] = {
+        {OUTBOUND_UNSIGNED_NO_KEYSTORE, STATS_UNSIGNED_NO_KEYSTORE},
+        {OUTBOUND_UNSIGNED_NO_ENTRY, STATS_UNSIGNED_NO_ENTRY},
+        {OUTBOUND_UNSIGNED_LOGIN, STATS_UNSIGNED_LOGIN},
+        {OUTBOUND_UNSIGNED_PROTECTED, STATS_UNSIGNED_ALREADY_SIGNED},
+        {OUTBOUND_UNSIGNED_DKIM, STATS_UNSIGNED_DKIM},
+        {OUTBOUND_UNSIGNED_TOO_LARGE, STATS_UNSIGNED_TOO_LARGE},
+        {OUTBOUND_UNSIGNED_FROM, STATS_UNSIGNED_FROM},
+        {OUTBOUND_UNSIGNED_CERTIFICATE, STATS_UNSIGNED_CERTIFICATE},
+        {OUTBOUND_UNSIGNED_OTHER, STATS_UNSIGNED_OTHER},
+        {(enum outbound_unsigned)99, STATS_UNSIGNED_OTHER},
+    };
+    struct session_outcome o;
+
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        stats_reset();
+        o = outbound(0, kinds[i].kind);
+        /* the words do not matter, only the kind */
+        snprintf(o.reason, sizeof o.reason, "no keystore entry for x");
+        stats_count(&o);
+        expect((const int[]){STATS_MESSAGES, 1, STATS_OUTBOUND, 1,
+                             (int)kinds[i].c, 1, -1});
+    }
+    stats_reset();
+    o = outbound(1, OUTBOUND_UNSIGNED_OTHER);
+    stats_count(&o);
+    /* OnError accept: an error, not a refusal */
+    o = outbound(0, OUTBOUND_UNSIGNED_NO_ENTRY);
+    o.error = 1;
+    stats_count(&o);
+    o = outbound(0, OUTBOUND_UNSIGNED_OTHER);
+    o.tempfail = 1;
+    stats_count(&o);
+    o = outbound(0, OUTBOUND_UNSIGNED_OTHER);
+    o.dir = SESSION_DIR_IGNORED;
+    stats_count(&o);
+    o.tempfail = 1;                 /* ignored, but the headers failed */
+    stats_count(&o);
+    o = outbound(0, OUTBOUND_UNSIGNED_NO_ENTRY);
+    o.dir = SESSION_DIR_ABORTED;
+    stats_count(&o);
+    o.dir = SESSION_DIR_NONE;       /* not ended: nothing */
+    stats_count(&o);
+    stats_count(NULL);
+    expect((const int[]){STATS_MESSAGES, 5, STATS_OUTBOUND, 3,
+                         STATS_SIGNED, 1, STATS_IGNORED, 2, STATS_ERRORS, 3,
+                         STATS_TEMPFAILS, 2, STATS_ABORTED, 1, -1});
+}
+END_TEST
+
+/* ---- the log line, formatted from the outcome ---- */
+
+static void expect_line(const struct session_outcome *o, const char *want)
+{
+    char buf[1024];
+    int n = session_outcome_format(o, buf, sizeof buf);
+
+    ck_assert_str_eq(buf, want);
+    ck_assert_int_eq(n, (int)strlen(want));
+}
+
+START_TEST(format_from_outcome)
+{
+    struct session_outcome o = inbound(SMIME_RESULT_PASS);
+    char small[20];
+
+    snprintf(o.signer, sizeof o.signer, "alice@example.org");
+    snprintf(o.part, sizeof o.part, "1");
+    snprintf(o.serial, sizeof o.serial, "1001");
+    snprintf(o.reason, sizeof o.reason, "signature verified");
+    o.signatures = 2;
+    expect_line(&o, "event=message dir=in client=192.0.2.1 result=pass "
+                "signer=alice@example.org part=1 serial=1001 "
+                "reason=\"signature verified\" signatures=2");
+    /* as snprintf: the length needed, output cut */
+    ck_assert_int_eq(session_outcome_format(&o, small, sizeof small),
+                     (int)strlen("event=message dir=in client=192.0.2.1 "
+                                 "result=pass signer=alice@example.org "
+                                 "part=1 serial=1001 reason=\"signature "
+                                 "verified\" signatures=2"));
+    ck_assert_str_eq(small, "event=message dir=i");
+    /* unknown fields as "-", quotes and controls in words made safe */
+    o = inbound(SMIME_RESULT_PERMERROR);
+    snprintf(o.reason, sizeof o.reason, "bad \"x\"\nresult=pass");
+    expect_line(&o, "event=message dir=in client=192.0.2.1 "
+                "result=permerror signer=- part=- serial=- "
+                "reason=\"bad 'x''result=pass\" signatures=1");
+    o = inbound(SMIME_RESULT_NONE);
+    expect_line(&o, "event=message dir=in client=192.0.2.1 result=none");
+    o.unverified_too_large = 1;
+    snprintf(o.reason, sizeof o.reason, "message too large");
+    expect_line(&o, "event=message dir=in client=192.0.2.1 result=skipped "
+                "reason=\"message too large\"");
+    o = inbound(SMIME_RESULT_TEMPERROR);
+    snprintf(o.reason, sizeof o.reason, "internal error");
+    snprintf(o.error_text, sizeof o.error_text, "verifying: I/O error");
+    o.error = 1;
+    expect_line(&o, "event=message dir=in client=192.0.2.1 "
+                "result=temperror signer=- part=- serial=- "
+                "reason=\"internal error\" signatures=1 "
+                "error=\"verifying: I/O error\" onerror=accept");
+    o.error = 0;
+    o.tempfail = 1;
+    expect_line(&o, "event=message dir=in client=192.0.2.1 result=tempfail "
+                "reason=\"verifying: I/O error\"");
+
+    o = outbound(1, OUTBOUND_UNSIGNED_OTHER);
+    snprintf(o.reason, sizeof o.reason,
+             "signed as alice@example.org (rsa, sha-256)");
+    expect_line(&o, "event=message dir=out client=local "
+                "login=alice@example.org result=signed "
+                "reason=\"signed as alice@example.org (rsa, sha-256)\"");
+    o = outbound(0, OUTBOUND_UNSIGNED_NO_ENTRY);
+    snprintf(o.reason, sizeof o.reason, "no keystore entry for c@d");
+    snprintf(o.login, sizeof o.login, "-");
+    expect_line(&o, "event=message dir=out client=local login=- "
+                "result=unsigned reason=\"no keystore entry for c@d\"");
+    o.dir = SESSION_DIR_IGNORED;
+    expect_line(&o, "event=message dir=out client=local login=- "
+                "result=ignored");
+    o.outbound = 0;
+    snprintf(o.client, sizeof o.client, "2001:db8::1");
+    expect_line(&o, "event=message dir=in client=2001:db8::1 "
+                "result=ignored");
+    o.dir = SESSION_DIR_ABORTED;
+    expect_line(&o, "event=message dir=in client=2001:db8::1 "
+                "result=aborted");
+    o.dir = SESSION_DIR_NONE;
+    expect_line(&o, "");
+}
+END_TEST
+
+/* ---- outcomes of real messages through the session core ---- */
 
 static int nop_insert(void *a, unsigned i, const char *n, const char *v)
 {
@@ -197,69 +318,355 @@ static int nop_body(void *a, actions_read_fn rd, void *rarg)
 static const struct actions ok_act = {nop_insert, nop_change, nop_body};
 static const struct actions bad_act = {nop_insert, bad_change, nop_body};
 
-/* One message through the session; its summary is counted. */
-static void message(const char *conf, const char *client, const char *login,
-                    const char *ctype, size_t bodylen,
-                    const struct actions *act, int abort_it)
+/* One message (headers: name, value, ..., NULL) through the session;
+ * its outcome is counted and returned, and its log line must be the
+ * outcome formatted. */
+static struct session_outcome run_message(config_t *c, const char *client,
+                                          const char *login,
+                                          const char *const *hdrs,
+                                          size_t bodylen,
+                                          const struct actions *act,
+                                          int abort_it)
 {
-    config_t *c = config_load_string("t.conf", conf, CONFIG_NO_DERIVED,
-                                     NULL, NULL);
     session_t *s = session_new();
-    char *body = malloc(bodylen + 1);
-    enum session_status st = SESSION_ACCEPT;
+    char *body = malloc(bodylen + 1), line[1024];
+    struct session_outcome o;
 
-    ck_assert_ptr_nonnull(c);
     ck_assert_ptr_nonnull(s);
     ck_assert_ptr_nonnull(body);
     memset(body, 'x', bodylen);
     session_set_client(s, client);
     session_begin(s, c);
     session_set_login(s, login);
-    session_header(s, "From", "alice@example.org");
-    session_header(s, "Authentication-Results", "mx.test.example; smime=pass");
-    session_header(s, "Content-Type", ctype);
+    ck_assert_int_eq(session_outcome(s)->dir, SESSION_DIR_NONE);
+    for (; hdrs[0]; hdrs += 2)
+        session_header(s, hdrs[0], hdrs[1]);
     session_eoh(s);
     session_body(s, body, bodylen);
-    if (abort_it)
+    ck_assert_int_eq(session_outcome(s)->dir, SESSION_DIR_NONE);
+    ck_assert_str_eq(session_summary(s), "");
+    if (abort_it) {
         session_abort(s);
-    else
-        st = session_eom(s, act, NULL);
-    stats_count_summary(session_summary(s), st == SESSION_TEMPFAIL);
+    } else {
+        enum session_status st = session_eom(s, act, NULL);
+        ck_assert_int_eq(session_outcome(s)->tempfail,
+                         st == SESSION_TEMPFAIL);
+    }
+    o = *session_outcome(s);
+    ck_assert_int_ne(o.dir, SESSION_DIR_NONE);
+    session_outcome_format(&o, line, sizeof line);
+    ck_assert_str_eq(session_summary(s), line);
+    stats_count(&o);
+    if (abort_it) {                 /* a second abort changes nothing */
+        session_abort(s);
+        ck_assert_int_eq(session_outcome(s)->dir, SESSION_DIR_ABORTED);
+    }
     session_free(s);
-    config_unref(c);
     free(body);
+    return o;
 }
+
+static config_t *load(const char *text)
+{
+    config_t *c = config_load_string("t.conf", text, CONFIG_NO_DERIVED,
+                                     NULL, NULL);
+
+    ck_assert_ptr_nonnull(c);
+    return c;
+}
+
+static const char *const plain[] = {
+    "From", "alice@example.org",
+    "Authentication-Results", "mx.test.example; smime=pass",
+    "Content-Type", "text/plain", NULL};
+static const char *const mixed[] = {
+    "From", "alice@example.org",
+    "Authentication-Results", "mx.test.example; smime=pass",
+    "Content-Type", "multipart/mixed; boundary=b", NULL};
 
 START_TEST(count_real_sessions)
 {
-    const char *in = "AuthservID mx.test.example\nInternalHosts none\n"
-                     "MaxMessageSize 1k\n";
-    const char *acc = "AuthservID mx.test.example\nInternalHosts none\n"
-                      "OnError accept\n";
-    const char *s_only = "AuthservID mx.test.example\nInternalHosts none\n"
-                         "Mode s\n";
-    const char *mixed = "multipart/mixed; boundary=b";
+    config_t *in = load("AuthservID mx.test.example\nInternalHosts none\n"
+                        "MaxMessageSize 1k\n");
+    config_t *acc = load("AuthservID mx.test.example\nInternalHosts none\n"
+                         "OnError accept\n");
+    config_t *s_only = load("AuthservID mx.test.example\n"
+                            "InternalHosts none\nMode s\n");
+    struct session_outcome o;
 
     stats_reset();
-    message(in, "192.0.2.1", NULL, "text/plain", 10, &ok_act, 0);
-    message(in, "192.0.2.1", NULL, mixed, 10, &ok_act, 0);
-    message(in, "192.0.2.1", NULL, mixed, 4096, &ok_act, 0);
-    message(in, "192.0.2.1", NULL, mixed, 10, &bad_act, 0);
-    message(acc, "192.0.2.1", NULL, mixed, 10, &bad_act, 0);
-    message(in, "192.0.2.1", "alice@example.org", "text/plain", 10,
-            &ok_act, 0);
-    message(in, NULL, NULL, "text/plain", 4096, &ok_act, 0);
-    message(s_only, "192.0.2.1", NULL, "text/plain", 10, &ok_act, 0);
-    message(in, "192.0.2.1", NULL, "text/plain", 10, &ok_act, 1);
-    /* a failed header change tempfails, with OnError accept too (the
+    o = run_message(in, "192.0.2.1", NULL, plain, 10, &ok_act, 0);
+    ck_assert_int_eq(o.dir, SESSION_DIR_IN);
+    ck_assert_int_eq(o.result, SMIME_RESULT_NONE);
+    ck_assert_str_eq(o.client, "192.0.2.1");
+    run_message(in, "192.0.2.1", NULL, mixed, 10, &ok_act, 0);
+    o = run_message(in, "192.0.2.1", NULL, mixed, 4096, &ok_act, 0);
+    ck_assert(o.unverified_too_large);
+    o = run_message(in, "192.0.2.1", NULL, mixed, 10, &bad_act, 0);
+    ck_assert(o.tempfail && o.error);
+    /* a failed header change tempfails with OnError accept too (the
      * result header itself cannot be written) */
+    o = run_message(acc, "192.0.2.1", NULL, mixed, 10, &bad_act, 0);
+    ck_assert(o.tempfail && o.error);
+    /* parse-only configuration: no keystore, nothing is signed */
+    o = run_message(in, "192.0.2.1", "alice@example.org", plain, 10,
+                    &ok_act, 0);
+    ck_assert_int_eq(o.dir, SESSION_DIR_OUT);
+    ck_assert_int_eq(o.unsigned_kind, OUTBOUND_UNSIGNED_NO_KEYSTORE);
+    ck_assert_str_eq(o.login, "alice@example.org");
+    o = run_message(in, NULL, NULL, plain, 4096, &ok_act, 0);
+    ck_assert_int_eq(o.unsigned_kind, OUTBOUND_UNSIGNED_NO_KEYSTORE);
+    ck_assert_str_eq(o.client, "local");
+    o = run_message(s_only, "192.0.2.1", NULL, plain, 10, &ok_act, 0);
+    ck_assert_int_eq(o.dir, SESSION_DIR_IGNORED);
+    ck_assert(!o.outbound);
+    o = run_message(in, "192.0.2.1", NULL, plain, 10, &ok_act, 1);
+    ck_assert_int_eq(o.dir, SESSION_DIR_ABORTED);
     expect((const int[]){
         STATS_MESSAGES, 8, STATS_INBOUND, 5, STATS_OUTBOUND, 2,
         STATS_IGNORED, 1, STATS_ABORTED, 1,
         STATS_RESULT_NONE, 2, STATS_UNVERIFIED_TOO_LARGE, 1,
         STATS_ERRORS, 2, STATS_TEMPFAILS, 2,
-        /* parse-only configuration: no keystore, nothing is signed */
         STATS_UNSIGNED_NO_KEYSTORE, 2, -1});
+    config_unref(in);
+    config_unref(acc);
+    config_unref(s_only);
+}
+END_TEST
+
+/* ---- outbound refusals against a real keystore ---- */
+
+static char pki[1024], work[1024];
+
+static void setup_pki(void)
+{
+    const char *src = getenv("top_srcdir"), *bld = getenv("top_builddir");
+    char cmd[4096];
+
+    snprintf(pki, sizeof pki, "%s/tests/work/pki", bld ? bld : ".");
+    snprintf(work, sizeof work, "%s/tests/work/stats", bld ? bld : ".");
+    snprintf(cmd, sizeof cmd, "sh '%s/tests/pki/mkpki.sh' '%s' >/dev/null "
+             "&& mkdir -p '%s'", src ? src : ".", pki, work);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "check_stats: cannot make the test PKI\n");
+        exit(1);
+    }
+}
+
+static smime_signer_t *signer_of(const char *name)
+{
+    char path[1200], err[256] = "", *buf;
+    FILE *f;
+    long n;
+    smime_signer_t *s;
+
+    snprintf(path, sizeof path, "%s/%s.pem", pki, name);
+    f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    rewind(f);
+    ck_assert_ptr_nonnull(buf = malloc((size_t)n));
+    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    s = smime_signer_from_pem(buf, (size_t)n, err, sizeof err);
+    ck_assert_msg(s != NULL, "%s: %s", name, err);
+    free(buf);
+    return s;
+}
+
+/* A keystore: alice (own login), expired (own login), and bob, who only
+ * login "boss" may sign as. */
+static void keystore_make(const char *path)
+{
+    static const struct {
+        const char *addr, *name, *login;
+    } spec[] = {
+        {"alice@example.org", "alice", NULL},
+        {"expired@example.org", "expired", NULL},
+        {"bob@example.org", "bob", "boss"},
+    };
+    char err[256] = "";
+    keystore_writer_t *w = keystore_writer_new(path, err, sizeof err);
+
+    ck_assert_msg(w != NULL, "%s", err);
+    for (size_t i = 0; i < sizeof spec / sizeof spec[0]; i++) {
+        smime_signer_t *s = signer_of(spec[i].name);
+        ck_assert_msg(keystore_writer_add(w, spec[i].addr, s, &spec[i].login,
+                                          spec[i].login ? 1 : 0, err,
+                                          sizeof err) == 0, "%s", err);
+        smime_signer_free(s);
+    }
+    ck_assert_msg(keystore_writer_commit(w, err, sizeof err) == 0, "%s",
+                  err);
+    keystore_writer_free(w);
+}
+
+static void report(void *arg, const char *msg)
+{
+    (void)arg;
+    fprintf(stderr, "%s\n", msg);
+}
+
+START_TEST(outbound_kinds_real)
+{
+    static const char *const from_carol[] = {"From", "carol@example.org",
+                                             NULL};
+    static const char *const from_bob[] = {"From", "bob@example.org", NULL};
+    static const char *const from_expired[] = {"From",
+                                               "expired@example.org", NULL};
+    static const char *const signed_already[] = {
+        "From", "alice@example.org",
+        "Content-Type", "multipart/signed; protocol=x; boundary=b", NULL};
+    static const char *const encrypted[] = {
+        "From", "alice@example.org",
+        "Content-Type", "application/pkcs7-mime; smime-type=enveloped-data",
+        NULL};
+    static const char *const dkim[] = {
+        "DKIM-Signature", "v=1; a=rsa-sha256; d=example.org; s=s; b=x",
+        "From", "alice@example.org", NULL};
+    static const char *const no_from[] = {"Subject", "x", NULL};
+    static const char *const two_from[] = {
+        "From", "alice@example.org, bob@example.org", NULL};
+    static const struct {
+        const char *const *hdrs;
+        const char *login;
+        size_t bodylen;
+        enum outbound_unsigned kind;
+        enum stats_counter c;
+    } cases[] = {
+        {from_carol, "carol@example.org", 10, OUTBOUND_UNSIGNED_NO_ENTRY,
+         STATS_UNSIGNED_NO_ENTRY},
+        {from_bob, "bob@example.org", 10, OUTBOUND_UNSIGNED_LOGIN,
+         STATS_UNSIGNED_LOGIN},
+        {signed_already, "alice@example.org", 10,
+         OUTBOUND_UNSIGNED_PROTECTED, STATS_UNSIGNED_ALREADY_SIGNED},
+        {encrypted, "alice@example.org", 10, OUTBOUND_UNSIGNED_PROTECTED,
+         STATS_UNSIGNED_ALREADY_SIGNED},
+        {dkim, "alice@example.org", 10, OUTBOUND_UNSIGNED_DKIM,
+         STATS_UNSIGNED_DKIM},
+        {plain, "alice@example.org", 4096, OUTBOUND_UNSIGNED_TOO_LARGE,
+         STATS_UNSIGNED_TOO_LARGE},
+        {no_from, "alice@example.org", 10, OUTBOUND_UNSIGNED_FROM,
+         STATS_UNSIGNED_FROM},
+        {two_from, "alice@example.org", 10, OUTBOUND_UNSIGNED_FROM,
+         STATS_UNSIGNED_FROM},
+        {from_expired, "expired@example.org", 10,
+         OUTBOUND_UNSIGNED_CERTIFICATE, STATS_UNSIGNED_CERTIFICATE},
+    };
+    char ks[1200], conf[4096];
+    config_t *c;
+    struct session_outcome o;
+
+    setup_pki();
+    snprintf(ks, sizeof ks, "%s/keystore.cdb", work);
+    keystore_make(ks);
+    snprintf(conf, sizeof conf, "Mode s\nAuthservID mx.test.example\n"
+             "InternalHosts none\nKeystore %s\nSpoolDirectory %s\n"
+             "MaxMessageSize 1k\n", ks, work);
+    c = config_load_string("t.conf", conf, 0, report, NULL);
+    ck_assert_ptr_nonnull(c);
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        stats_reset();
+        o = run_message(c, "192.0.2.1", cases[i].login, cases[i].hdrs,
+                        cases[i].bodylen, &ok_act, 0);
+        ck_assert_msg(o.dir == SESSION_DIR_OUT && !o.signed_ok &&
+                      o.unsigned_kind == cases[i].kind,
+                      "case %zu: dir %d signed %d kind %d, want kind %d",
+                      i, o.dir, o.signed_ok, o.unsigned_kind, cases[i].kind);
+        ck_assert_msg(o.reason[0] != '\0', "case %zu: no reason", i);
+        expect((const int[]){STATS_MESSAGES, 1, STATS_OUTBOUND, 1,
+                             (int)cases[i].c, 1, -1});
+    }
+    /* and the one that is signed; bob by the login allowed to */
+    stats_reset();
+    o = run_message(c, "192.0.2.1", "alice@example.org", plain, 10,
+                    &ok_act, 0);
+    ck_assert_msg(o.signed_ok, "%s", o.reason);
+    o = run_message(c, "192.0.2.1", "boss", from_bob, 10, &ok_act, 0);
+    ck_assert_msg(o.signed_ok, "%s", o.reason);
+    expect((const int[]){STATS_MESSAGES, 2, STATS_OUTBOUND, 2,
+                         STATS_SIGNED, 2, -1});
+    config_unref(c);
+}
+END_TEST
+
+/* A header block past the session's cap (4 MiB): inbound permerror,
+ * outbound unsigned as too large. */
+START_TEST(header_block_too_large)
+{
+    config_t *c = load("AuthservID mx.test.example\nInternalHosts none\n");
+    size_t len = 1024 * 1024;
+    char *big = malloc(len + 1);
+    const char *hdrs[] = {"From", "alice@example.org", "X-Big", big,
+                          "X-Big", big, "X-Big", big, "X-Big", big,
+                          "X-Big", big, NULL};
+    struct session_outcome o;
+
+    ck_assert_ptr_nonnull(big);
+    memset(big, 'a', len);
+    big[len] = '\0';
+    stats_reset();
+    o = run_message(c, "192.0.2.1", NULL, hdrs, 10, &ok_act, 0);
+    ck_assert_int_eq(o.dir, SESSION_DIR_IN);
+    ck_assert_int_eq(o.result, SMIME_RESULT_PERMERROR);
+    o = run_message(c, "192.0.2.1", "alice@example.org", hdrs, 10, &ok_act,
+                    0);
+    ck_assert_int_eq(o.dir, SESSION_DIR_OUT);
+    ck_assert_int_eq(o.unsigned_kind, OUTBOUND_UNSIGNED_TOO_LARGE);
+    expect((const int[]){STATS_MESSAGES, 2, STATS_INBOUND, 1,
+                         STATS_OUTBOUND, 1, STATS_RESULT_PERMERROR, 1,
+                         STATS_UNSIGNED_TOO_LARGE, 1, -1});
+    free(big);
+    config_unref(c);
+}
+END_TEST
+
+/* An internal error before the end of headers (more of our
+ * Authentication-Results past the header cap than the session notes):
+ * the message still counts in its direction, as an error. */
+START_TEST(error_before_eoh)
+{
+    config_t *tf = load("AuthservID mx.test.example\nInternalHosts none\n");
+    config_t *acc = load("AuthservID mx.test.example\nInternalHosts none\n"
+                         "OnError accept\n");
+    size_t len = 1024 * 1024, nbig = 5, nar = 65537, k = 0;
+    char *big = malloc(len + 1);
+    const char **hdrs = calloc(2 * (1 + nbig + nar) + 1, sizeof *hdrs);
+    struct session_outcome o;
+
+    ck_assert_ptr_nonnull(big);
+    ck_assert_ptr_nonnull(hdrs);
+    memset(big, 'a', len);
+    big[len] = '\0';
+    hdrs[k++] = "From";
+    hdrs[k++] = "alice@example.org";
+    for (size_t i = 0; i < nbig; i++) {
+        hdrs[k++] = "X-Big";
+        hdrs[k++] = big;
+    }
+    for (size_t i = 0; i < nar; i++) {
+        hdrs[k++] = "Authentication-Results";
+        hdrs[k++] = "mx.test.example; smime=pass";
+    }
+    stats_reset();
+    o = run_message(tf, "192.0.2.1", NULL, hdrs, 10, &ok_act, 0);
+    ck_assert(o.dir == SESSION_DIR_IN && o.error && o.tempfail);
+    o = run_message(acc, "192.0.2.1", NULL, hdrs, 10, &ok_act, 0);
+    ck_assert(o.dir == SESSION_DIR_IN && o.error && !o.tempfail);
+    ck_assert_int_eq(o.result, SMIME_RESULT_TEMPERROR);
+    o = run_message(acc, "192.0.2.1", "alice@example.org", hdrs, 10,
+                    &ok_act, 0);
+    ck_assert(o.dir == SESSION_DIR_OUT && o.error && !o.tempfail &&
+              !o.signed_ok);
+    expect((const int[]){STATS_MESSAGES, 3, STATS_INBOUND, 2,
+                         STATS_OUTBOUND, 1, STATS_RESULT_TEMPERROR, 1,
+                         STATS_ERRORS, 3, STATS_TEMPFAILS, 1, -1});
+    free(hdrs);
+    free(big);
+    config_unref(tf);
+    config_unref(acc);
 }
 END_TEST
 
@@ -270,12 +677,13 @@ END_TEST
 
 static void *bump(void *arg)
 {
+    struct session_outcome o = inbound(SMIME_RESULT_PASS);
+
     (void)arg;
     for (int i = 0; i < PER_THREAD; i++) {
         stats_add(STATS_MESSAGES);
         if (i % 2)
-            stats_count_summary("smime dir=in client=x result=pass "
-                                "reason=\"signature verified\"", 0);
+            stats_count(&o);
     }
     return NULL;
 }
@@ -352,9 +760,13 @@ static Suite *stats_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, names_unique);
     tcase_add_test(tc, format_lists_everything);
-    tcase_add_test(tc, count_inbound_results);
-    tcase_add_test(tc, count_outbound_reasons);
+    tcase_add_test(tc, count_inbound_outcomes);
+    tcase_add_test(tc, count_outbound_outcomes);
+    tcase_add_test(tc, format_from_outcome);
     tcase_add_test(tc, count_real_sessions);
+    tcase_add_test(tc, outbound_kinds_real);
+    tcase_add_test(tc, header_block_too_large);
+    tcase_add_test(tc, error_before_eoh);
     tcase_add_test(tc, threads_exact);
     tcase_add_test(tc, write_file_atomic);
     suite_add_tcase(s, tc);
