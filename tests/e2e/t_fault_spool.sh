@@ -74,7 +74,7 @@ broken() {
     reply=$(e2e_send_expect_4xx "$E2E_SUBMIT_PORT" "$E2E_T/out.eml" \
         alice@example.org bob@example.net --auth PLAIN --auth-user alice@example.org \
         --auth-password "$(e2e_password alice@example.org)") || e2e_fail "$1: no 4xx"
-    line=$(e2e_milter_log_since "$off" | grep 'dir=out result=tempfail' | tail -n 1)
+    line=$(e2e_milter_log_since "$off" | grep 'event=message dir=out .* result=tempfail' | tail -n 1)
     printf '%s\n' "$line" | grep -q -- "$2" ||
         e2e_fail "$1: no tempfail log line matching \"$2\": $(e2e_milter_log_since "$off" | tail -n 3)"
     qid=$(e2e_send_inbound "$E2E_T/in.eml" alice@example.org bob@example.net) ||
