@@ -34,7 +34,7 @@ LIBMIME := $(OBJ)/libmime.a
 LIBCRYPTO := $(OBJ)/libcrypto.a
 LIBCORE := $(OBJ)/libcore.a
 
-HARNESSES := mime cms config keystore rfc5322 canon
+HARNESSES := mime cms config keystore rfc5322 canon testmode
 all: $(addprefix $(BIN)/fuzz_,$(HARNESSES)) $(BIN)/seedcms
 
 # Library objects: coverage for the fuzzer, no libFuzzer main.
@@ -64,6 +64,9 @@ $(BIN)/fuzz_keystore: $(OBJ)/tests/fuzz/fuzz_keystore.o $(LIBCRYPTO)
 	$(LINK)
 $(BIN)/fuzz_config: $(OBJ)/tests/fuzz/fuzz_config.o $(LIBCORE) \
 		$(LIBCRYPTO) $(LIBMIME)
+	$(LINK)
+$(BIN)/fuzz_testmode: $(OBJ)/tests/fuzz/fuzz_testmode.o \
+		$(OBJ)/milter/testmode.o $(LIBCORE) $(LIBCRYPTO) $(LIBMIME)
 	$(LINK)
 
 # seedcms: not a fuzzer; cuts CMS seeds for fuzz_cms out of messages.

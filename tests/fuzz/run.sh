@@ -44,7 +44,7 @@ top_builddir=$(cd "$top_builddir" && pwd)
 W=$top_builddir/tests/work
 F=$W/fuzz
 BIN=$F/bin
-ALL="mime cms config keystore rfc5322 canon"
+ALL="mime cms config keystore rfc5322 canon testmode"
 HARNESSES=${*:-$ALL}
 
 passed=0
@@ -66,7 +66,7 @@ fi
 S=$F/seed
 rm -rf "$S"
 mkdir -p "$S/mime" "$S/canon" "$S/cms" "$S/config" "$S/keystore" \
-	"$S/rfc5322" "$F/corpus" "$F/crash"
+	"$S/rfc5322" "$S/testmode" "$F/corpus" "$F/crash"
 if [ -d "$W/msgs" ] || { mkdir -p "$W" &&
 	sh "$top_srcdir/tests/pki/mkpki.sh" "$W/pki" >/dev/null 2>&1 &&
 	sh "$top_srcdir/tests/fixtures/mkmsgs.sh" "$W/pki" "$W/msgs" \
@@ -86,6 +86,8 @@ for m in "$top_srcdir"/tests/data/*.eml "$W"/msgs/*.eml \
 	{ printf '\010\007'; cat "$m"; } >"$S/mime/$i-small.eml"
 	# fuzz_canon: control 0 (memory spool, default limits, one chunk)
 	{ printf '\000'; cat "$m"; } >"$S/canon/$i.eml"
+	# fuzz_testmode: the message as it is
+	cp "$m" "$S/testmode/$i.eml"
 	# From/Sender values
 	awk '
 	/^$|^\r$/ { exit }
@@ -179,7 +181,7 @@ for h in $HARNESSES; do
 	fi
 	dict=
 	d=$h
-	[ "$h" = canon ] && d=mime
+	case $h in canon|testmode) d=mime ;; esac
 	[ -f "$here/$d.dict" ] && dict=-dict=$here/$d.dict
 	if [ -n "${FUZZ_RUNS:-}" ]; then
 		limit="-runs=$FUZZ_RUNS -seed=${FUZZ_SEED:-1}"
