@@ -101,7 +101,7 @@ san_build() {
 	fi
 	mkdir -p "$obj"
 	if [ ! -f "$obj/config.status" ] ||
-	    [ "$src/configure" -nt "$obj/config.status" ]; then
+	    [ -n "$(find "$src/configure" -newer "$obj/config.status")" ]; then
 		(cd "$obj" && "$src/configure" -q --enable-sanitizers) \
 			>"$H/san-configure.log" 2>&1 ||
 			{ fail san "configure failed ($H/san-configure.log)"; return 1; }
@@ -250,9 +250,8 @@ EOF
 
 fuzz_runs() {
 	note "fuzzing: ${FUZZ_RUNS:-20000} executions per harness"
-	FUZZ_RUNS=${FUZZ_RUNS:-20000} top_srcdir="$top_srcdir" \
-		top_builddir="$top_builddir" sh "$top_srcdir/tests/fuzz/run.sh" \
-		>"$H/fuzz.log" 2>&1
+	export top_srcdir top_builddir
+	FUZZ_RUNS=${FUZZ_RUNS:-20000} sh "$here/fuzz/run.sh" >"$H/fuzz.log" 2>&1
 	grep -v ' passed, .* failed$' "$H/fuzz.log" | sed 's/^/	/'
 	line=$(tail -n 1 "$H/fuzz.log")
 	p=$(echo "$line" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
@@ -265,9 +264,17 @@ fuzz_runs() {
 	failed=$((failed + f))
 }
 
-skip san || san_build
-skip valgrind || valgrind_runs
-skip fuzz || fuzz_runs
+# step NAME FUNCTION: run FUNCTION unless HARDEN_SKIP names it; say how
+# long it took.
+step() {
+	skip "$1" && return 0
+	t0=$(date +%s)
+	"$2"
+	note "$1: $(($(date +%s) - t0)) s"
+}
+step san san_build
+step valgrind valgrind_runs
+step fuzz fuzz_runs
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -196,7 +196,7 @@ for h in $HARNESSES; do
 	rc=$?
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$F/$h.log")
 	secs=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$F/$h.log")
-	corp=$(ls "$F/corpus/$h" | wc -l)
+	corp=$(find "$F/corpus/$h" -type f | wc -l)
 	if [ "$rc" -ne 0 ]; then
 		bad "fuzz_$h" "exit $rc (tests/work/fuzz/$h.log):"
 		grep -E 'ERROR|invariant|SUMMARY|Test unit written' "$F/$h.log" |
