@@ -4,7 +4,7 @@
  * Every line is a list of key=value items (values with white space in
  * double quotes, which never contain a double quote), so grep and awk can
  * read it.  A line about a message starts with its queue id, as Postfix
- * writes it ("QUEUEID: dir=in ..."; "NOQUEUE" until the MTA has assigned
+ * writes it ("QUEUEID: event=message dir=in ..."; "NOQUEUE" until the MTA has assigned
  * one); other lines start with event=NAME.  Only milter/ logs.
  */
 #ifndef SMIME_LOG_H

@@ -222,6 +222,7 @@ static void header_tail(session_t *s, const char *name, const char *value)
         if (cap > MAX_TAIL_OURS ||
             (nv = realloc(s->tail_ours, cap * sizeof *nv)) == NULL) {
             fail(s, "too many Authentication-Results headers");
+            s->stripped = -1;   /* cannot remove them all: never accept */
             return;
         }
         s->tail_ours = nv;
