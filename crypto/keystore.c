@@ -46,6 +46,9 @@ struct keystore_entry {
     char **logins;
     size_t nlogins;
     smime_signer_t *signer;
+    int usable;                       /* passes keystore_check() for its
+                                         address between nb and na */
+    time_t nb, na;
     struct keystore_entry *next;      /* cache bucket chain */
 };
 
@@ -177,6 +180,22 @@ add_login(keystore_entry_t *e, const unsigned char *p, size_t n)
     return 0;
 }
 
+/* Runs the checks of keystore_check() that do not depend on the time
+ * once, when the entry is parsed: entries are cached, so a message
+ * signed with a cached entry costs two time comparisons here. */
+static void
+entry_vet(keystore_entry_t *e)
+{
+    gnutls_x509_crt_t crt = smime_signer_cert(e->signer, 0);
+
+    e->nb = gnutls_x509_crt_get_activation_time(crt);
+    e->na = gnutls_x509_crt_get_expiration_time(crt);
+    e->usable = e->nb != (time_t)-1 && e->na != (time_t)-1 &&
+                smime_cert_check_usage(crt) == SMIME_CERT_OK &&
+                smime_cert_check_key(crt, 2048) == SMIME_CERT_OK &&
+                smime_cert_has_address(crt, e->address);
+}
+
 /* Parse one record (see keystore.h) into a new entry with one reference. */
 static keystore_entry_t *
 entry_parse(const char *address, const unsigned char *v, size_t vlen,
@@ -236,6 +255,7 @@ entry_parse(const char *address, const unsigned char *v, size_t vlen,
         goto fail;
     }
     free(certs);
+    entry_vet(e);
     return e;
 broken:
     smime_seterr(err, errlen, "entry %s is damaged: rebuild the keystore", address);
@@ -606,4 +626,17 @@ keystore_check(const smime_signer_t *signer, const char *address, time_t now,
         n++;
     }
     return n;
+}
+
+int
+keystore_entry_check(const keystore_entry_t *e, const char *address,
+                     time_t now, char *err, size_t errlen)
+{
+    if (e->usable && e->nb <= now && now <= e->na &&
+        strcasecmp(address, e->address) == 0) {
+        if (err && errlen)
+            err[0] = '\0';
+        return 0;
+    }
+    return keystore_check(e->signer, address, now, err, errlen);
 }

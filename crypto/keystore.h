@@ -76,6 +76,11 @@ int keystore_may_sign(const keystore_entry_t *e, const char *login);
  * the number of problems with them in err, joined by "; ". */
 int keystore_check(const smime_signer_t *signer, const char *address,
                    time_t now, char *err, size_t errlen);
+/* keystore_check() of the entry's signer for address (the address it
+ * was looked up by, in any case), answered from what was checked when
+ * the entry was parsed: for each message before signing. */
+int keystore_entry_check(const keystore_entry_t *e, const char *address,
+                         time_t now, char *err, size_t errlen);
 
 /* Every entry in file order: fn gets the address and the parsed entry,
  * or NULL and a message when the record is broken.  Stops when fn
