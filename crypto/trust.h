@@ -7,6 +7,7 @@
 #define SMIME_TRUST_H
 
 #include <stddef.h>
+#include <time.h>
 #include <gnutls/x509.h>
 
 typedef struct smime_trust smime_trust_t;
@@ -45,13 +46,29 @@ const char *smime_chain_status_string(enum smime_chain_status s);
 /* Orders the chain signer -> its issuer -> ... out of pool (typically
  * the certificates of a CMS, in any order, signer included or not), at
  * most max_chain certificates, and verifies it to an anchor at the
- * current time (gnutls_global_set_time_function() applies), then checks
- * each certificate against the CRLs.  SHA-1 certificate signatures are
+ * current time (see smime_trust_set_time_function), then checks each
+ * certificate against the CRLs.  SHA-1 certificate signatures are
  * accepted here; *sha1 is set to 1 when one was used below the anchor,
  * so that the caller applies its policy.  Safe to call from many threads
- * on one store. */
+ * on one store.
+ *
+ * Results (all but SMIME_CHAIN_ERROR) are cached per store, keyed by the
+ * DER of the chain as built, for as long as no certificate of the chain
+ * or of the anchors, and no CRL date, changes state (notBefore,
+ * notAfter, thisUpdate, nextUpdate); at most 1024 chains (trust_cache.h). */
 enum smime_chain_status smime_trust_verify_chain(const smime_trust_t *t,
         gnutls_x509_crt_t signer, const gnutls_x509_crt_t *pool,
         size_t npool, unsigned max_chain, int *sha1);
+
+/* The clock of chain verification: installs fn with
+ * gnutls_global_set_time_function() and makes the chain cache use it
+ * too (NULL: back to time()).  For tests; call it while no thread
+ * verifies.  A clock set with gnutls_global_set_time_function() alone is
+ * not seen by the cache. */
+void smime_trust_set_time_function(time_t (*fn)(time_t *));
+
+/* Chain-cache lookups answered from the cache and not (tests, stats). */
+void smime_trust_cache_stats(const smime_trust_t *t, unsigned long *hits,
+                             unsigned long *misses);
 
 #endif

@@ -18,6 +18,7 @@
 #include "der.h"
 #include "verify.h"
 #include "crypto_testlib.h"
+#include "check_trust.h"
 
 /* ---- pass, one per algorithm ---- */
 
@@ -744,6 +745,7 @@ static Suite *crypto_suite(void)
     tcase_add_test(tc, test_trust_errors);
     tcase_add_test(tc, test_cert_helpers);
     suite_add_tcase(s, tc);
+    suite_add_tcase(s, trust_tcase());
     return s;
 }
 
