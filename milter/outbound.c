@@ -230,8 +230,8 @@ find_entry(struct outbound_state *st, const char *login, struct outbound *o,
                  o->address);
         return 0;
     }
-    if (keystore_check(keystore_entry_signer(o->entry), o->address,
-                       time(NULL), err, sizeof(err)) > 0) {
+    if (keystore_entry_check(o->entry, o->address, time(NULL), err,
+                             sizeof(err)) > 0) {
         *kind = OUTBOUND_UNSIGNED_CERTIFICATE;
         snprintf(why, whylen, "certificate of %s unusable: %s", o->address,
                  err);
