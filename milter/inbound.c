@@ -11,6 +11,10 @@
  * child of a multipart/signed, or the pkcs7-mime part itself), and a pass
  * there becomes neutral because the signature does not cover the whole
  * message.  Structural MIME errors inside an object make it permerror.
+ * Results are listed in document order (by object id: an enclosing
+ * object before the ones nested in it), so the first one covers the
+ * most of the message: it is what the session logs,
+ * counts and tags, although nested objects end, and are judged, first.
  * A limit against hostile input (MIME_ERR_LIMITS: nesting, header count
  * or length, boundary length, parts, S/MIME objects, CMS size) hit
  * anywhere in the message makes the whole message permerror, with one
@@ -56,6 +60,7 @@ struct inbound {
     size_t naddrs;
     struct object obj[MAX_OBJECTS];
     struct inbound_result res[MAX_OBJECTS * MAX_SIGNERS];
+    unsigned res_id[MAX_OBJECTS * MAX_SIGNERS]; /* object of each result */
     size_t nres;
 };
 
@@ -134,11 +139,28 @@ static void cb_cms_data(void *arg, unsigned id, const unsigned char *buf,
         in->failed = 1;
 }
 
-static struct inbound_result *add_result(inbound_t *in,
+/* A new result for object id, kept in document order: after the results
+ * of objects that began before it (and of its own earlier signers), before
+ * those of the objects nested in it, which ended, and were added, first.
+ * Without this an inner signature came first and, e.g. for a message
+ * signed by its author around a forwarded signed part, the session logged
+ * and counted the inner verdict and withheld TagHeader from the outer
+ * pass. */
+static struct inbound_result *add_result(inbound_t *in, unsigned id,
                                          const struct object *o)
 {
-    struct inbound_result *r = &in->res[in->nres++];
+    size_t pos = in->nres;
+    struct inbound_result *r;
 
+    while (pos > 0 && in->res_id[pos - 1] > id)
+        pos--;
+    memmove(&in->res[pos + 1], &in->res[pos],
+            (in->nres - pos) * sizeof in->res[0]);
+    memmove(&in->res_id[pos + 1], &in->res_id[pos],
+            (in->nres - pos) * sizeof in->res_id[0]);
+    in->nres++;
+    in->res_id[pos] = id;
+    r = &in->res[pos];
     memset(r, 0, sizeof *r);
     memcpy(r->part, o->part, sizeof r->part);
     return r;
@@ -163,14 +185,14 @@ static void cb_smime_end(void *arg, unsigned id)
     o->v = NULL;
     if (bad && ((bad & MIME_ERR_LIMITS) ||
                 !(n == 1 && out[0].result == SMIME_RESULT_PERMERROR))) {
-        struct inbound_result *r = add_result(in, o);
+        struct inbound_result *r = add_result(in, id, o);
         r->r.result = SMIME_RESULT_PERMERROR;
         snprintf(r->r.reason, sizeof r->r.reason, "%s",
                  mime_error_string(bad));
         return;
     }
     for (size_t i = 0; i < n && i < MAX_SIGNERS; i++) {
-        struct inbound_result *r = add_result(in, o);
+        struct inbound_result *r = add_result(in, id, o);
         r->r = out[i];
         if (o->nested && r->r.result == SMIME_RESULT_PASS) {
             r->r.result = SMIME_RESULT_NEUTRAL;

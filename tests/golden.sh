@@ -239,6 +239,9 @@ check_case() {
 		   esac ;;
 		esac
 		w_part=$want_part
+		case $want_part in
+		*'|'*) w_part=$(field "$want_part" "$i") ;;
+		esac
 		[ "$w_part" = - ] && w_part=
 		if [ "$g_part" != "$w_part" ]; then
 			fail "$name" "$what: part \"$g_part\", want \"$w_part\""
