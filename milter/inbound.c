@@ -10,7 +10,11 @@
  * is "1"; deeper objects are named by the parser's section (the first
  * child of a multipart/signed, or the pkcs7-mime part itself), and a pass
  * there becomes neutral because the signature does not cover the whole
- * message.  Structural MIME errors inside an object make it permerror.
+ * message.  From/Sender matching (RequireFromMatch) applies only to
+ * signatures over the whole message: the header block is not part of a
+ * nested signed entity, and mailing lists that wrap a signed message
+ * often rewrite From.  Structural MIME errors inside an object make it
+ * permerror.
  * Results are listed in document order (by object id: an enclosing
  * object before the ones nested in it), so the first one covers the
  * most of the message: it is what the session logs,
@@ -53,6 +57,7 @@ struct object {
 
 struct inbound {
     const config_t *cfg;
+    smime_policy_t nested_policy;  /* cfg->policy without From matching */
     mime_parser_t *parser;
     int signable;
     int failed;                /* internal error seen */
@@ -113,7 +118,8 @@ static void cb_smime_begin(void *arg, unsigned id, enum mime_smime_kind kind,
         snprintf(o->part, sizeof o->part, "%s", *sec ? sec : "1");
     if (kind == MIME_SMIME_PKCS7 && pkcs7_not_signed(e))
         return;
-    o->v = smime_verify_new(in->cfg->trust, &in->cfg->policy,
+    o->v = smime_verify_new(in->cfg->trust,
+                            o->nested ? &in->nested_policy : &in->cfg->policy,
                             kind == MIME_SMIME_SIGNED);
     if (o->v == NULL)
         in->failed = 1;
@@ -249,6 +255,8 @@ inbound_t *inbound_new(const config_t *cfg, const struct msg_headers *hdrs)
     if (in == NULL)
         return NULL;
     in->cfg = cfg;
+    in->nested_policy = cfg->policy;
+    in->nested_policy.require_from_match = 0;
     cb.entity_begin = cb_entity_begin;
     cb.smime_begin = cb_smime_begin;
     cb.signed_data = cb_signed_data;
