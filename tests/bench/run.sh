@@ -325,14 +325,8 @@ run_milter() {
 # DELIVERED A-R-NONE" per phase (the counts are cumulative).
 postfix_phases() {
     (
-        # as lib.sh's, but with the production log level (lib.sh: debug)
-        e2e_milter_config() {
-            printf '%s\n' "Socket inet:$E2E_MILTER_PORT@127.0.0.1" "Mode sv" \
-                "AuthservID $E2E_AUTHSERV" "TrustAnchorFile $E2E_PKI/roots.pem" \
-                "CRLFile $E2E_PKI/crl.pem" "InternalHosts none" \
-                "SpoolDirectory $E2E_SPOOL" "LogLevel warning" \
-                >"$E2E_DIR/smime-milter.conf"
-        }
+        # the production log level (lib.sh's default is debug)
+        E2E_MILTER_LOGLEVEL=warning
         UPID=
         trap '[ -n "$UPID" ] && kill "$UPID" && wait "$UPID"; e2e_stop' EXIT
         e2e_start >>"$WORK/postfix.log" 2>&1 || exit 1

@@ -91,6 +91,7 @@ E2E_PY=/usr/bin/python3
 : "${SMIME_MILTER:=$top_builddir/milter/smime-milter}"
 : "${SMIME_MILTER_WRAPPER:=}"
 : "${E2E_MILTER_CONF_EXTRA:=}"
+: "${E2E_MILTER_LOGLEVEL:=debug}"     # the benchmark runs with warning
 E2E_POSTFIX=/usr/sbin/postfix
 E2E_SYSTEM_MAIN_CF=/etc/postfix/main.cf
 
@@ -420,7 +421,7 @@ e2e_milter_config() {
         echo "CRLFile $E2E_PKI/crl.pem"
         echo "InternalHosts none"
         echo "SpoolDirectory $E2E_SPOOL"
-        echo "LogLevel debug"
+        echo "LogLevel $E2E_MILTER_LOGLEVEL"
         [ -n "$E2E_KEYSTORE" ] && echo "Keystore $E2E_KEYSTORE"
         [ -n "$E2E_MILTER_CONF_EXTRA" ] && printf '%s\n' "$E2E_MILTER_CONF_EXTRA"
     } >"$E2E_DIR/smime-milter.conf"
