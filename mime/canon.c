@@ -43,6 +43,8 @@ struct mime_canon {
     mime_out_fn out;
     void *arg;
     int level;                 /* 0, or depth of message/rfc822 nesting */
+    const mime_canon_t *up;    /* nested: the canonicaliser of the
+                                  message that holds ours */
     int err;                   /* first errno; once set, nothing more */
     unsigned errors;           /* parser error bits */
     char obuf[CANON_OBUF];
@@ -55,7 +57,11 @@ struct mime_canon {
     size_t hlen, hcap;
     struct slice cte[CANON_MAX_CTE];
     unsigned ncte;
-    int have_ct;
+    unsigned nct;              /* Content-Type headers kept */
+    size_t hstart;             /* offset of the last header in hdr */
+    int hkind;                 /* it is: 1 a noted CTE, 2 a Content-Type */
+    int hopen;                 /* the last header line had no line end */
+    int hdrop;                 /* dropping the rest of an overlong header */
     /* the current leaf body */
     spool_t *sp;
     int unsafe, any8, last_eol, line_start;
@@ -133,7 +139,8 @@ static int header_is(const char *h, size_t n, const char *name)
     return p < h + n && *p == ':';
 }
 
-static void header_add(mime_canon_t *c, const char *buf, size_t n)
+/* Make room for n more octets of header block. */
+static int header_room(mime_canon_t *c, size_t n)
 {
     if (c->hlen + n > c->hcap) {
         size_t cap = c->hcap ? c->hcap : 1024;
@@ -142,18 +149,73 @@ static void header_add(mime_canon_t *c, const char *buf, size_t n)
         char *h = realloc(c->hdr, cap);
         if (h == NULL) {
             fail(c, ENOMEM);
-            return;
+            return -1;
         }
         c->hdr = h;
         c->hcap = cap;
     }
-    if (header_is(buf, n, "content-transfer-encoding") &&
-        c->ncte < CANON_MAX_CTE)
-        c->cte[c->ncte++] = (struct slice){ c->hlen, n };
-    if (header_is(buf, n, "content-type"))
-        c->have_ct = 1;
+    return 0;
+}
+
+/* Forget the last header (it is longer than max_header_len). */
+static void header_drop(mime_canon_t *c)
+{
+    if (c->hkind == 1)
+        c->ncte--;
+    else if (c->hkind == 2)
+        c->nct--;
+    c->hlen = c->hstart;
+    c->hkind = 0;
+    c->hdrop = 1;
+}
+
+/*
+ * One header line callback.  A header within max_header_len comes as one
+ * callback, folded lines included.  A longer one does not: the parser
+ * delivers what it had collected, then every further piece on its own
+ * (each a folded line starting with SP or HT, or the next piece of a line
+ * cut at max_line_len, after a callback without line end), and does not
+ * interpret it.  Such a header is dropped, all its pieces: kept, a
+ * replaced Content-Transfer-Encoding would leave its pieces behind (a
+ * piece that is not a header line ends the block, and its octets, 8-bit
+ * ones too, become body); and a receiver with larger limits could read
+ * a Content-Type or Content-Transfer-Encoding that our parser ignored,
+ * so the output would not mean what we encoded.  Dropped, the header
+ * block says exactly what our parser used.  Memory stays bounded by
+ * max_header_len plus one line.
+ */
+static void header_add(mime_canon_t *c, const char *buf, size_t n)
+{
+    if (n == 0)
+        return;
+    int more = c->hopen || buf[0] == ' ' || buf[0] == '\t';
+
+    c->hopen = n < 2 || buf[n - 2] != '\r' || buf[n - 1] != '\n';
+    if (more && c->hdrop)
+        return;                 /* the rest of a dropped header */
+    if (!more) {                /* a new header */
+        c->hdrop = 0;
+        c->hstart = c->hlen;
+        c->hkind = 0;
+        if (header_is(buf, n, "content-transfer-encoding") &&
+            c->ncte < CANON_MAX_CTE) {
+            c->cte[c->ncte++] = (struct slice){ c->hlen, 0 };
+            c->hkind = 1;
+        } else if (header_is(buf, n, "content-type")) {
+            c->nct++;
+            c->hkind = 2;
+        }
+    }
+    if (c->hlen - c->hstart + n > c->lim.max_header_len) {
+        header_drop(c);
+        return;
+    }
+    if (header_room(c, n) != 0)
+        return;
     memcpy(c->hdr + c->hlen, buf, n);
     c->hlen += n;
+    if (c->hkind == 1)
+        c->cte[c->ncte - 1].len = c->hlen - c->hstart;
 }
 
 /* Write the header block, the Content-Transfer-Encoding headers replaced
@@ -179,15 +241,15 @@ static void header_emit(mime_canon_t *c, const char *cte, const char *ctype)
         emits(c, cte);
         emits(c, "\r\n");
     }
-    if (ctype != NULL && !c->have_ct) {
+    if (ctype != NULL && c->nct == 0) {
         emits(c, "Content-Type: ");
         emits(c, ctype);
         emits(c, "\r\n");
     }
     emit(c, "\r\n", 2);
-    c->hlen = 0;
-    c->ncte = 0;
-    c->have_ct = 0;
+    c->hlen = c->hstart = 0;
+    c->ncte = c->nct = 0;
+    c->hkind = c->hopen = c->hdrop = 0;
 }
 
 /* ---- leaf bodies ---- */
@@ -318,6 +380,7 @@ static void leaf_recurse(mime_canon_t *c, int top)
         return;
     }
     n->level = c->level + 1;
+    n->up = c;
     spool_replay(c, top, canon_fn, n);
     if (c->err == 0 && mime_canon_finish(n) != 0)
         fail(c, errno);
@@ -361,7 +424,10 @@ static void leaf_end(mime_canon_t *c, const mime_entity_t *e)
 
 /* Preamble and epilogue carry no content: make them 7-bit and safe
  * (8-bit octets, NUL and bare CR become "?", trailing whitespace goes,
- * "From " gets a ">", long lines are broken). */
+ * "From " gets a ">", long lines are broken).  A line we start by
+ * breaking a long one gets a space in front when it would start with "-"
+ * or "F": it must not become a delimiter (of this multipart or an
+ * enclosing one; RFC 2046 5.1.1) or a "From " line. */
 static void filler_emit(mime_canon_t *c, const char *buf, size_t len)
 {
     int eol = len >= 2 && buf[len - 2] == '\r' && buf[len - 1] == '\n';
@@ -375,13 +441,16 @@ static void filler_emit(mime_canon_t *c, const char *buf, size_t len)
         emit(c, ">", 1), col++;
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)buf[i];
-        t[k++] = ch >= 128 || ch == 0 || ch == '\r' ? '?' : (char)ch;
-        if (++col == SMTP_LINE_MAX) {
+        if (col >= SMTP_LINE_MAX) {         /* break before this octet */
             t[k++] = '\r';
             t[k++] = '\n';
             col = 0;
+            if (ch == '-' || ch == 'F')
+                t[k++] = ' ', col++;
         }
-        if (k >= sizeof(t) - 2) {
+        t[k++] = ch >= 128 || ch == 0 || ch == '\r' ? '?' : (char)ch;
+        col++;
+        if (k >= sizeof(t) - 4) {
             emit(c, t, k);
             k = 0;
         }
@@ -413,6 +482,29 @@ static void bnd_push(mime_canon_t *c, const char *b)
         return;
     }
     c->closed[c->nbnd++] = 0;
+}
+
+/*
+ * Would a receiver take this line (len octets, no line end) for a
+ * delimiter of a multipart that encloses the message we canonicalise
+ * (nested canonicalisers only)?  RFC 2046 5.1.1 has boundaries compared
+ * with the beginning of each line, whatever follows: that is the test
+ * here, stricter than our parser's (which wants only "--" and white
+ * space after the boundary), so that no parser is misled.
+ */
+static int encloser_delimiter(const mime_canon_t *c, const char *line,
+                              size_t len)
+{
+    if (len < 2 || line[0] != '-' || line[1] != '-')
+        return 0;
+    for (const mime_canon_t *u = c->up; u != NULL; u = u->up)
+        for (unsigned i = 0; i < u->nbnd; i++) {
+            size_t k = strlen(u->bnd[i]);
+            if (!u->closed[i] && len >= 2 + k &&
+                memcmp(line + 2, u->bnd[i], k) == 0)
+                return 1;
+        }
+    return 0;
 }
 
 static void delimiter_emit(mime_canon_t *c, const char *b, int close)
@@ -469,6 +561,37 @@ static void cb_begin(void *arg, const mime_entity_t *e)
     bnd_push(c, mime_entity_param(e, "boundary"));
 }
 
+/*
+ * A multipart ended without its close delimiter: add it -- unless a
+ * nested canonicaliser would so write a delimiter of a multipart that
+ * encloses the message/rfc822 part (the embedded multipart reuses an
+ * enclosing boundary, or has one as a prefix).  That line would end the
+ * enclosing part or multipart early for the receiver and push the rest of
+ * the message out of the structure we canonicalised (into an epilogue,
+ * unencoded).  RFC 2046 5.1.1 forbids a boundary delimiter inside the
+ * encapsulated parts, so such a multipart stays unclosed; it has lost
+ * nothing by that: any delimiter line of its own in the input was a
+ * delimiter of the enclosing multipart and ended the message/rfc822 part
+ * there, so it had no body part anyway.  (Renaming the boundary would
+ * need the Content-Type header rewritten, RFC 2231 forms included.)
+ */
+static void close_added(mime_canon_t *c, const char *b)
+{
+    size_t k = strlen(b);
+    char *line = malloc(k + 4);
+
+    if (line == NULL) {
+        fail(c, ENOMEM);
+        return;
+    }
+    memcpy(line, "--", 2);
+    memcpy(line + 2, b, k);
+    memcpy(line + 2 + k, "--", 2);
+    if (!encloser_delimiter(c, line, k + 4))
+        delimiter_emit(c, b, 1);
+    free(line);
+}
+
 static void cb_end(void *arg, const mime_entity_t *e)
 {
     mime_canon_t *c = arg;
@@ -483,7 +606,7 @@ static void cb_end(void *arg, const mime_entity_t *e)
         return;
     c->nbnd--;
     if (!c->closed[c->nbnd])    /* truncated input: close it */
-        delimiter_emit(c, c->bnd[c->nbnd], 1);
+        close_added(c, c->bnd[c->nbnd]);
     free(c->bnd[c->nbnd]);
 }
 

@@ -16,8 +16,11 @@
  *     no encoding for it); a part declared 8bit/binary whose octets are
  *     7-bit is relabelled 7bit; anything already safe passes unchanged;
  *   - multipart structure and boundaries kept (transport padding after a
- *     delimiter dropped; a missing close delimiter added; preamble and
- *     epilogue made 7-bit);
+ *     delimiter dropped; a missing close delimiter added, except inside
+ *     an embedded message when that line would also be a delimiter of an
+ *     enclosing multipart; preamble and epilogue made 7-bit);
+ *   - a header longer than max_header_len (the parser does not interpret
+ *     it) dropped, in every header block;
  *   - the first header block emitted with exactly the headers given, plus
  *     "Content-Type: text/plain; charset=us-ascii" when there is no
  *     Content-Type (charset=unknown-8bit, RFC 1428, when the text had
