@@ -236,6 +236,15 @@ static int qp_put(struct qp_enc *e, const char *tok, int n)
         memcpy(e->out + e->nout, "=\r\n", 3);
         e->nout += 3;
         e->col = 0;
+        /* A line that the soft break starts must not start with "-":
+         * "x...x--b" would put "--b", a delimiter of the enclosing
+         * multipart, on a line of its own (RFC 2046 5.1.1).  A hard line
+         * is as safe as it was in the input: it was not a delimiter
+         * there, and encoding does not make it one. */
+        if (n == 1 && tok[0] == '-') {
+            tok = "=2D";
+            n = 3;
+        }
     }
     if (e->col == 0 && n == 1 && tok[0] == 'F') {
         tok = "=46";
