@@ -372,6 +372,212 @@ START_TEST(test_truncated_fixed)
 }
 END_TEST
 
+/* A header longer than max_header_len (64 KiB by default) is cut by the
+ * parser into pieces and not interpreted.  canon used to replace the
+ * Content-Transfer-Encoding but leave the pieces, so their 8-bit octets
+ * reached the output (the first piece that is not a header line ended
+ * the block and became body).  Now the whole header is dropped: the
+ * output says what the parser used (no CTE: 7bit, re-encoded). */
+START_TEST(test_header_overlong)
+{
+    struct buf in = { 0 }, out;
+    struct rec r;
+    const char *h = "Content-Type: text/plain; charset=utf-8\n"
+                    "Content-Transfer-Encoding: 8bit\n";
+    const char *t;
+
+    buf_add(&in, h, strlen(h));
+    for (int i = 0; i < 80; i++) {          /* 80 folded lines of 1 KiB */
+        buf_add(&in, " \xc3\xa9", 3);
+        for (int j = 0; j < 1021; j++)
+            buf_add(&in, j % 64 == 63 ? "\xff" : "x", 1);
+        buf_add(&in, "\n", 1);
+    }
+    /* one 100 KiB line: also cut at max_line_len */
+    buf_add(&in, "Content-Description: ", 21);
+    for (int j = 0; j < 100000; j++)
+        buf_add(&in, j % 100 == 0 ? "\xe9" : "y", 1);
+    t = "\nContent-ID: <a@b>\n\ncaf\xc3\xa9\n";
+    buf_add(&in, t, strlen(t));
+    canon_check(&out, &r, in.p, 1);
+    ck_assert_str_eq(out.p,
+        "Content-Type: text/plain; charset=utf-8\r\n"
+        "Content-ID: <a@b>\r\n"
+        "Content-Transfer-Encoding: quoted-printable\r\n"
+        "\r\n"
+        "caf=C3=A9\r\n");
+    rec_free(&r);
+    buf_free(&out);
+    buf_free(&in);
+}
+END_TEST
+
+/* The same inside a multipart, with small limits (the fuzzer's): an
+ * overlong Content-Type of a part is dropped, and so is a top-level one
+ * (text/plain is then what the parser used, and what canon says). */
+START_TEST(test_header_overlong_small)
+{
+    static const char in[] =
+        "Content-Type: multipart/mixed; boundary=m\n\n"
+        "--m\n"
+        "Content-Type: application/x-long;\n"
+        " p1=\"\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\";\n"
+        " p2=\"012345678901234567890123456789012345678901234567890123456789\";\n"
+        " p3=\"012345678901234567890123456789012345678901234567890123456789\";\n"
+        " p4=\"012345678901234567890123456789012345678901234567890123456789\";\n"
+        " p5=\"01234567890123456789012345678901234567890123456789\xff\xff\"\n"
+        "Content-Transfer-Encoding: 8bit\n\n"
+        "\xe9t\xe9\n"
+        "--m--\n";
+    struct mime_limits lim;
+    struct buf out = { 0 };
+    struct rec r;
+
+    mime_limits_default(&lim);
+    lim.max_header_len = 256;
+    lim.max_line_len = 64;
+    buf_add(&out, "", 0);
+    mime_canon_t *c = mime_canon_new(&lim, 64, work_path(""), out_buf, &out);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(mime_canon_feed(c, in, sizeof(in) - 1), 0);
+    ck_assert_int_eq(mime_canon_finish(c), 0);
+    ck_assert(mime_canon_errors(c) & MIME_ERR_HEADER_LONG);
+    mime_canon_free(c);
+    assert_7bit_crlf(&out);
+    ck_assert_str_eq(out.p,
+        "Content-Type: multipart/mixed; boundary=m\r\n\r\n"
+        "--m\r\n"
+        "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+        "=E9t=E9\r\n"
+        "--m--\r\n");
+    rec_parse_all(&r, out.p, out.n, NULL);
+    ck_assert_uint_eq(r.errors, 0);
+    ck_assert(rec_has(&r, "B[1] text/plain cte=3"));
+    rec_free(&r);
+    buf_free(&out);
+}
+END_TEST
+
+/* A message/rfc822 part whose multipart reuses the enclosing boundary:
+ * the enclosing parser ends the message/rfc822 part at the first
+ * delimiter, so the embedded multipart looks truncated.  The nested
+ * canonicaliser used to add its close delimiter, "--b--", which closed
+ * the enclosing multipart: the rest of the message went to the epilogue.
+ * It must stay unclosed; the structure is kept. */
+START_TEST(test_rfc822_enclosing_boundary)
+{
+    static const char in[] =
+        "Content-Type: multipart/mixed; boundary=\"b\"\n\n"
+        "--b\n"
+        "Content-Type: message/rfc822\n\n"
+        "Subject: inner\n"
+        "Content-Type: multipart/alternative; boundary=\"b\"\n\n"
+        "preamble caf\xc3\xa9\n"
+        "--b\n"
+        "Content-Type: text/plain; charset=utf-8\n"
+        "Content-Transfer-Encoding: 8bit\n\n"
+        "\xc3\xa9t\xc3\xa9\n"
+        "--b--\n";
+    /* the same, truncated, and with a boundary that has the enclosing
+     * one as a prefix (RFC 2046 5.1.1: a delimiter for some parsers) */
+    static const char trunc[] =
+        "Content-Type: multipart/mixed; boundary=\"b\"\n\n"
+        "--b\n"
+        "Content-Type: message/rfc822\n\n"
+        "Content-Type: multipart/alternative; boundary=\"bb\"\n\n"
+        "na\xefve\n"
+        "--b\n"
+        "Content-Type: text/plain\n\n"
+        "\xe9t\xe9";
+    struct buf out;
+    struct rec r;
+    const struct buf *leaf;
+
+    canon_check(&out, &r, in, 0);
+    ck_assert_str_eq(out.p,
+        "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"
+        "--b\r\n"
+        "Content-Type: message/rfc822\r\n"
+        "Content-Transfer-Encoding: 7bit\r\n\r\n"
+        "Subject: inner\r\n"
+        "Content-Type: multipart/alternative; boundary=\"b\"\r\n\r\n"
+        "preamble caf??\r\n"
+        "--b\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n"
+        "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+        "=C3=A9t=C3=A9\r\n"
+        "--b--\r\n");
+    ck_assert(rec_has(&r, "B[2] text/plain cte=3"));
+    ck_assert_ptr_nonnull(leaf = rec_leaf(&r, "2"));
+    ck_assert_uint_eq(leaf->n, 5);
+    ck_assert(memcmp(leaf->p, "\xc3\xa9t\xc3\xa9", 5) == 0);
+    rec_free(&r);
+    buf_free(&out);
+
+    canon_check(&out, &r, trunc, 0);
+    ck_assert_ptr_null(strstr(out.p, "--bb--"));
+    ck_assert_ptr_nonnull(strstr(out.p, "\r\nna?ve\r\n--b\r\n"));
+    ck_assert(rec_has(&r, "B[2] text/plain cte=3"));
+    ck_assert_ptr_nonnull(leaf = rec_leaf(&r, "2"));
+    ck_assert_uint_eq(leaf->n, 3);
+    ck_assert(memcmp(leaf->p, "\xe9t\xe9", 3) == 0);
+    /* only the added close of the enclosing multipart, at the end */
+    ck_assert_str_eq(strstr(out.p, "--b--"), "--b--");
+    rec_free(&r);
+    buf_free(&out);
+}
+END_TEST
+
+/* A preamble line over 998 octets is broken; the piece after the break
+ * must not start a delimiter line ("--m") or a "From " line. */
+START_TEST(test_preamble_break)
+{
+    struct buf in = { 0 }, out;
+    struct rec r;
+    const char *h = "Content-Type: multipart/mixed; boundary=m\n\n";
+
+    buf_add(&in, h, strlen(h));
+    for (int i = 0; i < 998; i++)
+        buf_add(&in, "p", 1);
+    buf_add(&in, "--m\n", 4);
+    for (int i = 0; i < 998; i++)
+        buf_add(&in, "q", 1);
+    h = "From here\n--m\n\nbody\n--m--\n";
+    buf_add(&in, h, strlen(h));
+    canon_check(&out, &r, in.p, 1);
+    ck_assert_ptr_nonnull(strstr(out.p, "p\r\n --m\r\n"));
+    ck_assert_ptr_nonnull(strstr(out.p, "q\r\n From here\r\n--m\r\n"));
+    ck_assert_int_eq(r.nleaf, 1);
+    rec_free(&r);
+    buf_free(&out);
+    buf_free(&in);
+}
+END_TEST
+
+/* Quoted-printable: a soft line break in front of "--b" (the line is
+ * "\xff", 72 octets, "--b": the break falls after 75 columns) must not
+ * make "--b" a line of its own, a delimiter of the multipart. */
+START_TEST(test_qp_soft_break_dash)
+{
+    struct buf in = { 0 }, out;
+    struct rec r;
+    const char *h = "Content-Type: multipart/mixed; boundary=b\n\n"
+                    "--b\nContent-Type: text/plain\n\n\xff";
+
+    buf_add(&in, h, strlen(h));
+    for (int i = 0; i < 72; i++)
+        buf_add(&in, "x", 1);
+    h = "--b\nmore\n--b--\n";
+    buf_add(&in, h, strlen(h));
+    canon_check(&out, &r, in.p, 1);
+    ck_assert_ptr_nonnull(strstr(out.p, "x=\r\n=2D-b\r\nmore\r\n--b--\r\n"));
+    ck_assert_int_eq(r.nleaf, 1);
+    rec_free(&r);
+    buf_free(&out);
+    buf_free(&in);
+}
+END_TEST
+
 START_TEST(test_errors)
 {
     mime_canon_t *c;
@@ -407,6 +613,11 @@ Suite *canon_suite(void)
     tcase_add_test(tc, test_no_content_type);
     tcase_add_test(tc, test_rfc822_part);
     tcase_add_test(tc, test_truncated_fixed);
+    tcase_add_test(tc, test_header_overlong);
+    tcase_add_test(tc, test_header_overlong_small);
+    tcase_add_test(tc, test_rfc822_enclosing_boundary);
+    tcase_add_test(tc, test_preamble_break);
+    tcase_add_test(tc, test_qp_soft_break_dash);
     tcase_add_test(tc, test_errors);
     suite_add_tcase(s, tc);
     return s;

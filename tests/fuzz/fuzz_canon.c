@@ -9,11 +9,11 @@
  *           bit 1   small parser limits
  *           bits 2-7  feed chunk size (0: all at once)
  * The output is parsed again.  Invariants besides memory safety:
- *   - unless the input hit a limit (MIME_ERR_LIMITS) or was truncated
- *     (see check_line() for why), every body, preamble and epilogue line of
- *     the output (outside message/rfc822 and message/global parts,
- *     whose headers cannot be encoded) is 7-bit: no octet over 127, no
- *     NUL, CR only in a CRLF line end, at most 998 octets;
+ *   - whatever the input (limits hit and truncation included), every
+ *     body, preamble and epilogue line of the output (outside
+ *     message/rfc822 and message/global parts, whose headers cannot be
+ *     encoded) is 7-bit: no octet over 127, no NUL, CR only in a CRLF
+ *     line end, at most 998 octets;
  *   - when the input had no MIME_ERR_* bit, the output has none either
  *     (parsed with the default limits, as a receiver would), and its
  *     top-level header block has a Content-Type.
@@ -82,13 +82,6 @@ static void check_line(void *arg, const mime_entity_t *e,
 
     if (kind == MIME_LINE_HEADER && mime_entity_depth(e) == 0)
         rp->top_ct += is_content_type(buf, len);
-    /* Known, reported, not fixed yet: a header cut at max_header_len
-     * leaves its overflow lines behind when canon replaces it, and a
-     * truncated multipart inside a message/rfc822 part gets a close
-     * delimiter that can end the enclosing multipart.  Tighten this
-     * once canon.c handles them. */
-    if (rp->in_errors & (MIME_ERR_LIMITS | MIME_ERR_TRUNCATED))
-        return;
     if (kind != MIME_LINE_BODY && kind != MIME_LINE_PREAMBLE &&
         kind != MIME_LINE_EPILOGUE)
         return;
