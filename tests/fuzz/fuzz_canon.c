@@ -30,10 +30,6 @@
 static char spool_dir[] = "/tmp/fuzz-canon-XXXXXX";
 static int have_dir;
 
-struct out {
-    char *p;
-    size_t n, cap;
-};
 
 static void remove_dir(void)
 {
@@ -42,20 +38,8 @@ static void remove_dir(void)
 
 static int out_fn(void *arg, const char *buf, size_t len)
 {
-    struct out *o = arg;
-
     FUZZ_CHECK(len > 0);
-    if (o->n + len > o->cap) {
-        size_t cap = o->cap ? o->cap : 4096;
-        while (cap < o->n + len)
-            cap *= 2;
-        char *p = realloc(o->p, cap);
-        FUZZ_CHECK(p != NULL);
-        o->p = p;
-        o->cap = cap;
-    }
-    memcpy(o->p + o->n, buf, len);
-    o->n += len;
+    fuzz_buf_append(arg, buf, len);
     return 0;
 }
 
@@ -122,7 +106,7 @@ static void small_limits(struct mime_limits *lim)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct mime_limits lim;
-    struct out o = {0};
+    struct fuzz_buf o = {0};
 
     if (size < 1)
         return 0;

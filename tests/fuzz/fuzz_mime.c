@@ -27,28 +27,12 @@
 
 struct state {
     struct mime_limits lim;
-    char *lines;                /* every line delivered, joined */
-    size_t nlines, caplines;
+    struct fuzz_buf lines;      /* every line delivered, joined */
     long open_entities;
     int smime_open[MAX_IDS];    /* 0 never, 1 open, 2 ended */
     size_t cms_len[MAX_IDS];
     size_t sink;                /* keeps accessor results alive */
 };
-
-static void append(struct state *st, const char *buf, size_t len)
-{
-    if (st->nlines + len > st->caplines) {
-        size_t cap = st->caplines ? st->caplines : 4096;
-        while (cap < st->nlines + len)
-            cap *= 2;
-        char *n = realloc(st->lines, cap);
-        FUZZ_CHECK(n != NULL);
-        st->lines = n;
-        st->caplines = cap;
-    }
-    memcpy(st->lines + st->nlines, buf, len);
-    st->nlines += len;
-}
 
 /* Calls every accessor; checks what can be checked. */
 static void inspect(struct state *st, const mime_entity_t *e)
@@ -95,7 +79,7 @@ static void cb_line(void *arg, const mime_entity_t *e,
     FUZZ_CHECK(kind >= MIME_LINE_HEADER && kind <= MIME_LINE_BODY);
     if (kind == MIME_LINE_HEADER_END)
         FUZZ_CHECK(len == 2 && memcmp(buf, "\r\n", 2) == 0);
-    append(st, buf, len);
+    fuzz_buf_append(&st->lines, buf, len);
     inspect(st, e);
 }
 
@@ -243,9 +227,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(st.smime_open[i] != 1);
     size_t nlen;
     char *norm = normalise(msg, len, &nlen);
-    FUZZ_CHECK(nlen == st.nlines);
-    FUZZ_CHECK(nlen == 0 || memcmp(norm, st.lines, nlen) == 0);
+    FUZZ_CHECK(nlen == st.lines.n);
+    FUZZ_CHECK(nlen == 0 || memcmp(norm, st.lines.p, nlen) == 0);
     free(norm);
-    free(st.lines);
+    free(st.lines.p);
     return 0;
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define FUZZ_CHECK(cond) do { \
         if (!(cond)) { \
@@ -20,6 +21,28 @@
             abort(); \
         } \
     } while (0)
+
+/* A growable byte buffer for what a harness collects from callbacks. */
+struct fuzz_buf {
+    char *p;
+    size_t n, cap;
+};
+
+static inline void fuzz_buf_append(struct fuzz_buf *b, const char *buf,
+                                   size_t len)
+{
+    if (b->n + len > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->n + len)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        FUZZ_CHECK(p != NULL);
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, buf, len);
+    b->n += len;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
