@@ -229,10 +229,48 @@ int arheader_authserv_id(const char *value, char *out, size_t outlen)
     return n ? 0 : -1;
 }
 
+int arheader_id_valid(const char *id)
+{
+    size_t n = strlen(id), label = 0;
+
+    if (n == 0 || n > 253)
+        return 0;
+    for (size_t i = 0; i <= n; i++) {
+        char c = id[i];
+        if (c == '.' || c == '\0') {
+            /* a label: 1..63, no hyphen at either end */
+            if (label == 0 || label > 63 || id[i - 1] == '-' ||
+                id[i - label] == '-')
+                return 0;
+            label = 0;
+        } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                   (c >= '0' && c <= '9') || c == '-') {
+            label++;
+        } else {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* length without one trailing dot */
+static size_t id_len(const char *s)
+{
+    size_t n = strlen(s);
+    return n > 1 && s[n - 1] == '.' ? n - 1 : n;
+}
+
+int arheader_id_equal(const char *a, const char *b)
+{
+    size_t n = id_len(a);
+
+    return n == id_len(b) && strncasecmp(a, b, n) == 0;
+}
+
 int arheader_is_ours(const char *value, const char *id)
 {
     char got[512];
 
     return arheader_authserv_id(value, got, sizeof got) == 0 &&
-           strcasecmp(got, id) == 0;
+           arheader_id_equal(got, id);
 }

@@ -35,7 +35,20 @@ char *arheader_build(const char *authserv_id, const struct ar_result *r,
  * into out.  0, or -1 when there is none or it does not fit. */
 int arheader_authserv_id(const char *value, char *out, size_t outlen);
 
-/* 1 when value's authserv-id equals id, ignoring case. */
+/* 1 when id is usable as our authserv-id: a bare domain name (letters,
+ * digits and hyphens in dot-separated labels of at most 63 characters,
+ * none starting or ending with a hyphen; at most 253 in all; no trailing
+ * dot), so that it is written as an RFC 2045 token and every reader
+ * compares it the same way. */
+int arheader_id_valid(const char *id);
+
+/* 1 when two authserv-ids name the same host: domain names compared
+ * ignoring case and one trailing dot (the absolute form). */
+int arheader_id_equal(const char *a, const char *b);
+
+/* 1 when the authserv-id of an existing header value (comments and
+ * folding around it, token or quoted-string, any case, any version
+ * after it) names id, as RFC 8601 section 5 compares them. */
 int arheader_is_ours(const char *value, const char *id);
 
 #endif

@@ -26,12 +26,13 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "arheader.h"
 #include "conf.h"
 #include "outbound.h"
 
 enum ktype {
     T_STRING, T_PATHS, T_BOOL, T_SIZE, T_MODE, T_NETS, T_ONERROR,
-    T_LOGLEVEL, T_FACILITY, T_SOCKET, T_USER, T_HEADER, T_DIR
+    T_LOGLEVEL, T_FACILITY, T_SOCKET, T_USER, T_HEADER, T_DIR, T_AUTHSERV
 };
 
 struct key {
@@ -48,8 +49,8 @@ static const struct key keys[] = {
       "inet6:PORT@HOST, unix:PATH or local:PATH"}, T_SOCKET, F(socket), NULL, 0},
     {{"Mode", "sv", "v verify inbound, s sign outbound, sv both"},
      T_MODE, F(mode), "sv", 0},
-    {{"AuthservID", "host name", "authserv-id in Authentication-Results"},
-     T_STRING, F(authserv_id), NULL, 0},
+    {{"AuthservID", "host name", "authserv-id in Authentication-Results: "
+      "a bare domain name"}, T_AUTHSERV, F(authserv_id), NULL, 0},
     {{"TrustAnchorFile", "none", "PEM file of trusted roots; repeatable"},
      T_PATHS, F(trust_anchor_files), NULL, F(n_trust_anchor_files)},
     {{"TrustSystemStore", "no", "also trust the system CA store"},
@@ -372,6 +373,37 @@ static int valid_header_name(const char *v)
     return 1;
 }
 
+/* AuthservID (SPEC): a bare domain name, or the forged-header check and
+ * the header we write disagree with every reader about who we are.  The
+ * message says what to write instead. */
+static void authserv_problem(struct pstate *ps, unsigned line,
+                             const char *what, const char *v)
+{
+    char bare[256];
+    size_t n = strlen(v);
+
+    /* a quoted name, or one ending with a dot: show it without */
+    if (n >= 2 && n < sizeof bare && v[0] == '"' && v[n - 1] == '"') {
+        memcpy(bare, v + 1, n - 2);
+        bare[n - 2] = '\0';
+    } else if (n >= 2 && n < sizeof bare && v[n - 1] == '.') {
+        memcpy(bare, v, n - 1);
+        bare[n - 1] = '\0';
+    } else {
+        bare[0] = '\0';
+    }
+    /* shown in quotes, unless it has its own */
+    const char *q = v[0] == '"' ? "" : "\"";
+    if (bare[0] && arheader_id_valid(bare))
+        problem(ps, line, "%s %s%s%s is not a bare domain name: write "
+                "AuthservID %s", what, q, v, q, bare);
+    else
+        problem(ps, line, "%s %s%s%s is not a domain name: write "
+                "AuthservID and this host's name, letters, digits, hyphens "
+                "and dots only, no quotes (e.g. AuthservID mx.example.net)",
+                what, q, v, q);
+}
+
 /* ---- one key ---- */
 
 #define FIELD(c, k, t) ((t *)(void *)((char *)(c) + (k)->off))
@@ -427,6 +459,12 @@ static int set_value(struct pstate *ps, const struct key *k, const char *v)
         }
         return set_string(FIELD(c, k, char *), v);
     case T_STRING:
+        return set_string(FIELD(c, k, char *), v);
+    case T_AUTHSERV:
+        if (!arheader_id_valid(v)) {
+            authserv_problem(ps, ps->line, "AuthservID:", v);
+            return 0;
+        }
         return set_string(FIELD(c, k, char *), v);
     case T_HEADER:
         if (!valid_header_name(v)) {
@@ -585,6 +623,15 @@ static unsigned key_line(const struct pstate *ps, const char *name)
     return 0;
 }
 
+/* AuthservID defaults to the host name, which must be a domain name too:
+ * checked once the file had its chance to set it. */
+static void check_default_authserv(struct pstate *ps)
+{
+    if (!key_line(ps, "AuthservID") && !arheader_id_valid(ps->c->authserv_id))
+        authserv_problem(ps, 0, "AuthservID is not set and the host name",
+                         ps->c->authserv_id);
+}
+
 /* Trust store, policy, outbound state. */
 static int build_derived(struct pstate *ps)
 {
@@ -685,6 +732,8 @@ static config_t *load_stream(const char *name, FILE *fp, unsigned flags,
         oom = parse_line(&ps, line) != 0;
     }
     free(line);
+    if (!oom)
+        check_default_authserv(&ps);
     if (!oom && ferror(fp))
         problem(&ps, 0, "read error: %s", strerror(errno));
     if (!oom && (flags & CONFIG_NEED_SOCKET) && ps.c->socket == NULL)

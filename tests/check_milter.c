@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/utsname.h>
 #include <syslog.h>
 
 #include "arheader.h"
@@ -51,6 +52,25 @@ static void load_fails(const char *text, const char *want)
     ck_assert_int_eq(nreports, 1);
     ck_assert_msg(strstr(reports, want) != NULL, "got \"%s\", want \"%s\"",
                   reports, want);
+}
+
+/* The host name AuthservID defaults to: conf.c's gethostname() is this
+ * one (the test binary's definition wins over libc's at link time), so a
+ * test can give the host a name that is no domain name. */
+static const char *fake_hostname;   /* NULL: the real one */
+
+int gethostname(char *name, size_t len)
+{
+    struct utsname u;
+
+    if (fake_hostname == NULL) {
+        if (uname(&u) != 0)
+            return -1;
+        snprintf(name, len, "%s", u.nodename);
+    } else {
+        snprintf(name, len, "%s", fake_hostname);
+    }
+    return 0;
 }
 
 /* ---- configuration ---- */
@@ -202,6 +222,65 @@ START_TEST(config_trust_errors_have_lines)
     ck_assert_ptr_null(c);
     ck_assert_msg(strstr(reports, "t.conf:3: TrustAnchorFile: ") != NULL,
                   "%s", reports);
+}
+END_TEST
+
+/* AuthservID is a bare domain name (SPEC); anything else would be
+ * written quoted and compared against forged headers by what it is not. */
+START_TEST(config_authserv_id_checked)
+{
+    static const char *const bad[] = {
+        "\"mx.example.net\"", "mx example.net", "mx_1.example.net",
+        "-mx.example.net", "mx-.example.net", "mx..example.net",
+        ".example.net", "mx.example.net;", "mx.example.net(c)",
+        "alice@example.net", "\"mx\"x", "mx.\xc3\xa9xample.net",
+        "a123456789012345678901234567890123456789012345678901234567890123"
+        ".example",
+    };
+    char line[300];
+    config_t *c;
+
+    /* a quoted name or a trailing dot: the message says what to write */
+    load_fails("Mode v\nAuthservID \"mx.example.net\"\n",
+               "t.conf:2: AuthservID: \"mx.example.net\" is not a bare "
+               "domain name: write AuthservID mx.example.net");
+    load_fails("AuthservID mx.example.net.\n",
+               "t.conf:1: AuthservID: \"mx.example.net.\" is not a bare "
+               "domain name: write AuthservID mx.example.net");
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(line, sizeof line, "AuthservID %s\n", bad[i]);
+        load_fails(line, "t.conf:1: AuthservID: ");
+        ck_assert_msg(strstr(reports, "AuthservID mx.example.net") != NULL,
+                      "no example of what to write: %s", reports);
+    }
+    c = load("AuthservID MX.Example-1.NET\n");
+    ck_assert_msg(c != NULL, "%s", reports);
+    ck_assert_str_eq(c->authserv_id, "MX.Example-1.NET");
+    config_unref(c);
+    c = load("AuthservID mx\n");
+    ck_assert_msg(c != NULL, "%s", reports);
+    config_unref(c);
+}
+END_TEST
+
+/* Without AuthservID the host name must be a domain name: an error
+ * (without a line: the file does not say it) that says what to set. */
+START_TEST(config_authserv_id_default_checked)
+{
+    config_t *c;
+
+    fake_hostname = "mail_1";
+    load_fails("Mode v\n", "t.conf: AuthservID is not set and the host "
+               "name \"mail_1\" is not a domain name: write AuthservID");
+    c = load("Mode v\nAuthservID mx.example.net\n");   /* set: fine */
+    ck_assert_msg(c != NULL, "%s", reports);
+    config_unref(c);
+    fake_hostname = "mx.example.net";
+    c = load("Mode v\n");
+    ck_assert_msg(c != NULL, "%s", reports);
+    ck_assert_str_eq(c->authserv_id, "mx.example.net");
+    config_unref(c);
+    fake_hostname = NULL;
 }
 END_TEST
 
@@ -381,6 +460,77 @@ START_TEST(ar_authserv_id)
                                 "mx.test.example"));
     ck_assert(!arheader_is_ours("other.example; smime=pass",
                                 "mx.test.example"));
+}
+END_TEST
+
+/* RFC 8601 section 5: an authserv-id is compared as the domain name it
+ * is, however the forged header writes it. */
+START_TEST(ar_is_ours_any_form)
+{
+    static const char *const ours[] = {
+        "mx.example.net; smime=pass",
+        "\"mx.example.net\"; smime=pass",
+        "MX.Example.NET ; smime=pass",
+        "MX.example.net; smime=pass",
+        "(comment) mx.example.net; smime=pass",
+        "(a (nested) comment)\r\n (another) \"mx.example.net\" (c) 1;"
+        " smime=pass",
+        "\r\n\tmx.example.net;\r\n\tsmime=pass",
+        "mx.example.net\r\n\t;smime=pass",
+        "\"mx.ex\\ample.net\"; smime=pass",
+        "mx.example.net.; smime=pass",
+        "\"MX.EXAMPLE.NET.\"; smime=pass",
+        "mx.example.net 1; smime=pass",
+        "mx.example.net",
+    };
+    static const char *const others[] = {
+        "mx.example.net.evil; smime=pass",
+        "evil.mx.example.net; smime=pass",
+        "\"mx.example.net x\"; smime=pass",
+        "\"mx.example.net;\" smime=pass",
+        "mx.example.ne; smime=pass",
+        "mx.example.net..; smime=pass",
+        "; smime=pass",
+        "(mx.example.net) other.example; smime=pass",
+        "",
+    };
+
+    for (size_t i = 0; i < sizeof ours / sizeof *ours; i++)
+        ck_assert_msg(arheader_is_ours(ours[i], "mx.example.net"),
+                      "not ours: %s", ours[i]);
+    for (size_t i = 0; i < sizeof others / sizeof *others; i++)
+        ck_assert_msg(!arheader_is_ours(others[i], "mx.example.net"),
+                      "ours: %s", others[i]);
+    /* the configured id in any case */
+    ck_assert(arheader_is_ours("\"mx.example.net\"; smime=pass",
+                               "MX.Example.Net"));
+}
+END_TEST
+
+START_TEST(ar_id_valid_and_equal)
+{
+    ck_assert(arheader_id_valid("mx.example.net"));
+    ck_assert(arheader_id_valid("MX-1.Example.NET"));
+    ck_assert(arheader_id_valid("localhost"));
+    ck_assert(arheader_id_valid("1.2.3.example"));
+    ck_assert(!arheader_id_valid(""));
+    ck_assert(!arheader_id_valid("mx.example.net."));
+    ck_assert(!arheader_id_valid("\"mx.example.net\""));
+    ck_assert(!arheader_id_valid("mx example"));
+    ck_assert(!arheader_id_valid("mx_1.example"));
+    ck_assert(!arheader_id_valid("-mx.example"));
+    ck_assert(!arheader_id_valid("mx-.example"));
+    ck_assert(!arheader_id_valid("mx..example"));
+    ck_assert(!arheader_id_valid("."));
+    ck_assert(arheader_id_valid(
+        "a12345678901234567890123456789012345678901234567890123456789012"));
+    ck_assert(!arheader_id_valid(
+        "a123456789012345678901234567890123456789012345678901234567890123"));
+    ck_assert(arheader_id_equal("MX.example.NET", "mx.example.net."));
+    ck_assert(arheader_id_equal("mx.example.net.", "mx.example.net"));
+    ck_assert(!arheader_id_equal("mx.example.net", "mx.example.net.."));
+    ck_assert(!arheader_id_equal("mx.example.net", "mx.example.ne"));
+    ck_assert(!arheader_id_equal("mx.example.net", "x.example.net"));
 }
 END_TEST
 
@@ -661,6 +811,8 @@ static Suite *milter_suite(void)
     tcase_add_test(tc, config_socket_required);
     tcase_add_test(tc, config_trust_errors_have_lines);
     tcase_add_test(tc, config_files_checked_despite_errors);
+    tcase_add_test(tc, config_authserv_id_checked);
+    tcase_add_test(tc, config_authserv_id_default_checked);
     tcase_add_test(tc, config_keys_documented);
     tcase_add_test(tc, internal_hosts);
     suite_add_tcase(s, tc);
@@ -671,6 +823,8 @@ static Suite *milter_suite(void)
     tcase_add_test(tc, ar_build_several_and_quoting);
     tcase_add_test(tc, ar_build_none_and_odd_id);
     tcase_add_test(tc, ar_authserv_id);
+    tcase_add_test(tc, ar_is_ours_any_form);
+    tcase_add_test(tc, ar_id_valid_and_equal);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("session");
