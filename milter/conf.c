@@ -363,14 +363,61 @@ static int check_user(const char *v, char *err, size_t errlen)
     return 0;
 }
 
+/* RFC 5322 field-name: one or more printable US-ASCII characters but
+ * the colon. */
 static int valid_header_name(const char *v)
 {
     if (!*v)
         return 0;
     for (; *v; v++)
-        if (*v <= 32 || *v >= 127 || *v == ':')
+        if ((unsigned char)*v <= 32 || (unsigned char)*v >= 127 || *v == ':')
             return 0;
     return 1;
+}
+
+/* The name DecryptHeader (SPEC) gives decrypted mail.  Decryption does
+ * not exist yet, so it is always the default; when the DecryptHeader key
+ * comes, return c's value here (check_header_names runs after the whole
+ * file is read, so the two keys may come in any order), and check
+ * DecryptHeader itself against reserved_headers there too. */
+static const char *decrypt_header_name(const config_t *c)
+{
+    (void)c;
+    return "X-SMIME-Decrypted";
+}
+
+/* Header names a header-name key (TagHeader) may not take: we delete
+ * every header of that name from every message, so a standard or
+ * security-relevant one would destroy mail or other hosts' verdicts.
+ * RFC 5322 and MIME fields, trace fields, other authentication results
+ * and signatures (RFC 8601, 6376, 8617, 7208), fields MTAs rely on for
+ * loops and auto-replies, and the mailing-list fields (RFC 2369, 2919,
+ * 8058: deleting them breaks unsubscribing).  A trailing '*' is a
+ * prefix. */
+static const char *const reserved_headers[] = {
+    "From", "Sender", "Reply-To", "To", "Cc", "Bcc", "Message-ID",
+    "In-Reply-To", "References", "Subject", "Comments", "Keywords", "Date",
+    "Resent-*", "Return-Path", "Received", "MIME-Version", "Content-*",
+    "Authentication-Results", "DKIM-Signature", "DomainKey-Signature",
+    "ARC-*", "Received-SPF", "Delivered-To", "X-Original-To",
+    "Auto-Submitted", "List-*", "Archived-At", "Autocrypt",
+    "Disposition-Notification-To", "Original-Recipient",
+};
+
+/* NULL, or why name cannot be a header of ours. */
+static const char *reserved_header(const config_t *c, const char *name)
+{
+    for (size_t i = 0; i < sizeof reserved_headers / sizeof *reserved_headers;
+         i++) {
+        const char *r = reserved_headers[i];
+        size_t n = strlen(r);
+        if (r[n - 1] == '*' ? strncasecmp(name, r, n - 1) == 0
+                            : strcasecmp(name, r) == 0)
+            return "a standard or security-relevant header";
+    }
+    if (strcasecmp(name, decrypt_header_name(c)) == 0)
+        return "the DecryptHeader of decrypted mail";
+    return NULL;
 }
 
 /* AuthservID (SPEC): a bare domain name, or the forged-header check and
@@ -468,8 +515,8 @@ static int set_value(struct pstate *ps, const struct key *k, const char *v)
         return set_string(FIELD(c, k, char *), v);
     case T_HEADER:
         if (!valid_header_name(v)) {
-            problem(ps, ps->line, "%s: \"%s\" is not a header name",
-                    name, v);
+            problem(ps, ps->line, "%s: \"%s\" is not a header name "
+                    "(printable ASCII but the colon, no spaces)", name, v);
             return 0;
         }
         return set_string(FIELD(c, k, char *), v);
@@ -623,6 +670,21 @@ static unsigned key_line(const struct pstate *ps, const char *name)
     return 0;
 }
 
+/* Every message loses all headers named TagHeader: never one that
+ * belongs to someone else.  After the whole file, as DecryptHeader may
+ * come later. */
+static void check_header_names(struct pstate *ps)
+{
+    const char *why;
+
+    if (ps->c->tag_header &&
+        (why = reserved_header(ps->c, ps->c->tag_header)) != NULL)
+        problem(ps, key_line(ps, "TagHeader"), "TagHeader: %s is %s and "
+                "every copy of it would be deleted from every message: "
+                "choose a name of your own, e.g. TagHeader X-SMIME-Verified",
+                ps->c->tag_header, why);
+}
+
 /* AuthservID defaults to the host name, which must be a domain name too:
  * checked once the file had its chance to set it. */
 static void check_default_authserv(struct pstate *ps)
@@ -732,8 +794,10 @@ static config_t *load_stream(const char *name, FILE *fp, unsigned flags,
         oom = parse_line(&ps, line) != 0;
     }
     free(line);
-    if (!oom)
+    if (!oom) {
         check_default_authserv(&ps);
+        check_header_names(&ps);
+    }
     if (!oom && ferror(fp))
         problem(&ps, 0, "read error: %s", strerror(errno));
     if (!oom && (flags & CONFIG_NEED_SOCKET) && ps.c->socket == NULL)

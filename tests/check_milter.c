@@ -263,6 +263,57 @@ START_TEST(config_authserv_id_checked)
 }
 END_TEST
 
+/* Every header named TagHeader is deleted from every message: never a
+ * standard or security-relevant one, nor our own DecryptHeader. */
+START_TEST(config_tag_header_reserved)
+{
+    static const char *const reserved[] = {
+        "From", "from", "Sender", "Reply-To", "To", "Cc", "Bcc",
+        "Message-ID", "In-Reply-To", "References", "Subject", "Comments",
+        "Keywords", "Date", "Resent-From", "resent-message-id",
+        "Return-Path", "Received", "MIME-Version", "Content-Type",
+        "Content-Transfer-Encoding", "content-disposition",
+        "Authentication-Results", "AUTHENTICATION-RESULTS",
+        "DKIM-Signature", "ARC-Seal", "ARC-Message-Signature",
+        "ARC-Authentication-Results", "Received-SPF", "Delivered-To",
+        "List-Unsubscribe", "List-Id", "X-SMIME-Decrypted",
+        "x-smime-decrypted",
+    };
+    static const char *const invalid[] = {
+        "X Tag", "X-Tag:", "X-T\xc3\xa4g", "X-\x7fTag",
+    };
+    static const char *const fine[] = {
+        "X-SMIME-Verified", "X-From", "Fromage", "X-Content-Type",
+        "X-SMIME-Decrypted-By",
+    };
+    char line[300];
+    config_t *c;
+
+    load_fails("Mode v\nTagHeader From\n",
+               "t.conf:2: TagHeader: From is a standard or "
+               "security-relevant header");
+    for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++) {
+        snprintf(line, sizeof line, "TagHeader %s\n", reserved[i]);
+        load_fails(line, "t.conf:1: TagHeader: ");
+        ck_assert_msg(strstr(reports, "TagHeader X-SMIME-Verified") != NULL,
+                      "no example of what to write: %s", reports);
+    }
+    load_fails("TagHeader X-SMIME-Decrypted\n",
+               "X-SMIME-Decrypted is the DecryptHeader of decrypted mail");
+    for (size_t i = 0; i < sizeof invalid / sizeof *invalid; i++) {
+        snprintf(line, sizeof line, "TagHeader %s\n", invalid[i]);
+        load_fails(line, "is not a header name");
+    }
+    for (size_t i = 0; i < sizeof fine / sizeof *fine; i++) {
+        snprintf(line, sizeof line, "TagHeader %s\n", fine[i]);
+        c = load(line);
+        ck_assert_msg(c != NULL, "%s: %s", fine[i], reports);
+        ck_assert_str_eq(c->tag_header, fine[i]);
+        config_unref(c);
+    }
+}
+END_TEST
+
 /* Without AuthservID the host name must be a domain name: an error
  * (without a line: the file does not say it) that says what to set. */
 START_TEST(config_authserv_id_default_checked)
@@ -813,6 +864,7 @@ static Suite *milter_suite(void)
     tcase_add_test(tc, config_files_checked_despite_errors);
     tcase_add_test(tc, config_authserv_id_checked);
     tcase_add_test(tc, config_authserv_id_default_checked);
+    tcase_add_test(tc, config_tag_header_reserved);
     tcase_add_test(tc, config_keys_documented);
     tcase_add_test(tc, internal_hosts);
     suite_add_tcase(s, tc);
