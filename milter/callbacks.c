@@ -206,7 +206,8 @@ static sfsistat cb_eom(SMFICTX *ctx)
         return oom_tempfail();
     take_macros(ctx, c);
     st = session_eom(c->s, &milter_actions, ctx);
-    log_msg(LOG_INFO, session_queue_id(c->s), "%s", session_summary(c->s));
+    log_msg(session_outcome_priority(session_outcome(c->s)),
+            session_queue_id(c->s), "%s", session_summary(c->s));
     stats_count(session_outcome(c->s));
     switch (st) {
     case SESSION_TEMPFAIL:
@@ -229,8 +230,8 @@ static sfsistat cb_abort(SMFICTX *ctx)
         int ended = session_outcome(c->s)->dir != SESSION_DIR_NONE;
         session_abort(c->s);
         if (!ended && session_outcome(c->s)->dir == SESSION_DIR_ABORTED) {
-            log_msg(LOG_DEBUG, session_queue_id(c->s), "%s",
-                    session_summary(c->s));
+            log_msg(session_outcome_priority(session_outcome(c->s)),
+                    session_queue_id(c->s), "%s", session_summary(c->s));
             stats_count(session_outcome(c->s));
         }
     }

@@ -256,7 +256,7 @@ static void reload(const char *path, unsigned flags, const char *socket)
                      "note=\"Socket change takes effect after a restart\"");
         log_set(c->syslog_facility, c->log_level);
         config_current_set(c);
-        log_info(LOG_INFO, "event=reload status=reloaded config=%s", path);
+        log_info(LOG_NOTICE, "event=reload status=reloaded config=%s", path);
     }
     config_unref(old);
 }
@@ -343,8 +343,9 @@ static int run_daemon(config_t *cfg, const char *path, unsigned flags,
                     errno);
         return 1;
     }
-    log_info(LOG_INFO, "event=start status=listening version=%s socket=%s "
-             "pid=%ld", PACKAGE_VERSION, sock, (long)getpid());
+    log_info(LOG_NOTICE, "event=start status=listening version=%s "
+             "config=%s socket=%s pid=%ld", PACKAGE_VERSION, path, sock,
+             (long)getpid());
     for (;;) {
         ssize_t n = read(sig_pipe[0], &ch, 1);
         if (n < 0 && errno == EINTR)
@@ -359,8 +360,8 @@ static int run_daemon(config_t *cfg, const char *path, unsigned flags,
     }
     pthread_join(tid, NULL);
     write_stats();
-    log_info(LOG_INFO, "event=stop status=%s", ch == 'q' ? "stopped"
-                                                          : "failed");
+    log_info(LOG_NOTICE, "event=stop status=%s version=%s config=%s",
+             ch == 'q' ? "stopped" : "failed", PACKAGE_VERSION, path);
     if (pid_file)
         unlink(pid_file);
     free(pid_file);

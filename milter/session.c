@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <syslog.h>
 
 #include "arheader.h"
 #include "inbound.h"
@@ -509,6 +510,34 @@ int session_outcome_format(const struct session_outcome *o, char *buf,
     if (o->error)
         add(buf, len, &n, " error=\"%s\" onerror=accept", error);
     return n;
+}
+
+int session_outcome_priority(const struct session_outcome *o)
+{
+    if (o->tempfail || o->error)
+        return LOG_NOTICE;
+    switch (o->dir) {
+    case SESSION_DIR_IN:
+        switch (o->result) {
+        case SMIME_RESULT_FAIL:
+        case SMIME_RESULT_POLICY:
+        case SMIME_RESULT_PERMERROR:
+        case SMIME_RESULT_TEMPERROR:
+            return LOG_NOTICE;
+        default:
+            return LOG_INFO;
+        }
+    case SESSION_DIR_OUT:
+        return !o->signed_ok &&
+                       (o->unsigned_kind == OUTBOUND_UNSIGNED_LOGIN ||
+                        o->unsigned_kind == OUTBOUND_UNSIGNED_CERTIFICATE)
+                   ? LOG_NOTICE
+                   : LOG_INFO;
+    case SESSION_DIR_ABORTED:
+        return LOG_DEBUG;
+    default:
+        return LOG_INFO;
+    }
 }
 
 /* The message ended (eom, abort): complete the outcome, make the line. */

@@ -111,6 +111,15 @@ const struct session_outcome *session_outcome(const session_t *s);
 int session_outcome_format(const struct session_outcome *o, char *buf,
                            size_t len);
 
+/* The syslog priority of the outcome's log line: LOG_NOTICE when
+ * something failed (inbound fail, policy, permerror, temperror; a
+ * tempfail; an internal error let pass by OnError accept; outbound mail
+ * left unsigned because the login may not sign as From or our own
+ * certificate is unusable), so that LogLevel notice still shows every
+ * failure; LOG_DEBUG for aborted messages; LOG_INFO otherwise (pass,
+ * neutral, none, signed, the usual reasons not to sign). */
+int session_outcome_priority(const struct session_outcome *o);
+
 /* session_outcome_format of the last message, valid until the next
  * begin ("" before it ended). */
 const char *session_summary(const session_t *s);

@@ -486,7 +486,8 @@ int testmode_run(config_t *cfg, const char *path, const char *login,
         goto out;
     }
     st = session_eom(s, &tm_actions, &t);
-    log_msg(LOG_INFO, session_queue_id(s), "%s", session_summary(s));
+    log_msg(session_outcome_priority(session_outcome(s)),
+            session_queue_id(s), "%s", session_summary(s));
     switch (st) {
     case SESSION_TEMPFAIL:
         rc = 75;

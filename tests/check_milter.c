@@ -848,6 +848,81 @@ START_TEST(session_summary_line)
 }
 END_TEST
 
+/* LogLevel notice shows every failure: the message line's priority. */
+START_TEST(session_log_priority)
+{
+    static const struct {
+        smime_result_t r;
+        int prio;
+    } in[] = {
+        {SMIME_RESULT_NONE, LOG_INFO},       {SMIME_RESULT_PASS, LOG_INFO},
+        {SMIME_RESULT_NEUTRAL, LOG_INFO},    {SMIME_RESULT_FAIL, LOG_NOTICE},
+        {SMIME_RESULT_POLICY, LOG_NOTICE},   {SMIME_RESULT_PERMERROR, LOG_NOTICE},
+        {SMIME_RESULT_TEMPERROR, LOG_NOTICE},
+    };
+    struct session_outcome o;
+
+    for (size_t i = 0; i < sizeof in / sizeof *in; i++) {
+        memset(&o, 0, sizeof o);
+        o.dir = SESSION_DIR_IN;
+        o.result = in[i].r;
+        ck_assert_msg(session_outcome_priority(&o) == in[i].prio, "%s",
+                      smime_result_name(in[i].r));
+    }
+    /* a tempfail, or an error let pass (OnError accept), either way */
+    memset(&o, 0, sizeof o);
+    o.dir = SESSION_DIR_IN;
+    o.tempfail = 1;
+    ck_assert_int_eq(session_outcome_priority(&o), LOG_NOTICE);
+    memset(&o, 0, sizeof o);
+    o.dir = SESSION_DIR_OUT;
+    o.tempfail = 1;
+    ck_assert_int_eq(session_outcome_priority(&o), LOG_NOTICE);
+    memset(&o, 0, sizeof o);
+    o.dir = SESSION_DIR_OUT;
+    o.error = 1;
+    ck_assert_int_eq(session_outcome_priority(&o), LOG_NOTICE);
+    /* outbound: signed and the usual reasons not to sign are info; a
+     * login refused for From and our own certificate unusable notice */
+    memset(&o, 0, sizeof o);
+    o.dir = SESSION_DIR_OUT;
+    o.signed_ok = 1;
+    ck_assert_int_eq(session_outcome_priority(&o), LOG_INFO);
+    o.signed_ok = 0;
+    o.unsigned_kind = OUTBOUND_UNSIGNED_NO_ENTRY;
+    ck_assert_int_eq(session_outcome_priority(&o), LOG_INFO);
+    o.unsigned_kind = OUTBOUND_UNSIGNED_LOGIN;
+    ck_assert_int_eq(session_outcome_priority(&o), LOG_NOTICE);
+    o.unsigned_kind = OUTBOUND_UNSIGNED_CERTIFICATE;
+    ck_assert_int_eq(session_outcome_priority(&o), LOG_NOTICE);
+    memset(&o, 0, sizeof o);
+    o.dir = SESSION_DIR_IGNORED;
+    ck_assert_int_eq(session_outcome_priority(&o), LOG_INFO);
+    o.dir = SESSION_DIR_ABORTED;
+    ck_assert_int_eq(session_outcome_priority(&o), LOG_DEBUG);
+}
+END_TEST
+
+/* The same through the session: a tempfail is a notice. */
+START_TEST(session_log_priority_tempfail)
+{
+    config_t *c = load("AuthservID mx.test.example\nInternalHosts none\n");
+    const struct actions bad = {rec_insert, fail_change, rec_body};
+    session_t *s = session_new();
+    struct rec rec = {{0}};
+
+    session_set_client(s, "192.0.2.1");
+    session_begin(s, c);
+    session_header(s, "Authentication-Results", "mx.test.example; x=y");
+    session_eoh(s);
+    ck_assert_int_eq(session_eom(s, &bad, &rec), SESSION_TEMPFAIL);
+    ck_assert_int_eq(session_outcome_priority(session_outcome(s)),
+                     LOG_NOTICE);
+    session_free(s);
+    config_unref(c);
+}
+END_TEST
+
 static Suite *milter_suite(void)
 {
     Suite *s = suite_create("milter");
@@ -889,6 +964,8 @@ static Suite *milter_suite(void)
     tcase_add_test(tc, session_max_size);
     tcase_add_test(tc, session_action_failure_tempfails);
     tcase_add_test(tc, session_summary_line);
+    tcase_add_test(tc, session_log_priority);
+    tcase_add_test(tc, session_log_priority_tempfail);
     suite_add_tcase(s, tc);
     return s;
 }
