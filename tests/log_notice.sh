@@ -19,7 +19,7 @@
 #	   SIGTERM its stop line with the version and the configuration
 #	   file, and exits 0.
 #	Prints one line per failure and "N passed, N failed"; exit 0 only
-#	when nothing failed.  Needs nothing but the built daemon.
+#	when nothing failed.  Needs the built daemon and python3.
 #
 # ENVIRONMENT
 #	top_srcdir, top_builddir	default: the directory above this one
@@ -41,6 +41,11 @@ if [ ! -x "$MILTER" ]; then
 fi
 rm -rf "$W"
 mkdir -p "$W" || exit 99
+PY=${PYTHON3:-python3}
+if ! command -v "$PY" >/dev/null 2>&1; then
+	echo "log_notice.sh: no python3 (Debian package python3)" >&2
+	exit 99
+fi
 version=$("$MILTER" -V | sed -n '1s/^smime-milter //p')
 [ -n "$version" ] || { echo "log_notice.sh: no version from -V" >&2; exit 99; }
 
@@ -105,10 +110,29 @@ while [ ! -S "$sock" ] && [ $i -lt 300 ] && kill -0 "$pid" 2>/dev/null; do
 	sleep 0.1
 	i=$((i + 1))
 done
+# The socket exists before libmilter's listener runs, and a SIGTERM
+# before that is a different story (libmilter reopens the closed socket
+# and fails): wait until it answers an option negotiation.
+answers() {
+	"$PY" - "$sock" <<'EOF2'
+import socket, struct, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(60)
+s.connect(sys.argv[1])
+data = b"O" + struct.pack(">III", 6, 0x1FF, 0)
+s.sendall(struct.pack(">I", len(data)) + data)
+head = s.recv(5)
+sys.exit(0 if len(head) == 5 and head[4:5] == b"O" else 1)
+EOF2
+}
 if [ ! -S "$sock" ]; then
 	kill "$pid" 2>/dev/null
 	wait "$pid"
 	fail daemon "did not listen on $sock: $(cat "$W/daemon.err")"
+elif ! answers; then
+	kill "$pid" 2>/dev/null
+	wait "$pid"
+	fail daemon "no option negotiation on $sock: $(cat "$W/daemon.err")"
 else
 	kill -TERM "$pid"
 	wait "$pid"
