@@ -156,14 +156,22 @@ keystore_entry_login(const keystore_entry_t *e, size_t i)
 int
 keystore_may_sign(const keystore_entry_t *e, const char *login)
 {
+    size_t listed = 0;
+
+    for (size_t i = 0; i < e->nlogins; i++) {
+        int internal = strcmp(e->logins[i], KEYSTORE_INTERNAL) == 0;
+        if (login == NULL || *login == '\0') {
+            if (internal)
+                return 1;
+        } else if (!internal) {
+            listed++;
+            if (strcmp(login, e->logins[i]) == 0)
+                return 1;
+        }
+    }
     if (login == NULL || *login == '\0')
-        return 1;
-    if (e->nlogins == 0)
-        return strcasecmp(login, e->address) == 0;
-    for (size_t i = 0; i < e->nlogins; i++)
-        if (strcmp(login, e->logins[i]) == 0)
-            return 1;
-    return 0;
+        return 0;
+    return listed == 0 && strcasecmp(login, e->address) == 0;
 }
 
 static int

@@ -9,7 +9,8 @@
  *   key ADDRESS             value: one version byte (0x01), then fields
  *                           TYPE (1 byte) LENGTH (4 bytes, big-endian) DATA:
  *     'L' a login allowed to sign as ADDRESS (repeatable; none listed means
- *         only the login equal to ADDRESS)
+ *         only the login equal to ADDRESS); "+internal" lets mail without
+ *         a SASL login sign as ADDRESS
  *     'K' the private key, PKCS#8 DER, unencrypted (exactly one)
  *     'C' a certificate, DER: the signer first, then its intermediates
  * A reader refuses a record with another version byte or an unknown TYPE.
@@ -64,10 +65,14 @@ const smime_signer_t *keystore_entry_signer(const keystore_entry_t *e);
 size_t keystore_entry_nlogins(const keystore_entry_t *e);
 const char *keystore_entry_login(const keystore_entry_t *e, size_t i);
 
+/* The login word that lets mail without a SASL login sign (a client in
+ * InternalHosts, a local submission).  It is not a login itself. */
+#define KEYSTORE_INTERNAL "+internal"
+
 /* May SASL login `login' sign as the entry's address?  1 if login is one
- * of the listed logins (exact match), or none are listed and login equals
- * the address (case-insensitive).  NULL or "" (no SASL login: a client in
- * InternalHosts) gives 1. */
+ * of the listed logins (exact match), or none are listed (KEYSTORE_INTERNAL
+ * does not count) and login equals the address (case-insensitive).  NULL
+ * or "" (no SASL login) gives 1 only when KEYSTORE_INTERNAL is listed. */
 int keystore_may_sign(const keystore_entry_t *e, const char *login);
 
 /* The certificate checks `build' and `check' apply (and the daemon may

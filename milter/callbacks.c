@@ -113,8 +113,12 @@ static sfsistat cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
     else if (sa && sa->sa_family == AF_INET6)
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)sa)->sin6_addr,
                   addr, sizeof addr);
-    /* no IP address (local submission): NULL means local to the session */
-    session_set_client(c->s, addr[0] ? addr : NULL);
+    /* no IP address (local submission): NULL means local to the session.
+     * A failure fails closed in the session: the client is never taken
+     * for a local or internal one, its messages get OnError. */
+    if (session_set_client(c->s, addr[0] ? addr : NULL) != 0)
+        log_info(LOG_ERR, "event=connect status=failed client=%s "
+                 "error=\"out of memory\"", addr[0] ? addr : "local");
     if ((v = smfi_getsymval(ctx, "{daemon_name}")) != NULL)
         session_set_daemon(c->s, v);
     return reply(c, SMFIP_NR_CONN);

@@ -59,10 +59,9 @@ static const struct key keys[] = {
      T_PATHS, F(crl_files), NULL, F(n_crl_files)},
     {{"Keystore", "none", "CDB file built by smime-keystore (needed for s)"},
      T_STRING, F(keystore), NULL, 0},
-    {{"InternalHosts", "127.0.0.1, ::1", "clients (IPs, CIDRs) whose mail "
-      "is outbound without SASL; none for no client"},
-     T_NETS, F(internal_hosts), "127.0.0.1, ::1",
-     F(n_internal_hosts)},
+    {{"InternalHosts", "none", "clients (IPs, CIDRs) whose mail is "
+      "outbound without SASL; none for no client"},
+     T_NETS, F(internal_hosts), NULL, F(n_internal_hosts)},
     {{"RequireFromMatch", "yes", "signer address must match From (else "
       "policy)"}, T_BOOL, F(require_from_match), "yes", 0},
     {{"AllowSHA1", "no", "SHA-1 signatures give policy unless yes"},

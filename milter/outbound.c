@@ -226,8 +226,12 @@ find_entry(struct outbound_state *st, const char *login, struct outbound *o,
     }
     if (!keystore_may_sign(o->entry, login)) {
         *kind = OUTBOUND_UNSIGNED_LOGIN;
-        snprintf(why, whylen, "login %s may not sign as %s", login,
-                 o->address);
+        if (login == NULL || *login == '\0')
+            snprintf(why, whylen, "mail without a SASL login may not sign "
+                     "as %s (no " KEYSTORE_INTERNAL ")", o->address);
+        else
+            snprintf(why, whylen, "login %s may not sign as %s", login,
+                     o->address);
         return 0;
     }
     if (keystore_entry_check(o->entry, o->address, time(NULL), err,

@@ -4,8 +4,8 @@
  *
  * It keeps the connection facts (client address, SASL login, queue id)
  * and the message's header block, decides the direction at end of
- * headers (outbound: SASL-authenticated or a client in InternalHosts;
- * inbound otherwise), streams the body to the verifier (inbound.c) or to
+ * headers (outbound: SASL-authenticated, a client in InternalHosts or a
+ * local submission without a client address; inbound otherwise), streams the body to the verifier (inbound.c) or to
  * the signer (outbound.h), and at end of message performs the changes
  * through the action vtable: for inbound mail every Authentication-Results
  * header carrying our authserv-id (and TagHeader) is deleted and ours is
@@ -49,6 +49,8 @@ enum direction { DIR_NONE, DIR_IN, DIR_OUT };
 struct session {
     /* connection */
     char *client;              /* NULL: local submission, no address */
+    int client_lost;           /* the address could not be stored: never
+                                  local or internal, each message fails */
     char *login;
     char *daemon;
     char *qid;
@@ -132,9 +134,19 @@ void session_free(session_t *s)
     free(s);
 }
 
+/* Fails closed: a client whose address could not be kept must never
+ * pass for a local submission (client NULL) or an InternalHosts client,
+ * whose mail is outbound; its messages are internal errors instead. */
 int session_set_client(session_t *s, const char *addr)
 {
-    return set_str(&s->client, addr);
+    if (set_str(&s->client, addr) == 0) {
+        s->client_lost = 0;
+        return 0;
+    }
+    free(s->client);
+    s->client = NULL;
+    s->client_lost = 1;
+    return -1;
 }
 
 int session_set_login(session_t *s, const char *login)
@@ -172,6 +184,8 @@ const struct session_outcome *session_outcome(const session_t *s)
     return &s->outcome;
 }
 
+static void fail(session_t *s, const char *why);
+
 void session_begin(session_t *s, config_t *cfg)
 {
     message_clear(s);
@@ -180,6 +194,10 @@ void session_begin(session_t *s, config_t *cfg)
     s->summary[0] = '\0';
     free(s->qid);
     s->qid = NULL;
+    if (s->client_lost) {
+        errno = ENOMEM;
+        fail(s, "storing the client address");
+    }
 }
 
 static void outcome_end(session_t *s, enum session_dir dir);
@@ -278,8 +296,11 @@ static const char *first_header(const session_t *s, const char *name)
 
 static int is_outbound(const session_t *s)
 {
-    return s->login != NULL || s->client == NULL ||
-           config_is_internal(s->cfg, s->client);
+    if (s->login != NULL)
+        return 1;
+    if (s->client_lost)
+        return 0;
+    return s->client == NULL || config_is_internal(s->cfg, s->client);
 }
 
 /* The direction is decided even after an internal error, so that
@@ -547,7 +568,9 @@ static void outcome_end(session_t *s, enum session_dir dir)
 
     o->dir = dir;
     o->outbound = is_outbound(s);
-    copy_into(o->client, sizeof o->client, s->client ? s->client : "local");
+    copy_into(o->client, sizeof o->client, s->client ? s->client
+                                          : s->client_lost ? "unknown"
+                                                           : "local");
     copy_into(o->login, sizeof o->login, s->login ? s->login : "-");
     if (s->failed) {
         o->error = 1;

@@ -44,7 +44,10 @@ enum session_status {
 session_t *session_new(void);                 /* NULL on ENOMEM */
 void session_free(session_t *s);              /* accepts NULL */
 
-/* Connection and message facts. Strings are copied; 0 or -1 (ENOMEM). */
+/* Connection and message facts. Strings are copied; 0 or -1 (ENOMEM).
+ * After a failed session_set_client the client is unknown, never local
+ * or internal: every message on the connection is an internal error
+ * (OnError), and without a SASL login it is inbound. */
 int session_set_client(session_t *s, const char *addr);
 int session_set_login(session_t *s, const char *login); /* NULL/"": none */
 int session_set_daemon(session_t *s, const char *name);

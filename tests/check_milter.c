@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,21 @@
 #endif
 
 /* ---- helpers ---- */
+
+/* Linked with -Wl,--wrap=strdup (Makefile.am): a strdup of exactly
+ * strdup_fail_on runs out of memory, to test the failure paths. */
+static const char *strdup_fail_on;
+char *__real_strdup(const char *s);
+char *__wrap_strdup(const char *s);
+
+char *__wrap_strdup(const char *s)
+{
+    if (strdup_fail_on && strcmp(s, strdup_fail_on) == 0) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return __real_strdup(s);
+}
 
 static char reports[8192];
 static int nreports;
@@ -87,9 +103,11 @@ START_TEST(config_defaults)
     ck_assert_uint_eq(c->n_trust_anchor_files, 0);
     ck_assert_int_eq(c->trust_system_store, 0);
     ck_assert_ptr_null(c->keystore);
-    ck_assert_uint_eq(c->n_internal_hosts, 2);
-    ck_assert(config_is_internal(c, "127.0.0.1"));
-    ck_assert(config_is_internal(c, "::1"));
+    /* loopback is not special: a content filter re-injecting there
+     * carries inbound mail, and Postfix's pickup uses it too */
+    ck_assert_uint_eq(c->n_internal_hosts, 0);
+    ck_assert(!config_is_internal(c, "127.0.0.1"));
+    ck_assert(!config_is_internal(c, "::1"));
     ck_assert_int_eq(c->require_from_match, 1);
     ck_assert_int_eq(c->allow_sha1, 0);
     ck_assert_int_eq(c->add_none_result, 1);
@@ -923,6 +941,60 @@ START_TEST(session_log_priority_tempfail)
 }
 END_TEST
 
+/* Out of memory storing the client address fails closed: the client is
+ * not taken for a local submission (no address) or an internal one, whose
+ * mail is outbound and may be signed; its mail is an internal error. */
+START_TEST(session_client_oom_fails_closed)
+{
+    config_t *c = load("AuthservID mx.test.example\nInternalHosts none\n");
+    config_t *ca = load("AuthservID mx.test.example\nInternalHosts none\n"
+                        "OnError accept\n");
+    struct rec rec = {{0}};
+    session_t *s = session_new();
+
+    ck_assert_ptr_nonnull(c);
+    ck_assert_ptr_nonnull(ca);
+    strdup_fail_on = "198.51.100.7";
+    ck_assert_int_eq(session_set_client(s, "198.51.100.7"), -1);
+    strdup_fail_on = NULL;
+    session_begin(s, c);
+    session_header(s, "From", "alice@example.org");
+    session_eoh(s);
+    ck_assert_int_eq(session_eom(s, &rec_actions, &rec), SESSION_TEMPFAIL);
+    ck_assert_msg(strstr(session_summary(s), "dir=in client=unknown "
+                         "result=tempfail") != NULL, "%s",
+                  session_summary(s));
+    ck_assert_int_eq(session_outcome(s)->outbound, 0);
+
+    /* OnError accept: inbound, with temperror; every message fails */
+    for (int i = 0; i < 2; i++) {
+        rec.log[0] = '\0';
+        session_begin(s, ca);
+        session_header(s, "From", "alice@example.org");
+        session_eoh(s);
+        ck_assert_int_eq(session_eom(s, &rec_actions, &rec), SESSION_ACCEPT);
+        ck_assert_str_eq(rec.log, "ins 0 Authentication-Results: "
+                         "mx.test.example;\n\tsmime=temperror "
+                         "(internal error)\n");
+        ck_assert_msg(strstr(session_summary(s), "dir=in client=unknown")
+                      != NULL, "%s", session_summary(s));
+    }
+
+    /* a later successful set clears it */
+    ck_assert_int_eq(session_set_client(s, "198.51.100.7"), 0);
+    rec.log[0] = '\0';
+    session_begin(s, c);
+    session_header(s, "Subject", "x");
+    session_eoh(s);
+    ck_assert_int_eq(session_eom(s, &rec_actions, &rec), SESSION_ACCEPT);
+    ck_assert_str_eq(session_summary(s),
+                     "event=message dir=in client=198.51.100.7 result=none");
+    session_free(s);
+    config_unref(ca);
+    config_unref(c);
+}
+END_TEST
+
 static Suite *milter_suite(void)
 {
     Suite *s = suite_create("milter");
@@ -966,6 +1038,7 @@ static Suite *milter_suite(void)
     tcase_add_test(tc, session_summary_line);
     tcase_add_test(tc, session_log_priority);
     tcase_add_test(tc, session_log_priority_tempfail);
+    tcase_add_test(tc, session_client_oom_fails_closed);
     suite_add_tcase(s, tc);
     return s;
 }

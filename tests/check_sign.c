@@ -399,7 +399,9 @@ START_TEST(keystore_lookup_basic)
     ck_assert_int_eq(keystore_may_sign(e, "Alice@Example.org"), 1);
     ck_assert_int_eq(keystore_may_sign(e, "bob@example.org"), 0);
     ck_assert_int_eq(keystore_may_sign(e, "alice"), 0);
-    ck_assert_int_eq(keystore_may_sign(e, NULL), 1);    /* InternalHosts */
+    /* no SASL login (InternalHosts, local): only with +internal */
+    ck_assert_int_eq(keystore_may_sign(e, NULL), 0);
+    ck_assert_int_eq(keystore_may_sign(e, ""), 0);
     keystore_entry_free(e);
 
     ck_assert_int_eq(keystore_lookup(ks, "ecdsa@example.org", &e, err,
@@ -410,12 +412,50 @@ START_TEST(keystore_lookup_basic)
     ck_assert_int_eq(keystore_may_sign(e, "ecdsa"), 1);
     ck_assert_int_eq(keystore_may_sign(e, "ecdsa@example.org"), 0);
     ck_assert_int_eq(keystore_may_sign(e, "Boss"), 0);
+    ck_assert_int_eq(keystore_may_sign(e, NULL), 0);
     keystore_entry_free(e);
 
     ck_assert_int_eq(keystore_lookup(ks, "carol@example.org", &e, err,
                                      sizeof(err)), 0);
     ck_assert_ptr_null(e);
     ck_assert_int_eq(keystore_lookup(ks, "", &e, err, sizeof(err)), 0);
+    keystore_free(ks);
+}
+END_TEST
+
+/* "+internal" lets mail without a SASL login sign; it is not a login. */
+static const char *const spec_internal[][3] = {
+    { "alice@example.org", "alice", "+internal" },
+    { "ecdsa@example.org", "ecdsa", "boss +internal" },
+};
+
+START_TEST(keystore_may_sign_internal)
+{
+    char path[2048], err[256] = "";
+    keystore_entry_t *e = NULL;
+
+    ks_path(path, sizeof(path), "internal");
+    ks_build(path, spec_internal, 2);
+    keystore_t *ks = keystore_open(path, err, sizeof(err));
+    ck_assert_msg(ks != NULL, "%s", err);
+
+    ck_assert_int_eq(keystore_lookup(ks, "alice@example.org", &e, err,
+                                     sizeof(err)), 1);
+    ck_assert_int_eq(keystore_may_sign(e, NULL), 1);
+    ck_assert_int_eq(keystore_may_sign(e, ""), 1);
+    /* +internal alone lists no login: the address itself may */
+    ck_assert_int_eq(keystore_may_sign(e, "alice@example.org"), 1);
+    ck_assert_int_eq(keystore_may_sign(e, "+internal"), 0);
+    ck_assert_int_eq(keystore_may_sign(e, "mallory"), 0);
+    keystore_entry_free(e);
+
+    ck_assert_int_eq(keystore_lookup(ks, "ecdsa@example.org", &e, err,
+                                     sizeof(err)), 1);
+    ck_assert_int_eq(keystore_may_sign(e, NULL), 1);
+    ck_assert_int_eq(keystore_may_sign(e, "boss"), 1);
+    ck_assert_int_eq(keystore_may_sign(e, "ecdsa@example.org"), 0);
+    ck_assert_int_eq(keystore_may_sign(e, "+internal"), 0);
+    keystore_entry_free(e);
     keystore_free(ks);
 }
 END_TEST
@@ -724,6 +764,7 @@ sign_suite(void)
     tc = tcase_create("keystore");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, keystore_lookup_basic);
+    tcase_add_test(tc, keystore_may_sign_internal);
     tcase_add_test(tc, keystore_signer_roundtrip);
     tcase_add_test(tc, keystore_reload_rebuilt);
     tcase_add_test(tc, keystore_refuse_mode);

@@ -330,6 +330,77 @@ if milter_sign m-alice "$W/m-alice.eml" alice@example.org &&
 	    "DKIM-Signature: v=1; a=rsa-sha256; d=example.org; s=x; b=AAAA"
 	unsigned m-dkim "$W/m-dkim.eml" alice@example.org "DKIM-Signature present"
 	unsigned m-again "$W/m-alice.out" alice@example.org "already signed"
+
+	# Mail without a SASL login (an InternalHosts client, a local
+	# submission) signs only as an address whose entry lists +internal;
+	# a login never signs as somebody else, +internal or not.
+	cp "$W/milter.conf" "$W/milter-int.conf"
+	echo "InternalHosts 127.0.0.1" >>"$W/milter-int.conf"
+	cp "$top_srcdir/tests/data/forged.eml" "$W/forged.eml"
+	nologin() {	# nologin NAME CONF CLIENT: -t with -a CLIENT, no -A
+		"$MILTER" -c "$2" -t "$W/forged.eml" -a "$3" \
+		    >"$W/$1.out" 2>"$W/$1.log"
+	}
+	for a in 127.0.0.1 ''; do
+		nologin nl-plain "$W/milter-int.conf" "$a"
+		if grep -q 'result=unsigned reason="mail without a SASL login may not sign as alice@example.org' "$W/nl-plain.log" &&
+		   ! grep -qi 'multipart/signed' "$W/nl-plain.out"; then
+			ok "-a '$a': not signed as alice without +internal"
+		else
+			notok "-a '$a': not signed as alice without +internal"
+			sed 's/^/    /' "$W/nl-plain.log"
+		fi
+	done
+	# the default InternalHosts is none: loopback is inbound, verified
+	nologin nl-default "$W/milter.conf" 127.0.0.1
+	if grep -q 'dir=in client=127.0.0.1 result=none' "$W/nl-default.log" &&
+	   grep -q '^Authentication-Results: mx.test.example;' "$W/nl-default.out" &&
+	   ! grep -qi 'multipart/signed' "$W/nl-default.out"; then
+		ok "-a 127.0.0.1 with the default InternalHosts: inbound"
+	else
+		notok "-a 127.0.0.1 with the default InternalHosts: inbound"
+		sed 's/^/    /' "$W/nl-default.log"
+	fi
+	printf 'alice@example.org ../../pki/alice.pem +internal\n' \
+	    >"$W/src/internal.txt"
+	"$KS" build "$W/src/internal.txt" "$W/internal.cdb" >/dev/null
+	sed "s|^Keystore .*|Keystore $W/internal.cdb|" "$W/milter-int.conf" \
+	    >"$W/milter-int2.conf"
+	for a in 127.0.0.1 ''; do
+		if nologin nl-int "$W/milter-int2.conf" "$a" &&
+		   grep -q 'result=signed' "$W/nl-int.log" &&
+		   "$OPENSSL" cms -verify -in "$W/nl-int.out" \
+		       -CAfile "$PKI/roots.pem" -out /dev/null >/dev/null 2>&1; then
+			ok "-a '$a': signed as alice with +internal"
+		else
+			notok "-a '$a': signed as alice with +internal"
+			sed 's/^/    /' "$W/nl-int.log"
+		fi
+	done
+	"$MILTER" -c "$W/milter-int2.conf" -t "$W/forged.eml" -A mallory \
+	    -a 127.0.0.1 >"$W/nl-mallory.out" 2>"$W/nl-mallory.log"
+	if grep -q 'result=unsigned reason="login mallory may not sign as alice@example.org' "$W/nl-mallory.log"; then
+		ok "-A mallory with +internal: still refused"
+	else
+		notok "-A mallory with +internal: still refused"
+		sed 's/^/    /' "$W/nl-mallory.log"
+	fi
+	"$MILTER" -c "$W/milter-int2.conf" -t "$W/forged.eml" \
+	    -A alice@example.org >"$W/nl-alice.out" 2>"$W/nl-alice.log"
+	if grep -q 'result=signed' "$W/nl-alice.log"; then
+		ok "+internal alone lists no login: the address's own login signs"
+	else
+		notok "+internal alone lists no login: the address's own login signs"
+		sed 's/^/    /' "$W/nl-alice.log"
+	fi
+	"$MILTER" -c "$W/milter-int2.conf" -t "$W/forged.eml" -A +internal \
+	    >"$W/nl-word.out" 2>"$W/nl-word.log"
+	if grep -q 'result=unsigned reason="login +internal may not sign' "$W/nl-word.log"; then
+		ok "a SASL login named +internal does not sign"
+	else
+		notok "a SASL login named +internal does not sign"
+		sed 's/^/    /' "$W/nl-word.log"
+	fi
 elif grep -q 'Function not implemented' "$W/m-alice.log"; then
 	skip "milter signing: mime/canon.c is still a placeholder"
 else
