@@ -411,6 +411,9 @@ e2e_keystore_build() {
     echo "$E2E_DIR/keystore.cdb"
 }
 
+# InternalHosts none: every port and pickup reach the milter from
+# 127.0.0.1, so only SASL makes mail outbound here (t_pickup_sign.sh
+# switches to InternalHosts 127.0.0.1 for its own messages).
 e2e_milter_config() {
     {
         echo "# smime-milter configuration of the e2e tests (generated)"
