@@ -113,6 +113,7 @@ struct pstate {
     int errors;
     config_report_fn report;
     void *arg;
+    unsigned flags;              /* CONFIG_* load flags */
 };
 
 static void problem(struct pstate *ps, unsigned line, const char *fmt, ...)
@@ -727,7 +728,7 @@ static int build_derived(struct pstate *ps)
         !c->trust_system_store)
         problem(ps, 0, "Mode has v but no TrustAnchorFile is given and "
                 "TrustSystemStore is no: nothing could pass");
-    if (c->mode & CONFIG_MODE_SIGN) {
+    if ((c->mode & CONFIG_MODE_SIGN) && !(ps->flags & CONFIG_NO_KEYSTORE)) {
         err[0] = '\0';
         if (outbound_init(c, &c->outbound, err, sizeof err) != 0)
             problem(ps, key_line(ps, "Keystore"), "Keystore: %s",
@@ -776,6 +777,7 @@ static config_t *load_stream(const char *name, FILE *fp, unsigned flags,
     ps.name = name;
     ps.report = report;
     ps.arg = arg;
+    ps.flags = flags;
     if ((ps.c = calloc(1, sizeof *ps.c)) == NULL ||
         (ps.c->path_buf = strdup(name)) == NULL)
         oom = 1;

@@ -2,14 +2,19 @@
  * keystore_tool.c - smime-keystore(8): build, list and check the signing
  * keystore the daemon reads (crypto/keystore.h).
  *
- *   smime-keystore build SOURCE OUTPUT.cdb
+ *   smime-keystore build [-c CONF] SOURCE OUTPUT.cdb
  *   smime-keystore list KEYSTORE.cdb
  *   smime-keystore check KEYSTORE.cdb
  *
- * build reads every SOURCE line (ADDRESS CREDENTIAL-FILE [LOGIN ...]),
- * loads and validates every credential first, reports each problem as
- * SOURCE:LINE: message and writes nothing when there is any; otherwise it
- * replaces OUTPUT atomically.  Exit 0 success, 1 problems, 2 usage.
+ * build reads every SOURCE line (ADDRESS CREDENTIAL-FILE [LOGIN ...],
+ * logins separated by blanks or commas), loads and validates every
+ * credential first (keystore_check; with -c also its chain against the
+ * daemon's trust anchors and CRLs, keystore_vet.h), reports each problem
+ * as SOURCE:LINE: message and writes nothing when there is any;
+ * otherwise it replaces OUTPUT atomically.  Warnings (SOURCE:LINE:
+ * warning: ...) do not stop it.  OUTPUT may not be SOURCE.  list and
+ * check flag certificates that expire within 30 days.
+ * Exit 0 success, 1 problems, 2 usage.
  */
 #include "config.h"
 
@@ -24,10 +29,13 @@
 #include <gnutls/gnutls.h>
 
 #include "cert.h"
+#include "conf.h"
 #include "keystore.h"
+#include "keystore_vet.h"
 
 #define MAX_CREDENTIAL (1024 * 1024)
 #define MAX_LOGINS 64
+#define UTF8_BOM "\xef\xbb\xbf"
 
 struct source_entry {
     unsigned line;
@@ -37,11 +45,19 @@ struct source_entry {
     smime_signer_t *signer;
 };
 
+/* What build checks credentials against (-c CONF), and the clock. */
+struct vet_ctx {
+    const char *conf;               /* NULL: no -c */
+    const smime_trust_t *trust;
+    unsigned max_chain;
+    time_t now;
+};
+
 static void
 usage(void)
 {
     fprintf(stderr,
-            "usage: smime-keystore build SOURCE OUTPUT.cdb\n"
+            "usage: smime-keystore build [-c CONF] SOURCE OUTPUT.cdb\n"
             "       smime-keystore list KEYSTORE.cdb\n"
             "       smime-keystore check KEYSTORE.cdb\n");
 }
@@ -119,9 +135,23 @@ valid_address(const char *a)
  * Load and check one source line's entry.  Prints each problem as
  * SOURCE:LINE: message; returns the number printed.
  */
+struct vet_report {
+    const char *source;
+    unsigned line;
+};
+
+static void
+vet_print(void *arg, int error, const char *msg)
+{
+    const struct vet_report *r = arg;
+
+    fprintf(stderr, "%s:%u: %s%s\n", r->source, r->line,
+            error ? "" : "warning: ", msg);
+}
+
 static int
 load_entry(const char *source, struct source_entry *e, const char *file,
-           time_t now)
+           const struct vet_ctx *vc)
 {
     char err[512];
     size_t len = 0;
@@ -147,15 +177,20 @@ load_entry(const char *source, struct source_entry *e, const char *file,
         return 1;
     }
     free(path);
-    if (keystore_check(e->signer, e->address, now, err, sizeof(err)) > 0) {
+    if (keystore_check(e->signer, e->address, vc->now, err,
+                       sizeof(err)) > 0) {
         fprintf(stderr, "%s:%u: %s\n", source, e->line, err);
         return 1;
     }
-    return 0;
+    struct vet_report r = { source, e->line };
+    return keystore_vet(e->signer, vc->trust, vc->max_chain, vc->conf,
+                        vc->now, vet_print, &r) > 0;
 }
 
 /* Split one line into fields (in place); '#' at a field start begins a
- * comment.  Returns the number of fields (at most max). */
+ * comment.  ADDRESS and CREDENTIAL-FILE are separated by blanks, the
+ * logins after them by blanks or commas.  Returns the number of fields
+ * (at most max). */
 static size_t
 split(char *line, char **f, size_t max, int *toomany)
 {
@@ -164,7 +199,7 @@ split(char *line, char **f, size_t max, int *toomany)
 
     *toomany = 0;
     for (char *t = strtok_r(line, " \t\r\n", &save); t;
-         t = strtok_r(NULL, " \t\r\n", &save)) {
+         t = strtok_r(NULL, n < 2 ? " \t\r\n" : " \t\r\n,", &save)) {
         if (t[0] == '#')
             break;
         if (n == max) {
@@ -189,8 +224,21 @@ entries_free(struct source_entry *v, size_t n)
 }
 
 /* Parse and validate SOURCE; *out gets the entries.  Problem count. */
+/* A LOGIN starting with '+' is a word: only +internal exists. */
 static int
-read_source(const char *source, struct source_entry **out, size_t *nout)
+valid_logins(char **fields, size_t nf, const char **bad)
+{
+    for (size_t i = 2; i < nf; i++)
+        if (fields[i][0] == '+' && strcmp(fields[i], KEYSTORE_INTERNAL)) {
+            *bad = fields[i];
+            return 0;
+        }
+    return 1;
+}
+
+static int
+read_source(const char *source, const struct vet_ctx *vc,
+            struct source_entry **out, size_t *nout)
 {
     FILE *f = fopen(source, "r");
     char *line = NULL, *fields[2 + MAX_LOGINS];
@@ -198,7 +246,7 @@ read_source(const char *source, struct source_entry **out, size_t *nout)
     struct source_entry *v = NULL;
     unsigned lineno = 0;
     int problems = 0, toomany;
-    time_t now = time(NULL);
+    const char *bad;
 
     if (f == NULL) {
         fprintf(stderr, "smime-keystore: cannot open %s: %s\n", source,
@@ -207,7 +255,10 @@ read_source(const char *source, struct source_entry **out, size_t *nout)
     }
     while (getline(&line, &cap, f) > 0) {
         lineno++;
-        size_t nf = split(line, fields, 2 + MAX_LOGINS, &toomany);
+        char *start = line;
+        if (lineno == 1 && strncmp(line, UTF8_BOM, 3) == 0)
+            start += 3;             /* editors on some systems write one */
+        size_t nf = split(start, fields, 2 + MAX_LOGINS, &toomany);
         if (nf == 0)
             continue;
         if (nf < 2 || toomany || !valid_address(fields[0])) {
@@ -215,6 +266,13 @@ read_source(const char *source, struct source_entry **out, size_t *nout)
                     "too many logins (at most 64)" : nf < 2 ?
                     "bad syntax: expected ADDRESS CREDENTIAL-FILE [LOGIN ...]"
                     : "bad syntax: not an email address");
+            problems++;
+            continue;
+        }
+        if (!valid_logins(fields, nf, &bad)) {
+            fprintf(stderr, "%s:%u: unknown word %s among the logins (a "
+                    "login cannot start with +; only " KEYSTORE_INTERNAL
+                    " is known)\n", source, lineno, bad);
             problems++;
             continue;
         }
@@ -240,7 +298,7 @@ read_source(const char *source, struct source_entry **out, size_t *nout)
         e->address = strdup(fields[0]);
         for (size_t i = 2; i < nf; i++)
             e->logins[e->nlogins++] = strdup(fields[i]);
-        problems += load_entry(source, e, fields[1], now);
+        problems += load_entry(source, e, fields[1], vc);
     }
     if (ferror(f)) {
         fprintf(stderr, "smime-keystore: cannot read %s: %s\n", source,
@@ -254,13 +312,52 @@ read_source(const char *source, struct source_entry **out, size_t *nout)
     return problems;
 }
 
+/* 1 when OUTPUT names the same file as SOURCE (another path, a hard or
+ * symbolic link): building would replace the source. */
 static int
-cmd_build(const char *source, const char *output)
+same_file(const char *source, const char *output)
+{
+    struct stat a, b;
+
+    return stat(source, &a) == 0 && stat(output, &b) == 0 &&
+           a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+static void
+conf_print(void *arg, const char *msg)
+{
+    (void)arg;
+    fprintf(stderr, "%s\n", msg);
+}
+
+static int
+cmd_build(const char *conf, const char *source, const char *output)
 {
     struct source_entry *v = NULL;
     size_t n = 0;
     char err[512];
-    int problems = read_source(source, &v, &n);
+    struct vet_ctx vc = { conf, NULL, 0, time(NULL) };
+    config_t *cfg = NULL;
+
+    if (same_file(source, output)) {
+        fprintf(stderr, "smime-keystore: %s is the source file %s: "
+                "refusing to overwrite it (name another OUTPUT)\n", output,
+                source);
+        return 1;
+    }
+    if (conf) {
+        /* the daemon's own loader: its trust anchors and CRLs exactly */
+        cfg = config_load(conf, CONFIG_NO_KEYSTORE, conf_print, NULL);
+        if (cfg == NULL) {
+            fprintf(stderr, "smime-keystore: %s is unusable, %s not "
+                    "written\n", conf, output);
+            return 1;
+        }
+        vc.trust = cfg->trust;
+        vc.max_chain = cfg->policy.max_chain;
+    }
+    int problems = read_source(source, &vc, &v, &n);
+    config_unref(cfg);
 
     if (problems != 0) {
         if (problems > 0)
@@ -294,10 +391,10 @@ static int
 print_entry(void *arg, const char *address, const keystore_entry_t *e,
             const char *err)
 {
-    char subject[512], serial[130], day[32] = "?";
+    char subject[512], serial[130], day[32] = "?", soon[128];
     struct tm tm;
+    const time_t *now = arg;
 
-    (void)arg;
     if (e == NULL) {
         printf("%s error=\"%s\"\n", address, err);
         return 0;
@@ -313,14 +410,19 @@ print_entry(void *arg, const char *address, const keystore_entry_t *e,
     size_t nl = keystore_entry_nlogins(e);
     for (size_t i = 0; i < nl; i++)
         printf("%s%s", i ? "," : "", keystore_entry_login(e, i));
-    printf("%s\n", nl ? "" : "-");
+    printf("%s", nl ? "" : "-");
+    if (t != (time_t)-1 && t < *now)
+        printf(" warning=\"expired\"");
+    else if (keystore_vet_expiry(crt, *now, soon, sizeof(soon)))
+        printf(" warning=\"%s\"", soon);
+    printf("\n");
     return 0;
 }
 
 struct check_state {
     const char *path;
     time_t now;
-    unsigned entries, problems;
+    unsigned entries, problems, soon;
 };
 
 static int
@@ -338,6 +440,12 @@ check_entry(void *arg, const char *address, const keystore_entry_t *e,
                               why, sizeof(why)) > 0) {
         fprintf(stderr, "%s: %s: %s\n", cs->path, address, why);
         cs->problems++;
+    } else if (keystore_vet_expiry(smime_signer_cert(keystore_entry_signer(e),
+                                                     0), cs->now, why,
+                                   sizeof(why))) {
+        fprintf(stderr, "%s: %s: warning: certificate %s\n", cs->path,
+                address, why);
+        cs->soon++;
     }
     return 0;
 }
@@ -354,10 +462,11 @@ cmd_read(const char *cmd, const char *path)
         return 1;
     }
     if (strcmp(cmd, "list") == 0) {
-        if (keystore_foreach(ks, print_entry, NULL) < 0)
+        time_t now = time(NULL);
+        if (keystore_foreach(ks, print_entry, &now) < 0)
             ret = 1;
     } else {
-        struct check_state cs = { path, time(NULL), 0, 0 };
+        struct check_state cs = { path, time(NULL), 0, 0, 0 };
         if (keystore_foreach(ks, check_entry, &cs) < 0) {
             fprintf(stderr, "smime-keystore: %s: read error\n", path);
             ret = 1;
@@ -366,8 +475,12 @@ cmd_read(const char *cmd, const char *path)
                     path, cs.problems, cs.entries);
             ret = 1;
         } else {
-            printf("smime-keystore: %s: %u entr%s OK\n", path, cs.entries,
+            printf("smime-keystore: %s: %u entr%s OK", path, cs.entries,
                    cs.entries == 1 ? "y" : "ies");
+            if (cs.soon)
+                printf(", %u expiring within %d days", cs.soon,
+                       KEYSTORE_VET_SOON_DAYS);
+            printf("\n");
         }
     }
     keystore_free(ks);
@@ -378,7 +491,10 @@ int
 main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "build") == 0)
-        return cmd_build(argv[2], argv[3]);
+        return cmd_build(NULL, argv[2], argv[3]);
+    if (argc == 6 && strcmp(argv[1], "build") == 0 &&
+        strcmp(argv[2], "-c") == 0)
+        return cmd_build(argv[3], argv[4], argv[5]);
     if (argc == 3 && (strcmp(argv[1], "list") == 0 ||
                       strcmp(argv[1], "check") == 0))
         return cmd_read(argv[1], argv[2]);

@@ -1,0 +1,135 @@
+/*
+ * keystore_vet.c - smime-keystore's checks of a signing credential that
+ * keystore_check() (crypto/keystore.c) does not make, because they are
+ * about the recipients rather than the certificate itself:
+ *
+ *   - with the daemon's trust store (build -c CONF): the chain is
+ *     verified by crypto/trust.c exactly as a verifier with those trust
+ *     anchors and CRLs would; anything but a good chain is an error;
+ *   - without it: a self-signed certificate, or one whose issuer is not
+ *     in the credential file, gets a warning;
+ *   - Ed25519 (OpenSSL 3.0 cannot verify Ed25519 CMS) and a certificate
+ *     expiring within KEYSTORE_VET_SOON_DAYS get a warning.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cert.h"
+#include "keystore_vet.h"
+
+#define DAY 86400
+
+int
+keystore_vet_expiry(gnutls_x509_crt_t crt, time_t now, char *buf,
+                    size_t len)
+{
+    time_t na = gnutls_x509_crt_get_expiration_time(crt);
+    char day[32] = "?";
+    struct tm tm;
+
+    if (len)
+        buf[0] = '\0';
+    if (na == (time_t)-1 || na < now ||
+        na - now > (time_t)KEYSTORE_VET_SOON_DAYS * DAY)
+        return 0;
+    if (gmtime_r(&na, &tm))
+        strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    long days = (long)((na - now) / DAY);
+    snprintf(buf, len, "expires in %ld day%s (%s)", days,
+             days == 1 ? "" : "s", day);
+    return 1;
+}
+
+static int
+self_signed(gnutls_x509_crt_t crt)
+{
+    return gnutls_x509_crt_check_issuer(crt, crt) == 1;
+}
+
+/* The chain against the trust store: 0 good, 1 error reported. */
+static int
+vet_chain(const smime_signer_t *signer, const smime_trust_t *trust,
+          unsigned max_chain, const char *conf_name, keystore_vet_fn fn,
+          void *arg)
+{
+    size_t n = smime_signer_ncerts(signer);
+    gnutls_x509_crt_t pool[16], crt = smime_signer_cert(signer, 0);
+    gnutls_x509_crt_t top = smime_signer_cert(signer, n - 1);
+    char msg[1024], issuer[512];
+    int sha1 = 0;
+
+    if (n > sizeof(pool) / sizeof(pool[0]))
+        n = sizeof(pool) / sizeof(pool[0]);
+    for (size_t i = 0; i < n; i++)
+        pool[i] = smime_signer_cert(signer, i);
+    enum smime_chain_status st = smime_trust_verify_chain(trust, crt, pool, n,
+                                                          max_chain, &sha1);
+    if (st == SMIME_CHAIN_OK)
+        return 0;
+    smime_cert_issuer_dn(top, issuer, sizeof(issuer));
+    if (self_signed(crt))
+        snprintf(msg, sizeof(msg), "self-signed certificate, not a trust "
+                 "anchor of %s: recipients cannot verify its signatures",
+                 conf_name);
+    else if (st == SMIME_CHAIN_UNTRUSTED)
+        snprintf(msg, sizeof(msg), "untrusted certificate: its chain ends "
+                 "at issuer %s, not at a trust anchor of %s", issuer,
+                 conf_name);
+    else if (st == SMIME_CHAIN_MISSING_INTERMEDIATE)
+        snprintf(msg, sizeof(msg), "missing intermediate: the issuer %s is "
+                 "not in the credential file", issuer);
+    else if (st == SMIME_CHAIN_REVOKED)
+        snprintf(msg, sizeof(msg), "revoked certificate (a CRLFile of %s "
+                 "lists it or its chain)", conf_name);
+    else
+        snprintf(msg, sizeof(msg), "%s (chain checked against %s)",
+                 smime_chain_status_string(st), conf_name);
+    fn(arg, 1, msg);
+    return 1;
+}
+
+/* Without a trust store: what can be told from the file alone. */
+static void
+warn_chain(const smime_signer_t *signer, keystore_vet_fn fn, void *arg)
+{
+    gnutls_x509_crt_t crt = smime_signer_cert(signer, 0);
+    char msg[1024], issuer[512];
+
+    if (self_signed(crt)) {
+        fn(arg, 0, "self-signed certificate: recipients cannot verify its "
+           "signatures unless they trust it one by one");
+        return;
+    }
+    if (smime_signer_ncerts(signer) > 1)
+        return;                 /* the top one's issuer: presumably a root */
+    smime_cert_issuer_dn(crt, issuer, sizeof(issuer));
+    snprintf(msg, sizeof(msg), "no intermediate certificate in the file: "
+             "recipients cannot verify its signatures unless the issuer %s "
+             "is a root they trust (check with -c CONF)", issuer);
+    fn(arg, 0, msg);
+}
+
+int
+keystore_vet(const smime_signer_t *signer, const smime_trust_t *trust,
+             unsigned max_chain, const char *conf_name, time_t now,
+             keystore_vet_fn fn, void *arg)
+{
+    char msg[256], when[128];
+    int errors = 0;
+
+    if (trust)
+        errors += vet_chain(signer, trust, max_chain, conf_name, fn, arg);
+    else
+        warn_chain(signer, fn, arg);
+    if (strcmp(smime_sign_sigalg(signer), "ed25519") == 0)
+        fn(arg, 0, "Ed25519: many recipients cannot verify its signatures "
+           "(OpenSSL 3.0 cannot verify Ed25519 CMS)");
+    if (keystore_vet_expiry(smime_signer_cert(signer, 0), now, when,
+                            sizeof(when))) {
+        snprintf(msg, sizeof(msg), "certificate %s", when);
+        fn(arg, 0, msg);
+    }
+    return errors;
+}

@@ -1,0 +1,37 @@
+/*
+ * keystore_vet.h - what smime-keystore(8) says about a signing credential
+ * beyond keystore_check(): can recipients verify its signatures (the
+ * chain against the daemon's trust anchors and CRLs, or, without them,
+ * self-signed certificates and missing intermediates), Ed25519, and a
+ * certificate that expires soon.
+ */
+#ifndef SMIME_KEYSTORE_VET_H
+#define SMIME_KEYSTORE_VET_H
+
+#include <stddef.h>
+#include <time.h>
+#include <gnutls/x509.h>
+#include "sign.h"
+#include "trust.h"
+
+#define KEYSTORE_VET_SOON_DAYS 30
+
+/* Each finding once: error (the entry must be refused) or a warning. */
+typedef void (*keystore_vet_fn)(void *arg, int error, const char *msg);
+
+/* With trust (the trust store of the configuration named conf_name):
+ * a chain that does not verify to an anchor, or is revoked, is an
+ * error.  Without trust: a self-signed certificate, or one whose issuer
+ * is not in the credential, is a warning.  Ed25519 and expiry within
+ * KEYSTORE_VET_SOON_DAYS of now are warnings.  Returns the number of
+ * errors. */
+int keystore_vet(const smime_signer_t *signer, const smime_trust_t *trust,
+                 unsigned max_chain, const char *conf_name, time_t now,
+                 keystore_vet_fn fn, void *arg);
+
+/* "expires in 12 days (2026-01-02T00:00:00Z)" when crt expires within
+ * KEYSTORE_VET_SOON_DAYS of now (and has not yet): 1, else 0 and "". */
+int keystore_vet_expiry(gnutls_x509_crt_t crt, time_t now, char *buf,
+                        size_t len);
+
+#endif
