@@ -353,6 +353,13 @@ cmd_build(const char *conf, const char *source, const char *output)
                     "written\n", conf, output);
             return 1;
         }
+        if (cfg->n_trust_anchor_files == 0 && !cfg->trust_system_store) {
+            fprintf(stderr, "smime-keystore: %s has no TrustAnchorFile and "
+                    "TrustSystemStore is no: no chain could be checked, %s "
+                    "not written\n", conf, output);
+            config_unref(cfg);
+            return 1;
+        }
         vc.trust = cfg->trust;
         vc.max_chain = cfg->policy.max_chain;
     }

@@ -200,6 +200,16 @@ else
 	notok "-c with an unusable configuration: nothing written"; show "$W/out"
 fi
 
+printf 'Mode s\nKeystore %s/k.cdb\n' "$W" >"$W/noanchor.conf"
+"$KS" build -c "$W/noanchor.conf" "$W/src/good.txt" "$OUT" >"$W/out" 2>&1
+if [ $? = 1 ] && grep -q "has no TrustAnchorFile" "$W/out" &&
+   cmp -s "$OUT" "$W/trusted.before"; then
+	ok "-c with a configuration without trust anchors: nothing written"
+else
+	notok "-c with a configuration without trust anchors: nothing written"
+	show "$W/out"
+fi
+
 # --- expiring within 30 days: list and check say so ---
 "$CERTTOOL" --generate-privkey --key-type ecdsa --curve secp256r1 \
     --pkcs8 --password '' --no-text --outfile "$W/soon.key" >/dev/null 2>&1
