@@ -131,10 +131,7 @@ valid_address(const char *a)
     return 1;
 }
 
-/*
- * Load and check one source line's entry.  Prints each problem as
- * SOURCE:LINE: message; returns the number printed.
- */
+/* keystore_vet() findings as SOURCE:LINE: [warning: ]message */
 struct vet_report {
     const char *source;
     unsigned line;
@@ -149,6 +146,11 @@ vet_print(void *arg, int error, const char *msg)
             error ? "" : "warning: ", msg);
 }
 
+/*
+ * Load and check one source line's entry.  Prints each problem as
+ * SOURCE:LINE: message (and warnings); returns the number of problems,
+ * at most 1.
+ */
 static int
 load_entry(const char *source, struct source_entry *e, const char *file,
            const struct vet_ctx *vc)
@@ -223,7 +225,6 @@ entries_free(struct source_entry *v, size_t n)
     free(v);
 }
 
-/* Parse and validate SOURCE; *out gets the entries.  Problem count. */
 /* A LOGIN starting with '+' is a word: only +internal exists. */
 static int
 valid_logins(char **fields, size_t nf, const char **bad)
@@ -236,6 +237,7 @@ valid_logins(char **fields, size_t nf, const char **bad)
     return 1;
 }
 
+/* Parse and validate SOURCE; *out gets the entries.  Problem count. */
 static int
 read_source(const char *source, const struct vet_ctx *vc,
             struct source_entry **out, size_t *nout)

@@ -5,8 +5,9 @@
  * It keeps the connection facts (client address, SASL login, queue id)
  * and the message's header block, decides the direction at end of
  * headers (outbound: SASL-authenticated, a client in InternalHosts or a
- * local submission without a client address; inbound otherwise), streams the body to the verifier (inbound.c) or to
- * the signer (outbound.h), and at end of message performs the changes
+ * local submission without a client address; inbound otherwise), streams
+ * the body to the verifier (inbound.c) or to the signer (outbound.h), and
+ * at end of message performs the changes
  * through the action vtable: for inbound mail every Authentication-Results
  * header carrying our authserv-id (and TagHeader) is deleted and ours is
  * prepended.  It never holds the body.
