@@ -29,6 +29,7 @@
 #include "arheader.h"
 #include "conf.h"
 #include "outbound.h"
+#include "sockspec.h"
 
 enum ktype {
     T_STRING, T_PATHS, T_BOOL, T_SIZE, T_MODE, T_NETS, T_ONERROR,
@@ -46,7 +47,7 @@ struct key {
 #define F(m) offsetof(config_t, m)
 static const struct key keys[] = {
     {{"Socket", "(required)", "where to listen: inet:PORT@HOST, "
-      "inet6:PORT@HOST, unix:PATH or local:PATH"}, T_SOCKET, F(socket), NULL, 0},
+      "inet6:PORT@HOST, unix:PATH, local:PATH or an absolute path"}, T_SOCKET, F(socket), NULL, 0},
     {{"Mode", "sv", "v verify inbound, s sign outbound, sv both"},
      T_MODE, F(mode), "sv", 0},
     {{"AuthservID", "host name", "authserv-id in Authentication-Results: "
@@ -318,28 +319,6 @@ static int lookup_name(const char *v, int *out, int which)
     return -1;
 }
 
-static int check_socket(const char *v)
-{
-    const char *p;
-    char *end;
-    long port;
-
-    if (strncasecmp(v, "unix:", 5) == 0 || strncasecmp(v, "local:", 6) == 0)
-        return v[strcspn(v, ":") + 1] == '/' ? 0 : -1;
-    if (strncasecmp(v, "inet:", 5) == 0)
-        p = v + 5;
-    else if (strncasecmp(v, "inet6:", 6) == 0)
-        p = v + 6;
-    else
-        return -1;
-    if (!isdigit((unsigned char)*p))
-        return -1;
-    port = strtol(p, &end, 10);
-    if (port < 1 || port > 65535 || (*end && (*end != '@' || !end[1])))
-        return -1;
-    return 0;
-}
-
 static int check_user(const char *v, char *err, size_t errlen)
 {
     char name[256];
@@ -492,19 +471,20 @@ static int set_value(struct pstate *ps, const struct key *k, const char *v)
 {
     config_t *c = ps->c;
     const char *name = k->info.name;
-    char err[300];
+    char err[700];
     uint64_t size;
     int b;
 
     switch (k->type) {
     case T_SOCKET:
-        if (check_socket(v) != 0) {
-            problem(ps, ps->line, "%s: expected inet:PORT@HOST, "
-                    "inet6:PORT@HOST, unix:PATH or local:PATH, not \"%s\"",
-                    name, v);
+    {
+        struct sockspec ss;
+        if (sockspec_parse(v, &ss, err, sizeof err) != 0) {
+            problem(ps, ps->line, "%s: %s", name, err);
             return 0;
         }
         return set_string(FIELD(c, k, char *), v);
+    }
     case T_STRING:
         return set_string(FIELD(c, k, char *), v);
     case T_AUTHSERV:

@@ -19,9 +19,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <grp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
@@ -29,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -39,7 +42,9 @@
 
 #include "callbacks.h"
 #include "conf.h"
+#include "daemon.h"
 #include "log.h"
+#include "sockspec.h"
 #include "stats.h"
 #include "testmode.h"
 
@@ -50,13 +55,15 @@
 
 static const char *progname = "smime-milter";
 
-static void usage(void)
+/* -h: to stdout, exit 0; a usage error: to stderr, exit 64. */
+static void usage(int help)
 {
-    fprintf(stderr,
+    fprintf(help ? stdout : stderr,
             "usage: %s [-c FILE] [-p SOCKET] [-f] [-n] [-V]\n"
-            "       %s [-c FILE] -t MESSAGE [-A LOGIN] [-a CLIENT-IP]\n",
-            progname, progname);
-    exit(64);
+            "       %s [-c FILE] -t MESSAGE [-A LOGIN] [-a CLIENT-IP]\n"
+            "       %s -h | --help\n",
+            progname, progname, progname);
+    exit(help ? 0 : 64);
 }
 
 static void print_versions(void)
@@ -104,14 +111,23 @@ static void log_failure(int prio, const char *event, const char *what,
 
 static int sig_pipe[2] = {-1, -1};
 
-/* 'h' reload, 'u' statistics; the main thread reads them. */
+/* Sent to the milter thread to cut libmilter's select() short. */
+#define WAKE_SIGNAL SIGUSR2
+
+/* 'h' reload, 'u' statistics, 't' stop; the main thread reads them. */
 static void on_signal(int sig)
 {
     int e = errno;
-    if (write(sig_pipe[1], sig == SIGUSR1 ? "u" : "h", 1) < 0) {
+    char c = sig == SIGUSR1 ? 'u' : sig == SIGHUP ? 'h' : 't';
+    if (write(sig_pipe[1], &c, 1) < 0) {
         /* the pipe is full: that request is pending already */
     }
     errno = e;
+}
+
+static void on_wake(int sig)
+{
+    (void)sig;
 }
 
 static void *milter_thread(void *arg)
@@ -121,6 +137,45 @@ static void *milter_thread(void *arg)
     if (write(sig_pipe[1], rc == MI_SUCCESS ? "q" : "e", 1) < 0)
         abort();
     return NULL;
+}
+
+static void *stopper_thread(void *arg)
+{
+    (void)arg;
+    smfi_stop();
+    return NULL;
+}
+
+/* Stop the milter thread promptly.  smfi_stop() sets libmilter's stop
+ * flag, then waits for the listener's lock, which the listener holds
+ * while it sits in poll() for up to 5 seconds (MI_CHK_TIME) before it
+ * looks at the flag: that was the 4-second stop.  So smfi_stop() runs in
+ * a thread of its own, and a signal to the milter thread ends its poll()
+ * with EINTR; the listener then sees the flag and returns at once.  The
+ * signal is repeated every 100 ms in case one came before the flag was
+ * set or before the poll().  Returns 'q' (stopped) or 'e' (failed). */
+static char stop_milter(pthread_t tid)
+{
+    struct pollfd pfd = {.fd = sig_pipe[0], .events = POLLIN};
+    pthread_t stopper;
+    sigset_t all, old;
+    char ch;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    if (pthread_create(&stopper, NULL, stopper_thread, NULL) == 0)
+        pthread_detach(stopper);
+    else
+        smfi_stop();                    /* slow, but it stops */
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    for (;;) {
+        if (pthread_kill(tid, WAKE_SIGNAL) != 0)
+            return 'e';
+        if (poll(&pfd, 1, 100) <= 0)
+            continue;
+        if (read(sig_pipe[0], &ch, 1) == 1 && (ch == 'q' || ch == 'e'))
+            return ch;
+    }
 }
 
 static int detach(void)
@@ -146,16 +201,6 @@ static int detach(void)
             close(fd);
     }
     return chdir("/");
-}
-
-static int write_pidfile(const char *path)
-{
-    FILE *fp = fopen(path, "we");
-
-    if (fp == NULL)
-        return -1;
-    fprintf(fp, "%ld\n", (long)getpid());
-    return fclose(fp);
 }
 
 /* TCP_NODELAY on libmilter's listening socket.  At the end of a message
@@ -276,46 +321,102 @@ static void write_stats(void)
     config_unref(c);
 }
 
-static int run_daemon(config_t *cfg, const char *path, unsigned flags,
-                      const char *socket_opt, int foreground)
+/* Signal dispositions of the daemon.  The milter thread and every thread
+ * it starts (libmilter's signal thread, one per connection) inherit a
+ * mask that blocks HUP, USR1, TERM and INT, so these reach the main
+ * thread's handler; libmilter's signal thread, which sigwait()s for HUP,
+ * TERM and INT, would only see one that came while the main thread had
+ * another one pending, and then stops the milter itself, just slower. */
+static int start_milter_thread(pthread_t *tid)
 {
-    char sockbuf[4096];
-    const char *sock = socket_opt ? socket_opt : cfg->socket;
-    const char *unix_path = NULL;
     struct sigaction sa;
-    sigset_t set;
-    pthread_t tid;
-    char ch = 'e';
+    sigset_t set, old;
+    int rc;
 
-    if (strncasecmp(sock, "local:", 6) == 0) {
-        snprintf(sockbuf, sizeof sockbuf, "unix:%s", sock + 6);
-        sock = sockbuf;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_signal;
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_wake;            /* no SA_RESTART: EINTR */
+    sigaction(WAKE_SIGNAL, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    rc = pthread_create(tid, NULL, milter_thread, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+/* Pid file lock, socket claim, bind: everything that can refuse a start
+ * before the daemon detaches.  0, or -1 after logging why. */
+static int open_listener(config_t *cfg, const struct sockspec *ss,
+                         int *pid_fd, struct stat *sock_st)
+{
+    char err[1200];
+
+    if (cfg->pid_file &&
+        (*pid_fd = pidfile_lock(cfg->pid_file, err, sizeof err)) < 0) {
+        log_failure(LOG_ERR, "start", err, 0);
+        return -1;
     }
-    if (strncasecmp(sock, "unix:", 5) == 0)
-        unix_path = sock + 5;
-    /* problems before detaching also go to the terminal */
-    log_open(progname, cfg->syslog_facility, cfg->log_level, 1, 1);
+    if (ss->family == SOCKSPEC_UNIX &&
+        unix_socket_claim(ss->path, err, sizeof err) != 0) {
+        log_failure(LOG_ERR, "start", err, 0);
+        return -1;
+    }
     errno = 0;
-    if (smfi_setconn((char *)sock) != MI_SUCCESS ||
-        callbacks_register() != 0 || smfi_opensocket(1) != MI_SUCCESS) {
-        char what[4200];
-        snprintf(what, sizeof what, "cannot listen on %s", sock);
-        log_failure(LOG_ERR, "start", what, errno);
-        return 1;
+    if (smfi_setconn((char *)ss->conn) != MI_SUCCESS ||
+        callbacks_register() != 0 || smfi_opensocket(0) != MI_SUCCESS) {
+        snprintf(err, sizeof err, "cannot listen on %s", ss->conn);
+        log_failure(LOG_ERR, "start", err, errno);
+        return -1;
     }
-    if (strncasecmp(sock, "inet", 4) == 0 && listen_nodelay() <= 0)
+    if (ss->family == SOCKSPEC_UNIX && unix_socket_note(ss->path, sock_st))
+        log_failure(LOG_WARNING, "start", ss->path, errno);
+    if (ss->family != SOCKSPEC_UNIX && listen_nodelay() <= 0)
         log_info(LOG_WARNING, "event=start status=warning note=\"TCP_NODELAY "
                  "not set on the listening socket: replies may wait for "
                  "the MTA's delayed ACKs\"");
+    return 0;
+}
+
+static int run_daemon(config_t *cfg, const char *path, unsigned flags,
+                      const char *socket_opt, int foreground)
+{
+    struct sockspec ss;
+    struct stat sock_st = {0};
+    char err[700];
+    pthread_t tid;
+    char ch = 'e';
+    int pid_fd = -1;
+
+    if (sockspec_parse(socket_opt ? socket_opt : cfg->socket, &ss, err,
+                       sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", progname, err);   /* checked before */
+        return 1;
+    }
+    /* problems before detaching also go to the terminal */
+    log_open(progname, cfg->syslog_facility, cfg->log_level, 1, 1);
+    if (open_listener(cfg, &ss, &pid_fd, &sock_st) != 0)
+        return 1;
     if (!foreground && detach() != 0) {
         log_failure(LOG_ERR, "start", "cannot detach", errno);
         return 1;
     }
     log_open(progname, cfg->syslog_facility, cfg->log_level, 1, foreground);
-    if (cfg->pid_file && write_pidfile(cfg->pid_file) != 0)
+    if (pid_fd >= 0 && pidfile_write(pid_fd) != 0)
         log_info(LOG_WARNING, "event=pidfile status=failed path=%s "
                  "error=\"%s\"", cfg->pid_file, strerror(errno));
-    if (cfg->user_id && drop_privileges(cfg->user_id, unix_path) != 0)
+    if (cfg->user_id && drop_privileges(cfg->user_id,
+            ss.family == SOCKSPEC_UNIX ? ss.path : NULL) != 0)
         return 1;
     char *pid_file = cfg->pid_file ? strdup(cfg->pid_file) : NULL;
     config_current_set(cfg);
@@ -326,25 +427,13 @@ static int run_daemon(config_t *cfg, const char *path, unsigned flags,
         return 1;
     }
     stats_reset();
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGHUP, &sa, NULL);
-    sigaction(SIGUSR1, &sa, NULL);
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
-    /* TERM and INT belong to libmilter's signal thread */
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    if ((errno = pthread_create(&tid, NULL, milter_thread, NULL)) != 0) {
+    if ((errno = start_milter_thread(&tid)) != 0) {
         log_failure(LOG_ERR, "start", "cannot start the milter thread",
                     errno);
         return 1;
     }
     log_info(LOG_NOTICE, "event=start status=listening version=%s "
-             "config=%s socket=%s pid=%ld", PACKAGE_VERSION, path, sock,
+             "config=%s socket=%s pid=%ld", PACKAGE_VERSION, path, ss.conn,
              (long)getpid());
     for (;;) {
         ssize_t n = read(sig_pipe[0], &ch, 1);
@@ -354,44 +443,71 @@ static int run_daemon(config_t *cfg, const char *path, unsigned flags,
             write_stats();
             continue;
         }
+        if (n > 0 && ch == 't')
+            ch = stop_milter(tid);
         if (n <= 0 || ch != 'h')
             break;
         reload(path, flags, socket_opt);
     }
     pthread_join(tid, NULL);
+    if (ss.family == SOCKSPEC_UNIX &&
+        unix_socket_release(ss.path, &sock_st) != 0 && errno != ENOENT)
+        log_info(LOG_WARNING, "event=stop status=warning path=%s "
+                 "note=\"socket not removed: %s\"", ss.path,
+                 errno == EEXIST ? "replaced by another process"
+                                 : strerror(errno));
     write_stats();
     log_info(LOG_NOTICE, "event=stop status=%s version=%s config=%s",
              ch == 'q' ? "stopped" : "failed", PACKAGE_VERSION, path);
     if (pid_file)
-        unlink(pid_file);
+        pidfile_release(pid_fd, pid_file);
     free(pid_file);
     config_current_set(NULL);
     return ch == 'q' ? 0 : 1;
 }
 
+/* -a CLIENT-IP: an IPv4 or IPv6 address, or "" for a local submission. */
+static int valid_client(const char *client)
+{
+    unsigned char a[16];
+
+    return !*client || inet_pton(AF_INET, client, a) == 1 ||
+           inet_pton(AF_INET6, client, a) == 1;
+}
+
 int main(int argc, char **argv)
 {
+    static const struct option longopts[] = {
+        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+    };
     const char *path = DEFAULT_CONFIG, *socket_opt = NULL, *msg = NULL;
     const char *login = NULL, *client = NULL;
-    int foreground = 0, check = 0, opt;
+    int foreground = 0, check = 0, opt, bad_socket = 0;
     unsigned flags = 0;
     config_t *cfg;
 
-    while ((opt = getopt(argc, argv, "c:p:fnVt:A:a:")) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:p:fnVht:A:a:", longopts,
+                              NULL)) != -1) {
         switch (opt) {
         case 'c': path = optarg; break;
         case 'p': socket_opt = optarg; break;
         case 'f': foreground = 1; break;
         case 'n': check = 1; break;
         case 'V': print_versions(); return 0;
+        case 'h': usage(1); break;
         case 't': msg = optarg; break;
         case 'A': login = optarg; break;
         case 'a': client = optarg; break;
-        default: usage();
+        default: usage(0);
         }
     }
     if (optind != argc || ((login || client) && !msg) || (msg && check))
-        usage();
+        usage(0);
+    if (client && !valid_client(client)) {
+        fprintf(stderr, "%s: -a: \"%s\" is not an IPv4 or IPv6 address "
+                "(-a '' is a local submission)\n", progname, client);
+        return 64;
+    }
     if (!msg && !socket_opt)
         flags |= CONFIG_NEED_SOCKET;
     if (msg) {
@@ -403,11 +519,20 @@ int main(int argc, char **argv)
         config_unref(cfg);
         return rc;
     }
-    if ((cfg = config_load(path, flags, report_stderr, NULL)) == NULL)
-        return 1;
-    if (check) {
+    if (socket_opt) {
+        struct sockspec ss;
+        char err[700];
+        if (sockspec_parse(socket_opt, &ss, err, sizeof err) != 0) {
+            fprintf(stderr, "-p: %s\n", err);
+            bad_socket = 1;
+        }
+    }
+    /* -n reports the problems of -p and of the file together */
+    cfg = config_load(path, flags, report_stderr, NULL);
+    if (cfg == NULL || bad_socket || check) {
+        int rc = cfg == NULL || bad_socket;
         config_unref(cfg);
-        return 0;
+        return rc;
     }
     return run_daemon(cfg, path, flags, socket_opt, foreground);
 }

@@ -16,6 +16,7 @@
 #include <syslog.h>
 
 #include "arheader.h"
+#include "check_milter.h"
 #include "conf.h"
 #include "session.h"
 
@@ -1040,6 +1041,8 @@ static Suite *milter_suite(void)
     tcase_add_test(tc, session_log_priority_tempfail);
     tcase_add_test(tc, session_client_oom_fails_closed);
     suite_add_tcase(s, tc);
+
+    suite_add_tcase(s, daemon_tcase());
     return s;
 }
 
