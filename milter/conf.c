@@ -24,10 +24,12 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arheader.h"
 #include "conf.h"
+#include "conf_check.h"
 #include "outbound.h"
 #include "sockspec.h"
 
@@ -500,14 +502,8 @@ static int set_value(struct pstate *ps, const struct key *k, const char *v)
             return 0;
         }
         return set_string(FIELD(c, k, char *), v);
-    case T_DIR: {
-        struct stat st;
-        if (stat(v, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            problem(ps, ps->line, "%s: %s is not a directory", name, v);
-            return 0;
-        }
+    case T_DIR:          /* checked once the whole file is read */
         return set_string(FIELD(c, k, char *), v);
-    }
     case T_USER:
         if (check_user(v, err, sizeof err) != 0) {
             problem(ps, ps->line, "%s", err);
@@ -674,6 +670,32 @@ static void check_default_authserv(struct pstate *ps)
                          ps->c->authserv_id);
 }
 
+/* conf_check.c's findings, with the line of the key (of entry i of a
+ * repeatable key); warnings only where they are asked for (-n, start). */
+static void check_report(void *arg, const char *key, size_t i, int warning,
+                         const char *msg)
+{
+    struct pstate *ps = arg;
+    unsigned line = 0;
+    char out[1400];
+
+    for (size_t k = 0; *key && k < NKEYS; k++)
+        if (strcmp(keys[k].info.name, key) == 0)
+            line = keys[k].type == T_PATHS && ps->path_lines[k]
+                       ? ps->path_lines[k][i] : ps->seen[k];
+    if (!warning) {
+        problem(ps, line, "%s", msg);
+        return;
+    }
+    if (!(ps->flags & CONFIG_CHECK) || ps->report == NULL)
+        return;
+    if (line)
+        snprintf(out, sizeof out, "%s:%u: warning: %s", ps->name, line, msg);
+    else
+        snprintf(out, sizeof out, "%s: warning: %s", ps->name, msg);
+    ps->report(ps->arg, out);
+}
+
 /* Trust store, policy, outbound state. */
 static int build_derived(struct pstate *ps)
 {
@@ -783,10 +805,15 @@ static config_t *load_stream(const char *name, FILE *fp, unsigned flags,
         problem(&ps, 0, "read error: %s", strerror(errno));
     if (!oom && (flags & CONFIG_NEED_SOCKET) && ps.c->socket == NULL)
         problem(&ps, 0, "Socket is required (or give -p)");
+    if (!oom)
+        conf_check_settings(ps.c, check_report, &ps);
     /* the files named are opened even after other problems, so that -n
      * reports everything at once */
     if (!oom && !(flags & CONFIG_NO_DERIVED))
         oom = build_derived(&ps) != 0;
+    if (!oom && (flags & CONFIG_CHECK))
+        conf_check_files(ps.c, key_line(&ps, "Mode") != 0, time(NULL),
+                         check_report, &ps);
     if (oom)
         problem(&ps, 0, "out of memory");
     for (size_t i = 0; i < NKEYS; i++)

@@ -74,6 +74,9 @@ typedef void (*config_report_fn)(void *arg, const char *msg);
 #define CONFIG_NEED_SOCKET 0x1u   /* Socket is required (daemon mode) */
 #define CONFIG_NO_DERIVED  0x2u   /* parse only: no trust store, no
                                      keystore (unit tests) */
+#define CONFIG_CHECK       0x8u   /* -n and the daemon's start: also the
+                                     checks of conf_check_files(), and
+                                     warnings ("FILE:LINE: warning: ...") */
 #define CONFIG_NO_KEYSTORE 0x4u   /* trust store, but the keystore is not
                                      opened (smime-keystore build -c: it
                                      may not exist yet) */

@@ -528,7 +528,9 @@ int main(int argc, char **argv)
         }
     }
     /* -n reports the problems of -p and of the file together */
-    cfg = config_load(path, flags, report_stderr, NULL);
+    /* -n and the start check more than a reload can (files as UserID,
+     * dates) and print warnings */
+    cfg = config_load(path, flags | CONFIG_CHECK, report_stderr, NULL);
     if (cfg == NULL || bad_socket || check) {
         int rc = cfg == NULL || bad_socket;
         config_unref(cfg);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "check_milter.h"
+#include "conf.h"
 #include "sockspec.h"
 
 /* ---- socket addresses ---- */
@@ -92,6 +93,84 @@ START_TEST(sockspec_refused)
 }
 END_TEST
 
+/* ---- checks once the whole file is read ---- */
+
+static char reports[8192];
+static int nreports;
+
+static void collect(void *arg, const char *msg)
+{
+    (void)arg;
+    nreports++;
+    strncat(reports, msg, sizeof reports - strlen(reports) - 2);
+    strcat(reports, "\n");
+}
+
+static config_t *load(const char *text, unsigned flags)
+{
+    reports[0] = '\0';
+    nreports = 0;
+    return config_load_string("t.conf", text, CONFIG_NO_DERIVED | flags,
+                              collect, NULL);
+}
+
+static void refused(const char *text, unsigned flags, const char *want)
+{
+    config_t *c = load(text, flags);
+
+    ck_assert_msg(c == NULL, "accepted: %s", text);
+    ck_assert_msg(nreports == 1 && strstr(reports, want) != NULL,
+                  "got \"%s\", want \"%s\"", reports, want);
+}
+
+/* A pid or statistics file in a missing directory used to be found only
+ * when the daemon tried to write it. */
+START_TEST(config_file_directories)
+{
+    refused("Socket unix:/run/x.sock\nPidFile /nonexistent/dir/m.pid\n", 0,
+            "t.conf:2: PidFile: directory /nonexistent/dir: No such file");
+    refused("StatsFile /nonexistent/dir/stats\n", 0,
+            "t.conf:1: StatsFile: directory /nonexistent/dir: No such file");
+    refused("StatsFile /etc/passwd/stats\n", 0,
+            "t.conf:1: StatsFile: /etc/passwd is not a directory");
+    refused("Mode v\n\nSpoolDirectory /nonexistent/spool\n", 0,
+            "t.conf:3: SpoolDirectory: /nonexistent/spool is not a "
+            "directory");
+    config_t *c = load("PidFile /tmp/m.pid\nStatsFile /tmp/s\n"
+                       "SpoolDirectory /tmp\n", 0);
+    ck_assert_msg(c != NULL, "%s", reports);
+    config_unref(c);
+}
+END_TEST
+
+/* Mode with s and no Keystore signs nothing: -n says so. */
+START_TEST(config_mode_s_needs_keystore)
+{
+    config_t *c;
+
+    refused("Socket unix:/run/x.sock\nMode sv\n", CONFIG_CHECK,
+            "t.conf:2: Mode has s (sign) but no Keystore is given");
+    refused("Mode s\n", CONFIG_CHECK, "t.conf:1: Mode has s");
+    /* the default sv: a warning, the configuration is usable */
+    c = load("Socket unix:/run/x.sock\n", CONFIG_CHECK);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(nreports, 1);
+    ck_assert_msg(strstr(reports, "t.conf: warning: Mode (the default sv) "
+                                  "has s (sign) but no Keystore") != NULL,
+                  "%s", reports);
+    config_unref(c);
+    /* warnings only where asked for (not at a reload, not with -t) */
+    c = load("Socket unix:/run/x.sock\n", 0);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(nreports, 0);
+    config_unref(c);
+    c = load("Mode v\n", CONFIG_CHECK);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(nreports, 0);
+    config_unref(c);
+}
+END_TEST
+
 TCase *daemon_tcase(void)
 {
     TCase *tc = tcase_create("daemon");
@@ -99,5 +178,7 @@ TCase *daemon_tcase(void)
     tcase_set_timeout(tc, 10);
     tcase_add_test(tc, sockspec_forms);
     tcase_add_test(tc, sockspec_refused);
+    tcase_add_test(tc, config_file_directories);
+    tcase_add_test(tc, config_mode_s_needs_keystore);
     return tc;
 }

@@ -1,0 +1,184 @@
+#!/bin/sh
+# config_check.sh - `smime-milter -n` finds what used to fail only later.
+#
+# SYNOPSIS
+#	tests/config_check.sh		(make check runs it)
+#
+# DESCRIPTION
+#	Each case writes a configuration and runs `smime-milter -n -c` on
+#	it: a PidFile or StatsFile in a missing directory, Mode sv without a
+#	Keystore (an error; the default Mode only warns), files unreadable by
+#	UserID and a SpoolDirectory it cannot write (found at the first
+#	SIGHUP or spill before), the default SpoolDirectory checked only when
+#	the file does not replace it (in a mount namespace without /var/tmp),
+#	and warnings with exit 0 for a keystore entry expiring within 30 days
+#	and a CRL past its nextUpdate.  Certificates and CRLs are made here
+#	with certtool.
+#
+#	The UserID and namespace cases need root; as another user they are
+#	reported as SKIP and the script exits 77 (automake's skip) unless
+#	something failed.  Missing tools fail naming their Debian package.
+
+: "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+M=$top_builddir/milter/smime-milter
+K=$top_builddir/milter/smime-keystore
+CERTTOOL=${CERTTOOL:-certtool}
+pass=0 fail=0 skip=0
+
+ok() { pass=$((pass + 1)); echo "PASS: $*"; }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+skipped() { skip=$((skip + 1)); echo "SKIP: $*"; }
+
+command -v "$CERTTOOL" >/dev/null 2>&1 || {
+    echo "FAIL: certtool not found (install the Debian package gnutls-bin)"
+    exit 1
+}
+[ -x "$M" ] && [ -x "$K" ] || { echo "FAIL: $M or $K not built"; exit 1; }
+T=$(mktemp -d /tmp/smime-nchk.XXXXXX) || exit 1
+chmod 0755 "$T"
+trap 'rm -rf "$T"' EXIT
+
+# check NAME WANT-EXIT PATTERN: -n on $T/NAME.conf exits WANT-EXIT and
+# prints a line matching PATTERN (grep -E) after "$T/NAME.conf:"; an
+# empty PATTERN: prints nothing.
+check() {
+    "$M" -n -c "$T/$1.conf" >"$T/$1.out" 2>&1
+    rc=$?
+    if [ -z "$3" ]; then
+        if [ "$rc" -eq "$2" ] && [ ! -s "$T/$1.out" ]; then
+            ok "$1: exit $rc, nothing to say"
+        else
+            bad "$1: exit $rc (want $2): $(cat "$T/$1.out")"
+        fi
+    elif [ "$rc" -eq "$2" ] && grep -E -q "^$T/$1.conf:$3" "$T/$1.out"; then
+        ok "$1: exit $rc: $(grep -E "^$T/$1.conf:$3" "$T/$1.out" | head -n 1)"
+    else
+        bad "$1: exit $rc (want $2), want \"$3\": $(cat "$T/$1.out")"
+    fi
+}
+
+# conf NAME LINE...: $T/NAME.conf, Socket on line 1, Mode v on line 2
+# unless a LINE sets Mode.
+conf() {
+    _n=$1; shift
+    {
+        echo "Socket unix:$T/m.sock"
+        case "$*" in *Mode*) ;; *) echo "Mode v" ;; esac
+        for l in "$@"; do echo "$l"; done
+    } >"$T/$_n.conf"
+    chmod 0644 "$T/$_n.conf"
+}
+
+# --- a test PKI: a root, a signer expiring in 10 days, a stale CRL -----
+ct() { "$CERTTOOL" "$@" >/dev/null 2>&1 || bad "certtool $*"; }
+ct --generate-privkey --key-type ecdsa --outfile "$T/ca.key"
+cat >"$T/ca.tmpl" <<EOF
+cn = "Check Root"
+ca
+cert_signing_key
+crl_signing_key
+expiration_days = 3650
+EOF
+ct --generate-self-signed --load-privkey "$T/ca.key" \
+    --template "$T/ca.tmpl" --outfile "$T/ca.pem"
+ct --generate-privkey --key-type ecdsa --outfile "$T/alice.key"
+cat >"$T/alice.tmpl" <<EOF
+cn = "Alice"
+email = "alice@example.org"
+signing_key
+key_agreement
+email_protection_key
+expiration_days = 10
+EOF
+ct --generate-certificate --load-privkey "$T/alice.key" \
+    --load-ca-certificate "$T/ca.pem" --load-ca-privkey "$T/ca.key" \
+    --template "$T/alice.tmpl" --outfile "$T/alice.crt"
+cat "$T/alice.key" "$T/alice.crt" >"$T/alice.pem"
+echo "alice@example.org alice.pem" >"$T/ks.src"
+"$K" build "$T/ks.src" "$T/ks.cdb" >"$T/build.out" 2>&1 ||
+    bad "smime-keystore build: $(cat "$T/build.out")"
+cat >"$T/crl.tmpl" <<EOF
+crl_number = 7
+crl_this_update_date = "2020-01-01 00:00:00 UTC"
+crl_next_update_date = "2020-02-01 00:00:00 UTC"
+EOF
+ct --generate-crl --load-ca-certificate "$T/ca.pem" \
+    --load-ca-privkey "$T/ca.key" --template "$T/crl.tmpl" \
+    --outfile "$T/stale.crl"
+
+# --- the control: a good configuration -----------------------------------
+conf good "TrustAnchorFile $T/ca.pem"
+check good 0 ""
+
+# --- warnings, exit 0 ------------------------------------------------------
+conf expiring "Mode sv" "TrustAnchorFile $T/ca.pem" "Keystore $T/ks.cdb"
+check expiring 0 "4: warning: Keystore: alice@example.org: certificate expires in (9|10) days"
+conf stalecrl "TrustAnchorFile $T/ca.pem" "CRLFile $T/stale.crl"
+check stalecrl 0 "4: warning: CRLFile: $T/stale.crl: the CRL of CN=Check Root is past its nextUpdate \\(2020-02-01T00:00:00Z\\)"
+
+# --- errors, exit 1 --------------------------------------------------------
+conf pidfile "TrustAnchorFile $T/ca.pem" "PidFile $T/no-such-dir/m.pid"
+check pidfile 1 "4: PidFile: directory $T/no-such-dir: No such file"
+conf statsfile "TrustAnchorFile $T/ca.pem" "StatsFile $T/no-such-dir/stats"
+check statsfile 1 "4: StatsFile: directory $T/no-such-dir: No such file"
+conf nokeystore "Mode sv" "TrustAnchorFile $T/ca.pem"
+check nokeystore 1 "2: Mode has s \\(sign\\) but no Keystore is given"
+{ echo "Socket unix:$T/m.sock"; echo "TrustAnchorFile $T/ca.pem"; } \
+    >"$T/defaultmode.conf"
+check defaultmode 0 " warning: Mode \\(the default sv\\) has s"
+
+# --- as UserID -------------------------------------------------------------
+if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
+    cp "$T/ca.pem" "$T/private-ca.pem"
+    chmod 0600 "$T/private-ca.pem"
+    conf unreadable "TrustAnchorFile $T/private-ca.pem" "UserID nobody"
+    check unreadable 1 "3: TrustAnchorFile: $T/private-ca.pem is not readable by UserID nobody .*Permission denied"
+    cp "$T/stale.crl" "$T/private.crl"
+    chmod 0600 "$T/private.crl"
+    conf unreadablecrl "TrustAnchorFile $T/ca.pem" "CRLFile $T/private.crl" \
+        "UserID nobody"
+    check unreadablecrl 1 "4: CRLFile: $T/private.crl is not readable by UserID nobody"
+    mkdir "$T/spool" && chmod 0755 "$T/spool"
+    conf spool "TrustAnchorFile $T/ca.pem" "SpoolDirectory $T/spool" \
+        "UserID nobody"
+    check spool 1 "4: SpoolDirectory: $T/spool is not writable by UserID nobody"
+    conf ownconf "TrustAnchorFile $T/ca.pem" "UserID nobody"
+    chmod 0600 "$T/ownconf.conf"
+    check ownconf 1 " not readable by UserID nobody \\(it is read again on SIGHUP\\)"
+    chmod 0644 "$T/ownconf.conf"
+    check ownconf 0 ""
+else
+    skipped "UserID readability checks need root"
+fi
+
+# --- the default SpoolDirectory is checked only when the file keeps it ----
+if [ "$(id -u)" -eq 0 ] && unshare -m true 2>/dev/null; then
+    conf spooltmp "TrustAnchorFile $T/ca.pem" "SpoolDirectory $T"
+    conf spooldefault "TrustAnchorFile $T/ca.pem"
+    # /var without tmp: a tmpfs over it in a private mount namespace
+    unshare -m sh -c 'mount --make-rprivate / && mount -t tmpfs none /var &&
+        "$1" -n -c "$2/spooltmp.conf" >"$2/spooltmp.out" 2>&1
+        echo $? >"$2/spooltmp.rc"
+        "$1" -n -c "$2/spooldefault.conf" >"$2/spooldefault.out" 2>&1
+        echo $? >"$2/spooldefault.rc"' sh "$M" "$T"
+    if [ "$(cat "$T/spooltmp.rc" 2>/dev/null)" = 0 ]; then
+        ok "SpoolDirectory in the file, default /var/tmp missing: exit 0"
+    else
+        bad "SpoolDirectory in the file, /var/tmp missing: $(cat "$T/spooltmp.out")"
+    fi
+    if [ "$(cat "$T/spooldefault.rc" 2>/dev/null)" = 1 ] &&
+        grep -q "SpoolDirectory: /var/tmp (the default) is not a directory" "$T/spooldefault.out"
+    then
+        ok "default SpoolDirectory missing: $(cat "$T/spooldefault.out")"
+    else
+        bad "default SpoolDirectory missing: $(cat "$T/spooldefault.out")"
+    fi
+else
+    skipped "the missing /var/tmp case needs root and unshare -m (util-linux)"
+fi
+
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ] || exit 1
+[ "$skip" -eq 0 ] || exit 77
+exit 0
