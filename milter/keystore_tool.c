@@ -53,13 +53,15 @@ struct vet_ctx {
     time_t now;
 };
 
+/* To stdout for -h (help), else to stderr. */
 static void
-usage(void)
+usage(int help)
 {
-    fprintf(stderr,
+    fprintf(help ? stdout : stderr,
             "usage: smime-keystore build [-c CONF] SOURCE OUTPUT.cdb\n"
             "       smime-keystore list KEYSTORE.cdb\n"
-            "       smime-keystore check KEYSTORE.cdb\n");
+            "       smime-keystore check KEYSTORE.cdb\n"
+            "       smime-keystore -h | --help | -V\n");
 }
 
 /* Read a credential file (bounded); NULL with errno or EFBIG. */
@@ -499,6 +501,16 @@ cmd_read(const char *cmd, const char *path)
 int
 main(int argc, char **argv)
 {
+    if (argc == 2 && (strcmp(argv[1], "-h") == 0 ||
+                      strcmp(argv[1], "--help") == 0)) {
+        usage(1);
+        return 0;
+    }
+    if (argc == 2 && strcmp(argv[1], "-V") == 0) {
+        printf("smime-keystore (%s) %s\nGnuTLS %s\n", PACKAGE_NAME,
+               PACKAGE_VERSION, gnutls_check_version(NULL));
+        return 0;
+    }
     if (argc == 4 && strcmp(argv[1], "build") == 0)
         return cmd_build(NULL, argv[2], argv[3]);
     if (argc == 6 && strcmp(argv[1], "build") == 0 &&
@@ -507,6 +519,6 @@ main(int argc, char **argv)
     if (argc == 3 && (strcmp(argv[1], "list") == 0 ||
                       strcmp(argv[1], "check") == 0))
         return cmd_read(argv[1], argv[2]);
-    usage();
+    usage(0);
     return 2;
 }

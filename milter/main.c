@@ -3,13 +3,11 @@
  * daemon's life (detach, pid file, socket, privilege drop, reload,
  * statistics).
  *
- * Signals: libmilter's own signal thread takes SIGTERM/SIGINT (and would
- * stop on SIGHUP too).  To reload on SIGHUP instead, smfi_main runs in a
- * second thread while the main thread keeps SIGHUP unblocked with a
- * handler: Linux delivers a process-directed signal to the main thread
- * first when it does not block it, so libmilter never sees SIGHUP.
- * SIGUSR1 (statistics) may land on any thread.  The handler only writes
- * to a pipe; the main thread reloads or writes the statistics.
+ * Signals: smfi_main runs in a second thread; it and every thread it
+ * starts block HUP, USR1, TERM and INT, so they reach the main thread,
+ * whose handler only writes to a pipe.  The main thread reloads on HUP
+ * (libmilter would stop), writes the statistics on USR1 and on TERM/INT
+ * stops libmilter without waiting for its 5-second poll (stop_milter).
  *
  * Log lines not about a message are key=value items starting with
  * event=NAME (log.h).

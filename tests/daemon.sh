@@ -11,7 +11,8 @@
 #	answers; SIGTERM stops a daemon and removes its socket and pid
 #	file; a stale socket nobody answers on is replaced, a file that is
 #	no socket is not; a second daemon with the same PidFile refuses;
-#	a port in use fails the start; -h, --help, -a NOTANIP.
+#	a port in use fails the start; -h, --help, -a NOTANIP;
+#	smime-keystore -h, --help, -V.
 #	Daemons run in the foreground in a temporary directory; every wait
 #	is bounded (30 s) but nothing is timed.
 #
@@ -217,6 +218,22 @@ for h in -h --help; do
     then ok "$h: usage on stdout, exit 0"
     else bad "$h: exit $rc: $(cat "$T/h.out" "$T/h.err")"; fi
 done
+K=$top_builddir/milter/smime-keystore
+for h in -h --help; do
+    "$K" "$h" >"$T/h.out" 2>"$T/h.err"
+    rc=$?
+    if [ "$rc" -eq 0 ] && grep -q '^usage: smime-keystore build' "$T/h.out" &&
+        [ ! -s "$T/h.err" ]
+    then ok "smime-keystore $h: usage on stdout, exit 0"
+    else bad "smime-keystore $h: exit $rc: $(cat "$T/h.out" "$T/h.err")"; fi
+done
+"$K" -V >"$T/v.out" 2>&1
+rc=$?
+if [ "$rc" -eq 0 ] && grep -q '^smime-keystore .* [0-9][0-9.]*$' "$T/v.out"; then
+    ok "smime-keystore -V: $(head -n 1 "$T/v.out")"
+else
+    bad "smime-keystore -V: exit $rc: $(cat "$T/v.out")"
+fi
 "$M" -x >/dev/null 2>"$T/x.err"
 rc=$?
 [ "$rc" -eq 64 ] && grep -q '^usage: ' "$T/x.err" &&
