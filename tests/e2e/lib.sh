@@ -191,7 +191,7 @@ EOF
 # e2e_alive PID NAME: PID runs a program whose command line mentions NAME.
 e2e_alive() {
     [ -n "$1" ] && [ -r "/proc/$1/cmdline" ] &&
-        tr '\0' ' ' <"/proc/$1/cmdline" | grep -q -- "$2"
+        { tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null | grep -q -- "$2"
 }
 
 # e2e_kill PID NAME: TERM, wait up to 10 s, then KILL; only if PID is NAME.
