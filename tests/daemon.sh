@@ -133,6 +133,15 @@ if answers "$S" && [ "$(stat -c %i "$S" 2>/dev/null)" = "$ino" ]; then
 else
     bad "first daemon lost its socket"
 fi
+# HUP and USR1 still reach the main thread (reload, statistics), and the
+# daemon goes on answering
+kill -HUP "$first"
+wait_for 30 grep -q 'event=reload status=reloaded' "$T/one.log" &&
+    ok "SIGHUP: reloaded" || bad "SIGHUP: no reload: $(cat "$T/one.log")"
+kill -USR1 "$first"
+wait_for 30 grep -q 'event=stats ' "$T/one.log" &&
+    ok "SIGUSR1: statistics" || bad "SIGUSR1: no stats line"
+answers "$S" || bad "no answer after HUP and USR1"
 if stop "$first" && [ ! -e "$S" ]; then
     ok "SIGTERM: stopped, socket removed"
 else
@@ -156,7 +165,8 @@ if wait_for 30 answers "$S"; then
 else
     bad "stale socket: $(cat "$T/stale.log")"
 fi
-stop "$pid" || bad "stale: did not stop"
+kill -INT "$pid" && wait_for 30 gone "$pid" && [ ! -e "$S" ] &&
+    ok "SIGINT: stopped, socket removed" || bad "SIGINT: $(cat "$T/stale.log")"
 
 S=$T/file.sock
 echo keep >"$S"
