@@ -13,7 +13,8 @@
 #	the file does not replace it (in a mount namespace without /var/tmp),
 #	and warnings with exit 0 for a keystore entry expiring within 30 days
 #	and a CRL past its nextUpdate.  Certificates and CRLs are made here
-#	with certtool.
+#	with certtool.  And smime-milter.conf(5) renders UserID's syntax as
+#	"user[:group] (default: none)".
 #
 #	The UserID and namespace cases need root; as another user they are
 #	reported as SKIP and the script exits 77 (automake's skip) unless
@@ -176,6 +177,19 @@ if [ "$(id -u)" -eq 0 ] && unshare -m true 2>/dev/null; then
     fi
 else
     skipped "the missing /var/tmp case needs root and unshare -m (util-linux)"
+fi
+
+# --- the man page shows UserID's syntax with its bracket closed -------------
+if command -v mandoc >/dev/null 2>&1; then
+    mandoc -T ascii "$top_srcdir/man/smime-milter.conf.5" 2>/dev/null |
+        sed 's/.\x08//g' >"$T/conf5.txt"
+    if grep -q 'UserID user\[:group\] (default: none)' "$T/conf5.txt"; then
+        ok "man: UserID user[:group] (default: none)"
+    else
+        bad "man: $(grep 'UserID user' "$T/conf5.txt")"
+    fi
+else
+    bad "mandoc not found (install the Debian package mandoc)"
 fi
 
 echo "$pass passed, $fail failed, $skip skipped"
