@@ -324,7 +324,8 @@ static void write_stats(void)
  * mask that blocks HUP, USR1, TERM and INT, so these reach the main
  * thread's handler; libmilter's signal thread, which sigwait()s for HUP,
  * TERM and INT, would only see one that came while the main thread had
- * another one pending, and then stops the milter itself, just slower. */
+ * another one pending, and then stops the milter itself, just slower.
+ * 0, or an errno value. */
 static int start_milter_thread(pthread_t *tid)
 {
     struct sigaction sa;
@@ -334,14 +335,17 @@ static int start_milter_thread(pthread_t *tid)
     memset(&sa, 0, sizeof sa);
     sigemptyset(&sa.sa_mask);
     sa.sa_handler = on_signal;
-    sigaction(SIGHUP, &sa, NULL);
-    sigaction(SIGUSR1, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    if (sigaction(SIGHUP, &sa, NULL) != 0 ||
+        sigaction(SIGUSR1, &sa, NULL) != 0 ||
+        sigaction(SIGTERM, &sa, NULL) != 0 ||
+        sigaction(SIGINT, &sa, NULL) != 0)
+        return errno;
     sa.sa_handler = on_wake;            /* no SA_RESTART: EINTR */
-    sigaction(WAKE_SIGNAL, &sa, NULL);
+    if (sigaction(WAKE_SIGNAL, &sa, NULL) != 0)
+        return errno;
     sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
+    if (sigaction(SIGPIPE, &sa, NULL) != 0)
+        return errno;
     sigemptyset(&set);
     sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGUSR1);
@@ -426,8 +430,8 @@ static int run_daemon(config_t *cfg, const char *path, unsigned flags,
     }
     stats_reset();
     if ((errno = start_milter_thread(&tid)) != 0) {
-        log_failure(LOG_ERR, "start", "cannot start the milter thread",
-                    errno);
+        log_failure(LOG_ERR, "start", "cannot set up signals or start the "
+                    "milter thread", errno);
         return 1;
     }
     log_info(LOG_NOTICE, "event=start status=listening version=%s "
