@@ -143,6 +143,18 @@ START_TEST(config_file_directories)
 }
 END_TEST
 
+/* The Socket key goes through the same parser as -p. */
+START_TEST(config_socket_hint)
+{
+    refused("Mode v\nSocket inet:127.0.0.1:8891\n", 0,
+            "t.conf:2: Socket: \"inet:127.0.0.1:8891\" is Postfix's "
+            "syntax; smime-milter wants PORT@HOST: use inet:8891@127.0.0.1");
+    refused("Socket unix:milter.sock\n", 0,
+            "t.conf:1: Socket: \"unix:milter.sock\": the socket path must "
+            "be absolute");
+}
+END_TEST
+
 /* Mode with s and no Keystore signs nothing: -n says so. */
 START_TEST(config_mode_s_needs_keystore)
 {
@@ -178,6 +190,7 @@ TCase *daemon_tcase(void)
     tcase_set_timeout(tc, 10);
     tcase_add_test(tc, sockspec_forms);
     tcase_add_test(tc, sockspec_refused);
+    tcase_add_test(tc, config_socket_hint);
     tcase_add_test(tc, config_file_directories);
     tcase_add_test(tc, config_mode_s_needs_keystore);
     return tc;
