@@ -79,6 +79,10 @@ struct keystore {
     struct ks_gen *gen;               /* the last good file: always set */
     struct ks_ident failed;           /* last state that failed to load */
     int have_failed;                  /* ... and it is the current one */
+    int retry;                        /* ... but for a passing reason
+                                         (out of memory or descriptors):
+                                         try again at the next reload */
+    char failed_err[300];             /* why */
 };
 
 
@@ -447,26 +451,38 @@ gen_validate(struct ks_gen *g, const char *path, char *err, size_t errlen)
 }
 
 /* Open path, check that it is safe and ours, and load a private copy;
- * *id gets its identity (also on failure when it could be stat'ed). */
+ * *id gets its identity (also on failure when it could be stat'ed).  On
+ * failure *transient says whether it was for a passing reason (out of
+ * memory or file descriptors, the file changing while it was read)
+ * rather than for the file's contents, name, owner or mode. */
 static struct ks_gen *
-gen_open(const char *path, struct ks_ident *id, char *err, size_t errlen)
+gen_open(const char *path, struct ks_ident *id, int *transient, char *err,
+         size_t errlen)
 {
     struct ks_gen *g = calloc(1, sizeof(*g));
     struct stat st;
-    int fd;
+    int fd = -1;
 
     memset(id, 0, sizeof(*id));
+    *transient = 1;
     if (g == NULL) {
         smime_seterr(err, errlen, "out of memory");
         return NULL;
     }
     g->fd = -1;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO put there must not hang us (refused below) */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0 || fstat(fd, &st) < 0) {
+        int e = errno;
+        *transient = e == EMFILE || e == ENFILE || e == ENOMEM ||
+                     e == EINTR || e == EAGAIN;
+        if (fd < 0 && stat(path, &st) == 0)
+            ident_of(&st, id);            /* unreadable: this file state */
         smime_seterr(err, errlen, "cannot open keystore %s: %s", path,
-               strerror(errno));
+               strerror(e));
         goto fail;
     }
+    *transient = 0;
     ident_of(&st, id);
     if (!S_ISREG(st.st_mode)) {
         smime_seterr(err, errlen, "keystore %s is not a regular file", path);
@@ -484,10 +500,14 @@ gen_open(const char *path, struct ks_ident *id, char *err, size_t errlen)
                (unsigned)(st.st_mode & 07777), path);
         goto fail;
     }
-    if ((g->fd = snapshot(fd, st.st_size, path, err, errlen)) < 0)
+    if ((g->fd = snapshot(fd, st.st_size, path, err, errlen)) < 0) {
+        *transient = 1;
         goto fail;
+    }
     if (cdb_init(&g->cdb, g->fd) < 0) {
-        smime_seterr(err, errlen, "keystore %s is not a CDB file", path);
+        *transient = errno != EPROTO;        /* else too short */
+        smime_seterr(err, errlen, *transient ? "cannot map keystore %s: %s"
+                     : "keystore %s is not a CDB file", path, strerror(errno));
         goto fail;
     }
     if (gen_validate(g, path, err, errlen) < 0) {
@@ -512,13 +532,14 @@ keystore_open(const char *path, char *err, size_t errlen)
 {
     keystore_t *ks = calloc(1, sizeof(*ks));
     struct ks_ident id;
+    int transient;
 
     if (ks == NULL || (ks->path = strdup(path)) == NULL) {
         free(ks);
         smime_seterr(err, errlen, "out of memory");
         return NULL;
     }
-    if ((ks->gen = gen_open(path, &id, err, errlen)) == NULL) {
+    if ((ks->gen = gen_open(path, &id, &transient, err, errlen)) == NULL) {
         free(ks->path);
         free(ks);
         return NULL;
@@ -557,7 +578,7 @@ keystore_changed(keystore_t *ks)
     else
         ident_of(&st, &now);
     pthread_mutex_lock(&ks->lock);
-    int changed = ks->have_failed ? !ident_eq(&now, &ks->failed)
+    int changed = ks->have_failed ? ks->retry || !ident_eq(&now, &ks->failed)
                                   : !ident_eq(&now, &ks->gen->id);
     pthread_mutex_unlock(&ks->lock);
     return changed;
@@ -569,19 +590,25 @@ keystore_reload(keystore_t *ks, char *err, size_t errlen)
     struct ks_ident id;
     struct ks_gen *g, *old = NULL;
     char why[300];
-    int ret = 0;
+    int ret = 0, transient;
 
     /* Another thread reloading answers for this change: the lookups
      * meanwhile use the last good file. */
     if (pthread_mutex_trylock(&ks->reload_lock) != 0)
         return 0;
     if (keystore_changed(ks)) {
-        g = gen_open(ks->path, &id, why, sizeof(why));
+        g = gen_open(ks->path, &id, &transient, why, sizeof(why));
         pthread_mutex_lock(&ks->lock);
         if (g == NULL) {
+            /* a retry that fails again the same way says nothing new */
+            int again = ks->have_failed && ks->retry &&
+                        ident_eq(&ks->failed, &id) &&
+                        strcmp(ks->failed_err, why) == 0;
             ks->failed = id;
             ks->have_failed = 1;
-            ret = -1;
+            ks->retry = transient;
+            memcpy(ks->failed_err, why, sizeof(why));
+            ret = again ? 0 : -1;
         } else {
             old = ks->gen;
             ks->gen = g;

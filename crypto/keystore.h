@@ -57,7 +57,9 @@ int keystore_changed(keystore_t *ks);
  * from the last good file (a private copy, safe from changes made in
  * place) until a usable one is at the path again.  So 1 and -1 each
  * come once per change of the file: the caller can log them as they
- * come.  Lookups in other threads may run meanwhile; entries they hold
+ * come.  A failure for a passing reason (out of memory or file
+ * descriptors) is tried again at every call, and reported again only
+ * when it fails another way.  Lookups in other threads may run meanwhile; entries they hold
  * stay valid. */
 int keystore_reload(keystore_t *ks, char *err, size_t errlen);
 

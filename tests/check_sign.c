@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -662,6 +663,17 @@ START_TEST(keystore_damaged_keeps_last_good)
     ks_expect(ks, "ecdsa@example.org", 1);
     ck_assert_int_eq(truncate(path, 0), 0);           /* emptied */
     ks_reload_once(ks, -1, "not a CDB");
+    ks_build(path, spec1, 1);                         /* unreadable */
+    ck_assert_int_eq(chmod(path, 0), 0);
+    if (geteuid() == 0)
+        ck_assert_int_eq(seteuid(65534), 0);
+    ks_reload_once(ks, -1, "Permission denied");
+    ks_expect(ks, "ecdsa@example.org", 1);
+    if (getuid() == 0)
+        ck_assert_int_eq(seteuid(0), 0);
+    ck_assert_int_eq(mkfifo(tmp, 0600), 0);           /* a FIFO: no hang */
+    ck_assert_int_eq(rename(tmp, path), 0);
+    ks_reload_once(ks, -1, "not a regular file");
     ck_assert_int_eq(unlink(path), 0);                /* deleted */
     ks_reload_once(ks, -1, "cannot open");
     ks_expect(ks, "alice@example.org", 1);
@@ -688,6 +700,44 @@ START_TEST(keystore_damaged_keeps_last_good)
     ks_reload_once(ks, 1, NULL);
     ks_expect(ks, "bob@example.org", 1);
     ks_expect(ks, "ecdsa@example.org", 0);
+    keystore_free(ks);
+    unlink(path);
+}
+END_TEST
+
+/* Out of file descriptors while a rebuilt keystore is loaded: reported
+ * once, tried again at each reload, and taken as soon as it can be read,
+ * without waiting for the file to change again. */
+START_TEST(keystore_transient_retried)
+{
+    char path[2048], err[256] = "";
+    struct rlimit old, low;
+
+    ks_path(path, sizeof(path), "transient");
+    ks_build(path, spec1, 1);
+    keystore_t *ks = keystore_open(path, err, sizeof(err));
+    ck_assert_msg(ks != NULL, "%s", err);
+    ks_build(path, spec1, 2);                         /* ecdsa added */
+
+    int next = open("/dev/null", O_RDONLY);           /* lowest free fd */
+    ck_assert_int_ge(next, 0);
+    close(next);
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+    low = old;
+    low.rlim_cur = (rlim_t)next;
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+    int r1 = keystore_reload(ks, err, sizeof(err));
+    int changed = keystore_changed(ks);
+    int r2 = keystore_reload(ks, err, sizeof(err));
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+    ck_assert_int_eq(r1, -1);
+    ck_assert_msg(strstr(err, "Too many open files"), "%s", err);
+    ck_assert_int_eq(changed, 1);                     /* to be retried */
+    ck_assert_int_eq(r2, 0);                          /* not reported again */
+    ks_expect(ks, "ecdsa@example.org", 0);            /* the last good one */
+    ck_assert_int_eq(keystore_changed(ks), 1);
+    ck_assert_int_eq(keystore_reload(ks, err, sizeof(err)), 1);
+    ks_expect(ks, "ecdsa@example.org", 1);
     keystore_free(ks);
     unlink(path);
 }
@@ -840,6 +890,7 @@ sign_suite(void)
     tcase_add_test(tc, keystore_reload_rebuilt);
     tcase_add_test(tc, keystore_refuse_mode);
     tcase_add_test(tc, keystore_damaged_keeps_last_good);
+    tcase_add_test(tc, keystore_transient_retried);
     tcase_add_test(tc, keystore_refuse_other);
     tcase_add_test(tc, keystore_checks);
     tcase_add_test(tc, keystore_threads);
