@@ -364,7 +364,7 @@ static int
 snapshot(int fd, off_t size, const char *path, char *err, size_t errlen)
 {
     int m = memfd_create("smime-keystore", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    char buf[65536];
+    char buf[16384];
     off_t total = 0;
     ssize_t n;
 
@@ -373,13 +373,22 @@ snapshot(int fd, off_t size, const char *path, char *err, size_t errlen)
                      strerror(errno));
         return -1;
     }
-    while ((n = read(fd, buf, sizeof(buf))) > 0) {
-        for (ssize_t w, done = 0; done < n; done += w)
-            if ((w = write(m, buf + done, (size_t)(n - done))) < 0) {
+    while ((n = read(fd, buf, sizeof(buf))) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            break;
+        for (ssize_t done = 0; done < n;) {
+            ssize_t w = write(m, buf + done, (size_t)(n - done));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0) {
                 smime_seterr(err, errlen, "cannot copy keystore %s: %s",
                              path, strerror(errno));
                 goto fail;
             }
+            done += w;
+        }
         total += n;
     }
     if (n < 0) {
