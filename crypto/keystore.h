@@ -47,7 +47,8 @@ const char *keystore_path(const keystore_t *ks);
 /* 1 when the file at the path is not the one in use (other inode, size,
  * mtime or ctime: `smime-keystore build` renamed a new file into place,
  * or a refused file was chmod'ed), else 0.
- * A file state that already failed to load does not count again. */
+ * A file state that already failed to load does not count again
+ * (unless it failed for a passing reason, see below). */
 int keystore_changed(keystore_t *ks);
 /* Reopen when changed: 1 switched to the new file, 0 nothing to do (no
  * change, the same unusable file as before, or another thread is
@@ -59,8 +60,8 @@ int keystore_changed(keystore_t *ks);
  * come once per change of the file: the caller can log them as they
  * come.  A failure for a passing reason (out of memory or file
  * descriptors) is tried again at every call, and reported again only
- * when it fails another way.  Lookups in other threads may run meanwhile; entries they hold
- * stay valid. */
+ * when it fails another way.  Lookups in other threads may run
+ * meanwhile; entries they hold stay valid. */
 int keystore_reload(keystore_t *ks, char *err, size_t errlen);
 
 /* Case-insensitive address lookup.  1 found (*out: a reference, release

@@ -327,7 +327,8 @@ START_TEST(test_chain_end_unknown)
     pool[0] = crt_load("stranger");
     pool[1] = crt_load("other-inter");
     ck_assert_int_eq(smime_trust_verify_chain(ours, pool[0], pool, 2, 0,
-                                              &sha1), SMIME_CHAIN_UNKNOWN_ISSUER);
+                                              &sha1),
+                     SMIME_CHAIN_UNKNOWN_ISSUER);
     end_issuer(pool[0], pool, 2, "CN=Other Root,O=smime-milter test");
     /* ... and an anchor of t */
     ck_assert_int_eq(smime_trust_verify_chain(t, pool[0], pool, 2, 0, &sha1),
@@ -339,7 +340,8 @@ START_TEST(test_chain_end_unknown)
     pool[0] = crt_load("untrusted");
     pool[1] = crt_load("other-root");
     ck_assert_int_eq(smime_trust_verify_chain(ours, pool[0], pool, 2, 0,
-                                              &sha1), SMIME_CHAIN_UNTRUSTED_ROOT);
+                                              &sha1),
+                     SMIME_CHAIN_UNTRUSTED_ROOT);
     ck_assert_ptr_eq(smime_trust_chain_end(pool[0], pool, 2, 0), pool[1]);
     end_issuer(pool[0], pool, 2, "CN=Other Root,O=smime-milter test");
     gnutls_x509_crt_deinit(pool[0]);
