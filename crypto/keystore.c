@@ -1,16 +1,19 @@
 /*
  * keystore.c - read the signing keystore (format in keystore.h).
  *
- * An open file is a "generation": the fd, tinycdb's mmap and a cache of
- * parsed entries.  keystore_reload() swaps in a new generation; the old
- * one is freed when the last lookup using it is done.  Entries are
+ * An open file is a "generation": a private copy of the file (a sealed
+ * memfd that nobody else can change), tinycdb's mmap of it and a cache
+ * of parsed entries.  keystore_reload() swaps in a new generation; the
+ * old one is freed when the last lookup using it is done.  Entries are
  * reference-counted on their own, so a message that holds one keeps its
  * signer however often the file is replaced.
  *
  * When the file at the path becomes unusable (deleted, truncated,
- * garbage, wrong owner or mode), lookups fail with the reason until a
- * usable file is back: the old generation is not used any more, since a
- * file changed in place may no longer hold what its mapping showed.
+ * garbage, wrong owner or mode), the last good generation stays in use
+ * and keystore_reload() says so once per change of the file (SPEC:
+ * damage never stops signing).  The copy is what makes that safe: a
+ * mapping of the file itself would show garbage written in place, and
+ * a truncation in place would turn reads past the new end into SIGBUS.
  *
  * Threads: tinycdb's struct cdb keeps per-search state (cdb_vpos...), so
  * every lookup searches a private copy of the generation's struct cdb;
@@ -30,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -62,7 +66,7 @@ struct ks_ident {                     /* which file state we have */
 
 struct ks_gen {
     unsigned refs;                    /* under keystore.lock */
-    int fd;
+    int fd;                           /* the private copy (memfd) */
     struct cdb cdb;
     struct ks_ident id;
     keystore_entry_t *cache[KS_BUCKETS];
@@ -71,10 +75,14 @@ struct ks_gen {
 struct keystore {
     char *path;
     pthread_mutex_t lock;
-    struct ks_gen *gen;
+    pthread_mutex_t reload_lock;      /* one reload at a time */
+    struct ks_gen *gen;               /* the last good file: always set */
     struct ks_ident failed;           /* last state that failed to load */
     int have_failed;                  /* ... and it is the current one */
-    char failed_err[300];             /* why it failed */
+    int retry;                        /* ... but for a passing reason
+                                         (out of memory or descriptors):
+                                         try again at the next reload */
+    char failed_err[300];             /* why */
 };
 
 
@@ -204,6 +212,56 @@ entry_vet(keystore_entry_t *e)
                 smime_cert_has_address(crt, e->address);
 }
 
+/* The next field of a record at *pos: 1 (type, data), 0 at the end,
+ * -1 when the framing is broken. */
+static int
+field_next(const unsigned char *v, size_t vlen, size_t *pos, unsigned *type,
+           const unsigned char **d, size_t *n)
+{
+    if (*pos >= vlen)
+        return 0;
+    if (vlen - *pos < 5)
+        return -1;
+    *type = v[*pos];
+    *n = (size_t)v[*pos + 1] << 24 | (size_t)v[*pos + 2] << 16 |
+         (size_t)v[*pos + 3] << 8 | v[*pos + 4];
+    *d = v + *pos + 5;
+    *pos += 5;
+    if (*n > vlen - *pos)
+        return -1;
+    *pos += *n;
+    return 1;
+}
+
+/* The record rules of keystore.h: 0 sound, -1 damaged, -2 another
+ * record version.  Says nothing of the key and certificates inside. */
+static int
+record_check(const unsigned char *v, size_t vlen)
+{
+    const unsigned char *d;
+    size_t pos = 1, n, nkeys = 0, ncerts = 0;
+    unsigned type;
+    int r;
+
+    if (v == NULL)        /* tinycdb: the record runs past the file end */
+        return -1;
+    if (vlen < 1 || v[0] != KEYSTORE_VERSION)
+        return -2;
+    while ((r = field_next(v, vlen, &pos, &type, &d, &n)) > 0) {
+        if (type == KS_FIELD_LOGIN) {
+            if (n == 0 || memchr(d, '\0', n))
+                return -1;
+        } else if (type == KS_FIELD_KEY) {
+            nkeys++;
+        } else if (type == KS_FIELD_CERT) {
+            ncerts++;
+        } else {
+            return -1;
+        }
+    }
+    return r < 0 || nkeys != 1 || ncerts == 0 ? -1 : 0;
+}
+
 /* Parse one record (see keystore.h) into a new entry with one reference. */
 static keystore_entry_t *
 entry_parse(const char *address, const unsigned char *v, size_t vlen,
@@ -217,44 +275,34 @@ entry_parse(const char *address, const unsigned char *v, size_t vlen,
     if (e == NULL || (e->address = strdup(address)) == NULL)
         goto nomem;
     atomic_init(&e->refs, 1);
-    if (v == NULL)        /* tinycdb: the record runs past the file end */
-        goto broken;
-    if (vlen < 1 || v[0] != KEYSTORE_VERSION) {
+    int rc = record_check(v, vlen);
+    if (rc == -2) {
         smime_seterr(err, errlen, "entry %s has record version %u, this program "
                "reads %u: rebuild the keystore", address,
                vlen ? v[0] : 0u, KEYSTORE_VERSION);
         goto fail;
     }
-    while (pos < vlen) {
-        if (vlen - pos < 5)
-            goto broken;
-        unsigned type = v[pos];
-        size_t n = (size_t)v[pos + 1] << 24 | (size_t)v[pos + 2] << 16 |
-                   (size_t)v[pos + 3] << 8 | v[pos + 4];
-        const unsigned char *d = v + pos + 5;
-        pos += 5;
-        if (n > vlen - pos)
-            goto broken;
-        pos += n;
+    if (rc < 0)
+        goto broken;
+    const unsigned char *d;
+    size_t n;
+    unsigned type;
+    while (field_next(v, vlen, &pos, &type, &d, &n) > 0) {
         if (type == KS_FIELD_LOGIN) {
-            if (n == 0 || memchr(d, '\0', n) || add_login(e, d, n) < 0)
-                goto broken;
-        } else if (type == KS_FIELD_KEY && key == NULL) {
+            if (add_login(e, d, n) < 0)
+                goto nomem;
+        } else if (type == KS_FIELD_KEY) {
             key = d;
             keylen = n;
-        } else if (type == KS_FIELD_CERT) {
+        } else {
             gnutls_datum_t *c = realloc(certs, (ncerts + 1) * sizeof(*c));
             if (c == NULL)
                 goto nomem;
             certs = c;
             certs[ncerts].data = (unsigned char *)d;
             certs[ncerts++].size = (unsigned)n;
-        } else {
-            goto broken;
         }
     }
-    if (key == NULL || ncerts == 0)
-        goto broken;
     char why[200];
     e->signer = smime_signer_from_der(key, keylen, certs, ncerts,
                                       why, sizeof(why));
@@ -310,25 +358,140 @@ gen_release(keystore_t *ks, struct ks_gen *g)
         gen_destroy(g);
 }
 
-/* Open path and check that it is safe and ours; *id gets its identity
- * (also on failure when it could be stat'ed). */
+/* A private, sealed copy of the open file fd of size bytes: the mapping
+ * of a copy cannot change under us.  Its fd, or -1 with a message. */
+static int
+snapshot(int fd, off_t size, const char *path, char *err, size_t errlen)
+{
+    int m = memfd_create("smime-keystore", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    char buf[16384];
+    off_t total = 0;
+    ssize_t n;
+
+    if (m < 0) {
+        smime_seterr(err, errlen, "cannot copy keystore %s: %s", path,
+                     strerror(errno));
+        return -1;
+    }
+    while ((n = read(fd, buf, sizeof(buf))) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            break;
+        for (ssize_t done = 0; done < n;) {
+            ssize_t w = write(m, buf + done, (size_t)(n - done));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0) {
+                smime_seterr(err, errlen, "cannot copy keystore %s: %s",
+                             path, strerror(errno));
+                goto fail;
+            }
+            done += w;
+        }
+        total += n;
+    }
+    if (n < 0) {
+        smime_seterr(err, errlen, "cannot read keystore %s: %s", path,
+                     strerror(errno));
+        goto fail;
+    }
+    if (total != size) {
+        smime_seterr(err, errlen, "keystore %s changed while it was read",
+                     path);
+        goto fail;
+    }
+    if (fcntl(m, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
+              F_SEAL_SEAL) < 0) {
+        smime_seterr(err, errlen, "cannot copy keystore %s: %s", path,
+                     strerror(errno));
+        goto fail;
+    }
+    return m;
+fail:
+    close(m);
+    return -1;
+}
+
+/* Every record sound (keystore.h) and found by its key: a file damaged
+ * anywhere is refused as a whole when it is loaded, not entry by entry
+ * when a message needs it.  The keys and certificates inside are parsed
+ * at lookup.  0, or -1 with a message. */
+static int
+gen_validate(struct ks_gen *g, const char *path, char *err, size_t errlen)
+{
+    struct cdb c = g->cdb;
+    unsigned pos;
+    int r, magic = 0;
+
+    cdb_seqinit(&pos, &c);
+    while ((r = cdb_seqnext(&pos, &c)) > 0) {
+        unsigned kl = cdb_keylen(&c);
+        const char *k = cdb_getkey(&c);
+        struct cdb f = g->cdb;
+        if (k == NULL || kl == 0 || kl > KS_MAX_ADDRESS ||
+            cdb_find(&f, k, kl) <= 0)
+            break;
+        if (kl == KS_MAGIC_KEYLEN && memcmp(k, KS_MAGIC_KEY, kl) == 0) {
+            magic = 1;
+            continue;
+        }
+        if (k[0] == '\0')
+            break;
+        if ((r = record_check(cdb_getdata(&c), cdb_datalen(&c))) == -2) {
+            smime_seterr(err, errlen, "keystore %s: entry %.*s has another "
+                         "record version than %u: rebuild it", path,
+                         (int)kl, k, KEYSTORE_VERSION);
+            return -1;
+        }
+        if (r < 0)
+            break;
+    }
+    if (r != 0) {
+        smime_seterr(err, errlen, "keystore %s is damaged: rebuild it", path);
+        return -1;
+    }
+    if (!magic) {
+        smime_seterr(err, errlen, "%s was not made by smime-keystore build",
+                     path);
+        return -1;
+    }
+    return 0;
+}
+
+/* Open path, check that it is safe and ours, and load a private copy;
+ * *id gets its identity (also on failure when it could be stat'ed).  On
+ * failure *transient says whether it was for a passing reason (out of
+ * memory or file descriptors, the file changing while it was read)
+ * rather than for the file's contents, name, owner or mode. */
 static struct ks_gen *
-gen_open(const char *path, struct ks_ident *id, char *err, size_t errlen)
+gen_open(const char *path, struct ks_ident *id, int *transient, char *err,
+         size_t errlen)
 {
     struct ks_gen *g = calloc(1, sizeof(*g));
     struct stat st;
+    int fd = -1;
 
     memset(id, 0, sizeof(*id));
+    *transient = 1;
     if (g == NULL) {
         smime_seterr(err, errlen, "out of memory");
         return NULL;
     }
-    g->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (g->fd < 0 || fstat(g->fd, &st) < 0) {
+    g->fd = -1;
+    /* O_NONBLOCK: a FIFO put there must not hang us (refused below) */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        int e = errno;
+        *transient = e == EMFILE || e == ENFILE || e == ENOMEM ||
+                     e == EINTR || e == EAGAIN;
+        if (fd < 0 && stat(path, &st) == 0)
+            ident_of(&st, id);            /* unreadable: this file state */
         smime_seterr(err, errlen, "cannot open keystore %s: %s", path,
-               strerror(errno));
+               strerror(e));
         goto fail;
     }
+    *transient = 0;
     ident_of(&st, id);
     if (!S_ISREG(st.st_mode)) {
         smime_seterr(err, errlen, "keystore %s is not a regular file", path);
@@ -346,20 +509,27 @@ gen_open(const char *path, struct ks_ident *id, char *err, size_t errlen)
                (unsigned)(st.st_mode & 07777), path);
         goto fail;
     }
+    if ((g->fd = snapshot(fd, st.st_size, path, err, errlen)) < 0) {
+        *transient = 1;
+        goto fail;
+    }
     if (cdb_init(&g->cdb, g->fd) < 0) {
-        smime_seterr(err, errlen, "keystore %s is not a CDB file", path);
+        *transient = errno != EPROTO;        /* else too short */
+        smime_seterr(err, errlen, *transient ? "cannot map keystore %s: %s"
+                     : "keystore %s is not a CDB file", path, strerror(errno));
         goto fail;
     }
-    struct cdb c = g->cdb;
-    if (cdb_find(&c, KS_MAGIC_KEY, KS_MAGIC_KEYLEN) <= 0) {
+    if (gen_validate(g, path, err, errlen) < 0) {
         cdb_free(&g->cdb);
-        smime_seterr(err, errlen, "%s was not made by smime-keystore build", path);
         goto fail;
     }
+    close(fd);
     g->id = *id;
     g->refs = 1;
     return g;
 fail:
+    if (fd >= 0)
+        close(fd);
     if (g->fd >= 0)
         close(g->fd);
     free(g);
@@ -371,18 +541,20 @@ keystore_open(const char *path, char *err, size_t errlen)
 {
     keystore_t *ks = calloc(1, sizeof(*ks));
     struct ks_ident id;
+    int transient;
 
     if (ks == NULL || (ks->path = strdup(path)) == NULL) {
         free(ks);
         smime_seterr(err, errlen, "out of memory");
         return NULL;
     }
-    if ((ks->gen = gen_open(path, &id, err, errlen)) == NULL) {
+    if ((ks->gen = gen_open(path, &id, &transient, err, errlen)) == NULL) {
         free(ks->path);
         free(ks);
         return NULL;
     }
     pthread_mutex_init(&ks->lock, NULL);
+    pthread_mutex_init(&ks->reload_lock, NULL);
     return ks;
 }
 
@@ -393,6 +565,7 @@ keystore_free(keystore_t *ks)
         return;
     gen_release(ks, ks->gen);
     pthread_mutex_destroy(&ks->lock);
+    pthread_mutex_destroy(&ks->reload_lock);
     free(ks->path);
     free(ks);
 }
@@ -414,7 +587,7 @@ keystore_changed(keystore_t *ks)
     else
         ident_of(&st, &now);
     pthread_mutex_lock(&ks->lock);
-    int changed = ks->have_failed ? !ident_eq(&now, &ks->failed)
+    int changed = ks->have_failed ? ks->retry || !ident_eq(&now, &ks->failed)
                                   : !ident_eq(&now, &ks->gen->id);
     pthread_mutex_unlock(&ks->lock);
     return changed;
@@ -424,32 +597,41 @@ int
 keystore_reload(keystore_t *ks, char *err, size_t errlen)
 {
     struct ks_ident id;
+    struct ks_gen *g, *old = NULL;
+    char why[300];
+    int ret = 0, transient;
 
-    if (!keystore_changed(ks)) {
+    /* Another thread reloading answers for this change: the lookups
+     * meanwhile use the last good file. */
+    if (pthread_mutex_trylock(&ks->reload_lock) != 0)
+        return 0;
+    if (keystore_changed(ks)) {
+        g = gen_open(ks->path, &id, &transient, why, sizeof(why));
         pthread_mutex_lock(&ks->lock);
-        int failed = ks->have_failed;
-        if (failed)
-            smime_seterr(err, errlen, "%s", ks->failed_err);
+        if (g == NULL) {
+            /* a retry that fails again the same way says nothing new */
+            int again = ks->have_failed && ks->retry &&
+                        ident_eq(&ks->failed, &id) &&
+                        strcmp(ks->failed_err, why) == 0;
+            ks->failed = id;
+            ks->have_failed = 1;
+            ks->retry = transient;
+            memcpy(ks->failed_err, why, sizeof(why));
+            ret = again ? 0 : -1;
+        } else {
+            old = ks->gen;
+            ks->gen = g;
+            ks->have_failed = 0;
+            ret = 1;
+        }
         pthread_mutex_unlock(&ks->lock);
-        return failed ? -1 : 0;
     }
-    char why[sizeof(ks->failed_err)];
-    struct ks_gen *g = gen_open(ks->path, &id, why, sizeof(why));
-    pthread_mutex_lock(&ks->lock);
-    if (g == NULL) {
-        ks->failed = id;
-        ks->have_failed = 1;
-        memcpy(ks->failed_err, why, sizeof(why));
-        pthread_mutex_unlock(&ks->lock);
+    pthread_mutex_unlock(&ks->reload_lock);
+    if (old)
+        gen_release(ks, old);
+    if (ret < 0)
         smime_seterr(err, errlen, "%s", why);
-        return -1;
-    }
-    struct ks_gen *old = ks->gen;
-    ks->gen = g;
-    ks->have_failed = 0;
-    pthread_mutex_unlock(&ks->lock);
-    gen_release(ks, old);
-    return 1;
+    return ret;
 }
 
 /* Find key in the cache of g (lock held); adds a reference. */
@@ -477,11 +659,6 @@ keystore_lookup(keystore_t *ks, const char *address, keystore_entry_t **out,
     if (klen == 0)
         return 0;
     pthread_mutex_lock(&ks->lock);
-    if (ks->have_failed) {
-        smime_seterr(err, errlen, "%s", ks->failed_err);
-        pthread_mutex_unlock(&ks->lock);
-        return -1;
-    }
     struct ks_gen *g = ks->gen;
     g->refs++;
     e = cache_get(g, key);

@@ -19,6 +19,9 @@
  * may open any) with no group/other permission bits: it holds private
  * keys.
  *
+ * A file is loaded whole into private memory (a sealed memfd) and every
+ * record is checked then; a damaged file is refused as a whole.
+ *
  * Parsed entries are cached per open file and reference-counted: an entry
  * returned by keystore_lookup() stays valid until keystore_entry_free(),
  * even when the keystore is reloaded or freed meanwhile.
@@ -44,19 +47,27 @@ const char *keystore_path(const keystore_t *ks);
 /* 1 when the file at the path is not the one in use (other inode, size,
  * mtime or ctime: `smime-keystore build` renamed a new file into place,
  * or a refused file was chmod'ed), else 0.
- * A file state that already failed to load does not count again. */
+ * A file state that already failed to load does not count again
+ * (unless it failed for a passing reason, see below). */
 int keystore_changed(keystore_t *ks);
-/* Reopen when changed: 1 reopened, 0 unchanged, -1 the file is unusable
- * (deleted, truncated, garbage, wrong owner or mode; message in err).
- * From then on lookups fail with that message, until a reload finds a
- * usable file again: a file changed in place cannot be trusted to still
- * hold the old contents.  Lookups in other threads may run meanwhile;
- * entries they hold stay valid. */
+/* Reopen when changed: 1 switched to the new file, 0 nothing to do (no
+ * change, the same unusable file as before, or another thread is
+ * reloading), -1 the file changed and is unusable (deleted, unreadable,
+ * truncated, garbage, a damaged record, wrong owner or mode; message in
+ * err).  Lookups never fail for the file's sake: they keep answering
+ * from the last good file (a private copy, safe from changes made in
+ * place) until a usable one is at the path again.  So 1 and -1 each
+ * come once per change of the file: the caller can log them as they
+ * come.  A failure for a passing reason (out of memory or file
+ * descriptors) is tried again at every call, and reported again only
+ * when it fails another way.  Lookups in other threads may run
+ * meanwhile; entries they hold stay valid. */
 int keystore_reload(keystore_t *ks, char *err, size_t errlen);
 
 /* Case-insensitive address lookup.  1 found (*out: a reference, release
- * with keystore_entry_free), 0 no entry, -1 a broken entry or an
- * unusable keystore file (message in err).  Thread-safe. */
+ * with keystore_entry_free), 0 no entry, -1 an entry whose key or
+ * certificates cannot be parsed, or out of memory (message in err).
+ * Thread-safe. */
 int keystore_lookup(keystore_t *ks, const char *address,
                     keystore_entry_t **out, char *err, size_t errlen);
 void keystore_entry_free(keystore_entry_t *e);       /* accepts NULL */

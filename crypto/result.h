@@ -22,9 +22,10 @@ const char *smime_result_name(smime_result_t r);
  * empty when unknown. */
 typedef struct smime_signer_result {
     smime_result_t result;
-    char reason[80];        /* short English: "signature verified",
+    char reason[256];       /* short English: "signature verified",
                                "content altered", "expired certificate",
-                               "From mismatch", ... */
+                               "From mismatch", ...; "untrusted issuer
+                               DN" names a certificate issuer */
     char identifier[256];   /* signer email address from the certificate
                                (the one matching From/Sender if several) */
     char serial[130];       /* certificate serial, lower-case hex */

@@ -220,7 +220,8 @@ const char *smime_chain_status_string(enum smime_chain_status s)
     switch (s) {
     case SMIME_CHAIN_OK:                   return "certificate trusted";
     case SMIME_CHAIN_UNTRUSTED:            return "untrusted certificate";
-    case SMIME_CHAIN_MISSING_INTERMEDIATE: return "missing intermediate";
+    case SMIME_CHAIN_UNTRUSTED_ROOT:       return "untrusted root";
+    case SMIME_CHAIN_UNKNOWN_ISSUER:       return "untrusted issuer";
     case SMIME_CHAIN_EXPIRED:              return "expired certificate";
     case SMIME_CHAIN_NOT_YET_VALID:        return "certificate not yet valid";
     case SMIME_CHAIN_REVOKED:              return "revoked certificate";
@@ -357,6 +358,12 @@ static size_t chain_build(struct cinfo *ci, size_t nci, size_t *chain,
 
 /* ---- the chain ---- */
 
+/* No anchor found: what is known is where the chain built from the
+ * pool stops.  At a self-signed certificate: an untrusted root.  At one
+ * whose issuer is neither in the pool nor an anchor: that issuer is
+ * unknown -- whether it is a missing intermediate or an untrusted root
+ * cannot be told without its certificate, so neither is claimed.  With
+ * the issuer an anchor after all, GnuTLS refused the path: untrusted. */
 static enum smime_chain_status status_map(const smime_trust_t *t,
         unsigned st, struct cinfo *last)
 {
@@ -365,10 +372,11 @@ static enum smime_chain_status status_map(const smime_trust_t *t,
     gnutls_x509_crt_t iss;
 
     if (st & GNUTLS_CERT_SIGNER_NOT_FOUND) {
-        if (trust_ci_self_signed(last) ||
-            gnutls_x509_trust_list_get_issuer(t->tl, last->crt, &iss, 0) == 0)
+        if (trust_ci_self_signed(last))
+            return SMIME_CHAIN_UNTRUSTED_ROOT;
+        if (gnutls_x509_trust_list_get_issuer(t->tl, last->crt, &iss, 0) == 0)
             return SMIME_CHAIN_UNTRUSTED;
-        return SMIME_CHAIN_MISSING_INTERMEDIATE;
+        return SMIME_CHAIN_UNKNOWN_ISSUER;
     }
     if (st & ~time_bits)
         return SMIME_CHAIN_UNTRUSTED;
@@ -430,6 +438,47 @@ static int chain_key(struct cinfo *ci, const size_t *chain, size_t n,
     return 0;
 }
 
+/* The certificates at hand (ci[0] the signer, then the pool) and the
+ * chain built from them into chain[] (*n long); NULL on ENOMEM.  Free
+ * with pool_free(). */
+static struct cinfo *pool_chain(gnutls_x509_crt_t signer,
+        const gnutls_x509_crt_t *pool, size_t npool, unsigned max_chain,
+        size_t *chain, size_t *n, int *cut)
+{
+    size_t max = max_chain == 0 || max_chain > CHAIN_LIMIT ? CHAIN_LIMIT
+                                                           : max_chain;
+    struct cinfo *ci = calloc(npool + 1, sizeof(*ci));
+
+    if (ci == NULL)
+        return NULL;
+    trust_ci_init(&ci[0], signer);
+    for (size_t j = 0; j < npool; j++)
+        trust_ci_init(&ci[j + 1], pool[j]);
+    *n = chain_build(ci, npool + 1, chain, max, cut);
+    return ci;
+}
+
+static void pool_free(struct cinfo *ci, size_t npool)
+{
+    for (size_t j = 0; j <= npool; j++)
+        trust_ci_clear(&ci[j]);
+    free(ci);
+}
+
+gnutls_x509_crt_t smime_trust_chain_end(gnutls_x509_crt_t signer,
+        const gnutls_x509_crt_t *pool, size_t npool, unsigned max_chain)
+{
+    size_t chain[CHAIN_LIMIT], n;
+    int cut;
+    struct cinfo *ci = pool_chain(signer, pool, npool, max_chain, chain,
+                                  &n, &cut);
+    gnutls_x509_crt_t end = ci ? ci[chain[n - 1]].crt : NULL;
+
+    if (ci)
+        pool_free(ci, npool);
+    return end;
+}
+
 /* Narrows [v->lo, v->hi] around now to where a validity period
  * from..until (either -1: unknown) keeps the state it has at now.
  * GnuTLS: not yet valid when now < from, expired when now > until; the
@@ -474,26 +523,21 @@ enum smime_chain_status smime_trust_verify_chain(const smime_trust_t *t,
         gnutls_x509_crt_t signer, const gnutls_x509_crt_t *pool,
         size_t npool, unsigned max_chain, int *sha1)
 {
-    size_t chain[CHAIN_LIMIT];
-    size_t max = max_chain == 0 || max_chain > CHAIN_LIMIT ? CHAIN_LIMIT
-                                                           : max_chain;
-    struct cinfo *ci = calloc(npool + 1, sizeof(*ci));
+    size_t chain[CHAIN_LIMIT], n;
     unsigned char key[TRUST_CACHE_KEYLEN];
     struct trust_cache_val v;
     enum smime_chain_status st;
     int cut;
 
     *sha1 = 0;
-    if (ci == NULL)
-        return SMIME_CHAIN_ERROR;
     /* The clock is read before GnuTLS reads its own: a date crossed in
      * between puts the window's end before GnuTLS's now, so the entry
      * is never used. */
     time_t now = trust_now();
-    trust_ci_init(&ci[0], signer);
-    for (size_t j = 0; j < npool; j++)
-        trust_ci_init(&ci[j + 1], pool[j]);
-    size_t n = chain_build(ci, npool + 1, chain, max, &cut);
+    struct cinfo *ci = pool_chain(signer, pool, npool, max_chain, chain, &n,
+                                  &cut);
+    if (ci == NULL)
+        return SMIME_CHAIN_ERROR;
     int keyed = !t->no_cache && chain_key(ci, chain, n, cut, key) == 0;
 
     if (keyed && trust_cache_get(t->cache, key, now, &v)) {
@@ -508,8 +552,6 @@ enum smime_chain_status smime_trust_verify_chain(const smime_trust_t *t,
             trust_cache_put(t->cache, key, &v);
         }
     }
-    for (size_t j = 0; j <= npool; j++)
-        trust_ci_clear(&ci[j]);
-    free(ci);
+    pool_free(ci, npool);
     return st;
 }

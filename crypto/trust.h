@@ -30,17 +30,21 @@ int smime_trust_degraded(const smime_trust_t *t);
 /* Chain verification (used by verify.c; usable by the keystore). */
 enum smime_chain_status {
     SMIME_CHAIN_OK = 0,
-    SMIME_CHAIN_UNTRUSTED,            /* no path to an anchor, or a bad
-                                         certificate signature */
-    SMIME_CHAIN_MISSING_INTERMEDIATE, /* ends at a non-self-signed
-                                         certificate whose issuer is absent */
+    SMIME_CHAIN_UNTRUSTED,            /* a bad certificate signature, or
+                                         an anchor GnuTLS refuses */
+    SMIME_CHAIN_UNTRUSTED_ROOT,       /* ends at a self-signed certificate
+                                         that is not an anchor */
+    SMIME_CHAIN_UNKNOWN_ISSUER,       /* ends at a certificate whose issuer
+                                         is neither in the pool nor an
+                                         anchor: a missing intermediate
+                                         and an unknown root look alike */
     SMIME_CHAIN_EXPIRED,
     SMIME_CHAIN_NOT_YET_VALID,
     SMIME_CHAIN_REVOKED,              /* listed in a CRL (CRLFile) */
     SMIME_CHAIN_TOO_LONG,             /* no anchor within max_chain */
     SMIME_CHAIN_ERROR                 /* internal error (ENOMEM) */
 };
-/* "untrusted certificate", "missing intermediate", ... */
+/* "untrusted certificate", "untrusted root", "untrusted issuer", ... */
 const char *smime_chain_status_string(enum smime_chain_status s);
 
 /* Orders the chain signer -> its issuer -> ... out of pool (typically
@@ -59,6 +63,14 @@ const char *smime_chain_status_string(enum smime_chain_status s);
 enum smime_chain_status smime_trust_verify_chain(const smime_trust_t *t,
         gnutls_x509_crt_t signer, const gnutls_x509_crt_t *pool,
         size_t npool, unsigned max_chain, int *sha1);
+
+/* The last certificate of the chain smime_trust_verify_chain() builds
+ * from the same arguments (signer, or one of pool: borrowed): the
+ * self-signed root of SMIME_CHAIN_UNTRUSTED_ROOT, the certificate whose
+ * issuer is unknown in SMIME_CHAIN_UNKNOWN_ISSUER.  Its issuer is the
+ * name to report.  NULL on ENOMEM. */
+gnutls_x509_crt_t smime_trust_chain_end(gnutls_x509_crt_t signer,
+        const gnutls_x509_crt_t *pool, size_t npool, unsigned max_chain);
 
 /* The clock of chain verification: installs fn with
  * gnutls_global_set_time_function() and makes the chain cache use it

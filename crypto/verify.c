@@ -351,6 +351,26 @@ static int content_matches(const struct judge *j, const cms_signer_t *si)
            memcmp(si->message_digest.p, j->digests[si->digest], len) == 0;
 }
 
+/* A chain that reaches no anchor: the reason names the issuer that is
+ * not trusted ("untrusted issuer CN=X", "untrusted root CN=Y"). */
+static smime_result_t untrusted_end(const struct judge *j,
+                                    gnutls_x509_crt_t crt,
+                                    enum smime_chain_status ch,
+                                    smime_signer_result_t *r)
+{
+    gnutls_x509_crt_t end = smime_trust_chain_end(crt, j->certs, j->ncerts,
+                                                  j->v->policy->max_chain);
+    char dn[sizeof(r->reason)] = "";
+
+    if (end == NULL)
+        return set(r, SMIME_RESULT_TEMPERROR, "internal error");
+    smime_cert_issuer_dn(end, dn, sizeof(dn));
+    r->result = SMIME_RESULT_FAIL;
+    snprintf(r->reason, sizeof(r->reason), "%s%s%s",
+             smime_chain_status_string(ch), dn[0] ? " " : "", dn);
+    return r->result;
+}
+
 /* The certificate and policy checks after a good signature. */
 static smime_result_t judge_cert(const struct judge *j, const cms_signer_t *si,
                                  gnutls_x509_crt_t crt, int match,
@@ -364,6 +384,8 @@ static smime_result_t judge_cert(const struct judge *j, const cms_signer_t *si,
 
     if (ch == SMIME_CHAIN_ERROR)
         return set(r, SMIME_RESULT_TEMPERROR, "internal error");
+    if (ch == SMIME_CHAIN_UNTRUSTED_ROOT || ch == SMIME_CHAIN_UNKNOWN_ISSUER)
+        return untrusted_end(j, crt, ch, r);
     if (ch != SMIME_CHAIN_OK)
         return set(r, SMIME_RESULT_FAIL, smime_chain_status_string(ch));
     if ((cs = smime_cert_check_usage(crt)) != SMIME_CERT_OK)

@@ -24,7 +24,11 @@
  * Reasons (short, lower case, put verbatim in the header comment):
  *   pass      "signature verified"
  *   fail      "content altered", "bad signature", "untrusted certificate",
- *             "missing intermediate", "expired certificate",
+ *             "untrusted root DN" (the chain ends at a self-signed
+ *             certificate that is no trust anchor), "untrusted issuer DN"
+ *             (it ends at a certificate whose issuer DN is neither in the
+ *             CMS nor a trust anchor: a missing intermediate or an
+ *             unknown root, which cannot be told apart), "expired certificate",
  *             "certificate not yet valid", "revoked certificate",
  *             "certificate chain too long", "no emailProtection",
  *             "wrong key usage", "unreadable certificate"

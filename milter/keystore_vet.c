@@ -73,13 +73,14 @@ vet_chain(const smime_signer_t *signer, const smime_trust_t *trust,
         snprintf(msg, sizeof(msg), "self-signed certificate, not a trust "
                  "anchor of %s: recipients cannot verify its signatures",
                  conf_name);
-    else if (st == SMIME_CHAIN_UNTRUSTED)
+    else if (st == SMIME_CHAIN_UNTRUSTED || st == SMIME_CHAIN_UNTRUSTED_ROOT)
         snprintf(msg, sizeof(msg), "untrusted certificate: its chain ends "
                  "at issuer %s, not at a trust anchor of %s", issuer,
                  conf_name);
-    else if (st == SMIME_CHAIN_MISSING_INTERMEDIATE)
-        snprintf(msg, sizeof(msg), "missing intermediate: the issuer %s is "
-                 "not in the credential file", issuer);
+    else if (st == SMIME_CHAIN_UNKNOWN_ISSUER)
+        snprintf(msg, sizeof(msg), "untrusted issuer: %s is neither in the "
+                 "credential file nor a trust anchor of %s (a missing "
+                 "intermediate, or a root to trust)", issuer, conf_name);
     else if (st == SMIME_CHAIN_REVOKED)
         snprintf(msg, sizeof(msg), "revoked certificate (a CRLFile of %s "
                  "lists it or its chain)", conf_name);

@@ -18,7 +18,10 @@
  * headers stay.
  *
  * The keystore is opened once per configuration snapshot and reopened
- * here, before the lookup, when `smime-keystore build' replaced it.
+ * here, before the lookup, when `smime-keystore build' replaced it.  A
+ * keystore file that turns up unusable never stops signing: the last
+ * good one stays in use, and each change of the file's state is logged
+ * here, once (event=keystore), not in every message's line.
  */
 #include "config.h"
 
@@ -35,6 +38,7 @@
 
 #include "canon.h"
 #include "keystore.h"
+#include "log.h"
 #include "outbound.h"
 #include "rfc5322.h"
 #include "sign.h"
@@ -52,7 +56,6 @@ struct outbound {
     spool_t *spool;             /* the canonical entity, as signed */
     char address[321];
     char boundary[48];
-    char note[340];             /* keystore reload problem, for the log */
 };
 
 /* Root opens any keystore, but after the switch to UserID the daemon
@@ -204,6 +207,22 @@ from_address(const char *from, char *out, size_t len, char *why,
     return 1;
 }
 
+/* Reopen a rebuilt keystore; log each change of its state once. */
+static void
+keystore_poll(keystore_t *ks)
+{
+    char err[300], q[400];
+    int r = keystore_reload(ks, err, sizeof(err));
+
+    if (r > 0)
+        log_info(LOG_NOTICE, "event=keystore status=reloaded path=%s",
+                 keystore_path(ks));
+    else if (r < 0)
+        log_info(LOG_WARNING, "event=keystore status=unusable path=%s "
+                 "error=\"%s\" note=\"still signing with the last good "
+                 "keystore\"", keystore_path(ks), log_quote(q, sizeof q, err));
+}
+
 /* Look up and vet the keystore entry: 1 usable, 0 not (kind, why),
  * -1 error. */
 static int
@@ -212,8 +231,7 @@ find_entry(struct outbound_state *st, const char *login, struct outbound *o,
 {
     char err[300];
 
-    if (keystore_reload(st->ks, err, sizeof(err)) < 0)
-        snprintf(o->note, sizeof(o->note), "keystore not reloaded: %s", err);
+    keystore_poll(st->ks);
     int r = keystore_lookup(st->ks, o->address, &o->entry, err, sizeof(err));
     if (r < 0) {
         snprintf(why, whylen, "keystore: %s", err);
@@ -525,9 +543,8 @@ outbound_finish(outbound_t *o, const struct actions *act, void *actarg,
         goto out;
     }
     const smime_signer_t *signer = keystore_entry_signer(o->entry);
-    snprintf(why, whylen, "signed as %s (%s, %s)%s%s", o->address,
-             smime_sign_sigalg(signer), smime_sign_micalg(signer),
-             o->note[0] ? "; " : "", o->note);
+    snprintf(why, whylen, "signed as %s (%s, %s)", o->address,
+             smime_sign_sigalg(signer), smime_sign_micalg(signer));
     ret = 1;
 out:
     free(der);

@@ -46,8 +46,11 @@
  *       OnError; actions may have been performed partly only if an
  *       action itself failed).
  *     outbound_free(o)                accepts NULL; also on abort.
- * A message that is not signed passes unchanged.  Nothing here logs: the
- * session puts `why` into the per-message summary line.
+ * A message that is not signed passes unchanged.  Nothing about a
+ * message is logged here: the session puts `why` into the per-message
+ * summary line.  The one line logged here is a change of the keystore
+ * file's state (event=keystore: reloaded, or unusable and the last good
+ * one kept), once per change.
  */
 #ifndef SMIME_OUTBOUND_H
 #define SMIME_OUTBOUND_H

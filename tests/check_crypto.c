@@ -177,19 +177,35 @@ START_TEST(test_untrusted)
 {
     char e[1200];
     snprintf(e, sizeof(e), "-certfile %s/other-root.crt", pki);
-    expect_user("untrusted", e, SMIME_RESULT_FAIL, "untrusted certificate");
+    expect_user("untrusted", e, SMIME_RESULT_FAIL,
+                "untrusted root CN=Other Root,O=smime-milter test");
 }
 END_TEST
 
 START_TEST(test_selfsigned)
 {
-    expect_user("selfsigned", "", SMIME_RESULT_FAIL, "untrusted certificate");
+    expect_user("selfsigned", "", SMIME_RESULT_FAIL,
+                "untrusted root CN=Test User selfsigned,O=smime-milter test");
 }
 END_TEST
 
+/* Without its intermediate, alice's issuer is unknown: named, and not
+ * called a missing intermediate (it could as well be an unknown root). */
 START_TEST(test_missing_intermediate)
 {
-    expect_user("alice", "", SMIME_RESULT_FAIL, "missing intermediate");
+    expect_user("alice", "", SMIME_RESULT_FAIL, "untrusted issuer "
+                "CN=Test Intermediate CA,O=smime-milter test");
+}
+END_TEST
+
+/* The intermediate is in the CMS, its root is not trusted: the root is
+ * the unknown issuer, nothing is missing. */
+START_TEST(test_unknown_root)
+{
+    char e[1200];
+    snprintf(e, sizeof(e), "-certfile %s/other-inter.crt", pki);
+    expect_user("stranger", e, SMIME_RESULT_FAIL,
+                "untrusted issuer CN=Other Root,O=smime-milter test");
 }
 END_TEST
 
@@ -724,6 +740,7 @@ static Suite *crypto_suite(void)
     tcase_add_test(tc, test_untrusted);
     tcase_add_test(tc, test_selfsigned);
     tcase_add_test(tc, test_missing_intermediate);
+    tcase_add_test(tc, test_unknown_root);
     tcase_add_test(tc, test_noeku);
     tcase_add_test(tc, test_nokeyusage);
     tcase_add_test(tc, test_revoked);

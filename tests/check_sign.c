@@ -11,12 +11,16 @@
 
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <cdb.h>
 
 #include "keystore.h"
 #include "sign.h"
@@ -550,7 +554,8 @@ START_TEST(keystore_refuse_mode)
     ck_assert_ptr_null(keystore_open(path, err, sizeof(err)));
 
     /* a usable keystore, then a rebuilt one with bad permissions: it
-     * is reported (every time) and lookups fail until it is fixed */
+     * is reported once, and lookups answer from the last good file
+     * until it is fixed */
     ck_assert_int_eq(chmod(path, 0600), 0);
     ks = keystore_open(path, err, sizeof(err));
     ck_assert_msg(ks != NULL, "%s", err);
@@ -563,15 +568,14 @@ START_TEST(keystore_refuse_mode)
     ck_assert_int_eq(keystore_reload(ks, err, sizeof(err)), -1);
     ck_assert_ptr_nonnull(strstr(err, "chmod 600"));
     ck_assert_int_eq(keystore_changed(ks), 0);
-    err[0] = '\0';
-    ck_assert_int_eq(keystore_reload(ks, err, sizeof(err)), -1);
-    ck_assert_ptr_nonnull(strstr(err, "chmod 600"));
+    ck_assert_int_eq(keystore_reload(ks, err, sizeof(err)), 0);  /* once */
     ck_assert_ptr_nonnull(keystore_entry_signer(e)); /* still valid */
     keystore_entry_free(e);
-    err[0] = '\0';
     ck_assert_int_eq(keystore_lookup(ks, "alice@example.org", &e, err,
-                                     sizeof(err)), -1);
-    ck_assert_ptr_nonnull(strstr(err, "chmod 600"));
+                                     sizeof(err)), 1);
+    keystore_entry_free(e);
+    ck_assert_int_eq(keystore_lookup(ks, "ecdsa@example.org", &e, err,
+                                     sizeof(err)), 0);      /* old file */
     ck_assert_int_eq(chmod(path, 0600), 0);       /* fixed: now reloads */
     ck_assert_int_eq(keystore_changed(ks), 1);
     ck_assert_int_eq(keystore_reload(ks, err, sizeof(err)), 1);
@@ -582,41 +586,158 @@ START_TEST(keystore_refuse_mode)
 }
 END_TEST
 
-/* Deleted, truncated or garbage while open: lookups fail with the
- * reason (never the stale mapping), and a good file brings it back --
- * also the very file that was in use, moved back into place. */
-START_TEST(keystore_unusable_recovers)
+/* Overwrite len bytes of path at offset off with c, in place. */
+static void
+scribble(const char *path, off_t off, size_t len, int c)
 {
-    char path[2048], keep[2100], err[256] = "";
-    keystore_entry_t *e = NULL;
-    FILE *f;
+    char buf[8192];
+    int fd = open(path, O_WRONLY);
 
-    ks_path(path, sizeof(path), "unusable");
-    snprintf(keep, sizeof(keep), "%s.keep", path);
+    ck_assert_int_ge(fd, 0);
+    memset(buf, c, sizeof(buf));
+    while (len > 0) {
+        size_t n = len < sizeof(buf) ? len : sizeof(buf);
+        ck_assert_int_eq(pwrite(fd, buf, n, off), (ssize_t)n);
+        off += (off_t)n;
+        len -= n;
+    }
+    close(fd);
+}
+
+/* lookup of address on ks gives want (and a reference, dropped) */
+static void
+ks_expect(keystore_t *ks, const char *address, int want)
+{
+    char err[256] = "";
+    keystore_entry_t *e = NULL;
+    int r = keystore_lookup(ks, address, &e, err, sizeof(err));
+
+    ck_assert_msg(r == want, "%s: %d, expected %d (%s)", address, r, want, err);
+    if (r == 1)
+        ck_assert_ptr_nonnull(keystore_entry_signer(e));
+    keystore_entry_free(e);
+}
+
+/* reload gives want and says why (a substring of err) when -1; the
+ * same state again gives 0: one report per change */
+static void
+ks_reload_once(keystore_t *ks, int want, const char *why)
+{
+    char err[256] = "";
+
+    ck_assert_int_eq(keystore_changed(ks), 1);
+    int r = keystore_reload(ks, err, sizeof(err));
+    ck_assert_msg(r == want, "reload: %d, expected %d (%s)", r, want, err);
+    if (why)
+        ck_assert_msg(strstr(err, why), "\"%s\" lacks \"%s\"", err, why);
+    ck_assert_int_eq(keystore_changed(ks), 0);
+    ck_assert_int_eq(keystore_reload(ks, err, sizeof(err)), 0);
+}
+
+/* Garbage written in place, truncated in place, deleted, a record
+ * damaged: every lookup still answers from the last good file -- even
+ * for entries never looked up before, whose bytes were in the file that
+ * was overwritten (never the stale mapping, never SIGBUS) -- each change
+ * is reported once, and a good file is taken as soon as it is there. */
+START_TEST(keystore_damaged_keeps_last_good)
+{
+    static const char *const spec2[][3] = {
+        { "alice@example.org", "alice", "alice2" },
+        { "bob@example.org", "bob", NULL },
+    };
+    char path[2048], tmp[2100], err[256] = "";
+    struct stat st;
+
+    ks_path(path, sizeof(path), "damaged");
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     ks_build(path, spec1, 2);
+    ck_assert_int_eq(stat(path, &st), 0);
     keystore_t *ks = keystore_open(path, err, sizeof(err));
     ck_assert_msg(ks != NULL, "%s", err);
-    ck_assert_int_eq(rename(path, keep), 0);                 /* deleted */
-    ck_assert_int_eq(keystore_reload(ks, err, sizeof(err)), -1);
-    ck_assert_ptr_nonnull(strstr(err, "cannot open"));
-    ck_assert_int_eq(keystore_lookup(ks, "alice@example.org", &e, err,
-                                     sizeof(err)), -1);
-    ck_assert_ptr_null(e);
-    ck_assert_ptr_nonnull((f = fopen(path, "w")));           /* garbage */
-    fputs("this is not a keystore\n", f);
-    fclose(f);
-    ck_assert_int_eq(chmod(path, 0600), 0);
-    ck_assert_int_eq(keystore_reload(ks, err, sizeof(err)), -1);
-    ck_assert_ptr_nonnull(strstr(err, "not a CDB"));
-    ck_assert_int_eq(truncate(path, 0), 0);                  /* truncated */
-    ck_assert_int_eq(keystore_reload(ks, err, sizeof(err)), -1);
-    ck_assert_int_eq(keystore_lookup(ks, "alice@example.org", &e, err,
-                                     sizeof(err)), -1);
-    ck_assert_int_eq(rename(keep, path), 0);         /* the old one back */
+
+    scribble(path, 0, 8192, 'Z');                     /* garbage in place */
+    ks_reload_once(ks, -1, "keystore");
+    ks_expect(ks, "alice@example.org", 1);
+    ck_assert_int_eq(truncate(path, 2100), 0);        /* truncated in place */
+    ks_reload_once(ks, -1, "keystore");
+    ks_expect(ks, "ecdsa@example.org", 1);
+    ck_assert_int_eq(truncate(path, 0), 0);           /* emptied */
+    ks_reload_once(ks, -1, "not a CDB");
+    ks_build(path, spec1, 1);                         /* unreadable */
+    ck_assert_int_eq(chmod(path, 0), 0);
+    if (geteuid() == 0)
+        ck_assert_int_eq(seteuid(65534), 0);
+    ks_reload_once(ks, -1, "Permission denied");
+    ks_expect(ks, "ecdsa@example.org", 1);
+    if (getuid() == 0)
+        ck_assert_int_eq(seteuid(0), 0);
+    ck_assert_int_eq(mkfifo(tmp, 0600), 0);           /* a FIFO: no hang */
+    ck_assert_int_eq(rename(tmp, path), 0);
+    ks_reload_once(ks, -1, "not a regular file");
+    ck_assert_int_eq(unlink(path), 0);                /* deleted */
+    ks_reload_once(ks, -1, "cannot open");
+    ks_expect(ks, "alice@example.org", 1);
+    ks_expect(ks, "nobody@example.org", 0);           /* no entry: no error */
+
+    /* a sound CDB with the marker whose last record is broken: refused
+     * as a whole when it is loaded, not when bob's mail comes */
+    ks_build(tmp, spec2, 2);
+    int fd = open(tmp, O_RDONLY);
+    struct cdb c;
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(cdb_init(&c, fd), 0);
+    ck_assert_int_eq(cdb_find(&c, "bob@example.org", 15), 1);
+    unsigned bob = cdb_datapos(&c);       /* version, type, length ... */
+    cdb_free(&c);
+    close(fd);
+    scribble(tmp, (off_t)bob + 2, 4, 0xff);  /* the first field's length */
+    ck_assert_int_eq(rename(tmp, path), 0);
+    ks_reload_once(ks, -1, "damaged");
+    ks_expect(ks, "bob@example.org", 0);
+    ks_expect(ks, "ecdsa@example.org", 1);
+
+    ks_build(path, spec2, 2);                         /* rebuilt: taken */
+    ks_reload_once(ks, 1, NULL);
+    ks_expect(ks, "bob@example.org", 1);
+    ks_expect(ks, "ecdsa@example.org", 0);
+    keystore_free(ks);
+    unlink(path);
+}
+END_TEST
+
+/* Out of file descriptors while a rebuilt keystore is loaded: reported
+ * once, tried again at each reload, and taken as soon as it can be read,
+ * without waiting for the file to change again. */
+START_TEST(keystore_transient_retried)
+{
+    char path[2048], err[256] = "";
+    struct rlimit old, low;
+
+    ks_path(path, sizeof(path), "transient");
+    ks_build(path, spec1, 1);
+    keystore_t *ks = keystore_open(path, err, sizeof(err));
+    ck_assert_msg(ks != NULL, "%s", err);
+    ks_build(path, spec1, 2);                         /* ecdsa added */
+
+    int next = open("/dev/null", O_RDONLY);           /* lowest free fd */
+    ck_assert_int_ge(next, 0);
+    close(next);
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+    low = old;
+    low.rlim_cur = (rlim_t)next;
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+    int r1 = keystore_reload(ks, err, sizeof(err));
+    int changed = keystore_changed(ks);
+    int r2 = keystore_reload(ks, err, sizeof(err));
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+    ck_assert_int_eq(r1, -1);
+    ck_assert_msg(strstr(err, "Too many open files"), "%s", err);
+    ck_assert_int_eq(changed, 1);                     /* to be retried */
+    ck_assert_int_eq(r2, 0);                          /* not reported again */
+    ks_expect(ks, "ecdsa@example.org", 0);            /* the last good one */
+    ck_assert_int_eq(keystore_changed(ks), 1);
     ck_assert_int_eq(keystore_reload(ks, err, sizeof(err)), 1);
-    ck_assert_int_eq(keystore_lookup(ks, "alice@example.org", &e, err,
-                                     sizeof(err)), 1);
-    keystore_entry_free(e);
+    ks_expect(ks, "ecdsa@example.org", 1);
     keystore_free(ks);
     unlink(path);
 }
@@ -768,7 +889,8 @@ sign_suite(void)
     tcase_add_test(tc, keystore_signer_roundtrip);
     tcase_add_test(tc, keystore_reload_rebuilt);
     tcase_add_test(tc, keystore_refuse_mode);
-    tcase_add_test(tc, keystore_unusable_recovers);
+    tcase_add_test(tc, keystore_damaged_keeps_last_good);
+    tcase_add_test(tc, keystore_transient_retried);
     tcase_add_test(tc, keystore_refuse_other);
     tcase_add_test(tc, keystore_checks);
     tcase_add_test(tc, keystore_threads);

@@ -17,6 +17,7 @@
 
 #include <gnutls/gnutls.h>
 
+#include "cert.h"
 #include "keystore.h"
 #include "trust.h"
 #include "trust_dn.h"
@@ -108,14 +109,18 @@ START_TEST(test_chain_status_cached)
 {
     static const char *const none[] = { NULL };
     static const char *const other[] = { "other-root", NULL };
+    static const char *const other_inter[] = { "other-inter", NULL };
     smime_trust_t *t = store("crl.pem");
 
     chain_twice(t, "crl.pem", "alice", inter, 0, SMIME_CHAIN_OK);
     chain_twice(t, "crl.pem", "ecdsa", inter, 8, SMIME_CHAIN_OK);
-    chain_twice(t, "crl.pem", "untrusted", other, 0, SMIME_CHAIN_UNTRUSTED);
-    chain_twice(t, "crl.pem", "selfsigned", none, 0, SMIME_CHAIN_UNTRUSTED);
-    chain_twice(t, "crl.pem", "alice", none, 0,
-                SMIME_CHAIN_MISSING_INTERMEDIATE);
+    chain_twice(t, "crl.pem", "untrusted", other, 0,
+                SMIME_CHAIN_UNTRUSTED_ROOT);
+    chain_twice(t, "crl.pem", "selfsigned", none, 0,
+                SMIME_CHAIN_UNTRUSTED_ROOT);
+    chain_twice(t, "crl.pem", "alice", none, 0, SMIME_CHAIN_UNKNOWN_ISSUER);
+    chain_twice(t, "crl.pem", "stranger", other_inter, 0,
+                SMIME_CHAIN_UNKNOWN_ISSUER);
     chain_twice(t, "crl.pem", "expired", inter, 0, SMIME_CHAIN_EXPIRED);
     chain_twice(t, "crl.pem", "revoked", inter, 0, SMIME_CHAIN_REVOKED);
     chain_twice(t, "crl.pem", "alice", inter, 1, SMIME_CHAIN_TOO_LONG);
@@ -267,11 +272,82 @@ START_TEST(test_issuer_names_as_gnutls)
     /* another name: no issuer in the pool */
     pool[0] = alice_patched(2, 'X');
     ck_assert_int_eq(smime_trust_verify_chain(t, pool[0], pool, 2, 0, &sha1),
-                     SMIME_CHAIN_MISSING_INTERMEDIATE);
+                     SMIME_CHAIN_UNKNOWN_ISSUER);
     ck_assert_int_eq(gnutls_x509_crt_check_issuer(pool[0], pool[1]), 0);
     gnutls_x509_crt_deinit(pool[0]);
     gnutls_x509_crt_deinit(pool[1]);
     smime_trust_free(t);
+}
+END_TEST
+
+/* The issuer name of the chain's end, as verify.c reports it. */
+static void end_issuer(gnutls_x509_crt_t signer, const gnutls_x509_crt_t *pool,
+                       size_t n, const char *want)
+{
+    char dn[512];
+    gnutls_x509_crt_t end = smime_trust_chain_end(signer, pool, n, 0);
+
+    ck_assert_ptr_nonnull(end);
+    smime_cert_issuer_dn(end, dn, sizeof(dn));
+    ck_assert_str_eq(dn, want);
+}
+
+/* A chain that reaches no anchor says only what is known of it: where
+ * it ends.  The intermediate in the pool and the root unknown (a
+ * private CA, or TrustSystemStore alone): the root is the unknown
+ * issuer, never "missing intermediate". */
+START_TEST(test_chain_end_unknown)
+{
+    char path[1100], err[512];
+    smime_trust_t *t = smime_trust_new(), *ours = store(NULL);
+    gnutls_x509_crt_t pool[2];
+    int sha1;
+
+    ck_assert_ptr_nonnull(t);
+    snprintf(path, sizeof(path), "%s/other-root.crt", pki);
+    ck_assert_int_eq(smime_trust_add_anchors(t, path, err, sizeof(err)), 1);
+
+    /* alice with inter, only other-root trusted: the test root is the
+     * unknown issuer */
+    pool[0] = crt_load("alice");
+    pool[1] = crt_load("inter");
+    ck_assert_int_eq(smime_trust_verify_chain(t, pool[0], pool, 2, 0, &sha1),
+                     SMIME_CHAIN_UNKNOWN_ISSUER);
+    ck_assert_ptr_eq(smime_trust_chain_end(pool[0], pool, 2, 0), pool[1]);
+    end_issuer(pool[0], pool, 2, "CN=Test Root CA,O=smime-milter test");
+    /* without inter: inter is the unknown issuer */
+    ck_assert_int_eq(smime_trust_verify_chain(t, pool[0], pool, 1, 0, &sha1),
+                     SMIME_CHAIN_UNKNOWN_ISSUER);
+    ck_assert_ptr_eq(smime_trust_chain_end(pool[0], pool, 1, 0), pool[0]);
+    end_issuer(pool[0], pool, 1, "CN=Test Intermediate CA,O=smime-milter test");
+    gnutls_x509_crt_deinit(pool[0]);
+    gnutls_x509_crt_deinit(pool[1]);
+
+    /* stranger with other-inter: the other root is unknown to ours ... */
+    pool[0] = crt_load("stranger");
+    pool[1] = crt_load("other-inter");
+    ck_assert_int_eq(smime_trust_verify_chain(ours, pool[0], pool, 2, 0,
+                                              &sha1),
+                     SMIME_CHAIN_UNKNOWN_ISSUER);
+    end_issuer(pool[0], pool, 2, "CN=Other Root,O=smime-milter test");
+    /* ... and an anchor of t */
+    ck_assert_int_eq(smime_trust_verify_chain(t, pool[0], pool, 2, 0, &sha1),
+                     SMIME_CHAIN_OK);
+    gnutls_x509_crt_deinit(pool[0]);
+    gnutls_x509_crt_deinit(pool[1]);
+
+    /* a self-signed end is the root itself */
+    pool[0] = crt_load("untrusted");
+    pool[1] = crt_load("other-root");
+    ck_assert_int_eq(smime_trust_verify_chain(ours, pool[0], pool, 2, 0,
+                                              &sha1),
+                     SMIME_CHAIN_UNTRUSTED_ROOT);
+    ck_assert_ptr_eq(smime_trust_chain_end(pool[0], pool, 2, 0), pool[1]);
+    end_issuer(pool[0], pool, 2, "CN=Other Root,O=smime-milter test");
+    gnutls_x509_crt_deinit(pool[0]);
+    gnutls_x509_crt_deinit(pool[1]);
+    smime_trust_free(t);
+    smime_trust_free(ours);
 }
 END_TEST
 
@@ -344,6 +420,7 @@ TCase *trust_tcase(void)
     tcase_add_test(tc, test_cache_follows_clock);
     tcase_add_test(tc, test_crl_stale_still_revokes);
     tcase_add_test(tc, test_issuer_names_as_gnutls);
+    tcase_add_test(tc, test_chain_end_unknown);
     tcase_add_test(tc, test_keystore_entry_check);
     return tc;
 }

@@ -15,12 +15,15 @@
 #	OUTDIR/inter.crt inter.key    CN=Test Intermediate CA,... (serial 02, by root)
 #	OUTDIR/roots.pem              = root.crt, the test TrustAnchorFile
 #	OUTDIR/other-root.crt .key    CN=Other Root,O=smime-milter test (serial 03)
+#	OUTDIR/other-inter.crt .key   CN=Other Intermediate CA,... (serial 04,
+#	                              by other-root: a hierarchy not trusted)
 #	OUTDIR/crl.pem                CRL by inter listing `revoked'
 #	OUTDIR/serials.txt            "NAME HEXSERIAL" for every certificate
 #	OUTDIR/NAME.key               PKCS#8 PEM, unencrypted
 #	OUTDIR/NAME.crt               PEM
 #	OUTDIR/NAME.chain.pem         NAME.crt + its issuing CA certificate
-#	                              (inter.crt; other-root.crt for `untrusted';
+#	                              (inter.crt; other-root.crt for `untrusted',
+#	                              other-inter.crt for `stranger';
 #	                              nothing more for `selfsigned')
 #	OUTDIR/NAME.pem               NAME.key + NAME.chain.pem (keystore format)
 #	OUTDIR/NAME.p12               PKCS#12 (3DES, password "test")
@@ -171,6 +174,7 @@ user() {
 ca root 01 "Test Root CA"
 ca inter 02 "Test Intermediate CA" root
 ca other-root 03 "Other Root"
+ca other-inter 04 "Other Intermediate CA" other-root
 cp "$OUT/root.crt" "$OUT/roots.pem"
 
 #    NAME       SERIAL KEY     ARG       ISSUER     USAGE
@@ -189,6 +193,7 @@ user revoked    100b   rsa     2048      inter      normal
 user selfsigned 100c   rsa     2048      self       normal
 user untrusted  100d   rsa     2048      other-root normal
 user weak       100e   rsa     1024      inter      normal
+user stranger   100f   rsa     2048      other-inter normal
 
 cat >"$TMP/crl.tmpl" <<EOF
 crl_number = 1
