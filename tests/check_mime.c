@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "check_mime.h"
+#include "codec.h"
 #include "rfc5322.h"
 #include "spool.h"
 
@@ -839,6 +840,72 @@ START_TEST(test_error_string)
 }
 END_TEST
 
+/* ---- codec ---- */
+
+/* The constant decoding table against the alphabet of RFC 2045 6.8:
+ * each of the 64 characters is its own sextet, whitespace is skipped,
+ * "=" pads, every other octet is bad. */
+START_TEST(test_b64_every_octet)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+    for (int c = 0; c < 256; c++) {
+        struct b64_dec d = {0};
+        char in[4] = {'A', 'A', 'A', (char)c};
+        unsigned char out[8];
+        int bad = 0;
+        const char *pos = c ? strchr(alphabet, c) : NULL;
+        size_t n = b64_decode(&d, in, 4, out, &bad);
+        if (pos != NULL) {
+            ck_assert_msg(n == 3 && !bad && out[2] == pos - alphabet,
+                          "octet %d", c);
+        } else if (c == '=') {
+            ck_assert_msg(n == 2 && !bad, "pad");
+        } else if (strchr(" \t\r\n\f\v", c) && c) {
+            ck_assert_msg(n == 0 && !bad && d.n == 3, "whitespace %d", c);
+        } else {
+            ck_assert_msg(n == 0 && bad, "octet %d must be bad", c);
+        }
+    }
+}
+END_TEST
+
+static int sink_buf(void *arg, const char *p, size_t n)
+{
+    buf_add(arg, p, n);
+    return 0;
+}
+
+/* Every octet value, in every alignment, encodes to lines of 76 and
+ * decodes back. */
+START_TEST(test_b64_round_trip)
+{
+    unsigned char all[256 + 2], back[512];
+
+    for (int i = 0; i < 256; i++)
+        all[i] = (unsigned char)i;
+    for (size_t len = 254; len <= 256; len++) {
+        struct buf enc = {0};
+        struct b64_enc e;
+        struct b64_dec d = {0};
+        int bad = 0;
+        b64_enc_init(&e, sink_buf, &enc);
+        ck_assert_int_eq(b64_enc_update(&e, all, len), 0);
+        ck_assert_int_eq(b64_enc_finish(&e), 0);
+        ck_assert_ptr_nonnull(memchr(enc.p, '\r', enc.n));
+        ck_assert_uint_eq((size_t)((char *)memchr(enc.p, '\r', enc.n) -
+                                   enc.p), 76);
+        size_t n = b64_decode(&d, enc.p, enc.n, back, &bad);
+        n += b64_decode_end(&d, back + n, &bad);
+        ck_assert(!bad);
+        ck_assert_uint_eq(n, len);
+        ck_assert_mem_eq(back, all, len);
+        buf_free(&enc);
+    }
+}
+END_TEST
+
 static Suite *mime_suite(void)
 {
     Suite *s = suite_create("mime");
@@ -865,6 +932,10 @@ static Suite *mime_suite(void)
     tc = tcase_create("openssl");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_openssl_signed);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("codec");
+    tcase_add_test(tc, test_b64_every_octet);
+    tcase_add_test(tc, test_b64_round_trip);
     suite_add_tcase(s, tc);
     tc = tcase_create("spool");
     tcase_set_timeout(tc, 60);
