@@ -34,6 +34,7 @@
 #include <gnutls/crypto.h>
 
 #include "canon.h"
+#include "codec.h"
 #include "keystore.h"
 #include "outbound.h"
 #include "rfc5322.h"
@@ -381,41 +382,6 @@ outbound_free(outbound_t *o)
 
 /* ---- end of message ---- */
 
-/* base64 of der in CRLF lines of 76 characters, last line with CRLF. */
-static char *
-base64_lines(const unsigned char *der, size_t len, size_t *outlen)
-{
-    static const char tab[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t chars = (len + 2) / 3 * 4;
-    char *out = malloc(chars + (chars / 76 + 1) * 2 + 1);
-    size_t n = 0, col = 0;
-
-    if (out == NULL)
-        return NULL;
-    for (size_t i = 0; i < len; i += 3) {
-        unsigned v = (unsigned)der[i] << 16;
-        if (i + 1 < len)
-            v |= (unsigned)der[i + 1] << 8;
-        if (i + 2 < len)
-            v |= der[i + 2];
-        out[n++] = tab[v >> 18 & 63];
-        out[n++] = tab[v >> 12 & 63];
-        out[n++] = i + 1 < len ? tab[v >> 6 & 63] : '=';
-        out[n++] = i + 2 < len ? tab[v & 63] : '=';
-        if ((col += 4) == 76 && i + 3 < len) {
-            out[n++] = '\r';
-            out[n++] = '\n';
-            col = 0;
-        }
-    }
-    out[n++] = '\r';
-    out[n++] = '\n';
-    out[n] = '\0';
-    *outlen = n;
-    return out;
-}
-
 /* The new body: head (memory), the spooled entity, tail (memory). */
 struct body_reader {
     int seg;
@@ -499,7 +465,7 @@ outbound_finish(outbound_t *o, const struct actions *act, void *actarg,
         snprintf(why, whylen, "%s", smime_sign_error(o->sign));
         return -1;
     }
-    if ((b64 = base64_lines(der, derlen, &b64len)) == NULL ||
+    if ((b64 = b64_encode_lines(der, derlen, &b64len)) == NULL ||
         asprintf(&head, "This is an S/MIME signed message.\r\n\r\n"
                  "--%s\r\n", o->boundary) < 0 ||
         asprintf(&tail, "\r\n--%s\r\n"

@@ -10,6 +10,8 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "codec.h"
@@ -221,6 +223,44 @@ int b64_enc_finish(struct b64_enc *e)
         return -1;
     e->nin = 0;
     return out_flush(e->sink, e->arg, e->out, &e->nout);
+}
+
+/* A sink into a buffer allocated for the whole output and its NUL. */
+struct mem_out {
+    char *p;
+    size_t n, cap;
+};
+
+static int mem_sink(void *arg, const char *buf, size_t len)
+{
+    struct mem_out *m = arg;
+
+    if (len > m->cap - 1 - m->n) {
+        errno = ENOBUFS;
+        return -1;
+    }
+    memcpy(m->p + m->n, buf, len);
+    m->n += len;
+    return 0;
+}
+
+char *b64_encode_lines(const void *buf, size_t len, size_t *outlen)
+{
+    size_t chars = (len + 2) / 3 * 4;
+    struct mem_out m = { NULL, 0, chars + (chars / 76 + 1) * 2 + 1 };
+    struct b64_enc e;
+
+    if ((m.p = malloc(m.cap)) == NULL)
+        return NULL;
+    b64_enc_init(&e, mem_sink, &m);
+    if (b64_enc_update(&e, buf, len) != 0 || b64_enc_finish(&e) != 0 ||
+        mem_sink(&m, "\r\n", 2) != 0) {
+        free(m.p);
+        return NULL;
+    }
+    m.p[m.n] = '\0';
+    *outlen = m.n;
+    return m.p;
 }
 
 void qp_enc_init(struct qp_enc *e, codec_sink_fn sink, void *arg)

@@ -906,6 +906,39 @@ START_TEST(test_b64_round_trip)
 }
 END_TEST
 
+/* The one-shot encoder of the smime.p7s part: RFC 4648 vectors, lines
+ * of 76, every line ended by CRLF. */
+START_TEST(test_b64_encode_lines)
+{
+    static const struct {
+        const char *in, *out;
+    } v[] = {
+        {"", "\r\n"}, {"f", "Zg==\r\n"}, {"fo", "Zm8=\r\n"},
+        {"foo", "Zm9v\r\n"}, {"foob", "Zm9vYg==\r\n"},
+        {"fooba", "Zm9vYmE=\r\n"}, {"foobar", "Zm9vYmFy\r\n"},
+    };
+    unsigned char zeros[58] = {0};
+    size_t n;
+    char *out;
+
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        out = b64_encode_lines(v[i].in, strlen(v[i].in), &n);
+        ck_assert_ptr_nonnull(out);
+        ck_assert_str_eq(out, v[i].out);
+        ck_assert_uint_eq(n, strlen(v[i].out));
+        free(out);
+    }
+    out = b64_encode_lines(zeros, 57, &n);          /* exactly one line */
+    ck_assert_uint_eq(n, 78);
+    ck_assert_str_eq(out + 76, "\r\n");
+    free(out);
+    out = b64_encode_lines(zeros, 58, &n);          /* one more quantum */
+    ck_assert_str_eq(out + 76, "\r\nAA==\r\n");
+    ck_assert_uint_eq(n, 84);
+    free(out);
+}
+END_TEST
+
 static Suite *mime_suite(void)
 {
     Suite *s = suite_create("mime");
@@ -936,6 +969,7 @@ static Suite *mime_suite(void)
     tc = tcase_create("codec");
     tcase_add_test(tc, test_b64_every_octet);
     tcase_add_test(tc, test_b64_round_trip);
+    tcase_add_test(tc, test_b64_encode_lines);
     suite_add_tcase(s, tc);
     tc = tcase_create("spool");
     tcase_set_timeout(tc, 60);
