@@ -223,28 +223,9 @@ static void collect_addrs(inbound_t *in, const struct msg_headers *h)
             }
 }
 
-/* "Name: value" CRLF, with the "\n" of folded values made CRLF. */
-static int feed_header(inbound_t *in, const struct msg_header *hd)
+static int parser_out(void *parser, const char *buf, size_t len)
 {
-    const char *v = hd->value;
-
-    if (mime_parser_feed(in->parser, hd->name, strlen(hd->name)) != 0 ||
-        mime_parser_feed(in->parser, ": ", 2) != 0)
-        return -1;
-    while (*v) {
-        size_t n = strcspn(v, "\r\n");
-        if (mime_parser_feed(in->parser, v, n) != 0)
-            return -1;
-        v += n;
-        if (*v == '\r')
-            v++;
-        if (*v == '\n') {
-            v++;
-            if (mime_parser_feed(in->parser, "\r\n", 2) != 0)
-                return -1;
-        }
-    }
-    return mime_parser_feed(in->parser, "\r\n", 2);
+    return mime_parser_feed(parser, buf, len);
 }
 
 inbound_t *inbound_new(const config_t *cfg, const struct msg_headers *hdrs)
@@ -268,7 +249,8 @@ inbound_t *inbound_new(const config_t *cfg, const struct msg_headers *hdrs)
     }
     collect_addrs(in, hdrs);
     for (size_t i = 0; i < hdrs->n; i++)
-        if (feed_header(in, &hdrs->v[i]) != 0)
+        if (rfc5322_header_write(hdrs->v[i].name, hdrs->v[i].value,
+                                 parser_out, in->parser) != 0)
             in->failed = 1;
     if (mime_parser_feed(in->parser, "\r\n", 2) != 0)
         in->failed = 1;

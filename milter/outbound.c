@@ -260,27 +260,10 @@ canon_out(void *arg, const char *buf, size_t len)
     return spool_write(o->spool, buf, len);
 }
 
-/* "Name: value\r\n" with the value's "\n" folds turned into CRLF. */
 static int
-feed_header(mime_canon_t *c, const struct msg_header *h)
+canon_in(void *canon, const char *buf, size_t len)
 {
-    if (mime_canon_feed(c, h->name, strlen(h->name)) < 0 ||
-        mime_canon_feed(c, ": ", 2) < 0)
-        return -1;
-    for (const char *p = h->value; *p;) {
-        size_t n = strcspn(p, "\r\n");
-        if (mime_canon_feed(c, p, n) < 0)
-            return -1;
-        p += n;
-        if (*p == '\r')
-            p++;
-        if (*p == '\n') {
-            p++;
-            if (mime_canon_feed(c, "\r\n", 2) < 0)
-                return -1;
-        }
-    }
-    return mime_canon_feed(c, "\r\n", 2);
+    return mime_canon_feed(canon, buf, len);
 }
 
 static int
@@ -316,7 +299,9 @@ start_stream(const config_t *cfg, const struct msg_headers *h,
     if (o->canon == NULL)
         return -1;
     for (size_t i = 0; i < h->n; i++)
-        if (is_moved_header(h->v[i].name) && feed_header(o->canon, &h->v[i]))
+        if (is_moved_header(h->v[i].name) &&
+            rfc5322_header_write(h->v[i].name, h->v[i].value, canon_in,
+                                 o->canon) != 0)
             return -1;
     return mime_canon_feed(o->canon, "\r\n", 2);
 }

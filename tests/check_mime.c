@@ -831,6 +831,40 @@ START_TEST(test_cfws_equal)
 }
 END_TEST
 
+static int sink_buf(void *arg, const char *p, size_t n)
+{
+    buf_add(arg, p, n);
+    return 0;
+}
+
+START_TEST(test_header_lines)
+{
+    struct buf b = {0};
+
+    ck_assert(rfc5322_is_header_start("Subject: x", 10));
+    ck_assert(rfc5322_is_header_start("Subject \t: x", 12));   /* obsolete */
+    ck_assert(rfc5322_is_header_start("X:", 2));
+    ck_assert(!rfc5322_is_header_start(": x", 3));
+    ck_assert(!rfc5322_is_header_start(" folded: x", 10));
+    ck_assert(!rfc5322_is_header_start("Sub ject: x", 11));
+    ck_assert(!rfc5322_is_header_start("Subject", 7));
+    ck_assert(!rfc5322_is_header_start("Subject: x", 7));      /* len */
+    ck_assert(!rfc5322_is_header_start("S\xc3\xbc: x", 6));
+
+    /* folds as an MTA hands them over ("\n", also "\r\n") become CRLF */
+    ck_assert_int_eq(rfc5322_header_write("Content-Type",
+        "multipart/signed;\n\tboundary=b;\r\n micalg=sha-256", sink_buf,
+        &b), 0);
+    buf_add(&b, "", 1);
+    ck_assert_str_eq(b.p, "Content-Type: multipart/signed;\r\n\tboundary=b;"
+                          "\r\n micalg=sha-256\r\n");
+    buf_free(&b);
+    ck_assert_int_eq(rfc5322_header_write("X", "", sink_buf, &b), 0);
+    ck_assert_mem_eq(b.p, "X: \r\n", 5);
+    buf_free(&b);
+}
+END_TEST
+
 START_TEST(test_error_string)
 {
     ck_assert_str_eq(mime_error_string(0), "");
@@ -870,12 +904,6 @@ START_TEST(test_b64_every_octet)
     }
 }
 END_TEST
-
-static int sink_buf(void *arg, const char *p, size_t n)
-{
-    buf_add(arg, p, n);
-    return 0;
-}
 
 /* Every octet value, in every alignment, encodes to lines of 76 and
  * decodes back. */
@@ -981,6 +1009,7 @@ static Suite *mime_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_addrs);
     tcase_add_test(tc, test_cfws_equal);
+    tcase_add_test(tc, test_header_lines);
     suite_add_tcase(s, tc);
     return s;
 }
