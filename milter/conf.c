@@ -29,6 +29,7 @@
 #include "arheader.h"
 #include "conf.h"
 #include "outbound.h"
+#include "spool.h"
 
 enum ktype {
     T_STRING, T_PATHS, T_BOOL, T_SIZE, T_MODE, T_NETS, T_ONERROR,
@@ -76,8 +77,8 @@ static const struct key keys[] = {
      T_ONERROR, F(on_error_accept), "tempfail", 0},
     {{"SpoolThreshold", "1048576", "bytes kept in memory per message "
       "before spilling"}, T_SIZE, F(spool_threshold), "1048576", 0},
-    {{"SpoolDirectory", "/var/tmp", "where spill files go"},
-     T_DIR, F(spool_directory), "/var/tmp", 0},
+    {{"SpoolDirectory", SPOOL_DEFAULT_DIR, "where spill files go"},
+     T_DIR, F(spool_directory), SPOOL_DEFAULT_DIR, 0},
     {{"MaxMessageSize", "0", "larger messages pass unverified and unsigned; "
       "0: no limit"}, T_SIZE, F(max_message_size), "0", 0},
     {{"UserID", "none", "user[:group] to switch to after binding the "

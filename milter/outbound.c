@@ -286,16 +286,12 @@ start_stream(const config_t *cfg, const struct msg_headers *h,
     for (size_t i = 0; i < sizeof(rnd); i++)
         n += snprintf(o->boundary + n, sizeof(o->boundary) - (size_t)n,
                       "%02x", rnd[i]);
-    o->spool = spool_new((size_t)cfg->spool_threshold,
-                         cfg->spool_directory ? cfg->spool_directory
-                                              : "/var/tmp");
+    o->spool = spool_new((size_t)cfg->spool_threshold, cfg->spool_directory);
     o->sign = smime_sign_new(signer);
     if (o->spool == NULL || o->sign == NULL)
         return -1;
     o->canon = mime_canon_new(NULL, (size_t)cfg->spool_threshold,
-                              cfg->spool_directory ? cfg->spool_directory
-                                                   : "/var/tmp",
-                              canon_out, o);
+                              cfg->spool_directory, canon_out, o);
     if (o->canon == NULL)
         return -1;
     for (size_t i = 0; i < h->n; i++)

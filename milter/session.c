@@ -37,6 +37,7 @@
 #include "inbound.h"
 #include "outbound.h"
 #include "session.h"
+#include "spool.h"
 
 #define AR_NAME "Authentication-Results"
 #define MAX_HEADER_BYTES (4u * 1024 * 1024)
@@ -379,7 +380,7 @@ enum session_status session_body(session_t *s, const char *buf, size_t len)
             char why[160];     /* the spool is what fails in practice */
             snprintf(why, sizeof why, "signing, spool in %s",
                      s->cfg->spool_directory ? s->cfg->spool_directory
-                                             : "/var/tmp");
+                                             : SPOOL_DEFAULT_DIR);
             fail(s, why);
         }
     }
