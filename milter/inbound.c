@@ -37,7 +37,9 @@
 #include "rfc5322.h"
 #include "verify.h"
 
-#define MAX_OBJECTS 16
+/* The parser's object limit, passed to it: an object past it is a
+ * limit error (permerror), not an object silently left out. */
+#define MAX_OBJECTS MIME_MAX_SMIME
 #define MAX_SIGNERS 8
 #define MAX_ADDRS 8
 #define NEUTRAL_REASON "signature not over the whole message"
@@ -231,6 +233,7 @@ static int parser_out(void *parser, const char *buf, size_t len)
 inbound_t *inbound_new(const config_t *cfg, const struct msg_headers *hdrs)
 {
     struct mime_callbacks cb = {0};
+    struct mime_limits lim;
     inbound_t *in = calloc(1, sizeof *in);
 
     if (in == NULL)
@@ -243,7 +246,9 @@ inbound_t *inbound_new(const config_t *cfg, const struct msg_headers *hdrs)
     cb.signed_data = cb_signed_data;
     cb.cms_data = cb_cms_data;
     cb.smime_end = cb_smime_end;
-    if ((in->parser = mime_parser_new(NULL, &cb, in)) == NULL) {
+    mime_limits_default(&lim);
+    lim.max_smime = MAX_OBJECTS;
+    if ((in->parser = mime_parser_new(&lim, &cb, in)) == NULL) {
         free(in);
         return NULL;
     }

@@ -68,7 +68,7 @@ void mime_limits_default(struct mime_limits *lim)
     lim->max_boundary_len = 200;
     lim->max_parts = 10000;
     lim->max_line_len = 64 * 1024;
-    lim->max_smime = 16;
+    lim->max_smime = MIME_MAX_SMIME;
     lim->max_cms_size = (size_t)64 * 1024 * 1024;
 }
 
