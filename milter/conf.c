@@ -118,6 +118,9 @@ struct pstate {
 };
 
 static void problem(struct pstate *ps, unsigned line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void problem(struct pstate *ps, unsigned line, const char *fmt, ...)
 {
     char msg[1024], out[1400];
     va_list ap;

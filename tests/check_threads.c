@@ -297,7 +297,7 @@ struct worker {
     config_t *cfg;
     const struct msg *in[2];       /* signed by alice, by ecdsa */
     int verified, signed_ok, roundtrip;
-    char problem[300];
+    char problem[600];
 };
 
 static void note(struct worker *w, const char *what,
