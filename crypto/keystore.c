@@ -315,6 +315,7 @@ gen_release(keystore_t *ks, struct ks_gen *g)
 static struct ks_gen *
 gen_open(const char *path, struct ks_ident *id, char *err, size_t errlen)
 {
+    char eb[128];               /* smime_strerror() text */
     struct ks_gen *g = calloc(1, sizeof(*g));
     struct stat st;
 
@@ -326,7 +327,7 @@ gen_open(const char *path, struct ks_ident *id, char *err, size_t errlen)
     g->fd = open(path, O_RDONLY | O_CLOEXEC);
     if (g->fd < 0 || fstat(g->fd, &st) < 0) {
         smime_seterr(err, errlen, "cannot open keystore %s: %s", path,
-               strerror(errno));
+                     smime_strerror(errno, eb, sizeof eb));
         goto fail;
     }
     ident_of(&st, id);

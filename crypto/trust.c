@@ -33,6 +33,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/crypto.h>
 
+#include "errbuf.h"
 #include "trust_priv.h"
 #include "trust_dn.h"
 
@@ -104,12 +105,14 @@ void smime_trust_cache_stats(const smime_trust_t *t, unsigned long *hits,
 int trust_file_read(const char *path, gnutls_datum_t *d, char *err,
                     size_t errlen)
 {
+    char eb[128];               /* smime_strerror() text */
     FILE *f = fopen(path, "rb");
     size_t cap = 0, n = 0;
     unsigned char *buf = NULL;
 
     if (f == NULL) {
-        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        snprintf(err, errlen, "cannot read %s: %s", path,
+                 smime_strerror(errno, eb, sizeof eb));
         return -1;
     }
     for (;;) {
@@ -128,7 +131,8 @@ int trust_file_read(const char *path, gnutls_datum_t *d, char *err,
             break;
     }
     if (ferror(f)) {
-        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        snprintf(err, errlen, "cannot read %s: %s", path,
+                 smime_strerror(errno, eb, sizeof eb));
         goto fail;
     }
     fclose(f);

@@ -28,6 +28,7 @@
 
 #include "arheader.h"
 #include "conf.h"
+#include "errbuf.h"
 #include "outbound.h"
 #include "spool.h"
 
@@ -772,6 +773,7 @@ static void config_destroy(config_t *c)
 static config_t *load_stream(const char *name, FILE *fp, unsigned flags,
                              config_report_fn report, void *arg)
 {
+    char eb[128];               /* smime_strerror() text */
     struct pstate ps = {0};
     char *line = NULL;
     size_t cap = 0;
@@ -804,7 +806,8 @@ static config_t *load_stream(const char *name, FILE *fp, unsigned flags,
         check_header_names(&ps);
     }
     if (!oom && ferror(fp))
-        problem(&ps, 0, "read error: %s", strerror(errno));
+        problem(&ps, 0, "read error: %s",
+                smime_strerror(errno, eb, sizeof eb));
     if (!oom && (flags & CONFIG_NEED_SOCKET) && ps.c->socket == NULL)
         problem(&ps, 0, "Socket is required (or give -p)");
     /* the files named are opened even after other problems, so that -n
@@ -825,6 +828,7 @@ static config_t *load_stream(const char *name, FILE *fp, unsigned flags,
 config_t *config_load(const char *path, unsigned flags,
                       config_report_fn report, void *arg)
 {
+    char eb[128];               /* smime_strerror() text */
     FILE *fp = fopen(path, "re");
     config_t *c;
 
@@ -832,7 +836,7 @@ config_t *config_load(const char *path, unsigned flags,
         if (report) {
             char msg[1200];
             snprintf(msg, sizeof msg, "%s: cannot open: %s", path,
-                     strerror(errno));
+                     smime_strerror(errno, eb, sizeof eb));
             report(arg, msg);
         }
         return NULL;

@@ -35,6 +35,7 @@
 
 #include "canon.h"
 #include "codec.h"
+#include "errbuf.h"
 #include "keystore.h"
 #include "outbound.h"
 #include "rfc5322.h"
@@ -307,6 +308,7 @@ outbound_begin(const config_t *cfg, const char *login, const char *from,
                const struct msg_headers *hdrs, outbound_t **out,
                enum outbound_unsigned *kind, char *why, size_t whylen)
 {
+    char eb[128];               /* smime_strerror() text */
     struct outbound_state *st = cfg->outbound;
     struct outbound *o;
     int r;
@@ -335,7 +337,8 @@ outbound_begin(const config_t *cfg, const char *login, const char *from,
         return r;
     }
     if (start_stream(cfg, hdrs, o) < 0) {
-        snprintf(why, whylen, "cannot start signing: %s", strerror(errno));
+        snprintf(why, whylen, "cannot start signing: %s",
+                 smime_strerror(errno, eb, sizeof eb));
         outbound_free(o);
         return -1;
     }
@@ -432,6 +435,7 @@ int
 outbound_finish(outbound_t *o, const struct actions *act, void *actarg,
                 enum outbound_unsigned *kind, char *why, size_t whylen)
 {
+    char eb[128];               /* smime_strerror() text */
     unsigned char *der = NULL;
     char *b64 = NULL, *head = NULL, *tail = NULL;
     size_t derlen, b64len;
@@ -439,7 +443,8 @@ outbound_finish(outbound_t *o, const struct actions *act, void *actarg,
 
     *kind = OUTBOUND_UNSIGNED_OTHER;    /* no refusal here (yet) */
     if (mime_canon_finish(o->canon) < 0) {
-        snprintf(why, whylen, "canonicalising: %s", strerror(errno));
+        snprintf(why, whylen, "canonicalising: %s",
+                 smime_strerror(errno, eb, sizeof eb));
         return -1;
     }
     if (smime_sign_finish(o->sign, &der, &derlen) < 0) {
@@ -464,11 +469,13 @@ outbound_finish(outbound_t *o, const struct actions *act, void *actarg,
                               o->spool };
     if (spool_rewind(o->spool) < 0 ||
         act->replace_body(actarg, body_read, &rd) < 0) {
-        snprintf(why, whylen, "replacing the body: %s", strerror(errno));
+        snprintf(why, whylen, "replacing the body: %s",
+                 smime_strerror(errno, eb, sizeof eb));
         goto out;
     }
     if (rewrite_headers(o, o->hdrs, act, actarg) < 0) {
-        snprintf(why, whylen, "changing headers: %s", strerror(errno));
+        snprintf(why, whylen, "changing headers: %s",
+                 smime_strerror(errno, eb, sizeof eb));
         goto out;
     }
     const smime_signer_t *signer = keystore_entry_signer(o->entry);

@@ -34,6 +34,7 @@
 #include <syslog.h>
 
 #include "arheader.h"
+#include "errbuf.h"
 #include "inbound.h"
 #include "outbound.h"
 #include "session.h"
@@ -213,9 +214,12 @@ void session_abort(session_t *s)
 
 static void fail(session_t *s, const char *why)
 {
+    char eb[128];               /* smime_strerror() text */
+
     if (!s->failed)
         snprintf(s->fail_why, sizeof s->fail_why, "%s%s%s", why,
-                 errno ? ": " : "", errno ? strerror(errno) : "");
+                 errno ? ": " : "",
+                 errno ? smime_strerror(errno, eb, sizeof eb) : "");
     s->failed = 1;
     s->skipping = 1;
     inbound_free(s->in);

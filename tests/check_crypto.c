@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <errno.h>
 #include <gnutls/crypto.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include "cms.h"
 #include "der.h"
 #include "derw.h"
+#include "errbuf.h"
 #include "verify.h"
 #include "crypto_testlib.h"
 #include "check_trust.h"
@@ -698,6 +700,21 @@ START_TEST(test_alg_table_gnutls)
 }
 END_TEST
 
+/* The strerror of worker threads: the C library's text, from its
+ * thread-safe form; never NULL, also for an unknown value. */
+START_TEST(test_strerror)
+{
+    char buf[128];
+
+    ck_assert_str_eq(smime_strerror(ENOENT, buf, sizeof buf),
+                     "No such file or directory");
+    ck_assert_str_eq(smime_strerror(ENOMEM, buf, sizeof buf),
+                     "Cannot allocate memory");
+    ck_assert_ptr_nonnull(strstr(smime_strerror(98765, buf, sizeof buf),
+                                 "98765"));
+}
+END_TEST
+
 /* ---- reader limits, trust store, certificate helpers ---- */
 
 START_TEST(test_der_limits)
@@ -833,6 +850,7 @@ static Suite *crypto_suite(void)
     tcase_add_test(tc, test_der_limits);
     tcase_add_test(tc, test_alg_table);
     tcase_add_test(tc, test_alg_table_gnutls);
+    tcase_add_test(tc, test_strerror);
     tcase_add_test(tc, test_trust_errors);
     tcase_add_test(tc, test_cert_helpers);
     suite_add_tcase(s, tc);
