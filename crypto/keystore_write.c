@@ -41,9 +41,10 @@ keystore_writer_new(const char *path, char *err, size_t errlen)
     keystore_writer_t *w = calloc(1, sizeof(*w));
     char *copy = strdup(path);
 
+    if (w != NULL)
+        w->fd = -1;             /* not 0 from calloc: cleanup closes it */
     if (w == NULL || copy == NULL)
         goto nomem;
-    w->fd = -1;
     if ((w->path = strdup(path)) == NULL ||
         (w->dir = strdup(dirname(copy))) == NULL)
         goto nomem;
