@@ -399,6 +399,37 @@ body_read(void *arg, void *buf, size_t len)
     }
 }
 
+/* What comes before the signed entity in the new body, malloc'd (NULL
+ * on ENOMEM). */
+static char *
+body_head(const struct outbound *o)
+{
+    char *head;
+
+    if (asprintf(&head, "This is an S/MIME signed message.\r\n\r\n"
+                 "--%s\r\n", o->boundary) < 0)
+        return NULL;
+    return head;
+}
+
+/* What follows it: the signature part with the base64 CMS, and the
+ * close delimiter; malloc'd, NULL on ENOMEM. */
+static char *
+body_tail(const struct outbound *o, const char *b64)
+{
+    char *tail;
+
+    if (asprintf(&tail, "\r\n--%s\r\n"
+                 "Content-Type: application/pkcs7-signature; "
+                 "name=\"smime.p7s\"\r\n"
+                 "Content-Transfer-Encoding: base64\r\n"
+                 "Content-Disposition: attachment; filename=\"smime.p7s\"\r\n"
+                 "Content-Description: S/MIME Cryptographic Signature\r\n"
+                 "\r\n%s\r\n--%s--\r\n", o->boundary, b64, o->boundary) < 0)
+        return NULL;
+    return tail;
+}
+
 /* Replace Content-Type, drop every Content-Transfer-Encoding, add
  * MIME-Version when missing. */
 static int
@@ -452,16 +483,7 @@ outbound_finish(outbound_t *o, const struct actions *act, void *actarg,
         return -1;
     }
     if ((b64 = b64_encode_lines(der, derlen, &b64len)) == NULL ||
-        asprintf(&head, "This is an S/MIME signed message.\r\n\r\n"
-                 "--%s\r\n", o->boundary) < 0 ||
-        asprintf(&tail, "\r\n--%s\r\n"
-                 "Content-Type: application/pkcs7-signature; "
-                 "name=\"smime.p7s\"\r\n"
-                 "Content-Transfer-Encoding: base64\r\n"
-                 "Content-Disposition: attachment; filename=\"smime.p7s\"\r\n"
-                 "Content-Description: S/MIME Cryptographic Signature\r\n"
-                 "\r\n%s\r\n--%s--\r\n", o->boundary, b64, o->boundary) < 0) {
-        head = tail = NULL;
+        (head = body_head(o)) == NULL || (tail = body_tail(o, b64)) == NULL) {
         snprintf(why, whylen, "out of memory");
         goto out;
     }
