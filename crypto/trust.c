@@ -408,30 +408,33 @@ static enum smime_chain_status chain_verify(const smime_trust_t *t,
 }
 
 /* The cache key: SHA-256 over cut, the length and each certificate's
- * DER (length-prefixed). */
+ * DER (length-prefixed).  -1 when any of it could not be hashed: a key
+ * over part of the chain could name another chain's cached result, so
+ * the chain is then verified without the cache. */
 static int chain_key(struct cinfo *ci, const size_t *chain, size_t n,
                      int cut, unsigned char *key)
 {
     gnutls_hash_hd_t h;
     unsigned char head[2] = { (unsigned char)cut, (unsigned char)n };
+    int bad;
 
     if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
         return -1;
-    gnutls_hash(h, head, sizeof(head));
-    for (size_t i = 0; i < n; i++) {
+    bad = gnutls_hash(h, head, sizeof(head)) < 0;
+    for (size_t i = 0; i < n && !bad; i++) {
         const gnutls_datum_t *d = trust_ci_der(&ci[chain[i]]);
         if (d == NULL) {
-            gnutls_hash_deinit(h, key);
-            return -1;
+            bad = 1;
+            break;
         }
         unsigned char len[4] = { (unsigned char)(d->size >> 24),
             (unsigned char)(d->size >> 16), (unsigned char)(d->size >> 8),
             (unsigned char)d->size };
-        gnutls_hash(h, len, sizeof(len));
-        gnutls_hash(h, d->data, d->size);
+        bad = gnutls_hash(h, len, sizeof(len)) < 0 ||
+              gnutls_hash(h, d->data, d->size) < 0;
     }
     gnutls_hash_deinit(h, key);
-    return 0;
+    return bad ? -1 : 0;
 }
 
 /* Narrows [v->lo, v->hi] around now to where a validity period
