@@ -39,6 +39,7 @@
 
 #include "callbacks.h"
 #include "conf.h"
+#include "errbuf.h"
 #include "log.h"
 #include "stats.h"
 #include "testmode.h"
@@ -92,10 +93,10 @@ static void report_log(void *arg, const char *msg)
 static void log_failure(int prio, const char *event, const char *what,
                         int err)
 {
-    char q[1024], text[900];
+    char q[1024], text[900], eb[128];
 
     snprintf(text, sizeof text, "%s%s%s", what, err ? ": " : "",
-             err ? strerror(err) : "");
+             err ? smime_strerror(err, eb, sizeof eb) : "");
     log_info(prio, "event=%s status=failed error=\"%s\"", event,
              log_quote(q, sizeof q, text));
 }
@@ -137,14 +138,18 @@ static int detach(void)
         return -1;
     if (pid > 0)
         _exit(0);
+    /* stdio on /dev/null, or a write to the terminal left behind (or to
+     * whatever file later takes fd 0-2) could block or corrupt it */
     int fd = open("/dev/null", O_RDWR);
-    if (fd >= 0) {
-        dup2(fd, 0);
-        dup2(fd, 1);
-        dup2(fd, 2);
+    if (fd < 0 || dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) {
+        int e = errno;
         if (fd > 2)
             close(fd);
+        errno = e;
+        return -1;
     }
+    if (fd > 2)
+        close(fd);
     return chdir("/");
 }
 
@@ -329,10 +334,16 @@ static int run_daemon(config_t *cfg, const char *path, unsigned flags,
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGHUP, &sa, NULL);
-    sigaction(SIGUSR1, &sa, NULL);
+    /* without them a reload (SIGHUP) or a statistics request (SIGUSR1)
+     * would kill the daemon, and a closed MTA connection (SIGPIPE) too */
+    int sigok = sigaction(SIGHUP, &sa, NULL) == 0 &&
+                sigaction(SIGUSR1, &sa, NULL) == 0;
     sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
+    if (!sigok || sigaction(SIGPIPE, &sa, NULL) != 0) {
+        log_failure(LOG_ERR, "start", "cannot set the signal handlers",
+                    errno);
+        return 1;
+    }
     /* TERM and INT belong to libmilter's signal thread */
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
