@@ -13,85 +13,40 @@
 
 #include "cms.h"
 
-#define OID(...) { (const uint8_t[]){ __VA_ARGS__ }, \
-                   sizeof((const uint8_t[]){ __VA_ARGS__ }) }
-
-static const cms_blob_t oid_signed_data =
-    OID(0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02);
-static const cms_blob_t oid_data =
-    OID(0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01);
-static const cms_blob_t oid_attr_content_type =
-    OID(0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x03);
-static const cms_blob_t oid_attr_message_digest =
-    OID(0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x04);
-static const cms_blob_t oid_mgf1 =
-    OID(0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x08);
-
-static const struct {
-    cms_blob_t oid;
-    cms_digest_t digest;
-} digest_oids[] = {
-    { OID(0x2b, 0x0e, 0x03, 0x02, 0x1a), CMS_DIG_SHA1 },
-    { OID(0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x04), CMS_DIG_SHA224 },
-    { OID(0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01), CMS_DIG_SHA256 },
-    { OID(0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02), CMS_DIG_SHA384 },
-    { OID(0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03), CMS_DIG_SHA512 },
-};
-
-/* signatureAlgorithm values: the kind and the hash the OID implies
- * (CMS_DIG_NONE: taken from digestAlgorithm). */
-#define RSA_OID(n) OID(0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, n)
-#define ECDSA_OID(...) OID(0x2a, 0x86, 0x48, 0xce, 0x3d, __VA_ARGS__)
-static const struct {
-    cms_blob_t oid;
-    cms_sigkind_t kind;
-    cms_digest_t digest;
-} sig_oids[] = {
-    { RSA_OID(0x01), CMS_SIG_RSA, CMS_DIG_NONE },        /* rsaEncryption */
-    { RSA_OID(0x05), CMS_SIG_RSA, CMS_DIG_SHA1 },
-    { RSA_OID(0x0e), CMS_SIG_RSA, CMS_DIG_SHA224 },
-    { RSA_OID(0x0b), CMS_SIG_RSA, CMS_DIG_SHA256 },
-    { RSA_OID(0x0c), CMS_SIG_RSA, CMS_DIG_SHA384 },
-    { RSA_OID(0x0d), CMS_SIG_RSA, CMS_DIG_SHA512 },
-    { RSA_OID(0x0a), CMS_SIG_RSA_PSS, CMS_DIG_NONE },    /* parameters */
-    { ECDSA_OID(0x02, 0x01), CMS_SIG_ECDSA, CMS_DIG_NONE }, /* id-ecPublicKey */
-    { ECDSA_OID(0x04, 0x01), CMS_SIG_ECDSA, CMS_DIG_SHA1 },
-    { ECDSA_OID(0x04, 0x03, 0x01), CMS_SIG_ECDSA, CMS_DIG_SHA224 },
-    { ECDSA_OID(0x04, 0x03, 0x02), CMS_SIG_ECDSA, CMS_DIG_SHA256 },
-    { ECDSA_OID(0x04, 0x03, 0x03), CMS_SIG_ECDSA, CMS_DIG_SHA384 },
-    { ECDSA_OID(0x04, 0x03, 0x04), CMS_SIG_ECDSA, CMS_DIG_SHA512 },
-    { OID(0x2b, 0x65, 0x70), CMS_SIG_ED25519, CMS_DIG_NONE },
-};
-
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-
 const char *cms_digest_name(cms_digest_t d)
 {
-    static const char *const names[] = {
-        "sha-1", "sha-224", "sha-256", "sha-384", "sha-512"
-    };
-    return d >= 0 && d < CMS_DIG_COUNT ? names[d] : "";
+    const struct smime_alg *a = smime_alg_digest(d);
+
+    return a ? a->name : "";
 }
 
 const char *cms_sigkind_name(cms_sigkind_t k)
 {
-    switch (k) {
-    case CMS_SIG_RSA:     return "rsa";
-    case CMS_SIG_RSA_PSS: return "rsa-pss";
-    case CMS_SIG_ECDSA:   return "ecdsa";
-    case CMS_SIG_ED25519: return "ed25519";
-    default:              return "";
-    }
+    const struct smime_alg *a = smime_alg_signature(k, CMS_DIG_NONE);
+
+    return a ? a->name : "";
 }
 
-static int oid_eq(const der_tlv_t *t, cms_blob_t oid)
+/* 1 if t is the OID of table row id. */
+static int oid_eq(const der_tlv_t *t, enum smime_alg_id id)
 {
-    return der_oid_is(t, oid.p, oid.n);
+    const struct smime_alg *a = smime_alg(id);
+
+    return der_oid_is(t, a->der, a->derlen);
+}
+
+/* The row of that kind for the OID t (read by alg_read), or NULL. */
+static const struct smime_alg *oid_row(const der_tlv_t *t,
+                                       enum smime_alg_kind kind)
+{
+    return smime_alg_by_oid(kind, t->val, t->vlen);
 }
 
 int cms_oid_is_data(cms_blob_t oid)
 {
-    return oid.n == oid_data.n && memcmp(oid.p, oid_data.p, oid.n) == 0;
+    const struct smime_alg *a = smime_alg(SMIME_ALG_DATA);
+
+    return oid.n == a->derlen && memcmp(oid.p, a->der, oid.n) == 0;
 }
 
 /* AlgorithmIdentifier: the OID, and the parameters if any. */
@@ -112,10 +67,9 @@ static int alg_read(der_cur_t *c, der_tlv_t *oid, der_tlv_t *params,
 
 static cms_digest_t digest_from_oid(const der_tlv_t *oid)
 {
-    for (size_t i = 0; i < COUNT(digest_oids); i++)
-        if (oid_eq(oid, digest_oids[i].oid))
-            return digest_oids[i].digest;
-    return CMS_DIG_NONE;
+    const struct smime_alg *a = oid_row(oid, SMIME_ALG_KIND_DIGEST);
+
+    return a ? a->digest : CMS_DIG_NONE;
 }
 
 /* A DigestAlgorithmIdentifier (parameters absent or NULL). */
@@ -166,7 +120,7 @@ static cms_status_t pss_read(const der_cur_t *pc, const der_tlv_t *params,
     if (r == 1) {
         if (alg_read(&in, &oid, &mp, &mc, &has) < 0 || has != 1)
             return CMS_MALFORMED;
-        if (!oid_eq(&oid, oid_mgf1))
+        if (!oid_eq(&oid, SMIME_ALG_MGF1))
             return CMS_UNSUPPORTED;
         der_cur_t one = { mp.start, mp.start + mp.total, mc.depth };
         cms_status_t s = digest_read(&one, &mgfhash);
@@ -199,18 +153,15 @@ static cms_status_t sigalg_read(der_cur_t *c, cms_signer_t *si)
 
     if (alg_read(c, &oid, &params, &pc, &has) < 0)
         return CMS_MALFORMED;
-    for (size_t i = 0; i < COUNT(sig_oids); i++) {
-        if (!oid_eq(&oid, sig_oids[i].oid))
-            continue;
-        si->sigkind = sig_oids[i].kind;
-        if (sig_oids[i].digest != CMS_DIG_NONE &&
-            sig_oids[i].digest != si->digest)
-            return CMS_UNSUPPORTED;     /* inconsistent hash algorithms */
-        if (si->sigkind == CMS_SIG_RSA_PSS)
-            return has ? pss_read(&pc, &params, si) : CMS_MALFORMED;
-        return CMS_OK;
-    }
-    return CMS_UNSUPPORTED;
+    const struct smime_alg *a = oid_row(&oid, SMIME_ALG_KIND_SIGNATURE);
+    if (a == NULL)
+        return CMS_UNSUPPORTED;
+    si->sigkind = a->sigkind;
+    if (a->digest != CMS_DIG_NONE && a->digest != si->digest)
+        return CMS_UNSUPPORTED;     /* inconsistent hash algorithms */
+    if (si->sigkind == CMS_SIG_RSA_PSS)
+        return has ? pss_read(&pc, &params, si) : CMS_MALFORMED;
+    return CMS_OK;
 }
 
 /* Attribute ::= SEQUENCE { attrType OID, attrValues SET OF ANY }:
@@ -244,10 +195,10 @@ static cms_status_t attrs_read(const der_cur_t *c, const der_tlv_t *set,
             return CMS_MALFORMED;
         cms_blob_t *dst = NULL;
         unsigned long want = 0;
-        if (oid_eq(&type, oid_attr_content_type)) {
+        if (oid_eq(&type, SMIME_ALG_ATTR_CONTENT_TYPE)) {
             dst = &si->content_type;
             want = DER_TAG_OID;
-        } else if (oid_eq(&type, oid_attr_message_digest)) {
+        } else if (oid_eq(&type, SMIME_ALG_ATTR_MESSAGE_DIGEST)) {
             dst = &si->message_digest;
             want = DER_TAG_OCTETS;
         }
@@ -359,7 +310,7 @@ static cms_status_t content_info(der_cur_t *top, der_cur_t *ci)
         der_cur_enter(top, &seq, ci) < 0 ||
         der_expect(ci, DER_UNIVERSAL, DER_TAG_OID, &oid) < 0)
         return CMS_MALFORMED;
-    return oid_eq(&oid, oid_signed_data) ? CMS_OK : CMS_NOT_SIGNED;
+    return oid_eq(&oid, SMIME_ALG_SIGNED_DATA) ? CMS_OK : CMS_NOT_SIGNED;
 }
 
 cms_status_t cms_peek_type(const uint8_t *buf, size_t len)
@@ -373,7 +324,7 @@ cms_status_t cms_peek_type(const uint8_t *buf, size_t len)
     der_cur_init(&in, seq.val, seq.vlen);
     if (der_expect(&in, DER_UNIVERSAL, DER_TAG_OID, &oid) < 0)
         return CMS_MALFORMED;
-    return oid_eq(&oid, oid_signed_data) ? CMS_OK : CMS_NOT_SIGNED;
+    return oid_eq(&oid, SMIME_ALG_SIGNED_DATA) ? CMS_OK : CMS_NOT_SIGNED;
 }
 
 /* EncapsulatedContentInfo ::= SEQUENCE { eContentType OID,

@@ -10,25 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "algs.h"
 #include "der.h"
-
-typedef enum cms_digest {
-    CMS_DIG_NONE = -1,
-    CMS_DIG_SHA1 = 0,
-    CMS_DIG_SHA224,
-    CMS_DIG_SHA256,
-    CMS_DIG_SHA384,
-    CMS_DIG_SHA512,
-    CMS_DIG_COUNT
-} cms_digest_t;
-
-typedef enum cms_sigkind {
-    CMS_SIG_UNKNOWN = 0,
-    CMS_SIG_RSA,             /* PKCS#1 v1.5 */
-    CMS_SIG_RSA_PSS,
-    CMS_SIG_ECDSA,
-    CMS_SIG_ED25519
-} cms_sigkind_t;
 
 /* "sha-256" (the micalg spelling), "rsa-pss", ... */
 const char *cms_digest_name(cms_digest_t d);

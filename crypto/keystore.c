@@ -468,6 +468,7 @@ static struct ks_gen *
 gen_open(const char *path, struct ks_ident *id, int *transient, char *err,
          size_t errlen)
 {
+    char eb[128];               /* smime_strerror() text */
     struct ks_gen *g = calloc(1, sizeof(*g));
     struct stat st;
     int fd = -1;
@@ -488,7 +489,7 @@ gen_open(const char *path, struct ks_ident *id, int *transient, char *err,
         if (fd < 0 && stat(path, &st) == 0)
             ident_of(&st, id);            /* unreadable: this file state */
         smime_seterr(err, errlen, "cannot open keystore %s: %s", path,
-               strerror(e));
+                     smime_strerror(e, eb, sizeof eb));
         goto fail;
     }
     *transient = 0;

@@ -37,12 +37,14 @@ struct keystore_writer {
 keystore_writer_t *
 keystore_writer_new(const char *path, char *err, size_t errlen)
 {
+    char eb[128];               /* smime_strerror() text */
     keystore_writer_t *w = calloc(1, sizeof(*w));
     char *copy = strdup(path);
 
+    if (w != NULL)
+        w->fd = -1;             /* not 0 from calloc: cleanup closes it */
     if (w == NULL || copy == NULL)
         goto nomem;
-    w->fd = -1;
     if ((w->path = strdup(path)) == NULL ||
         (w->dir = strdup(dirname(copy))) == NULL)
         goto nomem;
@@ -58,7 +60,7 @@ keystore_writer_new(const char *path, char *err, size_t errlen)
     w->fd = mkstemp(w->tmp);              /* creates it with mode 0600 */
     if (w->fd < 0) {
         smime_seterr(err, errlen, "cannot create a file in %s: %s", w->dir,
-               strerror(errno));
+                     smime_strerror(errno, eb, sizeof eb));
         free(w->tmp);
         w->tmp = NULL;
         keystore_writer_free(w);
@@ -66,7 +68,8 @@ keystore_writer_new(const char *path, char *err, size_t errlen)
     }
     if (fchmod(w->fd, 0600) < 0 || cdb_make_start(&w->cm, w->fd) < 0 ||
         cdb_make_add(&w->cm, KS_MAGIC_KEY, KS_MAGIC_KEYLEN, "1", 1) < 0) {
-        smime_seterr(err, errlen, "cannot write %s: %s", w->tmp, strerror(errno));
+        smime_seterr(err, errlen, "cannot write %s: %s", w->tmp,
+                     smime_strerror(errno, eb, sizeof eb));
         keystore_writer_free(w);
         return NULL;
     }
@@ -143,6 +146,7 @@ keystore_writer_add(keystore_writer_t *w, const char *address,
                     const char *const *logins, size_t nlogins,
                     char *err, size_t errlen)
 {
+    char eb[128];               /* smime_strerror() text */
     char key[KS_MAX_ADDRESS + 1];
     size_t klen = keystore_key(address, key);
     struct rec r = { NULL, 0, 0, 0 };
@@ -181,7 +185,8 @@ keystore_writer_add(keystore_writer_t *w, const char *address,
         goto out;
     }
     if (cdb_make_add(&w->cm, key, (unsigned)klen, r.p, (unsigned)r.len) < 0) {
-        smime_seterr(err, errlen, "cannot write %s: %s", w->tmp, strerror(errno));
+        smime_seterr(err, errlen, "cannot write %s: %s", w->tmp,
+                     smime_strerror(errno, eb, sizeof eb));
         goto out;
     }
     ret = 0;
@@ -197,30 +202,34 @@ out:
 int
 keystore_writer_commit(keystore_writer_t *w, char *err, size_t errlen)
 {
+    char eb[128];               /* smime_strerror() text */
     struct stat st;
     int ret = cdb_make_finish(&w->cm);
 
     w->started = 0;
     gnutls_memset(&w->cm, 0, sizeof(w->cm));
     if (ret < 0 || fsync(w->fd) < 0) {
-        smime_seterr(err, errlen, "cannot write %s: %s", w->tmp, strerror(errno));
+        smime_seterr(err, errlen, "cannot write %s: %s", w->tmp,
+                     smime_strerror(errno, eb, sizeof eb));
         return -1;
     }
     /* root rebuilding the daemon's keystore: keep the daemon's owner */
     if (geteuid() == 0 && stat(w->path, &st) == 0 &&
         fchown(w->fd, st.st_uid, st.st_gid) < 0) {
-        smime_seterr(err, errlen, "cannot chown %s: %s", w->tmp, strerror(errno));
+        smime_seterr(err, errlen, "cannot chown %s: %s", w->tmp,
+                     smime_strerror(errno, eb, sizeof eb));
         return -1;
     }
     if (close(w->fd) < 0) {
         w->fd = -1;
-        smime_seterr(err, errlen, "cannot write %s: %s", w->tmp, strerror(errno));
+        smime_seterr(err, errlen, "cannot write %s: %s", w->tmp,
+                     smime_strerror(errno, eb, sizeof eb));
         return -1;
     }
     w->fd = -1;
     if (rename(w->tmp, w->path) < 0) {
         smime_seterr(err, errlen, "cannot rename %s to %s: %s", w->tmp, w->path,
-               strerror(errno));
+                     smime_strerror(errno, eb, sizeof eb));
         return -1;
     }
     free(w->tmp);
@@ -228,7 +237,7 @@ keystore_writer_commit(keystore_writer_t *w, char *err, size_t errlen)
     int dfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0 || fsync(dfd) < 0) {
         smime_seterr(err, errlen, "cannot sync directory %s: %s", w->dir,
-               strerror(errno));
+                     smime_strerror(errno, eb, sizeof eb));
         if (dfd >= 0)
             close(dfd);
         return -1;

@@ -30,18 +30,6 @@
 #include "derw.h"
 #include "signer_priv.h"
 
-#define OID_DATA          "1.2.840.113549.1.7.1"
-#define OID_SIGNED_DATA   "1.2.840.113549.1.7.2"
-#define OID_CONTENT_TYPE  "1.2.840.113549.1.9.3"
-#define OID_MESSAGE_DIGEST "1.2.840.113549.1.9.4"
-#define OID_SIGNING_TIME  "1.2.840.113549.1.9.5"
-#define OID_SMIME_CAPS    "1.2.840.113549.1.9.15"
-#define OID_SIGNING_CERT_V2 "1.2.840.113549.1.9.16.2.47"
-#define OID_RSA           "1.2.840.113549.1.1.1"
-#define OID_MGF1          "1.2.840.113549.1.1.8"
-#define OID_RSA_PSS       "1.2.840.113549.1.1.10"
-#define OID_ED25519       "1.3.101.112"
-
 struct smime_sign {
     const smime_signer_t *signer;
     gnutls_hash_hd_t hash;
@@ -51,45 +39,35 @@ struct smime_sign {
     char error[128];
 };
 
-static const char *
-digest_oid(gnutls_digest_algorithm_t d)
+/* The OID of table row id (algs.h), as DER. */
+static void
+put_oid(derw_t *w, enum smime_alg_id id)
 {
-    switch (d) {
-    case GNUTLS_DIG_SHA384: return "2.16.840.1.101.3.4.2.2";
-    case GNUTLS_DIG_SHA512: return "2.16.840.1.101.3.4.2.3";
-    default:                return "2.16.840.1.101.3.4.2.1";
-    }
+    const struct smime_alg *a = smime_alg(id);
+
+    derw_tlv(w, DER_OID, a->der, a->derlen);
 }
 
-static const char *
-ecdsa_oid(gnutls_digest_algorithm_t d)
+/* The digest row of a signer's hash; the signer only has SHA-2 ones. */
+static const struct smime_alg *
+digest_row(gnutls_digest_algorithm_t d)
 {
-    switch (d) {
-    case GNUTLS_DIG_SHA384: return "1.2.840.10045.4.3.3";
-    case GNUTLS_DIG_SHA512: return "1.2.840.10045.4.3.4";
-    default:                return "1.2.840.10045.4.3.2";
-    }
+    const struct smime_alg *a = smime_alg_by_gnutls(SMIME_ALG_KIND_DIGEST,
+                                                    (int)d);
+
+    return a ? a : smime_alg(SMIME_ALG_SHA256);
 }
 
 const char *
 smime_sign_micalg(const smime_signer_t *s)
 {
-    switch (s->dig) {
-    case GNUTLS_DIG_SHA384: return "sha-384";
-    case GNUTLS_DIG_SHA512: return "sha-512";
-    default:                return "sha-256";
-    }
+    return digest_row(s->dig)->name;
 }
 
 const char *
 smime_sign_sigalg(const smime_signer_t *s)
 {
-    switch (s->kind) {
-    case SIGNER_RSA_PSS: return "rsa-pss";
-    case SIGNER_ECDSA:   return "ecdsa";
-    case SIGNER_ED25519: return "ed25519";
-    default:             return "rsa";
-    }
+    return smime_alg_signature(s->kind, CMS_DIG_NONE)->name;
 }
 
 /* AlgorithmIdentifier of a SHA-2 hash, parameters absent (RFC 5754). */
@@ -99,7 +77,7 @@ put_digest_alg(derw_t *w, gnutls_digest_algorithm_t d)
     derw_t a;
 
     derw_init(&a);
-    derw_oid(&a, digest_oid(d));
+    put_oid(&a, digest_row(d)->id);
     derw_wrap(w, DER_SEQUENCE, &a);
     derw_free(&a);
 }
@@ -120,15 +98,15 @@ put_sig_alg(derw_t *w, const smime_signer_t *s)
     derw_init(&t);
     derw_init(&m);
     switch (s->kind) {
-    case SIGNER_RSA:
-        derw_oid(&a, OID_RSA);
+    case CMS_SIG_RSA:
+        put_oid(&a, SMIME_ALG_RSA);
         derw_tlv(&a, DER_NULL, NULL, 0);
         break;
-    case SIGNER_RSA_PSS:
-        derw_oid(&a, OID_RSA_PSS);
+    case CMS_SIG_RSA_PSS:
+        put_oid(&a, SMIME_ALG_RSA_PSS);
         put_digest_alg(&t, s->dig);
         derw_wrap(&p, DER_CTXC(0), &t);           /* hashAlgorithm */
-        derw_oid(&m, OID_MGF1);
+        put_oid(&m, SMIME_ALG_MGF1);
         put_digest_alg(&m, s->dig);
         derw_free(&t);
         derw_wrap(&t, DER_SEQUENCE, &m);
@@ -138,11 +116,15 @@ put_sig_alg(derw_t *w, const smime_signer_t *s)
         derw_wrap(&p, DER_CTXC(2), &t);           /* saltLength */
         derw_wrap(&a, DER_SEQUENCE, &p);
         break;
-    case SIGNER_ECDSA:
-        derw_oid(&a, ecdsa_oid(s->dig));
+    case CMS_SIG_ECDSA:
+        put_oid(&a, smime_alg_signature(CMS_SIG_ECDSA,
+                                        digest_row(s->dig)->digest)->id);
         break;
-    case SIGNER_ED25519:
-        derw_oid(&a, OID_ED25519);
+    case CMS_SIG_ED25519:
+        put_oid(&a, SMIME_ALG_ED25519);
+        break;
+    default:
+        a.failed = 1;
         break;
     }
     derw_wrap(w, DER_SEQUENCE, &a);
@@ -154,13 +136,13 @@ put_sig_alg(derw_t *w, const smime_signer_t *s)
 
 /* Attribute ::= SEQUENCE { attrType OID, attrValues SET { value } } */
 static void
-put_attr(derw_t *w, const char *oid, const derw_t *value)
+put_attr(derw_t *w, enum smime_alg_id oid, const derw_t *value)
 {
     derw_t a, v;
 
     derw_init(&a);
     derw_init(&v);
-    derw_oid(&a, oid);
+    put_oid(&a, oid);
     derw_wrap(&v, DER_SET, value);
     derw_raw(&a, v.buf, v.len);
     derw_wrap(w, DER_SEQUENCE, &a);
@@ -179,10 +161,8 @@ put_attr(derw_t *w, const char *oid, const derw_t *value)
 static void
 put_caps(derw_t *w)
 {
-    static const char *const caps[] = {
-        "2.16.840.1.101.3.4.1.42",      /* id-aes256-CBC */
-        "2.16.840.1.101.3.4.1.22",      /* id-aes192-CBC */
-        "2.16.840.1.101.3.4.1.2",       /* id-aes128-CBC */
+    static const enum smime_alg_id caps[] = {
+        SMIME_ALG_AES256_CBC, SMIME_ALG_AES192_CBC, SMIME_ALG_AES128_CBC
     };
     derw_t seq, one, val;
 
@@ -191,11 +171,11 @@ put_caps(derw_t *w)
     derw_init(&val);
     for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
         derw_free(&one);
-        derw_oid(&one, caps[i]);
+        put_oid(&one, caps[i]);
         derw_wrap(&seq, DER_SEQUENCE, &one);
     }
     derw_wrap(&val, DER_SEQUENCE, &seq);
-    put_attr(w, OID_SMIME_CAPS, &val);
+    put_attr(w, SMIME_ALG_ATTR_SMIME_CAPS, &val);
     derw_free(&seq);
     derw_free(&one);
     derw_free(&val);
@@ -235,7 +215,7 @@ put_signing_cert(derw_t *w, gnutls_x509_crt_t crt, const gnutls_datum_t *dn,
     derw_wrap(&gn, DER_SEQUENCE, &t);            /* certs */
     derw_free(&t);
     derw_wrap(&t, DER_SEQUENCE, &gn);            /* SigningCertificateV2 */
-    put_attr(w, OID_SIGNING_CERT_V2, &t);
+    put_attr(w, SMIME_ALG_ATTR_SIGNING_CERT_V2, &t);
     derw_free(&id);
     derw_free(&is);
     derw_free(&gn);
@@ -370,14 +350,14 @@ make_attrs(derw_t attrs[5], const smime_signer_t *sg, const unsigned char *md,
     for (int i = 0; i < 5; i++)
         derw_init(&attrs[i]);
     derw_init(&v);
-    derw_oid(&v, OID_DATA);
-    put_attr(&attrs[0], OID_CONTENT_TYPE, &v);
+    put_oid(&v, SMIME_ALG_DATA);
+    put_attr(&attrs[0], SMIME_ALG_ATTR_CONTENT_TYPE, &v);
     derw_free(&v);
     derw_time(&v, when);
-    put_attr(&attrs[1], OID_SIGNING_TIME, &v);
+    put_attr(&attrs[1], SMIME_ALG_ATTR_SIGNING_TIME, &v);
     derw_free(&v);
     derw_tlv(&v, DER_OCTETSTRING, md, mdlen);
-    put_attr(&attrs[2], OID_MESSAGE_DIGEST, &v);
+    put_attr(&attrs[2], SMIME_ALG_ATTR_MESSAGE_DIGEST, &v);
     derw_free(&v);
     derw_raw(&attrs[3], sg->attr_caps, sg->attr_caps_len);
     derw_raw(&attrs[4], sg->attr_scv2, sg->attr_scv2_len);
@@ -394,13 +374,13 @@ put_content_info(derw_t *w, const smime_signer_t *sg, const derw_t *si)
     derw_init(&u);
     derw_uint(&sd, 1);                                   /* version */
     derw_tlv(&sd, DER_SET, sg->digest_alg, sg->digest_alg_len);
-    derw_oid(&t, OID_DATA);
+    put_oid(&t, SMIME_ALG_DATA);
     derw_wrap(&sd, DER_SEQUENCE, &t);                    /* no eContent */
     derw_raw(&sd, sg->certset, sg->certset_len);
     derw_wrap(&sd, DER_SET, si);                         /* signerInfos */
     derw_free(&t);
     derw_wrap(&t, DER_SEQUENCE, &sd);
-    derw_oid(&u, OID_SIGNED_DATA);
+    put_oid(&u, SMIME_ALG_SIGNED_DATA);
     derw_wrap(&u, DER_CTXC(0), &t);
     derw_wrap(w, DER_SEQUENCE, &u);
     derw_free(&sd);

@@ -184,7 +184,7 @@ choose_algorithms(smime_signer_t *s, char *err, size_t errlen)
 
     switch (pk) {
     case GNUTLS_PK_RSA:
-        s->kind = SIGNER_RSA;
+        s->kind = CMS_SIG_RSA;
         s->dig = GNUTLS_DIG_SHA256;
         s->sign = GNUTLS_SIGN_RSA_SHA256;
         return 0;
@@ -202,7 +202,7 @@ choose_algorithms(smime_signer_t *s, char *err, size_t errlen)
             smime_seterr(err, errlen, "RSA-PSS key restricted to an unsupported hash");
             return -1;
         }
-        s->kind = SIGNER_RSA_PSS;
+        s->kind = CMS_SIG_RSA_PSS;
         s->dig = d;
         /* GnuTLS signs with max(salt from the key's parameters, hash
          * length); write exactly that in the parameters. */
@@ -223,7 +223,7 @@ choose_algorithms(smime_signer_t *s, char *err, size_t errlen)
         }
         gnutls_free(x.data);
         gnutls_free(y.data);
-        s->kind = SIGNER_ECDSA;
+        s->kind = CMS_SIG_ECDSA;
         switch (curve) {
         case GNUTLS_ECC_CURVE_SECP256R1: s->dig = GNUTLS_DIG_SHA256; break;
         case GNUTLS_ECC_CURVE_SECP384R1: s->dig = GNUTLS_DIG_SHA384; break;
@@ -236,7 +236,7 @@ choose_algorithms(smime_signer_t *s, char *err, size_t errlen)
         s->sign = gnutls_pk_to_sign(GNUTLS_PK_ECDSA, s->dig);
         return 0;
     case GNUTLS_PK_EDDSA_ED25519:
-        s->kind = SIGNER_ED25519;
+        s->kind = CMS_SIG_ED25519;
         s->dig = GNUTLS_DIG_SHA512;            /* RFC 8419 3.1 */
         s->sign = GNUTLS_SIGN_EDDSA_ED25519;
         return 0;

@@ -7,16 +7,15 @@
 #define SMIME_SIGNER_PRIV_H
 
 #include <gnutls/abstract.h>
+#include "algs.h"
 #include "sign.h"
-
-enum signer_kind { SIGNER_RSA, SIGNER_RSA_PSS, SIGNER_ECDSA, SIGNER_ED25519 };
 
 struct smime_signer {
     gnutls_privkey_t key;
     gnutls_x509_crt_t *crts;          /* [0] signer, then intermediates */
     size_t ncrts;
 
-    enum signer_kind kind;
+    cms_sigkind_t kind;               /* the scheme (algs.h) */
     gnutls_digest_algorithm_t dig;    /* messageDigest hash */
     gnutls_sign_algorithm_t sign;     /* for gnutls_privkey_sign_data2 */
     unsigned sign_flags;

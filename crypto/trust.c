@@ -33,6 +33,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/crypto.h>
 
+#include "errbuf.h"
 #include "trust_priv.h"
 #include "trust_dn.h"
 
@@ -104,12 +105,14 @@ void smime_trust_cache_stats(const smime_trust_t *t, unsigned long *hits,
 int trust_file_read(const char *path, gnutls_datum_t *d, char *err,
                     size_t errlen)
 {
+    char eb[128];               /* smime_strerror() text */
     FILE *f = fopen(path, "rb");
     size_t cap = 0, n = 0;
     unsigned char *buf = NULL;
 
     if (f == NULL) {
-        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        snprintf(err, errlen, "cannot read %s: %s", path,
+                 smime_strerror(errno, eb, sizeof eb));
         return -1;
     }
     for (;;) {
@@ -128,7 +131,8 @@ int trust_file_read(const char *path, gnutls_datum_t *d, char *err,
             break;
     }
     if (ferror(f)) {
-        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        snprintf(err, errlen, "cannot read %s: %s", path,
+                 smime_strerror(errno, eb, sizeof eb));
         goto fail;
     }
     fclose(f);
@@ -412,30 +416,33 @@ static enum smime_chain_status chain_verify(const smime_trust_t *t,
 }
 
 /* The cache key: SHA-256 over cut, the length and each certificate's
- * DER (length-prefixed). */
+ * DER (length-prefixed).  -1 when any of it could not be hashed: a key
+ * over part of the chain could name another chain's cached result, so
+ * the chain is then verified without the cache. */
 static int chain_key(struct cinfo *ci, const size_t *chain, size_t n,
                      int cut, unsigned char *key)
 {
     gnutls_hash_hd_t h;
     unsigned char head[2] = { (unsigned char)cut, (unsigned char)n };
+    int bad;
 
     if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
         return -1;
-    gnutls_hash(h, head, sizeof(head));
-    for (size_t i = 0; i < n; i++) {
+    bad = gnutls_hash(h, head, sizeof(head)) < 0;
+    for (size_t i = 0; i < n && !bad; i++) {
         const gnutls_datum_t *d = trust_ci_der(&ci[chain[i]]);
         if (d == NULL) {
-            gnutls_hash_deinit(h, key);
-            return -1;
+            bad = 1;
+            break;
         }
         unsigned char len[4] = { (unsigned char)(d->size >> 24),
             (unsigned char)(d->size >> 16), (unsigned char)(d->size >> 8),
             (unsigned char)d->size };
-        gnutls_hash(h, len, sizeof(len));
-        gnutls_hash(h, d->data, d->size);
+        bad = gnutls_hash(h, len, sizeof(len)) < 0 ||
+              gnutls_hash(h, d->data, d->size) < 0;
     }
     gnutls_hash_deinit(h, key);
-    return 0;
+    return bad ? -1 : 0;
 }
 
 /* The certificates at hand (ci[0] the signer, then the pool) and the

@@ -53,10 +53,11 @@ struct smime_verify {
     size_t cmslen, cmscap;
 };
 
-static const gnutls_digest_algorithm_t gnutls_digests[CMS_DIG_COUNT] = {
-    GNUTLS_DIG_SHA1, GNUTLS_DIG_SHA224, GNUTLS_DIG_SHA256,
-    GNUTLS_DIG_SHA384, GNUTLS_DIG_SHA512
-};
+/* The GnuTLS hash of digest index d (algs.h). */
+static gnutls_digest_algorithm_t gnutls_digest(cms_digest_t d)
+{
+    return (gnutls_digest_algorithm_t)smime_alg_digest(d)->gnutls;
+}
 
 void smime_policy_default(smime_policy_t *p)
 {
@@ -72,7 +73,7 @@ void smime_policy_default(smime_policy_t *p)
 static int hashes_init(smime_verify_t *v)
 {
     for (int i = 0; i < CMS_DIG_COUNT; i++)
-        if (gnutls_hash_init(&v->hash[i], gnutls_digests[i]) < 0) {
+        if (gnutls_hash_init(&v->hash[i], gnutls_digest(i)) < 0) {
             v->hash[i] = NULL;
             return -1;
         }
@@ -221,24 +222,13 @@ static int signer_matches(const cms_signer_t *si, gnutls_x509_crt_t crt)
 /* The signature algorithm GnuTLS should check, for this key. */
 static gnutls_sign_algorithm_t sign_algo(const cms_signer_t *si, int pk)
 {
-    gnutls_digest_algorithm_t dig = gnutls_digests[si->digest];
+    const struct smime_alg *a = smime_alg_signature(si->sigkind,
+                                                    CMS_DIG_NONE);
 
-    switch (si->sigkind) {
-    case CMS_SIG_RSA:
-        return pk == GNUTLS_PK_RSA ? gnutls_pk_to_sign(GNUTLS_PK_RSA, dig)
-                                   : GNUTLS_SIGN_UNKNOWN;
-    case CMS_SIG_RSA_PSS:
-        return pk == GNUTLS_PK_RSA || pk == GNUTLS_PK_RSA_PSS
-               ? gnutls_pk_to_sign(GNUTLS_PK_RSA_PSS, dig) : GNUTLS_SIGN_UNKNOWN;
-    case CMS_SIG_ECDSA:
-        return pk == GNUTLS_PK_ECDSA ? gnutls_pk_to_sign(GNUTLS_PK_ECDSA, dig)
-                                     : GNUTLS_SIGN_UNKNOWN;
-    case CMS_SIG_ED25519:
-        return pk == GNUTLS_PK_EDDSA_ED25519 ? GNUTLS_SIGN_EDDSA_ED25519
-                                             : GNUTLS_SIGN_UNKNOWN;
-    default:
+    if (a == NULL || !smime_alg_key_ok(a, pk))
         return GNUTLS_SIGN_UNKNOWN;
-    }
+    return (gnutls_sign_algorithm_t)
+        smime_alg_gnutls_sign(a, gnutls_digest(si->digest));
 }
 
 /* RSA-PSS: the hash and salt length come from the CMS parameters.  With
@@ -253,7 +243,7 @@ static int pss_params(gnutls_pubkey_t pk, const cms_signer_t *si)
 
     if (gnutls_x509_spki_init(&spki) < 0)
         return -1;
-    gnutls_x509_spki_set_rsa_pss_params(spki, gnutls_digests[si->digest],
+    gnutls_x509_spki_set_rsa_pss_params(spki, gnutls_digest(si->digest),
                                         si->pss_salt);
     r = gnutls_pubkey_set_spki(pk, spki, 0);
     gnutls_x509_spki_deinit(spki);
@@ -300,7 +290,7 @@ static enum sig_outcome sig_check(const cms_signer_t *si,
         goto done;
     } else {
         gnutls_datum_t h = { (void *)hash,
-            gnutls_hash_get_len(gnutls_digests[si->digest]) };
+            gnutls_hash_get_len(gnutls_digest(si->digest)) };
         r = gnutls_pubkey_verify_hash2(pk, alg, flags, &h, &sig);
     }
     if (r >= 0)
@@ -340,7 +330,7 @@ static int identify(gnutls_x509_crt_t crt, const char *const *addrs,
 /* contentType and messageDigest against the content. */
 static int content_matches(const struct judge *j, const cms_signer_t *si)
 {
-    size_t len = gnutls_hash_get_len(gnutls_digests[si->digest]);
+    size_t len = gnutls_hash_get_len(gnutls_digest(si->digest));
 
     if (!si->has_attrs)
         return 1;                 /* the signature covered the digest */

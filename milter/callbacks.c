@@ -29,6 +29,9 @@
 struct conn {
     session_t *s;
     unsigned long pflags;           /* negotiated SMFIP_* */
+    int lost;                       /* a fact of this message could not
+                                       be kept (ENOMEM): tempfail at eom,
+                                       the first reply the MTA waits for */
 };
 
 static struct conn *conn_get(SMFICTX *ctx)
@@ -59,14 +62,18 @@ static sfsistat reply(const struct conn *c, unsigned long nr_flag)
     return (c && (c->pflags & nr_flag)) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
+/* The queue id and the SASL login.  A login that cannot be kept would
+ * turn a submission into mail without a login: the message is marked
+ * lost.  (The queue id only names the message in the log.) */
 static void take_macros(SMFICTX *ctx, struct conn *c)
 {
     const char *v;
 
     if ((v = smfi_getsymval(ctx, "i")) != NULL && *v)
-        session_set_queue_id(c->s, v);
-    if ((v = smfi_getsymval(ctx, "{auth_authen}")) != NULL && *v)
-        session_set_login(c->s, v);
+        (void)session_set_queue_id(c->s, v);
+    if ((v = smfi_getsymval(ctx, "{auth_authen}")) != NULL && *v &&
+        session_set_login(c->s, v) != 0)
+        c->lost = 1;
 }
 
 static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0,
@@ -89,12 +96,17 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0,
     *pf1 = f1 & want;
     *pf2 = *pf3 = 0;
     c->pflags = *pf1;
-    if (f0 & SMFIF_SETSYMLIST) {
-        smfi_setsymlist(ctx, SMFIM_CONNECT, "{daemon_name}");
-        smfi_setsymlist(ctx, SMFIM_ENVFROM, "i {auth_authen}");
-        smfi_setsymlist(ctx, SMFIM_EOH, "i");
-        smfi_setsymlist(ctx, SMFIM_EOM, "i");
-    }
+    /* Without our lists the MTA sends its default macros ({auth_authen}
+     * at MAIL FROM in Postfix's and Sendmail's defaults): say so, go on. */
+    if ((f0 & SMFIF_SETSYMLIST) &&
+        (smfi_setsymlist(ctx, SMFIM_CONNECT, "{daemon_name}") != MI_SUCCESS ||
+         smfi_setsymlist(ctx, SMFIM_ENVFROM, "i {auth_authen}") !=
+             MI_SUCCESS ||
+         smfi_setsymlist(ctx, SMFIM_EOH, "i") != MI_SUCCESS ||
+         smfi_setsymlist(ctx, SMFIM_EOM, "i") != MI_SUCCESS))
+        log_info(LOG_WARNING, "event=negotiate status=failed "
+                 "error=\"cannot set the macro lists; the MTA's defaults "
+                 "apply\"");
     return SMFIS_CONTINUE;
 }
 
@@ -120,7 +132,7 @@ static sfsistat cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
         log_info(LOG_ERR, "event=connect status=failed client=%s "
                  "error=\"out of memory\"", addr[0] ? addr : "local");
     if ((v = smfi_getsymval(ctx, "{daemon_name}")) != NULL)
-        session_set_daemon(c->s, v);
+        (void)session_set_daemon(c->s, v);      /* for the log only */
     return reply(c, SMFIP_NR_CONN);
 }
 
@@ -133,7 +145,8 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
     if (c == NULL)
         return oom_tempfail();
     cfg = config_current_get();
-    session_set_login(c->s, NULL);
+    c->lost = 0;
+    (void)session_set_login(c->s, NULL);        /* frees; cannot fail */
     session_begin(c->s, cfg);
     config_unref(cfg);
     take_macros(ctx, c);
@@ -209,6 +222,15 @@ static sfsistat cb_eom(SMFICTX *ctx)
     if (c == NULL)
         return oom_tempfail();
     take_macros(ctx, c);
+    if (c->lost) {
+        session_abort(c->s);
+        log_msg(LOG_ERR, session_queue_id(c->s), "event=message "
+                "status=failed error=\"out of memory keeping the SASL "
+                "login\"");
+        smfi_setreply(ctx, "451", "4.3.0",
+                      "smime-milter: local error, try again later");
+        return oom_tempfail();
+    }
     st = session_eom(c->s, &milter_actions, ctx);
     log_msg(session_outcome_priority(session_outcome(c->s)),
             session_queue_id(c->s), "%s", session_summary(c->s));

@@ -29,8 +29,10 @@
 #include "arheader.h"
 #include "conf.h"
 #include "conf_check.h"
+#include "errbuf.h"
 #include "outbound.h"
 #include "sockspec.h"
+#include "spool.h"
 
 enum ktype {
     T_STRING, T_PATHS, T_BOOL, T_SIZE, T_MODE, T_NETS, T_ONERROR,
@@ -78,8 +80,8 @@ static const struct key keys[] = {
      T_ONERROR, F(on_error_accept), "tempfail", 0},
     {{"SpoolThreshold", "1048576", "bytes kept in memory per message "
       "before spilling"}, T_SIZE, F(spool_threshold), "1048576", 0},
-    {{"SpoolDirectory", "/var/tmp", "where spill files go"},
-     T_DIR, F(spool_directory), "/var/tmp", 0},
+    {{"SpoolDirectory", SPOOL_DEFAULT_DIR, "where spill files go"},
+     T_DIR, F(spool_directory), SPOOL_DEFAULT_DIR, 0},
     {{"MaxMessageSize", "0", "larger messages pass unverified and unsigned; "
       "0: no limit"}, T_SIZE, F(max_message_size), "0", 0},
     {{"UserID", "none", "user[:group] to switch to after binding the "
@@ -117,6 +119,9 @@ struct pstate {
     void *arg;
     unsigned flags;              /* CONFIG_* load flags */
 };
+
+static void problem(struct pstate *ps, unsigned line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void problem(struct pstate *ps, unsigned line, const char *fmt, ...)
 {
@@ -769,6 +774,7 @@ static void config_destroy(config_t *c)
 static config_t *load_stream(const char *name, FILE *fp, unsigned flags,
                              config_report_fn report, void *arg)
 {
+    char eb[128];               /* smime_strerror() text */
     struct pstate ps = {0};
     char *line = NULL;
     size_t cap = 0;
@@ -801,7 +807,8 @@ static config_t *load_stream(const char *name, FILE *fp, unsigned flags,
         check_header_names(&ps);
     }
     if (!oom && ferror(fp))
-        problem(&ps, 0, "read error: %s", strerror(errno));
+        problem(&ps, 0, "read error: %s",
+                smime_strerror(errno, eb, sizeof eb));
     if (!oom && (flags & CONFIG_NEED_SOCKET) && ps.c->socket == NULL)
         problem(&ps, 0, "Socket is required (or give -p)");
     if (!oom)
@@ -827,6 +834,7 @@ static config_t *load_stream(const char *name, FILE *fp, unsigned flags,
 config_t *config_load(const char *path, unsigned flags,
                       config_report_fn report, void *arg)
 {
+    char eb[128];               /* smime_strerror() text */
     FILE *fp = fopen(path, "re");
     config_t *c;
 
@@ -834,7 +842,7 @@ config_t *config_load(const char *path, unsigned flags,
         if (report) {
             char msg[1200];
             snprintf(msg, sizeof msg, "%s: cannot open: %s", path,
-                     strerror(errno));
+                     smime_strerror(errno, eb, sizeof eb));
             report(arg, msg);
         }
         return NULL;

@@ -37,7 +37,9 @@
 #include "rfc5322.h"
 #include "verify.h"
 
-#define MAX_OBJECTS 16
+/* The parser's object limit, passed to it: an object past it is a
+ * limit error (permerror), not an object silently left out. */
+#define MAX_OBJECTS MIME_MAX_SMIME
 #define MAX_SIGNERS 8
 #define MAX_ADDRS 8
 #define NEUTRAL_REASON "signature not over the whole message"
@@ -223,33 +225,15 @@ static void collect_addrs(inbound_t *in, const struct msg_headers *h)
             }
 }
 
-/* "Name: value" CRLF, with the "\n" of folded values made CRLF. */
-static int feed_header(inbound_t *in, const struct msg_header *hd)
+static int parser_out(void *parser, const char *buf, size_t len)
 {
-    const char *v = hd->value;
-
-    if (mime_parser_feed(in->parser, hd->name, strlen(hd->name)) != 0 ||
-        mime_parser_feed(in->parser, ": ", 2) != 0)
-        return -1;
-    while (*v) {
-        size_t n = strcspn(v, "\r\n");
-        if (mime_parser_feed(in->parser, v, n) != 0)
-            return -1;
-        v += n;
-        if (*v == '\r')
-            v++;
-        if (*v == '\n') {
-            v++;
-            if (mime_parser_feed(in->parser, "\r\n", 2) != 0)
-                return -1;
-        }
-    }
-    return mime_parser_feed(in->parser, "\r\n", 2);
+    return mime_parser_feed(parser, buf, len);
 }
 
 inbound_t *inbound_new(const config_t *cfg, const struct msg_headers *hdrs)
 {
     struct mime_callbacks cb = {0};
+    struct mime_limits lim;
     inbound_t *in = calloc(1, sizeof *in);
 
     if (in == NULL)
@@ -262,13 +246,16 @@ inbound_t *inbound_new(const config_t *cfg, const struct msg_headers *hdrs)
     cb.signed_data = cb_signed_data;
     cb.cms_data = cb_cms_data;
     cb.smime_end = cb_smime_end;
-    if ((in->parser = mime_parser_new(NULL, &cb, in)) == NULL) {
+    mime_limits_default(&lim);
+    lim.max_smime = MAX_OBJECTS;
+    if ((in->parser = mime_parser_new(&lim, &cb, in)) == NULL) {
         free(in);
         return NULL;
     }
     collect_addrs(in, hdrs);
     for (size_t i = 0; i < hdrs->n; i++)
-        if (feed_header(in, &hdrs->v[i]) != 0)
+        if (rfc5322_header_write(hdrs->v[i].name, hdrs->v[i].value,
+                                 parser_out, in->parser) != 0)
             in->failed = 1;
     if (mime_parser_feed(in->parser, "\r\n", 2) != 0)
         in->failed = 1;

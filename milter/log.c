@@ -59,6 +59,9 @@ void log_close(void)
 }
 
 static void log_v(int prio, const char *qid, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static void log_v(int prio, const char *qid, const char *fmt, va_list ap)
 {
     char text[2048];
 

@@ -41,6 +41,7 @@
 #include "callbacks.h"
 #include "conf.h"
 #include "daemon.h"
+#include "errbuf.h"
 #include "log.h"
 #include "sockspec.h"
 #include "stats.h"
@@ -97,10 +98,10 @@ static void report_log(void *arg, const char *msg)
 static void log_failure(int prio, const char *event, const char *what,
                         int err)
 {
-    char q[1024], text[900];
+    char q[1024], text[900], eb[128];
 
     snprintf(text, sizeof text, "%s%s%s", what, err ? ": " : "",
-             err ? strerror(err) : "");
+             err ? smime_strerror(err, eb, sizeof eb) : "");
     log_info(prio, "event=%s status=failed error=\"%s\"", event,
              log_quote(q, sizeof q, text));
 }
@@ -190,14 +191,18 @@ static int detach(void)
         return -1;
     if (pid > 0)
         _exit(0);
+    /* stdio on /dev/null, or a write to the terminal left behind (or to
+     * whatever file later takes fd 0-2) could block or corrupt it */
     int fd = open("/dev/null", O_RDWR);
-    if (fd >= 0) {
-        dup2(fd, 0);
-        dup2(fd, 1);
-        dup2(fd, 2);
+    if (fd < 0 || dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) {
+        int e = errno;
         if (fd > 2)
             close(fd);
+        errno = e;
+        return -1;
     }
+    if (fd > 2)
+        close(fd);
     return chdir("/");
 }
 

@@ -37,6 +37,8 @@
 #include <gnutls/crypto.h>
 
 #include "canon.h"
+#include "codec.h"
+#include "errbuf.h"
 #include "keystore.h"
 #include "log.h"
 #include "outbound.h"
@@ -277,27 +279,10 @@ canon_out(void *arg, const char *buf, size_t len)
     return spool_write(o->spool, buf, len);
 }
 
-/* "Name: value\r\n" with the value's "\n" folds turned into CRLF. */
 static int
-feed_header(mime_canon_t *c, const struct msg_header *h)
+canon_in(void *canon, const char *buf, size_t len)
 {
-    if (mime_canon_feed(c, h->name, strlen(h->name)) < 0 ||
-        mime_canon_feed(c, ": ", 2) < 0)
-        return -1;
-    for (const char *p = h->value; *p;) {
-        size_t n = strcspn(p, "\r\n");
-        if (mime_canon_feed(c, p, n) < 0)
-            return -1;
-        p += n;
-        if (*p == '\r')
-            p++;
-        if (*p == '\n') {
-            p++;
-            if (mime_canon_feed(c, "\r\n", 2) < 0)
-                return -1;
-        }
-    }
-    return mime_canon_feed(c, "\r\n", 2);
+    return mime_canon_feed(canon, buf, len);
 }
 
 static int
@@ -320,20 +305,18 @@ start_stream(const config_t *cfg, const struct msg_headers *h,
     for (size_t i = 0; i < sizeof(rnd); i++)
         n += snprintf(o->boundary + n, sizeof(o->boundary) - (size_t)n,
                       "%02x", rnd[i]);
-    o->spool = spool_new((size_t)cfg->spool_threshold,
-                         cfg->spool_directory ? cfg->spool_directory
-                                              : "/var/tmp");
+    o->spool = spool_new((size_t)cfg->spool_threshold, cfg->spool_directory);
     o->sign = smime_sign_new(signer);
     if (o->spool == NULL || o->sign == NULL)
         return -1;
     o->canon = mime_canon_new(NULL, (size_t)cfg->spool_threshold,
-                              cfg->spool_directory ? cfg->spool_directory
-                                                   : "/var/tmp",
-                              canon_out, o);
+                              cfg->spool_directory, canon_out, o);
     if (o->canon == NULL)
         return -1;
     for (size_t i = 0; i < h->n; i++)
-        if (is_moved_header(h->v[i].name) && feed_header(o->canon, &h->v[i]))
+        if (is_moved_header(h->v[i].name) &&
+            rfc5322_header_write(h->v[i].name, h->v[i].value, canon_in,
+                                 o->canon) != 0)
             return -1;
     return mime_canon_feed(o->canon, "\r\n", 2);
 }
@@ -343,6 +326,7 @@ outbound_begin(const config_t *cfg, const char *login, const char *from,
                const struct msg_headers *hdrs, outbound_t **out,
                enum outbound_unsigned *kind, char *why, size_t whylen)
 {
+    char eb[128];               /* smime_strerror() text */
     struct outbound_state *st = cfg->outbound;
     struct outbound *o;
     int r;
@@ -371,7 +355,8 @@ outbound_begin(const config_t *cfg, const char *login, const char *from,
         return r;
     }
     if (start_stream(cfg, hdrs, o) < 0) {
-        snprintf(why, whylen, "cannot start signing: %s", strerror(errno));
+        snprintf(why, whylen, "cannot start signing: %s",
+                 smime_strerror(errno, eb, sizeof eb));
         outbound_free(o);
         return -1;
     }
@@ -398,41 +383,6 @@ outbound_free(outbound_t *o)
 }
 
 /* ---- end of message ---- */
-
-/* base64 of der in CRLF lines of 76 characters, last line with CRLF. */
-static char *
-base64_lines(const unsigned char *der, size_t len, size_t *outlen)
-{
-    static const char tab[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t chars = (len + 2) / 3 * 4;
-    char *out = malloc(chars + (chars / 76 + 1) * 2 + 1);
-    size_t n = 0, col = 0;
-
-    if (out == NULL)
-        return NULL;
-    for (size_t i = 0; i < len; i += 3) {
-        unsigned v = (unsigned)der[i] << 16;
-        if (i + 1 < len)
-            v |= (unsigned)der[i + 1] << 8;
-        if (i + 2 < len)
-            v |= der[i + 2];
-        out[n++] = tab[v >> 18 & 63];
-        out[n++] = tab[v >> 12 & 63];
-        out[n++] = i + 1 < len ? tab[v >> 6 & 63] : '=';
-        out[n++] = i + 2 < len ? tab[v & 63] : '=';
-        if ((col += 4) == 76 && i + 3 < len) {
-            out[n++] = '\r';
-            out[n++] = '\n';
-            col = 0;
-        }
-    }
-    out[n++] = '\r';
-    out[n++] = '\n';
-    out[n] = '\0';
-    *outlen = n;
-    return out;
-}
 
 /* The new body: head (memory), the spooled entity, tail (memory). */
 struct body_reader {
@@ -465,6 +415,37 @@ body_read(void *arg, void *buf, size_t len)
         r->seg++;
         r->off = 0;
     }
+}
+
+/* What comes before the signed entity in the new body, malloc'd (NULL
+ * on ENOMEM). */
+static char *
+body_head(const struct outbound *o)
+{
+    char *head;
+
+    if (asprintf(&head, "This is an S/MIME signed message.\r\n\r\n"
+                 "--%s\r\n", o->boundary) < 0)
+        return NULL;
+    return head;
+}
+
+/* What follows it: the signature part with the base64 CMS, and the
+ * close delimiter; malloc'd, NULL on ENOMEM. */
+static char *
+body_tail(const struct outbound *o, const char *b64)
+{
+    char *tail;
+
+    if (asprintf(&tail, "\r\n--%s\r\n"
+                 "Content-Type: application/pkcs7-signature; "
+                 "name=\"smime.p7s\"\r\n"
+                 "Content-Transfer-Encoding: base64\r\n"
+                 "Content-Disposition: attachment; filename=\"smime.p7s\"\r\n"
+                 "Content-Description: S/MIME Cryptographic Signature\r\n"
+                 "\r\n%s\r\n--%s--\r\n", o->boundary, b64, o->boundary) < 0)
+        return NULL;
+    return tail;
 }
 
 /* Replace Content-Type, drop every Content-Transfer-Encoding, add
@@ -503,6 +484,7 @@ int
 outbound_finish(outbound_t *o, const struct actions *act, void *actarg,
                 enum outbound_unsigned *kind, char *why, size_t whylen)
 {
+    char eb[128];               /* smime_strerror() text */
     unsigned char *der = NULL;
     char *b64 = NULL, *head = NULL, *tail = NULL;
     size_t derlen, b64len;
@@ -510,24 +492,16 @@ outbound_finish(outbound_t *o, const struct actions *act, void *actarg,
 
     *kind = OUTBOUND_UNSIGNED_OTHER;    /* no refusal here (yet) */
     if (mime_canon_finish(o->canon) < 0) {
-        snprintf(why, whylen, "canonicalising: %s", strerror(errno));
+        snprintf(why, whylen, "canonicalising: %s",
+                 smime_strerror(errno, eb, sizeof eb));
         return -1;
     }
     if (smime_sign_finish(o->sign, &der, &derlen) < 0) {
         snprintf(why, whylen, "%s", smime_sign_error(o->sign));
         return -1;
     }
-    if ((b64 = base64_lines(der, derlen, &b64len)) == NULL ||
-        asprintf(&head, "This is an S/MIME signed message.\r\n\r\n"
-                 "--%s\r\n", o->boundary) < 0 ||
-        asprintf(&tail, "\r\n--%s\r\n"
-                 "Content-Type: application/pkcs7-signature; "
-                 "name=\"smime.p7s\"\r\n"
-                 "Content-Transfer-Encoding: base64\r\n"
-                 "Content-Disposition: attachment; filename=\"smime.p7s\"\r\n"
-                 "Content-Description: S/MIME Cryptographic Signature\r\n"
-                 "\r\n%s\r\n--%s--\r\n", o->boundary, b64, o->boundary) < 0) {
-        head = tail = NULL;
+    if ((b64 = b64_encode_lines(der, derlen, &b64len)) == NULL ||
+        (head = body_head(o)) == NULL || (tail = body_tail(o, b64)) == NULL) {
         snprintf(why, whylen, "out of memory");
         goto out;
     }
@@ -535,11 +509,13 @@ outbound_finish(outbound_t *o, const struct actions *act, void *actarg,
                               o->spool };
     if (spool_rewind(o->spool) < 0 ||
         act->replace_body(actarg, body_read, &rd) < 0) {
-        snprintf(why, whylen, "replacing the body: %s", strerror(errno));
+        snprintf(why, whylen, "replacing the body: %s",
+                 smime_strerror(errno, eb, sizeof eb));
         goto out;
     }
     if (rewrite_headers(o, o->hdrs, act, actarg) < 0) {
-        snprintf(why, whylen, "changing headers: %s", strerror(errno));
+        snprintf(why, whylen, "changing headers: %s",
+                 smime_strerror(errno, eb, sizeof eb));
         goto out;
     }
     const smime_signer_t *signer = keystore_entry_signer(o->entry);

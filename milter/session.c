@@ -34,9 +34,11 @@
 #include <syslog.h>
 
 #include "arheader.h"
+#include "errbuf.h"
 #include "inbound.h"
 #include "outbound.h"
 #include "session.h"
+#include "spool.h"
 
 #define AR_NAME "Authentication-Results"
 #define MAX_HEADER_BYTES (4u * 1024 * 1024)
@@ -212,9 +214,12 @@ void session_abort(session_t *s)
 
 static void fail(session_t *s, const char *why)
 {
+    char eb[128];               /* smime_strerror() text */
+
     if (!s->failed)
         snprintf(s->fail_why, sizeof s->fail_why, "%s%s%s", why,
-                 errno ? ": " : "", errno ? strerror(errno) : "");
+                 errno ? ": " : "",
+                 errno ? smime_strerror(errno, eb, sizeof eb) : "");
     s->failed = 1;
     s->skipping = 1;
     inbound_free(s->in);
@@ -379,7 +384,7 @@ enum session_status session_body(session_t *s, const char *buf, size_t len)
             char why[160];     /* the spool is what fails in practice */
             snprintf(why, sizeof why, "signing, spool in %s",
                      s->cfg->spool_directory ? s->cfg->spool_directory
-                                             : "/var/tmp");
+                                             : SPOOL_DEFAULT_DIR);
             fail(s, why);
         }
     }

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "errbuf.h"
 #include "session.h"
 #include "stats.h"
 
@@ -164,6 +165,7 @@ int stats_format(char *buf, size_t len, const char *sep)
 
 int stats_write_file(const char *path, char *err, size_t errlen)
 {
+    char eb[128];               /* smime_strerror() text */
     char text[4096], tmp[4096];
     int len = stats_format(text, sizeof text - 1, "\n");
     int fd;
@@ -178,21 +180,22 @@ int stats_write_file(const char *path, char *err, size_t errlen)
         return -1;
     }
     if ((fd = mkstemp(tmp)) < 0) {
-        snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+        snprintf(err, errlen, "cannot create %s: %s", tmp,
+                 smime_strerror(errno, eb, sizeof eb));
         return -1;
     }
     errno = 0;
     if (fchmod(fd, 0644) != 0 || write(fd, text, (size_t)len) != len ||
         fsync(fd) != 0) {
         snprintf(err, errlen, "cannot write %s: %s", tmp,
-                 errno ? strerror(errno) : "short write");
+                 errno ? smime_strerror(errno, eb, sizeof eb) : "short write");
         close(fd);
         unlink(tmp);
         return -1;
     }
     if (close(fd) != 0 || rename(tmp, path) != 0) {
         snprintf(err, errlen, "cannot replace %s: %s", path,
-                 strerror(errno));
+                 smime_strerror(errno, eb, sizeof eb));
         unlink(tmp);
         return -1;
     }

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "rfc5322.h"
 #include "session.h"
 #include "testmode.h"
 
@@ -166,19 +167,6 @@ static int split_header(const char *raw, size_t len, char **name,
     return 0;
 }
 
-static int is_header_start(const char *line, size_t len)
-{
-    size_t i = 0;
-
-    while (i < len && line[i] > 32 && line[i] < 127 && line[i] != ':')
-        i++;
-    if (i == 0)
-        return 0;
-    while (i < len && (line[i] == ' ' || line[i] == '\t'))
-        i++;
-    return i < len && line[i] == ':';
-}
-
 static int add_span(struct tmode *t, off_t start, off_t end, const char *name)
 {
     if (t->nh == t->caph) {
@@ -247,7 +235,7 @@ static int read_headers(struct tmode *t, session_t *s)
                 t->body_start = pos;
                 break;
             }
-            if (!is_header_start(line, (size_t)len)) {
+            if (!rfc5322_is_header_start(line, (size_t)len)) {
                 t->body_start = lstart;     /* not a header: body */
                 break;
             }

@@ -633,7 +633,7 @@ mime_canon_t *mime_canon_new(const struct mime_limits *lim,
     cb.line = cb_line;
     cb.entity_begin = cb_begin;
     cb.entity_end = cb_end;
-    c->dir = strdup(spool_dir ? spool_dir : "/var/tmp");
+    c->dir = strdup(spool_dir ? spool_dir : SPOOL_DEFAULT_DIR);
     c->sp = spool_new(spool_threshold, c->dir);
     c->parser = mime_parser_new(&c->lim, &cb, c);
     if (c->dir == NULL || c->sp == NULL || c->parser == NULL) {

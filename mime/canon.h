@@ -43,7 +43,8 @@ typedef struct mime_canon mime_canon_t;
  * mime_canon_feed()/mime_canon_finish()). */
 typedef int (*mime_out_fn)(void *arg, const char *buf, size_t len);
 
-/* lim may be NULL for the defaults; spool_dir is copied.  NULL on ENOMEM. */
+/* lim may be NULL for the defaults; spool_dir is copied (NULL:
+ * SPOOL_DEFAULT_DIR of spool.h).  NULL on ENOMEM. */
 mime_canon_t *mime_canon_new(const struct mime_limits *lim,
                              size_t spool_threshold, const char *spool_dir,
                              mime_out_fn out, void *arg);

@@ -10,32 +10,41 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "codec.h"
-
-enum { B64_BAD = 0x80, B64_WS = 0x81, B64_PAD = 0x82 };
 
 static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 static const char hexdig[] = "0123456789ABCDEF";
 
-static unsigned char b64_table[256];
-static int b64_table_ready;
-
-static void b64_table_init(void)
-{
-    /* Idempotent; racing threads write the same values. */
-    for (int i = 0; i < 256; i++)
-        b64_table[i] = B64_BAD;
-    for (int i = 0; i < 64; i++)
-        b64_table[(unsigned char)b64_alphabet[i]] = (unsigned char)i;
-    b64_table[' '] = b64_table['\t'] = B64_WS;
-    b64_table['\r'] = b64_table['\n'] = B64_WS;
-    b64_table['\f'] = b64_table['\v'] = B64_WS;
-    b64_table['='] = B64_PAD;
-    b64_table_ready = 1;
-}
+/*
+ * The decoding table, constant: the MIME parser runs in every milter
+ * thread at once, so nothing here may be built lazily (a table filled on
+ * first use was a data race).  An entry is the sextet plus one, so that
+ * the zero of every other entry means "not base64".
+ */
+enum { B64_BAD = 0, B64_WS = 0x81, B64_PAD = 0x82 };
+#define S(c, v) [(unsigned char)(c)] = (v) + 1
+static const unsigned char b64_table[256] = {
+    S('A', 0), S('B', 1), S('C', 2), S('D', 3), S('E', 4), S('F', 5),
+    S('G', 6), S('H', 7), S('I', 8), S('J', 9), S('K', 10), S('L', 11),
+    S('M', 12), S('N', 13), S('O', 14), S('P', 15), S('Q', 16), S('R', 17),
+    S('S', 18), S('T', 19), S('U', 20), S('V', 21), S('W', 22), S('X', 23),
+    S('Y', 24), S('Z', 25), S('a', 26), S('b', 27), S('c', 28), S('d', 29),
+    S('e', 30), S('f', 31), S('g', 32), S('h', 33), S('i', 34), S('j', 35),
+    S('k', 36), S('l', 37), S('m', 38), S('n', 39), S('o', 40), S('p', 41),
+    S('q', 42), S('r', 43), S('s', 44), S('t', 45), S('u', 46), S('v', 47),
+    S('w', 48), S('x', 49), S('y', 50), S('z', 51), S('0', 52), S('1', 53),
+    S('2', 54), S('3', 55), S('4', 56), S('5', 57), S('6', 58), S('7', 59),
+    S('8', 60), S('9', 61), S('+', 62), S('/', 63),
+    [' '] = B64_WS, ['\t'] = B64_WS, ['\r'] = B64_WS, ['\n'] = B64_WS,
+    ['\f'] = B64_WS, ['\v'] = B64_WS,
+    ['='] = B64_PAD,
+};
+#undef S
 
 size_t b64_decode(struct b64_dec *d, const char *src, size_t len,
                   unsigned char *dst, int *bad)
@@ -44,12 +53,10 @@ size_t b64_decode(struct b64_dec *d, const char *src, size_t len,
     unsigned bits = d->bits;
     int n = d->n;
 
-    if (!b64_table_ready)
-        b64_table_init();
     for (size_t i = 0; i < len; i++) {
         unsigned v = b64_table[(unsigned char)src[i]];
-        if (v < 64) {
-            bits = (bits << 6) | v;
+        if (v != B64_BAD && v <= 64) {
+            bits = (bits << 6) | (v - 1);
             if (++n == 4) {
                 dst[o++] = (unsigned char)(bits >> 16);
                 dst[o++] = (unsigned char)(bits >> 8);
@@ -216,6 +223,44 @@ int b64_enc_finish(struct b64_enc *e)
         return -1;
     e->nin = 0;
     return out_flush(e->sink, e->arg, e->out, &e->nout);
+}
+
+/* A sink into a buffer allocated for the whole output and its NUL. */
+struct mem_out {
+    char *p;
+    size_t n, cap;
+};
+
+static int mem_sink(void *arg, const char *buf, size_t len)
+{
+    struct mem_out *m = arg;
+
+    if (len > m->cap - 1 - m->n) {
+        errno = ENOBUFS;
+        return -1;
+    }
+    memcpy(m->p + m->n, buf, len);
+    m->n += len;
+    return 0;
+}
+
+char *b64_encode_lines(const void *buf, size_t len, size_t *outlen)
+{
+    size_t chars = (len + 2) / 3 * 4;
+    struct mem_out m = { NULL, 0, chars + (chars / 76 + 1) * 2 + 1 };
+    struct b64_enc e;
+
+    if ((m.p = malloc(m.cap)) == NULL)
+        return NULL;
+    b64_enc_init(&e, mem_sink, &m);
+    if (b64_enc_update(&e, buf, len) != 0 || b64_enc_finish(&e) != 0 ||
+        mem_sink(&m, "\r\n", 2) != 0) {
+        free(m.p);
+        return NULL;
+    }
+    m.p[m.n] = '\0';
+    *outlen = m.n;
+    return m.p;
 }
 
 void qp_enc_init(struct qp_enc *e, codec_sink_fn sink, void *arg)

@@ -1,6 +1,8 @@
 /*
  * codec.h - streaming content-transfer-encoding codecs (RFC 2045):
- * base64 and quoted-printable, decoding and encoding.  Internal to mime/.
+ * base64 and quoted-printable, decoding and encoding.  Used by mime/
+ * (parser, canonicaliser) and by the signer in milter/outbound.c for the
+ * smime.p7s part: one base64 encoder for the whole program.
  *
  * Decoders never fail: bad input sets *bad and is skipped (base64) or
  * passed through literally (quoted-printable).  Encoders produce 7-bit
@@ -46,6 +48,10 @@ void b64_enc_init(struct b64_enc *e, codec_sink_fn sink, void *arg);
 int b64_enc_update(struct b64_enc *e, const unsigned char *buf, size_t len);
 /* Pads the last quantum; does not add a final line end. */
 int b64_enc_finish(struct b64_enc *e);
+/* All of buf at once: base64 in CRLF lines of 76 characters, the last
+ * line ended by CRLF too, NUL-terminated; *outlen excludes the NUL.
+ * malloc'd; NULL on ENOMEM. */
+char *b64_encode_lines(const void *buf, size_t len, size_t *outlen);
 
 /* Quoted-printable for text: CRLF in the input is a hard line break, a
  * lone CR or LF is encoded (=0D, =0A), so decoding gives the same octets.

@@ -31,6 +31,7 @@
 #include <strings.h>
 
 #include "mime_int.h"
+#include "rfc5322.h"
 
 struct line {
     const char *s;             /* content, line end excluded */
@@ -67,7 +68,7 @@ void mime_limits_default(struct mime_limits *lim)
     lim->max_boundary_len = 200;
     lim->max_parts = 10000;
     lim->max_line_len = 64 * 1024;
-    lim->max_smime = 16;
+    lim->max_smime = MIME_MAX_SMIME;
     lim->max_cms_size = (size_t)64 * 1024 * 1024;
 }
 
@@ -215,19 +216,6 @@ static void smime_check(mime_parser_t *p, mime_entity_t *e)
 }
 
 /* ---- headers ---- */
-
-static int is_header_start(const struct line *l)
-{
-    size_t i = 0;
-
-    while (i < l->n && l->s[i] > 32 && l->s[i] < 127 && l->s[i] != ':')
-        i++;
-    if (i == 0)
-        return 0;
-    while (i < l->n && (l->s[i] == ' ' || l->s[i] == '\t'))
-        i++;
-    return i < l->n && l->s[i] == ':';
-}
 
 /* Interpret a complete logical header of the current entity. */
 static void header_parse(mime_parser_t *p, mime_entity_t *e)
@@ -518,7 +506,7 @@ static void header_line(mime_parser_t *p, mime_entity_t *e,
                 header_append(p, l);
                 return;
             }
-        } else if (is_header_start(l)) {
+        } else if (rfc5322_is_header_start(l->s, l->n)) {
             header_flush(p);
             header_start(p, e, l);
             return;

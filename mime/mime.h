@@ -84,6 +84,12 @@ enum mime_line_kind {
     MIME_ERR_HEADER_COUNT | MIME_ERR_BOUNDARY_LONG | MIME_ERR_PARTS | \
     MIME_ERR_SMIME_COUNT | MIME_ERR_CMS_SIZE)
 
+/* The default of max_smime: S/MIME objects reported per message.  A
+ * caller that keeps per-object state in an array sizes it by the
+ * max_smime it passes (milter/inbound.c); objects past the limit are not
+ * reported but set MIME_ERR_SMIME_COUNT, never dropped silently. */
+#define MIME_MAX_SMIME 16
+
 struct mime_limits {
     unsigned max_depth;        /* multipart nesting, default 32 */
     size_t max_header_len;     /* one logical header, default 64 KiB */
@@ -91,7 +97,8 @@ struct mime_limits {
     size_t max_boundary_len;   /* default 200 (RFC 2046 says 70) */
     unsigned max_parts;        /* entities per message, default 10000 */
     size_t max_line_len;       /* longer lines are split, default 64 KiB */
-    unsigned max_smime;        /* S/MIME objects per message, default 16 */
+    unsigned max_smime;        /* S/MIME objects per message, default
+                                  MIME_MAX_SMIME */
     size_t max_cms_size;       /* decoded CMS per object, default 64 MiB */
 };
 void mime_limits_default(struct mime_limits *lim);

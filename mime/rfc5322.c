@@ -273,3 +273,43 @@ int rfc5322_addr_equal(const char *a, const char *b)
     return strncasecmp(a, b, (size_t)(ata - a)) == 0 &&
            strcasecmp(ata + 1, atb + 1) == 0;
 }
+
+/* ---- header lines ---- */
+
+int rfc5322_is_header_start(const char *line, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len && line[i] > 32 && line[i] < 127 && line[i] != ':')
+        i++;
+    if (i == 0)
+        return 0;
+    while (i < len && (line[i] == ' ' || line[i] == '\t'))
+        i++;
+    return i < len && line[i] == ':';
+}
+
+int rfc5322_header_write(const char *name, const char *value,
+                         int (*out)(void *arg, const char *buf, size_t len),
+                         void *arg)
+{
+    int r;
+
+    if ((r = out(arg, name, strlen(name))) != 0 ||
+        (r = out(arg, ": ", 2)) != 0)
+        return r;
+    while (*value) {
+        size_t n = strcspn(value, "\r\n");
+        if ((r = out(arg, value, n)) != 0)
+            return r;
+        value += n;
+        if (*value == '\r')
+            value++;
+        if (*value == '\n') {
+            value++;
+            if ((r = out(arg, "\r\n", 2)) != 0)
+                return r;
+        }
+    }
+    return out(arg, "\r\n", 2);
+}

@@ -1,6 +1,7 @@
 /*
- * rfc5322.h - small RFC 5322 header-value helpers: comment/whitespace
- * skipping and address-list parsing (From, Sender).
+ * rfc5322.h - small RFC 5322 helpers: comment/whitespace skipping,
+ * address-list parsing (From, Sender), and the header line itself (what
+ * starts one, writing one back).
  */
 #ifndef SMIME_RFC5322_H
 #define SMIME_RFC5322_H
@@ -21,5 +22,18 @@ void rfc5322_addrs_free(char **addrs, size_t n);
 /* Address equality for S/MIME: local part exact (case-insensitive too, as
  * RFC 8550 and real clients expect), domain case-insensitive. 1 if equal. */
 int rfc5322_addr_equal(const char *a, const char *b);
+
+/* 1 if line (len bytes, no NUL needed) starts a header field: a name of
+ * printable characters other than ":", optional WSP (obsolete syntax),
+ * then ":". */
+int rfc5322_is_header_start(const char *line, size_t len);
+
+/* Write the header "name: value" CRLF through out, turning the "\n" (or
+ * "\r\n") that joins folded lines of value into CRLF: the header as it
+ * was on the wire, from the name and value an MTA hands a milter.
+ * 0, or the first non-zero return of out. */
+int rfc5322_header_write(const char *name, const char *value,
+                         int (*out)(void *arg, const char *buf, size_t len),
+                         void *arg);
 
 #endif

@@ -44,7 +44,7 @@ spool_t *spool_new(size_t threshold, const char *dir)
         return NULL;
     sp->threshold = threshold;
     sp->fd = -1;
-    if ((sp->dir = strdup(dir ? dir : "/var/tmp")) == NULL) {
+    if ((sp->dir = strdup(dir ? dir : SPOOL_DEFAULT_DIR)) == NULL) {
         free(sp);
         return NULL;
     }

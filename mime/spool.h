@@ -15,7 +15,12 @@
 
 typedef struct spool spool_t;
 
-/* NULL on ENOMEM. dir is copied; the file is created only when needed. */
+/* Where spill files go when the caller names no directory; also the
+ * default of SpoolDirectory (milter/conf.c). */
+#define SPOOL_DEFAULT_DIR "/var/tmp"
+
+/* NULL on ENOMEM. dir is copied (NULL: SPOOL_DEFAULT_DIR); the file is
+ * created only when needed. */
 spool_t *spool_new(size_t threshold, const char *dir);
 void spool_free(spool_t *sp);                 /* accepts NULL */
 

@@ -8,14 +8,19 @@
 #include "config.h"
 
 #include <check.h>
+#include <errno.h>
+#include <gnutls/crypto.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "algs.h"
 #include "cert.h"
 #include "cms.h"
 #include "der.h"
+#include "derw.h"
+#include "errbuf.h"
 #include "verify.h"
 #include "crypto_testlib.h"
 #include "check_trust.h"
@@ -625,6 +630,107 @@ START_TEST(test_threads_share_trust)
 }
 END_TEST
 
+/* ---- the algorithm table ---- */
+
+/* Each row's two OID encodings agree (the dotted form through our DER
+ * writer), rows are in id order, (kind, OID) is unique, and the
+ * lookups find what verify and sign ask for. */
+START_TEST(test_alg_table)
+{
+    for (int i = 0; i < SMIME_ALG_COUNT; i++) {
+        const struct smime_alg *a = smime_alg((enum smime_alg_id)i);
+        derw_t w;
+
+        ck_assert_int_eq(a->id, i);
+        ck_assert_ptr_nonnull(a->name);
+        ck_assert_ptr_nonnull(a->asn1);
+        derw_init(&w);
+        derw_oid(&w, a->dotted);
+        ck_assert(!derw_failed(&w));
+        ck_assert_msg(w.len == a->derlen + 2 && w.buf[0] == DER_OID &&
+                      w.buf[1] == a->derlen &&
+                      memcmp(w.buf + 2, a->der, a->derlen) == 0,
+                      "%s: OID bytes do not match %s", a->asn1, a->dotted);
+        derw_free(&w);
+        ck_assert_ptr_eq(smime_alg_by_oid(a->kind, a->der, a->derlen), a);
+        if (a->kind == SMIME_ALG_KIND_CIPHER ||
+            a->kind == SMIME_ALG_KIND_KEY_WRAP)
+            ck_assert_uint_gt(a->keylen, 0);
+    }
+    /* one OID, two kinds */
+    ck_assert_ptr_ne(smime_alg_by_oid(SMIME_ALG_KIND_SIGNATURE,
+                                      smime_alg(SMIME_ALG_KT_RSA)->der,
+                                      smime_alg(SMIME_ALG_KT_RSA)->derlen),
+                     smime_alg(SMIME_ALG_KT_RSA));
+    ck_assert_ptr_null(smime_alg_by_oid(SMIME_ALG_KIND_DIGEST,
+                                        smime_alg(SMIME_ALG_RSA)->der,
+                                        smime_alg(SMIME_ALG_RSA)->derlen));
+}
+END_TEST
+
+/* GnuTLS is the judge of the ids and OIDs it knows. */
+START_TEST(test_alg_table_gnutls)
+{
+    for (int d = 0; d < CMS_DIG_COUNT; d++) {
+        const struct smime_alg *a = smime_alg_digest((cms_digest_t)d);
+        ck_assert_ptr_nonnull(a);
+        ck_assert_int_eq(a->digest, d);
+        ck_assert_str_eq(gnutls_digest_get_oid(a->gnutls), a->dotted);
+        ck_assert_ptr_eq(smime_alg_by_gnutls(SMIME_ALG_KIND_DIGEST,
+                                             a->gnutls), a);
+        ck_assert_ptr_eq(smime_alg_by_name(SMIME_ALG_KIND_DIGEST, a->name),
+                         a);
+    }
+    ck_assert_ptr_null(smime_alg_digest(CMS_DIG_NONE));
+    ck_assert_ptr_eq(smime_alg_by_name(SMIME_ALG_KIND_DIGEST, "SHA-384"),
+                     smime_alg(SMIME_ALG_SHA384));
+    ck_assert_str_eq(cms_digest_name(CMS_DIG_SHA512), "sha-512");
+    /* signatures that fix their hash: GnuTLS names the same OID */
+    for (int i = 0; i < SMIME_ALG_COUNT; i++) {
+        const struct smime_alg *a = smime_alg((enum smime_alg_id)i);
+        if (a->kind != SMIME_ALG_KIND_SIGNATURE)
+            continue;
+        ck_assert_ptr_nonnull(smime_alg_signature(a->sigkind, CMS_DIG_NONE));
+        if (a->digest == CMS_DIG_NONE)
+            continue;
+        int sign = smime_alg_gnutls_sign(a,
+                                         smime_alg_digest(a->digest)->gnutls);
+        ck_assert_msg(sign != GNUTLS_SIGN_UNKNOWN, "%s", a->asn1);
+        ck_assert_str_eq(gnutls_sign_get_oid(sign), a->dotted);
+        ck_assert_ptr_eq(smime_alg_signature(a->sigkind, a->digest), a);
+    }
+    ck_assert_str_eq(cms_sigkind_name(CMS_SIG_RSA_PSS), "rsa-pss");
+    ck_assert_str_eq(cms_sigkind_name(CMS_SIG_UNKNOWN), "");
+    ck_assert(smime_alg_key_ok(smime_alg(SMIME_ALG_RSA_PSS), GNUTLS_PK_RSA));
+    ck_assert(!smime_alg_key_ok(smime_alg(SMIME_ALG_RSA), GNUTLS_PK_ECDSA));
+    ck_assert_int_eq(smime_alg_gnutls_sign(smime_alg(SMIME_ALG_ED25519),
+                                           GNUTLS_DIG_SHA512),
+                     GNUTLS_SIGN_EDDSA_ED25519);
+    for (int i = 0; i < SMIME_ALG_COUNT; i++) {
+        const struct smime_alg *a = smime_alg((enum smime_alg_id)i);
+        if (a->kind == SMIME_ALG_KIND_CIPHER)
+            ck_assert_msg(gnutls_cipher_get_key_size(
+                              (gnutls_cipher_algorithm_t)a->gnutls) ==
+                          a->keylen, "%s", a->asn1);
+    }
+}
+END_TEST
+
+/* The strerror of worker threads: the C library's text, from its
+ * thread-safe form; never NULL, also for an unknown value. */
+START_TEST(test_strerror)
+{
+    char buf[128];
+
+    ck_assert_str_eq(smime_strerror(ENOENT, buf, sizeof buf),
+                     "No such file or directory");
+    ck_assert_str_eq(smime_strerror(ENOMEM, buf, sizeof buf),
+                     "Cannot allocate memory");
+    ck_assert_ptr_nonnull(strstr(smime_strerror(98765, buf, sizeof buf),
+                                 "98765"));
+}
+END_TEST
+
 /* ---- reader limits, trust store, certificate helpers ---- */
 
 START_TEST(test_der_limits)
@@ -759,6 +865,9 @@ static Suite *crypto_suite(void)
     tcase_add_test(tc, test_one_byte_chunks);
     tcase_add_test(tc, test_threads_share_trust);
     tcase_add_test(tc, test_der_limits);
+    tcase_add_test(tc, test_alg_table);
+    tcase_add_test(tc, test_alg_table_gnutls);
+    tcase_add_test(tc, test_strerror);
     tcase_add_test(tc, test_trust_errors);
     tcase_add_test(tc, test_cert_helpers);
     suite_add_tcase(s, tc);

@@ -18,6 +18,8 @@
 #include "arheader.h"
 #include "check_milter.h"
 #include "conf.h"
+#include "inbound.h"
+#include "mime.h"
 #include "session.h"
 
 #ifndef ABS_TOP_SRCDIR
@@ -996,6 +998,58 @@ START_TEST(session_client_oom_fails_closed)
 }
 END_TEST
 
+/* ---- inbound: as many objects as the parser reports ---- */
+
+/* A multipart/mixed of n pkcs7-mime parts (not valid CMS) verified
+ * through inbound.c: the number of results. */
+static size_t inbound_objects(config_t *c, unsigned n, smime_result_t *first)
+{
+    const struct msg_header h[] = {
+        {"From", "alice@example.org"},
+        {"Content-Type", "multipart/mixed; boundary=\"b\""}};
+    const struct msg_headers hdrs = {h, 2};
+    const struct inbound_result *res;
+    inbound_t *in = inbound_new(c, &hdrs);
+    static const char part[] =
+        "--b\r\nContent-Type: application/pkcs7-mime; "
+        "smime-type=signed-data\r\nContent-Transfer-Encoding: base64\r\n"
+        "\r\nMAMCAQE=\r\n";
+    size_t nres;
+
+    ck_assert_ptr_nonnull(in);
+    for (unsigned i = 0; i < n; i++)
+        ck_assert_int_eq(inbound_body(in, part, strlen(part)), 0);
+    ck_assert_int_eq(inbound_body(in, "--b--\r\n", 7), 0);
+    ck_assert_int_eq(inbound_finish(in), 0);
+    nres = inbound_results(in, &res);
+    *first = nres ? res[0].r.result : SMIME_RESULT_NONE;
+    if (nres == 1 && n > MIME_MAX_SMIME)
+        ck_assert_str_eq(res[0].r.reason,
+                         mime_error_string(MIME_ERR_SMIME_COUNT));
+    inbound_free(in);
+    return nres;
+}
+
+/* Every object the parser reports gets a result, up to its limit; one
+ * more makes the whole message permerror.  (inbound.c once had its own
+ * MAX_OBJECTS: had the parser's limit been larger, objects past it would
+ * have been left out without a word.) */
+START_TEST(inbound_objects_up_to_parser_limit)
+{
+    config_t *c = load("AuthservID mx.test.example\nInternalHosts none\n");
+    struct mime_limits lim;
+    smime_result_t r;
+
+    mime_limits_default(&lim);
+    ck_assert_uint_eq(lim.max_smime, MIME_MAX_SMIME);
+    ck_assert_uint_eq(inbound_objects(c, MIME_MAX_SMIME, &r), MIME_MAX_SMIME);
+    ck_assert_int_eq(r, SMIME_RESULT_PERMERROR);
+    ck_assert_uint_eq(inbound_objects(c, MIME_MAX_SMIME + 1, &r), 1);
+    ck_assert_int_eq(r, SMIME_RESULT_PERMERROR);
+    config_unref(c);
+}
+END_TEST
+
 static Suite *milter_suite(void)
 {
     Suite *s = suite_create("milter");
@@ -1040,6 +1094,7 @@ static Suite *milter_suite(void)
     tcase_add_test(tc, session_log_priority);
     tcase_add_test(tc, session_log_priority_tempfail);
     tcase_add_test(tc, session_client_oom_fails_closed);
+    tcase_add_test(tc, inbound_objects_up_to_parser_limit);
     suite_add_tcase(s, tc);
 
     suite_add_tcase(s, daemon_tcase());

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "check_mime.h"
+#include "codec.h"
 #include "rfc5322.h"
 #include "spool.h"
 
@@ -830,12 +831,139 @@ START_TEST(test_cfws_equal)
 }
 END_TEST
 
+static int sink_buf(void *arg, const char *p, size_t n)
+{
+    buf_add(arg, p, n);
+    return 0;
+}
+
+START_TEST(test_header_lines)
+{
+    struct buf b = {0};
+
+    ck_assert(rfc5322_is_header_start("Subject: x", 10));
+    ck_assert(rfc5322_is_header_start("Subject \t: x", 12));   /* obsolete */
+    ck_assert(rfc5322_is_header_start("X:", 2));
+    ck_assert(!rfc5322_is_header_start(": x", 3));
+    ck_assert(!rfc5322_is_header_start(" folded: x", 10));
+    ck_assert(!rfc5322_is_header_start("Sub ject: x", 11));
+    ck_assert(!rfc5322_is_header_start("Subject", 7));
+    ck_assert(!rfc5322_is_header_start("Subject: x", 7));      /* len */
+    ck_assert(!rfc5322_is_header_start("S\xc3\xbc: x", 6));
+
+    /* folds as an MTA hands them over ("\n", also "\r\n") become CRLF */
+    ck_assert_int_eq(rfc5322_header_write("Content-Type",
+        "multipart/signed;\n\tboundary=b;\r\n micalg=sha-256", sink_buf,
+        &b), 0);
+    buf_add(&b, "", 1);
+    ck_assert_str_eq(b.p, "Content-Type: multipart/signed;\r\n\tboundary=b;"
+                          "\r\n micalg=sha-256\r\n");
+    buf_free(&b);
+    ck_assert_int_eq(rfc5322_header_write("X", "", sink_buf, &b), 0);
+    ck_assert_mem_eq(b.p, "X: \r\n", 5);
+    buf_free(&b);
+}
+END_TEST
+
 START_TEST(test_error_string)
 {
     ck_assert_str_eq(mime_error_string(0), "");
     ck_assert_str_eq(mime_error_string(MIME_ERR_TRUNCATED | MIME_ERR_CMS_SIZE),
                      "truncated MIME structure");
     ck_assert_str_eq(mime_error_string(MIME_ERR_HEADER_SYNTAX), "header syntax error");
+}
+END_TEST
+
+/* ---- codec ---- */
+
+/* The constant decoding table against the alphabet of RFC 2045 6.8:
+ * each of the 64 characters is its own sextet, whitespace is skipped,
+ * "=" pads, every other octet is bad. */
+START_TEST(test_b64_every_octet)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+    for (int c = 0; c < 256; c++) {
+        struct b64_dec d = {0};
+        char in[4] = {'A', 'A', 'A', (char)c};
+        unsigned char out[8];
+        int bad = 0;
+        const char *pos = c ? strchr(alphabet, c) : NULL;
+        size_t n = b64_decode(&d, in, 4, out, &bad);
+        if (pos != NULL) {
+            ck_assert_msg(n == 3 && !bad && out[2] == pos - alphabet,
+                          "octet %d", c);
+        } else if (c == '=') {
+            ck_assert_msg(n == 2 && !bad, "pad");
+        } else if (strchr(" \t\r\n\f\v", c) && c) {
+            ck_assert_msg(n == 0 && !bad && d.n == 3, "whitespace %d", c);
+        } else {
+            ck_assert_msg(n == 0 && bad, "octet %d must be bad", c);
+        }
+    }
+}
+END_TEST
+
+/* Every octet value, in every alignment, encodes to lines of 76 and
+ * decodes back. */
+START_TEST(test_b64_round_trip)
+{
+    unsigned char all[256 + 2], back[512];
+
+    for (int i = 0; i < 256; i++)
+        all[i] = (unsigned char)i;
+    for (size_t len = 254; len <= 256; len++) {
+        struct buf enc = {0};
+        struct b64_enc e;
+        struct b64_dec d = {0};
+        int bad = 0;
+        b64_enc_init(&e, sink_buf, &enc);
+        ck_assert_int_eq(b64_enc_update(&e, all, len), 0);
+        ck_assert_int_eq(b64_enc_finish(&e), 0);
+        ck_assert_ptr_nonnull(memchr(enc.p, '\r', enc.n));
+        ck_assert_uint_eq((size_t)((char *)memchr(enc.p, '\r', enc.n) -
+                                   enc.p), 76);
+        size_t n = b64_decode(&d, enc.p, enc.n, back, &bad);
+        n += b64_decode_end(&d, back + n, &bad);
+        ck_assert(!bad);
+        ck_assert_uint_eq(n, len);
+        ck_assert_mem_eq(back, all, len);
+        buf_free(&enc);
+    }
+}
+END_TEST
+
+/* The one-shot encoder of the smime.p7s part: RFC 4648 vectors, lines
+ * of 76, every line ended by CRLF. */
+START_TEST(test_b64_encode_lines)
+{
+    static const struct {
+        const char *in, *out;
+    } v[] = {
+        {"", "\r\n"}, {"f", "Zg==\r\n"}, {"fo", "Zm8=\r\n"},
+        {"foo", "Zm9v\r\n"}, {"foob", "Zm9vYg==\r\n"},
+        {"fooba", "Zm9vYmE=\r\n"}, {"foobar", "Zm9vYmFy\r\n"},
+    };
+    unsigned char zeros[58] = {0};
+    size_t n;
+    char *out;
+
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        out = b64_encode_lines(v[i].in, strlen(v[i].in), &n);
+        ck_assert_ptr_nonnull(out);
+        ck_assert_str_eq(out, v[i].out);
+        ck_assert_uint_eq(n, strlen(v[i].out));
+        free(out);
+    }
+    out = b64_encode_lines(zeros, 57, &n);          /* exactly one line */
+    ck_assert_uint_eq(n, 78);
+    ck_assert_str_eq(out + 76, "\r\n");
+    free(out);
+    out = b64_encode_lines(zeros, 58, &n);          /* one more quantum */
+    ck_assert_str_eq(out + 76, "\r\nAA==\r\n");
+    ck_assert_uint_eq(n, 84);
+    free(out);
 }
 END_TEST
 
@@ -866,6 +994,11 @@ static Suite *mime_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_openssl_signed);
     suite_add_tcase(s, tc);
+    tc = tcase_create("codec");
+    tcase_add_test(tc, test_b64_every_octet);
+    tcase_add_test(tc, test_b64_round_trip);
+    tcase_add_test(tc, test_b64_encode_lines);
+    suite_add_tcase(s, tc);
     tc = tcase_create("spool");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_spool);
@@ -876,6 +1009,7 @@ static Suite *mime_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_addrs);
     tcase_add_test(tc, test_cfws_equal);
+    tcase_add_test(tc, test_header_lines);
     suite_add_tcase(s, tc);
     return s;
 }

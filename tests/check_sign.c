@@ -799,6 +799,54 @@ START_TEST(keystore_checks)
 }
 END_TEST
 
+/* Fault injection: check_sign is linked with -Wl,--wrap=strdup, so
+ * every strdup() of the code under test comes here; strdup_fail_in
+ * counts the calls left before one fails (-1: none fails). */
+char *__real_strdup(const char *s);
+char *__wrap_strdup(const char *s);
+static int strdup_fail_in = -1;
+
+char *
+__wrap_strdup(const char *s)
+{
+    if (strdup_fail_in >= 0 && strdup_fail_in-- == 0) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return __real_strdup(s);
+}
+
+/* Out of memory in keystore_writer_new at each strdup in turn: a clean
+ * "out of memory", and standard input still open (the writer's fd was 0,
+ * from calloc, until set, and its cleanup closed it). */
+START_TEST(keystore_writer_oom_keeps_stdin)
+{
+    char path[2048], err[256];
+    int k;
+
+    if (fcntl(0, F_GETFD) < 0)
+        ck_assert_int_eq(open("/dev/null", O_RDONLY), 0);
+    ks_path(path, sizeof(path), "oom");
+    for (k = 0; k < 10; k++) {
+        err[0] = '\0';
+        strdup_fail_in = k;
+        keystore_writer_t *w = keystore_writer_new(path, err, sizeof(err));
+        int armed = strdup_fail_in >= 0;
+        strdup_fail_in = -1;
+        ck_assert_msg(fcntl(0, F_GETFD) >= 0,
+                      "fd 0 closed after strdup %d failed", k);
+        if (armed) {                /* fewer strdup calls than k: done */
+            ck_assert_ptr_nonnull(w);
+            keystore_writer_free(w);
+            break;
+        }
+        ck_assert_ptr_null(w);
+        ck_assert_str_eq(err, "out of memory");
+    }
+    ck_assert_int_gt(k, 0);
+}
+END_TEST
+
 /* Many threads look up and sign while the file is rebuilt and reloaded. */
 struct thr {
     keystore_t *ks;
@@ -894,6 +942,7 @@ sign_suite(void)
     tcase_add_test(tc, keystore_refuse_other);
     tcase_add_test(tc, keystore_checks);
     tcase_add_test(tc, keystore_threads);
+    tcase_add_test(tc, keystore_writer_oom_keeps_stdin);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -592,6 +593,97 @@ START_TEST(outbound_kinds_real)
 }
 END_TEST
 
+/* ---- fault injection: asprintf failing, and what it leaves ---- */
+
+/* check_stats is linked with -Wl,--wrap=asprintf,--wrap=free: while
+ * `tracking', every string asprintf() returns is noted until free()d,
+ * and the asprintf_fail_in-th call from now (0: the next) fails. */
+int __real_asprintf(char **p, const char *fmt, ...);
+int __wrap_asprintf(char **p, const char *fmt, ...);
+void __real_free(void *p);
+void __wrap_free(void *p);
+static int tracking, asprintf_fail_in = -1;
+static void *live[64];
+
+int __wrap_asprintf(char **p, const char *fmt, ...)
+{
+    va_list ap;
+    int r;
+
+    if (tracking && asprintf_fail_in >= 0 && asprintf_fail_in-- == 0) {
+        errno = ENOMEM;
+        return -1;      /* *p undefined, as glibc leaves it */
+    }
+    va_start(ap, fmt);
+    r = vasprintf(p, fmt, ap);
+    va_end(ap);
+    for (size_t i = 0; tracking && r >= 0 && i < 64; i++)
+        if (live[i] == NULL) {
+            live[i] = *p;
+            break;
+        }
+    return r;
+}
+
+void __wrap_free(void *p)
+{
+    for (size_t i = 0; tracking && p && i < 64; i++)
+        if (live[i] == p)
+            live[i] = NULL;
+    __real_free(p);
+}
+
+static size_t live_strings(void)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < 64; i++)
+        n += live[i] != NULL;
+    return n;
+}
+
+/* Signing, with each asprintf of it failing in turn: the message is
+ * tempfailed as an internal error and no string stays allocated (the
+ * body's head was lost when the second asprintf of outbound_finish
+ * failed). */
+START_TEST(outbound_oom_no_leak)
+{
+    char ks[1200], conf[4096];
+    config_t *c;
+    struct session_outcome o;
+    int k;
+
+    setup_pki();
+    snprintf(ks, sizeof ks, "%s/keystore-oom.cdb", work);
+    keystore_make(ks);
+    snprintf(conf, sizeof conf, "Mode s\nAuthservID mx.test.example\n"
+             "InternalHosts none\nKeystore %s\nSpoolDirectory %s\n", ks,
+             work);
+    c = config_load_string("t.conf", conf, 0, report, NULL);
+    ck_assert_ptr_nonnull(c);
+    for (k = 0; k < 20; k++) {
+        memset(live, 0, sizeof live);
+        asprintf_fail_in = k;
+        tracking = 1;
+        o = run_message(c, "192.0.2.1", "alice@example.org", plain, 10,
+                        &ok_act, 0);
+        tracking = 0;
+        ck_assert_msg(live_strings() == 0, "asprintf %d failing: %zu "
+                      "strings leaked", k, live_strings());
+        if (asprintf_fail_in >= 0) {    /* fewer calls than k: signed */
+            ck_assert_msg(o.signed_ok, "%s", o.reason);
+            break;
+        }
+        ck_assert_msg(!o.signed_ok && o.error && o.tempfail,
+                      "asprintf %d failing: signed %d error %d", k,
+                      o.signed_ok, o.error);
+    }
+    asprintf_fail_in = -1;
+    ck_assert_int_ge(k, 2);         /* head and tail were both tried */
+    config_unref(c);
+}
+END_TEST
+
 /* A header block past the session's cap (4 MiB): inbound permerror,
  * outbound unsigned as too large. */
 START_TEST(header_block_too_large)
@@ -766,6 +858,7 @@ static Suite *stats_suite(void)
     tcase_add_test(tc, format_from_outcome);
     tcase_add_test(tc, count_real_sessions);
     tcase_add_test(tc, outbound_kinds_real);
+    tcase_add_test(tc, outbound_oom_no_leak);
     tcase_add_test(tc, header_block_too_large);
     tcase_add_test(tc, error_before_eoh);
     tcase_add_test(tc, threads_exact);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include <gnutls/gnutls.h>
+#include <gnutls/crypto.h>
 
 #include "cert.h"
 #include "keystore.h"
@@ -126,6 +127,46 @@ START_TEST(test_chain_status_cached)
     chain_twice(t, "crl.pem", "alice", inter, 1, SMIME_CHAIN_TOO_LONG);
     /* the same chain cut or not is another entry */
     chain_twice(t, "crl.pem", "alice", inter, 2, SMIME_CHAIN_OK);
+    smime_trust_free(t);
+}
+END_TEST
+
+/* check_crypto is linked with -Wl,--wrap=gnutls_hash: while hash_fail
+ * is set, every gnutls_hash() of the code under test fails. */
+int __real_gnutls_hash(gnutls_hash_hd_t h, const void *p, size_t n);
+int __wrap_gnutls_hash(gnutls_hash_hd_t h, const void *p, size_t n);
+static int hash_fail;
+
+int __wrap_gnutls_hash(gnutls_hash_hd_t h, const void *p, size_t n)
+{
+    return hash_fail ? GNUTLS_E_INTERNAL_ERROR : __real_gnutls_hash(h, p, n);
+}
+
+/* When the certificates cannot be hashed into the cache key, the chain
+ * is verified without the cache: a key over what was hashed (here:
+ * nothing) would be the same for every chain, and a revoked one got the
+ * cached result of a good one. */
+START_TEST(test_cache_key_hash_failure)
+{
+    static const char *const users[] = { "alice", "revoked", "alice" };
+    static const enum smime_chain_status want[] = {
+        SMIME_CHAIN_OK, SMIME_CHAIN_REVOKED, SMIME_CHAIN_OK };
+    smime_trust_t *t = store("crl.pem");
+
+    for (size_t i = 0; i < 3; i++) {
+        gnutls_x509_crt_t pool[2] = { crt_load(users[i]), crt_load("inter") };
+        int sha1 = -1;
+        hash_fail = 1;
+        enum smime_chain_status st = smime_trust_verify_chain(t, pool[0],
+                                                              pool, 2, 0,
+                                                              &sha1);
+        hash_fail = 0;
+        ck_assert_msg(st == want[i], "%s: %s", users[i],
+                      smime_chain_status_string(st));
+        gnutls_x509_crt_deinit(pool[0]);
+        gnutls_x509_crt_deinit(pool[1]);
+    }
+    ck_assert_uint_eq(hits_of(t), 0);
     smime_trust_free(t);
 }
 END_TEST
@@ -417,6 +458,7 @@ TCase *trust_tcase(void)
     tcase_add_unchecked_fixture(tc, setup_once, NULL);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_chain_status_cached);
+    tcase_add_test(tc, test_cache_key_hash_failure);
     tcase_add_test(tc, test_cache_follows_clock);
     tcase_add_test(tc, test_crl_stale_still_revokes);
     tcase_add_test(tc, test_issuer_names_as_gnutls);

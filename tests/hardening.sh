@@ -17,20 +17,25 @@
 #	   tracked or not ignored, with their times kept, plus the generated
 #	   autotools files; `make distdir' outside git), configured in
 #	   build-san/obj.  Only changed files are rebuilt the next time.
-#	2. Valgrind: every -t test message (tests/data/*.eml with its .conf
+#	2. ThreadSanitizer: the same kind of build with
+#	   ./configure --enable-sanitizers=thread in
+#	   $top_builddir/build-tsan, and its Check unit tests (check_threads
+#	   verifies and signs from 4 threads through session.c) with
+#	   TSAN_OPTIONS=halt_on_error=1: a data race is a failure.
+#	3. Valgrind: every -t test message (tests/data/*.eml with its .conf
 #	   and .opts, and the signed messages of tests/work/msgs) through the
 #	   normal build's smime-milter -t under `valgrind --error-exitcode=1
 #	   --leak-check=full --errors-for-leak-kinds=definite'; each must
 #	   show zero errors and zero definite leaks.  Also smime-milter -n
 #	   and smime-keystore build/list/check.
-#	3. Fuzzing: tests/fuzz/run.sh with FUZZ_RUNS executions per harness
+#	4. Fuzzing: tests/fuzz/run.sh with FUZZ_RUNS executions per harness
 #	   (default 20000), the regression corpus replayed first.
 #	Prints one line per failure and "N passed, N failed"; exit 0 only
 #	when nothing failed.
 #
 # ENVIRONMENT
 #	top_srcdir, top_builddir	default: the directory above this one
-#	HARDEN_SKIP	steps to leave out: any of "san valgrind fuzz"
+#	HARDEN_SKIP	steps to leave out: any of "san tsan valgrind fuzz"
 #	HARDEN_JOBS	parallel jobs (default: the number of CPUs)
 #	FUZZ_RUNS	executions per fuzz harness (default 20000)
 
@@ -43,7 +48,6 @@ top_builddir=$(cd "${top_builddir:-$top_srcdir}" && pwd)
 JOBS=${HARDEN_JOBS:-$(nproc 2>/dev/null || echo 2)}
 W=$top_builddir/tests/work
 H=$W/hardening
-SAN=$top_builddir/build-san
 
 passed=0
 failed=0
@@ -79,7 +83,7 @@ copy_sources() {
 				done
 			} | sort -u | while IFS= read -r f; do
 				# not what a build writes in place
-				case $f in build-san/*|tests/work/*) continue ;; esac
+				case $f in build-san/*|build-tsan/*|tests/work/*) continue ;; esac
 				[ -f "$f" ] && printf '%s\n' "$f"
 			done >"$H/files"
 			tar -cf - -T "$H/files"
@@ -90,25 +94,36 @@ copy_sources() {
 	fi
 }
 
-san_build() {
-	src=$SAN/src
-	obj=$SAN/obj
-	note "sanitizer build in $SAN"
-	copy_sources "$src" || { fail san "cannot copy the sources"; return 1; }
+# sanitized_build DIR CONFIGURE-OPTION [CONFIGURE-VARIABLE [check-programs]]:
+# the sources copied to DIR/src, configured with CONFIGURE-OPTION (and the
+# variable setting) and built in DIR/obj (everything, or only the Check
+# programs); the test PKI and messages of the main build copied there.
+sanitized_build() {
+	src=$1/src
+	obj=$1/obj
+	tag=$(basename "$1")
+	note "sanitizer build in $1"
+	copy_sources "$src" || { fail "$tag" "cannot copy the sources"; return 1; }
 	if [ ! -x "$src/configure" ]; then
-		(cd "$src" && autoreconf -fi) >"$H/san-autoreconf.log" 2>&1 ||
-			{ fail san "autoreconf failed ($H/san-autoreconf.log)"; return 1; }
+		(cd "$src" && autoreconf -fi) >"$H/$tag-autoreconf.log" 2>&1 ||
+			{ fail "$tag" "autoreconf failed ($H/$tag-autoreconf.log)"; return 1; }
 	fi
 	mkdir -p "$obj"
 	if [ ! -f "$obj/config.status" ] ||
 	    [ -n "$(find "$src/configure" -newer "$obj/config.status")" ]; then
-		(cd "$obj" && "$src/configure" -q --enable-sanitizers) \
-			>"$H/san-configure.log" 2>&1 ||
-			{ fail san "configure failed ($H/san-configure.log)"; return 1; }
+		(cd "$obj" && "$src/configure" -q "$2" ${3:+"$3"}) \
+			>"$H/$tag-configure.log" 2>&1 ||
+			{ fail "$tag" "configure failed ($H/$tag-configure.log)"; return 1; }
 	fi
-	if ! make -C "$obj" -j"$JOBS" >"$H/san-build.log" 2>&1; then
-		fail san "build failed:"
-		grep -E 'error|Error' "$H/san-build.log" | head -10 | sed 's/^/	/'
+	targets=all
+	if [ "${4:-}" = check-programs ]; then
+		targets=$(printf 'print-check-programs:\n\t@echo $(check_PROGRAMS)\n' |
+		    make -s -C "$obj" -f Makefile -f - print-check-programs)
+	fi
+	# shellcheck disable=SC2086
+	if ! make -C "$obj" -j"$JOBS" $targets >"$H/$tag-build.log" 2>&1; then
+		fail "$tag" "build failed:"
+		grep -E 'error|Error' "$H/$tag-build.log" | head -10 | sed 's/^/	/'
 		return 1
 	fi
 	pass
@@ -120,6 +135,24 @@ san_build() {
 			cp -a "$W/$d" "$obj/tests/work/$d"
 		fi
 	done
+}
+
+# san_report LOG: after make check under a sanitizer, the failures and
+# the sanitizer reports of each test log.
+san_report() {
+	grep -E '^(FAIL|ERROR|XPASS)' "$H/$1" | sed 's/^/	/'
+	for l in "$obj"/tests/*.log; do
+		[ -f "$l" ] || continue
+		grep -qE 'ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer|runtime error|^FAIL|:F:|:E:' "$l" ||
+			continue
+		echo "	--- $l"
+		grep -E 'ERROR: |WARNING: |runtime error|SUMMARY|^FAIL|:F:|:E:|^    #[0-9] ' "$l" |
+			head -16 | sed 's/^/	/'
+	done
+}
+
+san_build() {
+	sanitized_build "$top_builddir/build-san" --enable-sanitizers || return 1
 	note "make check under ASan/UBSan"
 	if ASAN_OPTIONS=detect_leaks=1 \
 	    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
@@ -127,19 +160,33 @@ san_build() {
 		pass
 	else
 		fail san-check "make check failed under sanitizers:"
-		grep -E '^(FAIL|ERROR|XPASS)' "$H/san-check.log" | sed 's/^/	/'
-		for l in "$obj"/tests/*.log; do
-			[ -f "$l" ] || continue
-			grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error|^FAIL|:F:|:E:' "$l" ||
-				continue
-			echo "	--- $l"
-			grep -E 'ERROR: |runtime error|SUMMARY|^FAIL|:F:|:E:' "$l" |
-				head -8 | sed 's/^/	/'
-		done
+		san_report san-check.log
 	fi
 }
 
-# ---- 2. valgrind ----
+# ---- 2. ThreadSanitizer ----
+
+# Only the Check programs, built at -O1 (faster to compile, and what
+# TSan suggests): the golden and interoperability scripts run
+# single-threaded programs.  Check's timeouts are stretched for TSan's
+# slowdown.
+tsan_build() {
+	sanitized_build "$top_builddir/build-tsan" --enable-sanitizers=thread \
+	    CFLAGS="-g -O1" check-programs || return 1
+	note "Check unit tests under ThreadSanitizer"
+	if TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	    CK_TIMEOUT_MULTIPLIER=10 \
+	    make -C "$obj" -j"$JOBS" check-TESTS TESTS='$(check_PROGRAMS)' \
+	    >"$H/tsan-check.log" 2>&1 &&
+	    ! grep -q 'WARNING: ThreadSanitizer' "$obj"/tests/*.log; then
+		pass
+	else
+		fail tsan-check "make check failed under ThreadSanitizer:"
+		san_report tsan-check.log
+	fi
+}
+
+# ---- 3. valgrind ----
 
 VG="valgrind -q --error-exitcode=1 --leak-check=full \
 	--errors-for-leak-kinds=definite --show-leak-kinds=definite"
@@ -246,7 +293,7 @@ EOF
 	done
 }
 
-# ---- 3. fuzzing ----
+# ---- 4. fuzzing ----
 
 fuzz_runs() {
 	note "fuzzing: ${FUZZ_RUNS:-20000} executions per harness"
@@ -273,6 +320,7 @@ step() {
 	note "$1: $(($(date +%s) - t0)) s"
 }
 step san san_build
+step tsan tsan_build
 step valgrind valgrind_runs
 step fuzz fuzz_runs
 
