@@ -93,7 +93,7 @@ E2E_PY=/usr/bin/python3
 : "${E2E_MILTER_CONF_EXTRA:=}"
 : "${E2E_MILTER_LOGLEVEL:=debug}"     # the benchmark runs with warning
 E2E_POSTFIX=/usr/sbin/postfix
-E2E_SYSTEM_MAIN_CF=/etc/postfix/main.cf
+E2E_SYSTEM_ETC=/etc/postfix         # never written: see e2e_system_state
 
 # SASL users of the submission port (login = address; password = this).
 e2e_password() { printf '%s-e2e-secret\n' "${1%%@*}"; }
@@ -213,29 +213,31 @@ e2e_kill() {
 # ---------------------------------------------------------------------------
 # Set-up pieces
 
-# Postfix accepts "postfix -c DIR" only for a DIR that the default
-# main.cf lists in alternate_config_directories.  Add ours to that list;
-# create the file when Debian's "No configuration" install has none.  Never
-# touches any other line of an operator's main.cf.
-e2e_allow_config_dir() {
-    _dir=$1
-    (
-        flock 8
-        if [ ! -f "$E2E_SYSTEM_MAIN_CF" ]; then
-            {
-                echo "# Created by smime-milter's end-to-end tests (tests/e2e/lib.sh):"
-                echo "# the private test instances may use these configuration directories."
-                echo "alternate_config_directories = $_dir"
-            } >"$E2E_SYSTEM_MAIN_CF"
-            exit 0
+# The private instance never touches the system's Postfix configuration:
+# "postfix -c DIR", "sendmail -C DIR" and "postqueue -c DIR" want DIR in
+# /etc/postfix/main.cf's alternate_config_directories only when they run
+# with an effective uid other than root (Postfix's mail_conf_checkdir),
+# and these tests run as root.  e2e_system_state prints a checksum of each
+# file there ("absent" when missing); run.sh (or a t_*.sh run alone)
+# keeps it in E2E_SYSTEM_BEFORE and fails the run when e2e_system_unchanged
+# finds it different at the end.
+e2e_system_state() {
+    for _f in main.cf master.cf; do
+        if [ -e "$E2E_SYSTEM_ETC/$_f" ]; then
+            printf '%s %s\n' "$_f" "$(sha256sum <"$E2E_SYSTEM_ETC/$_f" | cut -d' ' -f1)"
+        else
+            printf '%s absent\n' "$_f"
         fi
-        _cur=$(postconf -c /etc/postfix -h alternate_config_directories 2>/dev/null)
-        case " $(printf '%s' "$_cur" | tr ',' ' ') " in
-            *" $_dir "*) exit 0 ;;
-        esac
-        postconf -c /etc/postfix -e \
-            "alternate_config_directories = ${_cur:+$_cur, }$_dir"
-    ) 8</etc/postfix
+    done
+}
+
+e2e_system_unchanged() {
+    _after=$(e2e_system_state)
+    [ "$_after" = "$E2E_SYSTEM_BEFORE" ] && return 0
+    echo "FAIL: the run changed $E2E_SYSTEM_ETC (it must not write there):"
+    printf '%s\n' "$E2E_SYSTEM_BEFORE" | sed 's/^/    before: /'
+    printf '%s\n' "$_after" | sed 's/^/    after:  /'
+    return 1
 }
 
 e2e_pki() {
@@ -534,7 +536,6 @@ e2e_start() {
         E2E_KEYSTORE=$(e2e_keystore_build) || E2E_KEYSTORE=
     fi
     E2E_KEYSTORE=${E2E_KEYSTORE:-}
-    e2e_allow_config_dir "$E2E_ETC" || return 1
     e2e_postfix_config && e2e_sasl_setup && e2e_dkim_setup || return 1
     e2e_save_state
     e2e_dkim_start || return 1
@@ -576,6 +577,7 @@ e2e_stop() {
 e2e_test_begin() {
     E2E_TEST=$(basename "$0" .sh)
     if [ "${E2E_ATTACHED:-}" != 1 ]; then
+        E2E_SYSTEM_BEFORE=$(e2e_system_state)
         trap 'e2e_standalone_exit $?' EXIT
         trap 'exit 130' INT TERM HUP
         e2e_start || e2e_fail "could not start the test instance"
@@ -588,6 +590,7 @@ e2e_standalone_exit() {
     trap - EXIT
     if [ "$1" -ne 0 ] && [ "$1" -ne 77 ]; then e2e_dump_logs 0 0 0; fi
     e2e_stop
+    e2e_system_unchanged >&2 || exit 1
     exit "$1"
 }
 

@@ -11,6 +11,9 @@
 #	log lines of every failed test, and "N passed, N failed" at the end.
 #	Exits 1 when a test failed or the instance could not start, else 0.
 #	A test exiting 77 is skipped (counted apart, and not a failure).
+#	The run fails too when /etc/postfix/main.cf or master.cf is not
+#	byte-identical (or still absent) at the end: the private instance
+#	must leave the system's Postfix configuration alone.
 #	Needs root (Postfix, pipe as nobody).  `make check-e2e` runs it with
 #	top_srcdir and top_builddir set.
 
@@ -33,10 +36,14 @@ else
     tests=$(ls "$E2E_SRC"/t_*.sh)
 fi
 
+E2E_SYSTEM_BEFORE=$(e2e_system_state) checked=
+
 run_exit() {
     trap - EXIT
     e2e_stop
-    exit "$1"
+    _rc=$1
+    [ -n "$checked" ] || e2e_system_unchanged || _rc=1
+    exit "$_rc"
 }
 trap 'run_exit $?' EXIT
 trap 'exit 130' INT TERM HUP
@@ -85,6 +92,12 @@ case $SMIME_MILTER_WRAPPER in
                 "$E2E_LOG/milter.log" | head -n 80 | sed 's/^/    /'
         fi ;;
 esac
+
+e2e_stop
+checked=yes
+if ! e2e_system_unchanged; then
+    fail=$((fail + 1)); failed="$failed system-config"
+fi
 
 [ $skip -gt 0 ] && echo "($skip skipped)"
 [ -n "$failed" ] && echo "failed:$failed"
