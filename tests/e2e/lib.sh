@@ -44,7 +44,9 @@
 #
 #	Exit 0 = passed, 77 = skipped, anything else = failed (e2e_fail prints
 #	the reason; run.sh then prints the Postfix, milter and opendkim log
-#	lines written during the test).
+#	lines written during the test).  Under ./quickstart check
+#	(SMIME_NO_SKIP=1, tests/need.sh) e2e_skip fails instead: nothing may
+#	skip there.
 #
 # ENVIRONMENT
 #	top_srcdir, top_builddir   source and build tree (make check-e2e sets
@@ -88,6 +90,7 @@ E2E_SPOOL=$E2E_DIR/spool
 E2E_STATE=$E2E_DIR/state.env
 E2E_AUTHSERV=mx.test.example
 E2E_PY=/usr/bin/python3
+. "$top_srcdir/tests/need.sh"
 : "${SMIME_MILTER:=$top_builddir/milter/smime-milter}"
 : "${SMIME_MILTER_WRAPPER:=}"
 : "${E2E_MILTER_CONF_EXTRA:=}"
@@ -110,6 +113,9 @@ e2e_fail() {
 }
 
 e2e_skip() {
+    if need_strict; then
+        e2e_fail "$* (a skip; nothing may skip under ./quickstart check)"
+    fi
     printf 'SKIP: %s: %s\n' "${E2E_TEST:-e2e}" "$*" >&2
     exit 77
 }
