@@ -521,7 +521,23 @@ e2e_stop_stale() {
     fi
 }
 
+# e2e_need_tools: the programs the harness runs, each with its Debian
+# package (tests/need.sh: a failure under ./quickstart check, else 77).
+e2e_need_tools() {
+    need_tool "$E2E_POSTFIX" postfix
+    need_tool swaks swaks
+    need_tool opendkim opendkim
+    need_tool opendkim-genkey opendkim-tools
+    need_tool saslpasswd2 sasl2-bin
+    need_tool openssl openssl
+    need_tool flock util-linux
+    need_tool "$E2E_PY" python3
+    "$E2E_PY" -c 'import dkim' 2>/dev/null ||
+        need_skip "python3 module dkim not found: install the Debian package python3-dkim"
+}
+
 e2e_start() {
+    e2e_need_tools
     mkdir -p "$E2E_DIR" || return 1
     exec 9>"$E2E_DIR/.lock"
     flock -w 900 9 || { e2e_say "e2e: $E2E_DIR is locked by another run"; return 1; }

@@ -211,6 +211,10 @@ teardown() {
 
 # start: everything the tests need; 1 when something could not start.
 start() {
+    for _t in swaks:swaks saslpasswd2:sasl2-bin openssl:openssl m4:m4 \
+            unshare:util-linux flock:util-linux dpkg-deb:dpkg apt-get:apt; do
+        need_tool "${_t%%:*}" "${_t#*:}"
+    done
     mkdir -p "$E2E_DIR" || return 1
     exec 9>"$E2E_DIR/.lock"
     flock -w 300 9 || { e2e_say "sendmail: $E2E_DIR is locked by another run"; return 1; }
