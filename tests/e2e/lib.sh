@@ -243,6 +243,7 @@ e2e_system_unchanged() {
     echo "FAIL: the run changed $E2E_SYSTEM_ETC (it must not write there):"
     printf '%s\n' "$E2E_SYSTEM_BEFORE" | sed 's/^/    before: /'
     printf '%s\n' "$_after" | sed 's/^/    after:  /'
+    echo "    (a concurrent run of an older lib.sh, in another build tree, also writes there)"
     return 1
 }
 
