@@ -31,11 +31,12 @@
 #	4. Fuzzing: tests/fuzz/run.sh with FUZZ_RUNS executions per harness
 #	   (default 20000), the regression corpus replayed first.
 #	Prints one line per failure and "N passed, N failed"; exit 0 only
-#	when nothing failed.
+#	when nothing failed and no step was skipped (77 then).
 #
 # ENVIRONMENT
 #	top_srcdir, top_builddir	default: the directory above this one
 #	HARDEN_SKIP	steps to leave out: any of "san tsan valgrind fuzz"
+#			(refused under ./quickstart check: nothing may skip)
 #	HARDEN_JOBS	parallel jobs (default: the number of CPUs)
 #	FUZZ_RUNS	executions per fuzz harness (default 20000)
 
@@ -53,7 +54,11 @@ passed=0
 failed=0
 pass() { passed=$((passed + 1)); }
 fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
-skip() { case " ${HARDEN_SKIP:-} " in *" $1 "*) return 0 ;; esac; return 1; }
+skipped=0
+skip() { case " ${HARDEN_SKIP:-} " in *" $1 "*) ;; *) return 1 ;; esac
+	. "$here/need.sh"
+	need_strict || { note "$1 skipped (HARDEN_SKIP)"; skipped=$((skipped + 1)); return 0; }
+	fail "$1" "HARDEN_SKIP names it: nothing may skip under ./quickstart check"; return 1; }
 note() { echo "hardening: $*"; }
 
 mkdir -p "$H"
@@ -325,4 +330,5 @@ step valgrind valgrind_runs
 step fuzz fuzz_runs
 
 echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+[ "$failed" -eq 0 ] || exit 1
+[ "$skipped" -eq 0 ] || exit 77    # a skipped step is not a pass

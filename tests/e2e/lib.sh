@@ -44,7 +44,9 @@
 #
 #	Exit 0 = passed, 77 = skipped, anything else = failed (e2e_fail prints
 #	the reason; run.sh then prints the Postfix, milter and opendkim log
-#	lines written during the test).
+#	lines written during the test).  Under ./quickstart check
+#	(SMIME_NO_SKIP=1, tests/need.sh) e2e_skip fails instead: nothing may
+#	skip there.
 #
 # ENVIRONMENT
 #	top_srcdir, top_builddir   source and build tree (make check-e2e sets
@@ -88,12 +90,13 @@ E2E_SPOOL=$E2E_DIR/spool
 E2E_STATE=$E2E_DIR/state.env
 E2E_AUTHSERV=mx.test.example
 E2E_PY=/usr/bin/python3
+. "$top_srcdir/tests/need.sh"
 : "${SMIME_MILTER:=$top_builddir/milter/smime-milter}"
 : "${SMIME_MILTER_WRAPPER:=}"
 : "${E2E_MILTER_CONF_EXTRA:=}"
 : "${E2E_MILTER_LOGLEVEL:=debug}"     # the benchmark runs with warning
 E2E_POSTFIX=/usr/sbin/postfix
-E2E_SYSTEM_MAIN_CF=/etc/postfix/main.cf
+E2E_SYSTEM_ETC=/etc/postfix         # never written: see e2e_system_state
 
 # SASL users of the submission port (login = address; password = this).
 e2e_password() { printf '%s-e2e-secret\n' "${1%%@*}"; }
@@ -110,6 +113,9 @@ e2e_fail() {
 }
 
 e2e_skip() {
+    if need_strict; then
+        e2e_fail "$* (a skip; nothing may skip under ./quickstart check)"
+    fi
     printf 'SKIP: %s: %s\n' "${E2E_TEST:-e2e}" "$*" >&2
     exit 77
 }
@@ -213,29 +219,32 @@ e2e_kill() {
 # ---------------------------------------------------------------------------
 # Set-up pieces
 
-# Postfix accepts "postfix -c DIR" only for a DIR that the default
-# main.cf lists in alternate_config_directories.  Add ours to that list;
-# create the file when Debian's "No configuration" install has none.  Never
-# touches any other line of an operator's main.cf.
-e2e_allow_config_dir() {
-    _dir=$1
-    (
-        flock 8
-        if [ ! -f "$E2E_SYSTEM_MAIN_CF" ]; then
-            {
-                echo "# Created by smime-milter's end-to-end tests (tests/e2e/lib.sh):"
-                echo "# the private test instances may use these configuration directories."
-                echo "alternate_config_directories = $_dir"
-            } >"$E2E_SYSTEM_MAIN_CF"
-            exit 0
+# The private instance never touches the system's Postfix configuration:
+# "postfix -c DIR", "sendmail -C DIR" and "postqueue -c DIR" want DIR in
+# /etc/postfix/main.cf's alternate_config_directories only when they run
+# with an effective uid other than root (Postfix's mail_conf_checkdir),
+# and these tests run as root.  e2e_system_state prints a checksum of each
+# file there ("absent" when missing); run.sh (or a t_*.sh run alone)
+# keeps it in E2E_SYSTEM_BEFORE and fails the run when e2e_system_unchanged
+# finds it different at the end.
+e2e_system_state() {
+    for _f in main.cf master.cf; do
+        if [ -e "$E2E_SYSTEM_ETC/$_f" ]; then
+            printf '%s %s\n' "$_f" "$(sha256sum <"$E2E_SYSTEM_ETC/$_f" | cut -d' ' -f1)"
+        else
+            printf '%s absent\n' "$_f"
         fi
-        _cur=$(postconf -c /etc/postfix -h alternate_config_directories 2>/dev/null)
-        case " $(printf '%s' "$_cur" | tr ',' ' ') " in
-            *" $_dir "*) exit 0 ;;
-        esac
-        postconf -c /etc/postfix -e \
-            "alternate_config_directories = ${_cur:+$_cur, }$_dir"
-    ) 8</etc/postfix
+    done
+}
+
+e2e_system_unchanged() {
+    _after=$(e2e_system_state)
+    [ "$_after" = "$E2E_SYSTEM_BEFORE" ] && return 0
+    echo "FAIL: the run changed $E2E_SYSTEM_ETC (it must not write there):"
+    printf '%s\n' "$E2E_SYSTEM_BEFORE" | sed 's/^/    before: /'
+    printf '%s\n' "$_after" | sed 's/^/    after:  /'
+    echo "    (a concurrent run of an older lib.sh, in another build tree, also writes there)"
+    return 1
 }
 
 e2e_pki() {
@@ -513,7 +522,23 @@ e2e_stop_stale() {
     fi
 }
 
+# e2e_need_tools: the programs the harness runs, each with its Debian
+# package (tests/need.sh: a failure under ./quickstart check, else 77).
+e2e_need_tools() {
+    need_tool "$E2E_POSTFIX" postfix
+    need_tool swaks swaks
+    need_tool opendkim opendkim
+    need_tool opendkim-genkey opendkim-tools
+    need_tool saslpasswd2 sasl2-bin
+    need_tool openssl openssl
+    need_tool flock util-linux
+    need_tool "$E2E_PY" python3
+    "$E2E_PY" -c 'import dkim' 2>/dev/null ||
+        need_skip "python3 module dkim not found: install the Debian package python3-dkim"
+}
+
 e2e_start() {
+    e2e_need_tools
     mkdir -p "$E2E_DIR" || return 1
     exec 9>"$E2E_DIR/.lock"
     flock -w 900 9 || { e2e_say "e2e: $E2E_DIR is locked by another run"; return 1; }
@@ -534,7 +559,6 @@ e2e_start() {
         E2E_KEYSTORE=$(e2e_keystore_build) || E2E_KEYSTORE=
     fi
     E2E_KEYSTORE=${E2E_KEYSTORE:-}
-    e2e_allow_config_dir "$E2E_ETC" || return 1
     e2e_postfix_config && e2e_sasl_setup && e2e_dkim_setup || return 1
     e2e_save_state
     e2e_dkim_start || return 1
@@ -576,6 +600,7 @@ e2e_stop() {
 e2e_test_begin() {
     E2E_TEST=$(basename "$0" .sh)
     if [ "${E2E_ATTACHED:-}" != 1 ]; then
+        E2E_SYSTEM_BEFORE=$(e2e_system_state)
         trap 'e2e_standalone_exit $?' EXIT
         trap 'exit 130' INT TERM HUP
         e2e_start || e2e_fail "could not start the test instance"
@@ -588,6 +613,7 @@ e2e_standalone_exit() {
     trap - EXIT
     if [ "$1" -ne 0 ] && [ "$1" -ne 77 ]; then e2e_dump_logs 0 0 0; fi
     e2e_stop
+    e2e_system_unchanged >&2 || exit 1
     exit "$1"
 }
 

@@ -10,7 +10,11 @@
 #	against them, prints each test's outcome, the Postfix/milter/opendkim
 #	log lines of every failed test, and "N passed, N failed" at the end.
 #	Exits 1 when a test failed or the instance could not start, else 0.
-#	A test exiting 77 is skipped (counted apart, and not a failure).
+#	A test exiting 77 is skipped (counted apart; the run then exits 77,
+#	never 0; under ./quickstart check a skip is a failure).
+#	The run fails too when /etc/postfix/main.cf or master.cf is not
+#	byte-identical (or still absent) at the end: the private instance
+#	must leave the system's Postfix configuration alone.
 #	Needs root (Postfix, pipe as nobody).  `make check-e2e` runs it with
 #	top_srcdir and top_builddir set.
 
@@ -33,10 +37,14 @@ else
     tests=$(ls "$E2E_SRC"/t_*.sh)
 fi
 
+E2E_SYSTEM_BEFORE=$(e2e_system_state) checked=
+
 run_exit() {
     trap - EXIT
     e2e_stop
-    exit "$1"
+    _rc=$1
+    [ -n "$checked" ] || e2e_system_unchanged || _rc=1
+    exit "$_rc"
 }
 trap 'run_exit $?' EXIT
 trap 'exit 130' INT TERM HUP
@@ -62,6 +70,7 @@ for t in $tests; do
         echo "FAIL: $name: smime-milter (pid $E2E_MILTER_PID) died" >>"$E2E_LOG/$name.out"
         rc=1
     fi
+    [ $rc = 77 ] && need_strict && rc=1
     case $rc in
         0)  pass=$((pass + 1)); echo "PASS: $name"
             sed -n 's/^ok: [^:]*: /    /p' "$E2E_LOG/$name.out" ;;
@@ -86,7 +95,14 @@ case $SMIME_MILTER_WRAPPER in
         fi ;;
 esac
 
+e2e_stop
+checked=yes
+if ! e2e_system_unchanged; then
+    fail=$((fail + 1)); failed="$failed system-config"
+fi
+
 [ $skip -gt 0 ] && echo "($skip skipped)"
 [ -n "$failed" ] && echo "failed:$failed"
 echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+[ $fail -eq 0 ] || exit 1
+[ $skip -eq 0 ] || exit 77

@@ -23,7 +23,9 @@
 #	   a fixed -seed (CI: fast and repeatable).  A crash leaves the input
 #	   in tests/work/fuzz/crash/ and fails the harness.
 #	Prints one line per harness with its executions and "N passed,
-#	N failed"; exit 0 only when nothing failed.
+#	N failed"; exit 0 only when nothing failed.  Nothing is left out
+#	quietly: no clang, no generated test messages or a keystore seed
+#	that cannot be built is a failure.
 #
 # ENVIRONMENT
 #	top_srcdir, top_builddir	default: the directory above tests/
@@ -54,6 +56,9 @@ bad() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
 
 # ---- 1. build ----
 mkdir -p "$F"
+if ! command -v "${FUZZ_CC:-clang}" >/dev/null 2>&1; then
+	bad build "${FUZZ_CC:-clang} not found: install the Debian packages clang libclang-rt-14-dev"
+fi
 if ! make -s -k -j"$(nproc 2>/dev/null || echo 2)" \
 	-f "$top_srcdir/tests/fuzz/fuzz.mk" top_srcdir="$top_srcdir" \
 	top_builddir="$top_builddir" ${FUZZ_CC:+FUZZ_CC="$FUZZ_CC"} \
@@ -73,7 +78,7 @@ if [ -d "$W/msgs" ] || { mkdir -p "$W" &&
 		>/dev/null 2>&1; }; then
 	:
 else
-	echo "fuzz: no generated test messages; seeding from tests/data only"
+	bad seeds "cannot make the test PKI and messages (tests/pki/mkpki.sh, tests/fixtures/mkmsgs.sh)"
 fi
 i=0
 for m in "$top_srcdir"/tests/data/*.eml "$W"/msgs/*.eml \
@@ -149,7 +154,9 @@ printf 'Socket=unix:/run/x.sock\nmode = v\ninternalhosts none\n' \
 	>"$S/config/eq.conf"
 # keystore: built by smime-keystore from the test PKI
 KT=$top_builddir/milter/smime-keystore
-if [ -x "$KT" ] && [ -f "$W/pki/.done" ]; then
+if [ ! -x "$KT" ] || [ ! -f "$W/pki/.done" ]; then
+	bad seeds "no keystore seeds: build $KT and the test PKI first"
+else
 	P=$W/pki
 	printf '%s\n' "alice@example.org $P/alice.pem alice bob" \
 	    "ecdsa@example.org $P/ecdsa.pem" >"$F/ks1.src"
@@ -157,8 +164,8 @@ if [ -x "$KT" ] && [ -f "$W/pki/.done" ]; then
 	    "pss@example.org $P/pss.pem x" "ec384@example.org $P/ec384.pem" \
 	    >"$F/ks2.src"
 	for k in ks1 ks2; do
-		"$KT" build "$F/$k.src" "$S/keystore/$k.cdb" >/dev/null 2>&1 ||
-			echo "fuzz: smime-keystore build $k failed"
+		"$KT" build "$F/$k.src" "$S/keystore/$k.cdb" >"$F/$k.log" 2>&1 ||
+			bad seeds "smime-keystore build $k failed: $(head -n 3 "$F/$k.log")"
 	done
 fi
 

@@ -91,10 +91,10 @@ sm_sasl_setup() {
 # sm_mc: the test's sendmail.mc on standard output.  The milter lines are
 # contrib/sendmail.mc itself, with the port changed.
 sm_mc() {
-    sed "s/inet:8891@127\\.0\\.0\\.1/inet:$E2E_MILTER_PORT@127.0.0.1/" \
+    sed "s/inet:8893@127\\.0\\.0\\.1/inet:$E2E_MILTER_PORT@127.0.0.1/" \
         "$top_srcdir/contrib/sendmail.mc" >"$SM_ETC/smime-milter.m4" || return 1
     grep -q "inet:$E2E_MILTER_PORT@" "$SM_ETC/smime-milter.m4" ||
-        { e2e_say "sendmail: contrib/sendmail.mc has no S=inet:8891@127.0.0.1"; return 1; }
+        { e2e_say "sendmail: contrib/sendmail.mc has no S=inet:8893@127.0.0.1"; return 1; }
     _tab=$(printf '\t')
     cat <<EOF
 divert(-1)
