@@ -9,7 +9,8 @@
  * DESCRIPTION
  *	For each NAME/KEY/CERT triple, and for 1 thread and then THREADS
  *	threads (default 2), signs a 256-byte buffer (the size of a CMS
- *	signedAttrs block) with gnutls_privkey_sign_data2() and SHA-256 for
+ *	signedAttrs block) with gnutls_privkey_sign_data2() and SHA-256
+ *	(Ed25519: PureEdDSA) for
  *	SECONDS (default 2) and then verifies such a signature with
  *	gnutls_pubkey_verify_data2() for as long (-x: only one of them).  Each thread imports its
  *	own copy of the key, so nothing is shared between threads.  Prints
@@ -105,8 +106,11 @@ static void *run(void *arg)
         j->failed = 1;
         goto out;
     }
-    alg = gnutls_pk_to_sign(gnutls_privkey_get_pk_algorithm(key, NULL),
-                            GNUTLS_DIG_SHA256);
+    if (gnutls_privkey_get_pk_algorithm(key, NULL) == GNUTLS_PK_EDDSA_ED25519)
+        alg = GNUTLS_SIGN_EDDSA_ED25519;    /* no separate digest */
+    else
+        alg = gnutls_pk_to_sign(gnutls_privkey_get_pk_algorithm(key, NULL),
+                                GNUTLS_DIG_SHA256);
     if (gnutls_privkey_sign_data2(key, alg, 0, &data, &sig) < 0) {
         j->failed = 1;
         goto out;

@@ -1,0 +1,148 @@
+/*
+ * nullfilter.c - the floor for `make bench': the cheapest libmilter filter
+ * that still does what any content filter must, so smime-milter's costs
+ * can be stated against what libmilter itself costs.
+ *
+ * SYNOPSIS
+ *	nullfilter -p SOCKET
+ *
+ * DESCRIPTION
+ *	Listens on SOCKET (libmilter syntax: unix:PATH, inet:PORT@HOST),
+ *	negotiates the same protocol shortcuts and macro lists as smime-milter
+ *	(no replies to connect, MAIL, header and EOH; no HELO, RCPT, DATA or
+ *	unknown commands; only the macros smime-milter asks for), receives every header and every body chunk, and accepts
+ *	each message at end of body without changing it.  It keeps no state
+ *	but the negotiated flags and never answers SKIP, so it reads whole bodies even where
+ *	smime-milter would skip them: a true lower bound for a filter that
+ *	looks at content.  Runs in the foreground until SIGTERM/SIGINT
+ *	(libmilter's own signal handling).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libmilter/mfapi.h>
+
+/* The protocol flags negotiated for this connection: libmilter wants
+ * SMFIS_NOREPLY from a callback whose reply was negotiated away (it logs
+ * every other answer), as smime-milter's reply() does. */
+static sfsistat nf_reply(SMFICTX *ctx, unsigned long nr_flag)
+{
+    unsigned long *pf = smfi_getpriv(ctx);
+
+    return (pf && (*pf & nr_flag)) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+static sfsistat nf_negotiate(SMFICTX *ctx, unsigned long f0,
+                             unsigned long f1, unsigned long f2,
+                             unsigned long f3, unsigned long *pf0,
+                             unsigned long *pf1, unsigned long *pf2,
+                             unsigned long *pf3)
+{
+    /* smime-milter's set (milter/callbacks.c) less SMFIP_SKIP, which a
+     * filter that never skips has no use for */
+    const unsigned long want = SMFIP_NOUNKNOWN | SMFIP_NODATA |
+        SMFIP_NOHELO | SMFIP_NORCPT | SMFIP_NR_CONN | SMFIP_NR_MAIL |
+        SMFIP_NR_HDR | SMFIP_NR_EOH;
+
+    unsigned long *pf = smfi_getpriv(ctx);
+
+    (void)f2;
+    (void)f3;
+    if (pf == NULL && (pf = malloc(sizeof *pf)) != NULL)
+        smfi_setpriv(ctx, pf);
+    *pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY | SMFIF_SETSYMLIST);
+    *pf1 = f1 & want;
+    *pf2 = *pf3 = 0;
+    if (pf)
+        *pf = *pf1;
+    /* the same macros as smime-milter: an MTA that honours the list sends
+     * (and libmilter parses) no more than these */
+    if (f0 & SMFIF_SETSYMLIST) {
+        smfi_setsymlist(ctx, SMFIM_CONNECT, (char *)"{daemon_name}");
+        smfi_setsymlist(ctx, SMFIM_ENVFROM, (char *)"i {auth_authen}");
+        smfi_setsymlist(ctx, SMFIM_EOH, (char *)"i");
+        smfi_setsymlist(ctx, SMFIM_EOM, (char *)"i");
+    }
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat nf_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
+{
+    (void)host;
+    (void)sa;
+    return nf_reply(ctx, SMFIP_NR_CONN);
+}
+
+static sfsistat nf_envfrom(SMFICTX *ctx, char **argv)
+{
+    (void)argv;
+    return nf_reply(ctx, SMFIP_NR_MAIL);
+}
+
+static sfsistat nf_header(SMFICTX *ctx, char *name, char *value)
+{
+    (void)name;
+    (void)value;
+    return nf_reply(ctx, SMFIP_NR_HDR);
+}
+
+static sfsistat nf_eoh(SMFICTX *ctx)
+{
+    return nf_reply(ctx, SMFIP_NR_EOH);
+}
+
+static sfsistat nf_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
+{
+    (void)ctx;
+    (void)chunk;
+    (void)len;
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat nf_eom(SMFICTX *ctx)
+{
+    (void)ctx;
+    return SMFIS_ACCEPT;
+}
+
+static sfsistat nf_close(SMFICTX *ctx)
+{
+    free(smfi_getpriv(ctx));
+    smfi_setpriv(ctx, NULL);
+    return SMFIS_CONTINUE;
+}
+
+int main(int argc, char **argv)
+{
+    struct smfiDesc desc;
+
+    if (argc != 3 || strcmp(argv[1], "-p") != 0) {
+        fprintf(stderr, "usage: nullfilter -p SOCKET\n");
+        return 2;
+    }
+    memset(&desc, 0, sizeof desc);
+    desc.xxfi_name = (char *)"nullfilter";
+    desc.xxfi_version = SMFI_VERSION;
+    desc.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY;
+    desc.xxfi_connect = nf_connect;
+    desc.xxfi_envfrom = nf_envfrom;
+    desc.xxfi_header = nf_header;
+    desc.xxfi_eoh = nf_eoh;
+    desc.xxfi_body = nf_body;
+    desc.xxfi_eom = nf_eom;
+    desc.xxfi_negotiate = nf_negotiate;
+    desc.xxfi_close = nf_close;
+    /* the socket must be reachable by Postfix's smtpd (user postfix) */
+    umask(0);
+    if (smfi_setconn(argv[2]) != MI_SUCCESS || smfi_register(desc) != MI_SUCCESS ||
+        smfi_opensocket(1) != MI_SUCCESS) {
+        fprintf(stderr, "nullfilter: cannot listen on %s\n", argv[2]);
+        return 1;
+    }
+    return smfi_main() == MI_SUCCESS ? 0 : 1;
+}
