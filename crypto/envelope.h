@@ -75,8 +75,10 @@ smime_decrypt_t *smime_decrypt_new(const smime_decrypt_limits_t *lim,
 void smime_decrypt_free(smime_decrypt_t *d);
 
 /* OK while reading; NEED_KEY once when the header is complete (the rest
- * of that chunk is kept and decrypted after the unwrap); OK for the
- * content after the unwrap; or an error. */
+ * of that chunk is copied and decrypted after the unwrap, so feed chunks
+ * of a bounded size, say 64 KB, not the whole message at once); OK for
+ * the content after the unwrap; or an error.  Feeding between NEED_KEY
+ * and a successful unwrap is a STATE error. */
 smime_decrypt_status_t smime_decrypt_feed(smime_decrypt_t *d,
                                           const void *buf, size_t len);
 
