@@ -16,6 +16,7 @@
 #include <gnutls/abstract.h>
 #include <gnutls/x509.h>
 
+#include "der.h"
 #include "envelope.h"
 #include "crypto_testlib.h"
 
@@ -189,6 +190,7 @@ static const struct {
     { "ossl-ec256-aes128-keyid.der", "ecdh256", "plain.txt", "aes-128-cbc", 0 },
     { "ossl-ec384-aes256.der", "ecdh384", "plain.txt", "aes-256-cbc", 0 },
     { "ossl-ec384-aes256-sha384.der", "ecdh384", "plain.txt", "aes-256-cbc", 0 },
+    { "ossl-ec384-aes192-sha224.der", "ecdh384", "plain.txt", "aes-192-cbc", 0 },
     { "ossl-ec521-aes256-sha512.der", "ecdh521", "plain.txt", "aes-256-cbc", 0 },
     { "ossl-ec256-gcm256.der", "ecdh256", "plain.txt", "aes-256-gcm", 1 },
     { "ossl-ec256-gcm128-indef.der", "ecdh256", "plain.txt", "aes-128-gcm", 1 },
@@ -223,6 +225,125 @@ START_TEST(test_interop_chunks)
     ck_assert_int_eq(decrypt_file(&r, good[_i].file), SMIME_DECRYPT_OK);
     expect_plain(&r, good[_i].plain);
     free(r.out.p);
+}
+END_TEST
+
+/* ---- BER forms of the encryptedContent ----
+ * The encryptedContent of an all-indefinite message (openssl -stream) is
+ * re-encoded in the BER forms other writers use: segments of constructed
+ * OCTET STRINGs nested in each other, definite and indefinite, empty
+ * segments.  The frame around stays as openssl wrote it. */
+
+struct collect { unsigned char *p; size_t n; };
+
+static int collect_seg(void *arg, const uint8_t *p, size_t n)
+{
+    struct collect *c = arg;
+    memcpy(c->p + c->n, p, n);
+    c->n += n;
+    return 0;
+}
+
+/* Finds encryptedContent in cms: its TLV, and the ciphertext (malloc'd). */
+static void find_econtent(const unsigned char *cms, size_t n, der_tlv_t *ec,
+                          struct collect *ct)
+{
+    der_cur_t c0, c1, c2, c3, c4;
+    der_tlv_t t;
+
+    der_cur_init(&c0, cms, n);
+    ck_assert_int_eq(der_next(&c0, &t), 1);                 /* ContentInfo */
+    ck_assert_int_eq(der_cur_enter(&c0, &t, &c1), 0);
+    ck_assert_int_eq(der_next(&c1, &t), 1);                 /* OID */
+    ck_assert_int_eq(der_next(&c1, &t), 1);                 /* [0] */
+    ck_assert_int_eq(der_cur_enter(&c1, &t, &c2), 0);
+    ck_assert_int_eq(der_next(&c2, &t), 1);                 /* SEQUENCE */
+    ck_assert_int_eq(der_cur_enter(&c2, &t, &c3), 0);
+    ck_assert_int_eq(der_next(&c3, &t), 1);                 /* version */
+    ck_assert_int_eq(der_next(&c3, &t), 1);                 /* RIs */
+    ck_assert_int_eq(der_next(&c3, &t), 1);                 /* ECI */
+    ck_assert_int_eq(der_cur_enter(&c3, &t, &c4), 0);
+    ck_assert_int_eq(der_next(&c4, &t), 1);                 /* type */
+    ck_assert_int_eq(der_next(&c4, &t), 1);                 /* algorithm */
+    ck_assert_int_eq(der_next(&c4, ec), 1);                 /* [0] */
+    ck_assert_int_eq(ec->cls, DER_CONTEXT);
+    ck_assert_int_eq(ec->tag, 0);
+    ct->p = malloc(ec->total);
+    ct->n = 0;
+    t = *ec;                    /* walk it as an OCTET STRING */
+    t.cls = DER_UNIVERSAL;
+    t.tag = DER_TAG_OCTETS;
+    ck_assert_int_eq(der_octets_foreach(&c4, &t, collect_seg, ct), 0);
+}
+
+static size_t put(unsigned char *o, const char *hex)
+{
+    size_t n = 0;
+    unsigned v;
+    while (sscanf(hex + 2 * n, "%2x", &v) == 1)
+        o[n++] = (unsigned char)v;
+    return n;
+}
+
+/* An OCTET STRING segment with a one-octet length (n < 128). */
+static size_t seg(unsigned char *o, const unsigned char *p, size_t n)
+{
+    o[0] = 0x04;
+    o[1] = (unsigned char)n;
+    memcpy(o + 2, p, n);
+    return n + 2;
+}
+
+START_TEST(test_ber_segments)
+{
+    const char *files[] = { "ossl-rsa-aes128-indef.der",
+                            "ossl-ec256-gcm128-indef.der" };
+    const char *users[] = { "encrsa", "ecdh256" };
+    size_t n;
+    unsigned char *cms = enc_file(files[_i / 2], &n);
+    der_tlv_t ec;
+    struct collect ct;
+
+    find_econtent(cms, n, &ec, &ct);
+    ck_assert_uint_ge(ct.n, 32);
+    ck_assert_uint_lt(ct.n, 120);
+    size_t pre = (size_t)(ec.start - cms), post = n - pre - ec.total;
+    unsigned char *o = malloc(n + 64), *q = o;
+    memcpy(q, cms, pre);
+    q += pre;
+    if (_i % 2 == 0) {
+        /* [0] indef { OCTET STRING indef { 5 octets, {definite: 0, 11
+         * octets}, EOC }, the rest, EOC } */
+        q += put(q, "a080" "2480");
+        q += seg(q, ct.p, 5);
+        q += put(q, "240f" "0400");
+        q += seg(q, ct.p + 5, 11);
+        q += put(q, "0000");
+        q += seg(q, ct.p + 16, ct.n - 16);
+        q += put(q, "0000");
+    } else {
+        /* [0] definite { 1 octet, empty, the rest } */
+        size_t body = 3 + 2 + 2 + (ct.n - 1);
+        *q++ = 0xa0;
+        *q++ = (unsigned char)body;
+        q += seg(q, ct.p, 1);
+        q += seg(q, ct.p, 0);
+        q += seg(q, ct.p + 1, ct.n - 1);
+    }
+    memcpy(q, ec.start + ec.total, post);
+    q += post;
+    for (long chunk = 0; chunk <= 3; chunk++) {
+        drun_t r = { .certuser = users[_i / 2], .chunk = chunk - 1 };
+        smime_decrypt_status_t st = decrypt(&r, o, (size_t)(q - o));
+        ck_assert_msg(st == SMIME_DECRYPT_OK, "%s layout %d: %s (%s)",
+                      files[_i / 2], _i % 2, smime_decrypt_status_name(st),
+                      r.why);
+        expect_plain(&r, "plain.txt");
+        free(r.out.p);
+    }
+    free(o);
+    free(ct.p);
+    free(cms);
 }
 END_TEST
 
@@ -665,6 +786,7 @@ static Suite *decrypt_suite(void)
     tcase_add_loop_test(tc, test_interop, 0, sizeof(good) / sizeof(good[0]));
     tcase_add_loop_test(tc, test_interop_chunks, 0,
                         sizeof(good) / sizeof(good[0]));
+    tcase_add_loop_test(tc, test_ber_segments, 0, 4);
     tcase_add_test(tc, test_oaep_unsupported);
     tcase_add_test(tc, test_recipients_listed);
     tcase_add_loop_test(tc, test_recipient_keyid, 0, 2);
