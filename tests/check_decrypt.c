@@ -576,6 +576,29 @@ START_TEST(test_damaged_padding)
 }
 END_TEST
 
+/* The padding octets disagree: plain.txt (78 octets) ends in the padding
+ * 02 02; XORing the octet before the last of the next-to-last block
+ * makes it 03 02.  AES and DES-EDE3 (78 mod 8 is 6: the same padding). */
+START_TEST(test_inconsistent_padding)
+{
+    const char *files[] = { "ossl-rsa-aes128.der", "ossl-rsa-des3.der" };
+    size_t n, pn, bs = _i == 0 ? 16 : 8;
+    unsigned char *cms = enc_file(files[_i], &n);
+    unsigned char *plain = enc_file("plain.txt", &pn);
+    drun_t r = { .certuser = "encrsa" };
+
+    ck_assert_uint_eq(pn, 78);
+    cms[n - bs - 2] ^= 0x01;
+    ck_assert_int_eq(decrypt(&r, cms, n), SMIME_DECRYPT_FAILED);
+    ck_assert_str_eq(r.why, "decryption failed");
+    cms[n - bs - 2] ^= 0x01;
+    ck_assert_int_eq(decrypt(&r, cms, n), SMIME_DECRYPT_OK);
+    free(r.out.p);
+    free(plain);
+    free(cms);
+}
+END_TEST
+
 /* GCM: any single flipped octet anywhere gives either a failure or
  * exactly the plaintext (octets outside the authenticated content, such
  * as the inner content type, may change); never altered plaintext. */
@@ -797,6 +820,7 @@ static Suite *decrypt_suite(void)
     tcase_add_test(tc, test_key_type_mismatch);
     tcase_add_test(tc, test_ec_point_off_curve);
     tcase_add_loop_test(tc, test_damaged_padding, 0, 3);
+    tcase_add_loop_test(tc, test_inconsistent_padding, 0, 2);
     tcase_add_loop_test(tc, test_gcm_every_flip, 0, 2);
     tcase_add_test(tc, test_gcm_tag_flipped);
     tcase_add_loop_test(tc, test_truncated, 0, 4);
