@@ -9,9 +9,10 @@
  * a 100 MB message must not need.  The tag is compared in constant time
  * (Nettle's memeql_sec).
  *
- * Ciphertext is gathered in pend: for CBC the last block is always held
- * back, since only at the end is it known to carry the padding, which is
- * then checked and removed in constant time.
+ * Whole blocks are decrypted straight from the input (ENV_CHUNK at a
+ * time); only a partial block waits in pend.  For CBC the last plaintext
+ * block is always held back, since only at the end is it known to carry
+ * the padding, which is then checked and removed in constant time.
  */
 #include "config.h"
 
@@ -32,53 +33,75 @@ smime_decrypt_status_t env_cipher_init(env_cipher_t *c,
     c->alg = alg;
     c->sink = sink;
     c->arg = arg;
+    c->unit = alg->block != 0 ? alg->block : 16;
     c->plen = 0;
-    if (gnutls_cipher_init(&c->h, alg->gc, &k, &v) < 0) {
+    c->has_last = 0;
+    if (c->unit > sizeof(c->pend) ||
+        gnutls_cipher_init(&c->h, alg->gc, &k, &v) < 0) {
         c->h = NULL;
         return SMIME_DECRYPT_UNSUPPORTED;
     }
     return SMIME_DECRYPT_OK;
 }
 
-/* Decrypts n bytes of pend (a multiple of the block size unless last)
- * into out. */
-static int decrypt(env_cipher_t *c, size_t n)
+static smime_decrypt_status_t emit(env_cipher_t *c, const uint8_t *p,
+                                   size_t n)
 {
-    return gnutls_cipher_decrypt2(c->h, c->pend, n, c->out, n) < 0 ? -1 : 0;
+    if (n > 0 && c->sink(c->arg, p, n) < 0)
+        return SMIME_DECRYPT_SINK;
+    return SMIME_DECRYPT_OK;
 }
 
-static smime_decrypt_status_t emit(env_cipher_t *c, size_t n)
+/* Decrypts n bytes (whole blocks, n <= ENV_CHUNK) from p into out and
+ * passes them on; CBC keeps the last block back in last. */
+static smime_decrypt_status_t blocks(env_cipher_t *c, const uint8_t *p,
+                                     size_t n)
 {
-    if (n > 0 && c->sink(c->arg, c->out, n) < 0)
-        return SMIME_DECRYPT_SINK;
+    smime_decrypt_status_t st;
+    size_t bs = c->alg->block;
+
+    if (gnutls_cipher_decrypt2(c->h, p, n, c->out, n) < 0)
+        return SMIME_DECRYPT_FAILED;
+    if (bs == 0)                                /* GCM */
+        return emit(c, c->out, n);
+    if (c->has_last && (st = emit(c, c->last, bs)) != SMIME_DECRYPT_OK)
+        return st;
+    if ((st = emit(c, c->out, n - bs)) != SMIME_DECRYPT_OK)
+        return st;
+    memcpy(c->last, c->out + n - bs, bs);
+    c->has_last = 1;
     return SMIME_DECRYPT_OK;
 }
 
 smime_decrypt_status_t env_cipher_update(env_cipher_t *c,
                                          const uint8_t *p, size_t n)
 {
-    /* CBC keeps its last block back; GCM needs nothing held back. */
-    size_t hold = c->alg->block;
+    smime_decrypt_status_t st;
+    size_t u = c->unit;
 
-    while (n > 0) {
-        size_t take = sizeof(c->pend) - c->plen;
-        if (take > n)
-            take = n;
-        memcpy(c->pend + c->plen, p, take);
-        c->plen += take;
-        p += take;
-        n -= take;
-        if (c->plen < sizeof(c->pend))
-            break;
-        size_t k = c->plen - hold;
-        if (decrypt(c, k) < 0)
-            return SMIME_DECRYPT_FAILED;
-        smime_decrypt_status_t st = emit(c, k);
-        if (st != SMIME_DECRYPT_OK)
+    if (c->plen > 0) {                          /* complete the block */
+        size_t k = u - c->plen < n ? u - c->plen : n;
+        memcpy(c->pend + c->plen, p, k);
+        c->plen += k;
+        p += k;
+        n -= k;
+        if (c->plen < u)
+            return SMIME_DECRYPT_OK;
+        c->plen = 0;
+        if ((st = blocks(c, c->pend, u)) != SMIME_DECRYPT_OK)
             return st;
-        memmove(c->pend, c->pend + k, hold);
-        c->plen = hold;
     }
+    while (n >= u) {
+        size_t k = n - n % u;
+        if (k > ENV_CHUNK)
+            k = ENV_CHUNK;
+        if ((st = blocks(c, p, k)) != SMIME_DECRYPT_OK)
+            return st;
+        p += k;
+        n -= k;
+    }
+    memcpy(c->pend, p, n);
+    c->plen = n;
     return SMIME_DECRYPT_OK;
 }
 
@@ -112,22 +135,27 @@ static size_t unpad(const uint8_t *last, size_t bs)
 smime_decrypt_status_t env_cipher_final(env_cipher_t *c,
                                         const uint8_t *tag, size_t taglen)
 {
-    size_t bs = c->alg->block, n = c->plen;
+    size_t bs = c->alg->block;
     smime_decrypt_status_t st;
 
     if (bs != 0) {                              /* CBC */
-        if (n == 0 || n % bs != 0 || decrypt(c, n) < 0)
+        if (c->plen != 0 || !c->has_last)
             return SMIME_DECRYPT_FAILED;
-        size_t pad = unpad(c->out + n - bs, bs);
+        size_t pad = unpad(c->last, bs);
         if (pad == 0)
             return SMIME_DECRYPT_FAILED;
-        return emit(c, n - pad);
+        return emit(c, c->last, bs - pad);
     }
     uint8_t mine[16];                           /* GCM */
-    if (taglen < 12 || taglen > sizeof(mine) || (n > 0 && decrypt(c, n) < 0))
+    if (taglen < 12 || taglen > sizeof(mine))
         return SMIME_DECRYPT_FAILED;
-    if ((st = emit(c, n)) != SMIME_DECRYPT_OK)
-        return st;
+    if (c->plen > 0) {                          /* the last, short block */
+        if (gnutls_cipher_decrypt2(c->h, c->pend, c->plen, c->out,
+                                   c->plen) < 0)
+            return SMIME_DECRYPT_FAILED;
+        if ((st = emit(c, c->out, c->plen)) != SMIME_DECRYPT_OK)
+            return st;
+    }
     if (gnutls_cipher_tag(c->h, mine, taglen) < 0 ||
         !memeql_sec(mine, tag, taglen))
         return SMIME_DECRYPT_FAILED;
@@ -140,6 +168,8 @@ void env_cipher_clear(env_cipher_t *c)
         gnutls_cipher_deinit(c->h);
     c->h = NULL;
     gnutls_memset(c->pend, 0, sizeof(c->pend));
+    gnutls_memset(c->last, 0, sizeof(c->last));
     gnutls_memset(c->out, 0, sizeof(c->out));
     c->plen = 0;
+    c->has_last = 0;
 }

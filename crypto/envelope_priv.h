@@ -65,8 +65,11 @@ typedef struct env_cipher {
     const env_calg_t *alg;
     smime_decrypt_sink_t sink;
     void *arg;
-    size_t plen;                 /* ciphertext held back in pend */
-    uint8_t pend[ENV_CHUNK];
+    size_t unit;                 /* block size (GCM: 16) */
+    size_t plen;                 /* partial ciphertext block in pend */
+    int has_last;                /* CBC: last plaintext block held back */
+    uint8_t pend[16];
+    uint8_t last[16];
     uint8_t out[ENV_CHUNK];
 } env_cipher_t;
 
