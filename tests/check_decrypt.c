@@ -772,6 +772,45 @@ START_TEST(test_header_limit)
 }
 END_TEST
 
+/* ---- der.h streaming readers ---- */
+
+START_TEST(test_der_partial)
+{
+    /* SEQUENCE (indefinite) { INTEGER 5, OCTET STRING (2) } EOC */
+    static const unsigned char ber[] = {
+        0x30, 0x80, 0x02, 0x01, 0x05, 0x04, 0x02, 0xaa, 0xbb, 0x00, 0x00
+    };
+    static const unsigned char bad_len[] = { 0x04, 0x89, 1, 2, 3, 4, 5, 6,
+                                             7, 8, 9 };
+    static const unsigned char prim_indef[] = { 0x04, 0x80, 0x00, 0x00 };
+    static const unsigned char long_tag[] = { 0x1f, 0x81, 0x81, 0x81, 0x81,
+                                              0x01, 0x00 };
+    der_tlv_t t;
+
+    /* every proper prefix: "more bytes needed", never malformed */
+    for (size_t n = 0; n < sizeof(ber); n++)
+        ck_assert_int_eq(der_partial(ber, n, 0, &t), 0);
+    ck_assert_int_eq(der_partial(ber, sizeof(ber), 0, &t), 1);
+    ck_assert_uint_eq(t.total, sizeof(ber));
+    ck_assert_int_eq(der_partial_header(ber, 1, &t), 0);
+    ck_assert_int_eq(der_partial_header(ber, 2, &t), 1);
+    ck_assert_int_eq(t.indefinite, 1);
+    ck_assert_int_eq(der_partial_header(ber + 5, 2, &t), 1);
+    ck_assert_uint_eq(t.total, 4);
+    ck_assert_uint_eq(t.vlen, 2);
+    /* malformed at once, however many bytes follow */
+    ck_assert_int_eq(der_partial_header(bad_len, sizeof(bad_len), &t), -1);
+    ck_assert_int_eq(der_partial_header(prim_indef, 2, &t), -1);
+    ck_assert_int_eq(der_partial(prim_indef, sizeof(prim_indef), 0, &t), -1);
+    ck_assert_int_eq(der_partial_header(long_tag, sizeof(long_tag), &t), -1);
+    ck_assert_int_eq(der_partial(ber + 9, 2, 0, &t), -1);   /* lone EOC */
+    /* the old entry points still say -1 for a truncated element */
+    der_cur_t c;
+    der_cur_init(&c, ber, sizeof(ber) - 1);
+    ck_assert_int_eq(der_next(&c, &t), -1);
+}
+END_TEST
+
 /* ---- API order ---- */
 
 START_TEST(test_api_order)
@@ -830,6 +869,7 @@ static Suite *decrypt_suite(void)
     tcase_add_test(tc, test_too_many_recipients);
     tcase_add_test(tc, test_header_limit);
     tcase_add_test(tc, test_api_order);
+    tcase_add_test(tc, test_der_partial);
     suite_add_tcase(s, tc);
     return s;
 }
