@@ -194,3 +194,45 @@ void smime_cert_subject_dn(gnutls_x509_crt_t crt, char *buf, size_t len)
     gnutls_datum_t d = { NULL, 0 };
     dn_copy(gnutls_x509_crt_get_dn3(crt, &d, 0), &d, buf, len);
 }
+
+static int int_eq(const unsigned char *a, size_t an,
+                  const unsigned char *b, size_t bn)
+{
+    while (an > 1 && a[0] == 0) {
+        a++;
+        an--;
+    }
+    while (bn > 1 && b[0] == 0) {
+        b++;
+        bn--;
+    }
+    return an == bn && memcmp(a, b, bn) == 0;
+}
+
+int smime_cert_is_issuer_serial(gnutls_x509_crt_t crt,
+                                const unsigned char *issuer, size_t ilen,
+                                const unsigned char *serial, size_t slen)
+{
+    unsigned char buf[128];
+    size_t sz = sizeof(buf);
+    gnutls_datum_t dn = { NULL, 0 };
+    int ok;
+
+    if (gnutls_x509_crt_get_serial(crt, buf, &sz) < 0 ||
+        !int_eq(serial, slen, buf, sz) ||
+        gnutls_x509_crt_get_raw_issuer_dn(crt, &dn) < 0)
+        return 0;
+    ok = dn.size == ilen && memcmp(dn.data, issuer, ilen) == 0;
+    gnutls_free(dn.data);
+    return ok;
+}
+
+int smime_cert_has_ski(gnutls_x509_crt_t crt, const unsigned char *ski,
+                       size_t n)
+{
+    unsigned char buf[128];
+    size_t sz = sizeof(buf);
+
+    return gnutls_x509_crt_get_subject_key_id(crt, buf, &sz, NULL) >= 0 &&
+           sz == n && memcmp(buf, ski, n) == 0;
+}

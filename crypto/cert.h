@@ -50,4 +50,14 @@ void smime_cert_serial_hex(gnutls_x509_crt_t crt, char *buf, size_t len);
 void smime_cert_issuer_dn(gnutls_x509_crt_t crt, char *buf, size_t len);
 void smime_cert_subject_dn(gnutls_x509_crt_t crt, char *buf, size_t len);
 
+/* CMS certificate identifiers (SignerIdentifier, RecipientIdentifier):
+ * 1 if crt is the one named by issuer (DER Name, whole TLV) and serial
+ * (INTEGER contents; leading zero octets ignored), or whose
+ * subjectKeyIdentifier is ski. */
+int smime_cert_is_issuer_serial(gnutls_x509_crt_t crt,
+                                const unsigned char *issuer, size_t ilen,
+                                const unsigned char *serial, size_t slen);
+int smime_cert_has_ski(gnutls_x509_crt_t crt, const unsigned char *ski,
+                       size_t n);
+
 #endif

@@ -6,12 +6,18 @@
  * child until its end-of-contents octets (so its extent is known before
  * anybody looks inside), and nesting deeper than DER_MAX_DEPTH is
  * rejected.  Scanning is O(size * depth).
+ *
+ * Internally a read that ran out of input returns DER_SHORT (-2) rather
+ * than -1, so that the streaming entry points (der_partial*) can tell
+ * "more bytes needed" from "malformed"; the others fold both into -1.
  */
 #include "config.h"
 
 #include <string.h>
 
 #include "der.h"
+
+#define DER_SHORT (-2)
 
 static int der_read(const uint8_t *p, const uint8_t *end, unsigned depth,
                     der_tlv_t *t);
@@ -22,7 +28,7 @@ static int der_read_header(const uint8_t *p, const uint8_t *end,
     const uint8_t *q = p;
 
     if (q >= end)
-        return -1;
+        return DER_SHORT;
     t->start = p;
     t->cls = *q & 0xc0;
     t->constructed = (*q & 0x20) != 0;
@@ -31,15 +37,17 @@ static int der_read_header(const uint8_t *p, const uint8_t *end,
     if (t->tag == 0x1f) {               /* high tag number form */
         t->tag = 0;
         for (int i = 0;; i++) {
-            if (q >= end || i >= 4)
+            if (i >= 4)
                 return -1;
+            if (q >= end)
+                return DER_SHORT;
             t->tag = (t->tag << 7) | (*q & 0x7f);
             if (!(*q++ & 0x80))
                 break;
         }
     }
     if (q >= end)
-        return -1;
+        return DER_SHORT;
     t->indefinite = 0;
     if (*q < 0x80) {
         *len = *q++;
@@ -51,8 +59,10 @@ static int der_read_header(const uint8_t *p, const uint8_t *end,
         q++;
     } else {
         unsigned n = *q++ & 0x7f;
-        if (n > sizeof(size_t) || n > (size_t)(end - q))
+        if (n > sizeof(size_t))
             return -1;
+        if (n > (size_t)(end - q))
+            return DER_SHORT;
         *len = 0;
         while (n--) {
             if (*len > (SIZE_MAX >> 8))
@@ -68,13 +78,16 @@ static int der_read(const uint8_t *p, const uint8_t *end, unsigned depth,
                     der_tlv_t *t)
 {
     size_t hdrlen, len;
+    int r;
 
-    if (depth > DER_MAX_DEPTH || der_read_header(p, end, t, &hdrlen, &len) < 0)
+    if (depth > DER_MAX_DEPTH)
         return -1;
+    if ((r = der_read_header(p, end, t, &hdrlen, &len)) < 0)
+        return r;
     t->val = p + hdrlen;
     if (!t->indefinite) {
         if (len > (size_t)(end - t->val))
-            return -1;
+            return DER_SHORT;
         t->vlen = len;
         t->total = hdrlen + len;
         return 0;
@@ -85,8 +98,8 @@ static int der_read(const uint8_t *p, const uint8_t *end, unsigned depth,
         der_tlv_t child;
         if (end - q >= 2 && q[0] == 0 && q[1] == 0)
             break;
-        if (der_read(q, end, depth + 1, &child) < 0)
-            return -1;
+        if ((r = der_read(q, end, depth + 1, &child)) < 0)
+            return r;
         if (child.cls == DER_UNIVERSAL && child.tag == 0)
             return -1;
         q += child.total;
@@ -167,6 +180,38 @@ int der_peek_header(const void *buf, size_t len, der_tlv_t *t)
         t->vlen = vlen;
     t->total = 0;                       /* unknown */
     return 0;
+}
+
+int der_partial_header(const void *buf, size_t len, der_tlv_t *t)
+{
+    const uint8_t *p = buf;
+    size_t hdrlen, vlen;
+    int r;
+
+    if (buf == NULL || len == 0)
+        return 0;
+    if ((r = der_read_header(p, p + len, t, &hdrlen, &vlen)) < 0)
+        return r == DER_SHORT ? 0 : -1;
+    t->val = p + hdrlen;
+    t->vlen = vlen;
+    t->total = t->indefinite ? 0 : hdrlen + vlen;
+    if (!t->indefinite && t->total < hdrlen)          /* overflow */
+        return -1;
+    return 1;
+}
+
+int der_partial(const void *buf, size_t len, unsigned depth, der_tlv_t *t)
+{
+    const uint8_t *p = buf;
+    int r;
+
+    if (buf == NULL || len == 0)
+        return 0;
+    if ((r = der_read(p, p + len, depth, t)) < 0)
+        return r == DER_SHORT ? 0 : -1;
+    if (t->cls == DER_UNIVERSAL && t->tag == 0)
+        return -1;
+    return 1;
 }
 
 int der_octets_foreach(const der_cur_t *c, const der_tlv_t *t,

@@ -65,6 +65,15 @@ int der_optional(der_cur_t *c, unsigned cls, unsigned long tag, der_tlv_t *t);
  * after the header; vlen is what is available of the contents. */
 int der_peek_header(const void *buf, size_t len, der_tlv_t *t);
 
+/* Streaming readers (input arriving in pieces; len bytes so far):
+ * der_partial_header reads the identifier and length octets of the
+ * element at buf: 1 (t->val after them; t->vlen the length and t->total
+ * the whole size when definite, both 0 when indefinite), 0 if more bytes
+ * are needed, -1 if malformed.  der_partial reads the whole element,
+ * depth levels deep: 1 (as der_next), 0 more bytes needed, -1 malformed. */
+int der_partial_header(const void *buf, size_t len, der_tlv_t *t);
+int der_partial(const void *buf, size_t len, unsigned depth, der_tlv_t *t);
+
 /* An OCTET STRING, primitive or constructed (segments nested in any
  * depth): calls fn for each segment in order.  0, or -1 if malformed or
  * fn failed. */

@@ -187,36 +187,12 @@ static smime_result_t set(smime_signer_result_t *r, smime_result_t res,
     return res;
 }
 
-static int blob_eq_int(cms_blob_t a, const uint8_t *b, size_t bn)
-{
-    while (a.n > 1 && a.p[0] == 0) {
-        a.p++;
-        a.n--;
-    }
-    while (bn > 1 && b[0] == 0) {
-        b++;
-        bn--;
-    }
-    return a.n == bn && memcmp(a.p, b, bn) == 0;
-}
-
 static int signer_matches(const cms_signer_t *si, gnutls_x509_crt_t crt)
 {
-    uint8_t buf[128];
-    size_t sz = sizeof(buf);
-    gnutls_datum_t dn = { NULL, 0 };
-    int ok;
-
     if (si->sid_is_ski)
-        return gnutls_x509_crt_get_subject_key_id(crt, buf, &sz, NULL) >= 0 &&
-               sz == si->ski.n && memcmp(buf, si->ski.p, sz) == 0;
-    if (gnutls_x509_crt_get_serial(crt, buf, &sz) < 0 ||
-        !blob_eq_int(si->serial, buf, sz) ||
-        gnutls_x509_crt_get_raw_issuer_dn(crt, &dn) < 0)
-        return 0;
-    ok = dn.size == si->issuer.n && memcmp(dn.data, si->issuer.p, dn.size) == 0;
-    gnutls_free(dn.data);
-    return ok;
+        return smime_cert_has_ski(crt, si->ski.p, si->ski.n);
+    return smime_cert_is_issuer_serial(crt, si->issuer.p, si->issuer.n,
+                                       si->serial.p, si->serial.n);
 }
 
 /* The signature algorithm GnuTLS should check, for this key. */

@@ -23,6 +23,7 @@ CFLAGS_FUZZ := -std=c11 -g -O1 -fno-omit-frame-pointer $(SAN) \
 	-I$(top_srcdir)/milter -DSYSCONFDIR='"/etc"' \
 	$(shell pkg-config --cflags gnutls)
 LIBS_FUZZ := $(shell pkg-config --libs gnutls) -lcdb -lpthread
+NETTLE_FUZZ := $(shell pkg-config --libs hogweed nettle) -lgmp
 
 # Each module becomes an archive, so a harness pulls in only what it
 # uses.  milter/: the sources of libcore (everything but the programs).
@@ -34,7 +35,7 @@ LIBMIME := $(OBJ)/libmime.a
 LIBCRYPTO := $(OBJ)/libcrypto.a
 LIBCORE := $(OBJ)/libcore.a
 
-HARNESSES := mime cms config keystore rfc5322 canon testmode
+HARNESSES := mime cms config keystore rfc5322 canon testmode envelope
 all: $(addprefix $(BIN)/fuzz_,$(HARNESSES)) $(BIN)/seedcms
 
 # Library objects: coverage for the fuzzer, no libFuzzer main.
@@ -62,6 +63,8 @@ $(BIN)/fuzz_cms: $(OBJ)/tests/fuzz/fuzz_cms.o $(LIBCRYPTO)
 	$(LINK)
 $(BIN)/fuzz_keystore: $(OBJ)/tests/fuzz/fuzz_keystore.o $(LIBCRYPTO)
 	$(LINK)
+$(BIN)/fuzz_envelope: $(OBJ)/tests/fuzz/fuzz_envelope.o $(LIBCRYPTO)
+	$(LINK) $(NETTLE_FUZZ)
 $(BIN)/fuzz_config: $(OBJ)/tests/fuzz/fuzz_config.o $(LIBCORE) \
 		$(LIBCRYPTO) $(LIBMIME)
 	$(LINK)

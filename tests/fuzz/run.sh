@@ -46,7 +46,7 @@ top_builddir=$(cd "$top_builddir" && pwd)
 W=$top_builddir/tests/work
 F=$W/fuzz
 BIN=$F/bin
-ALL="mime cms config keystore rfc5322 canon testmode"
+ALL="mime cms config keystore rfc5322 canon testmode envelope"
 HARNESSES=${*:-$ALL}
 
 passed=0
@@ -71,7 +71,7 @@ fi
 S=$F/seed
 rm -rf "$S"
 mkdir -p "$S/mime" "$S/canon" "$S/cms" "$S/config" "$S/keystore" \
-	"$S/rfc5322" "$S/testmode" "$F/corpus" "$F/crash"
+	"$S/rfc5322" "$S/testmode" "$S/envelope" "$F/corpus" "$F/crash"
 if [ -d "$W/msgs" ] || { mkdir -p "$W" &&
 	sh "$top_srcdir/tests/pki/mkpki.sh" "$W/pki" >/dev/null 2>&1 &&
 	sh "$top_srcdir/tests/fixtures/mkmsgs.sh" "$W/pki" "$W/msgs" \
@@ -104,6 +104,19 @@ done
 if [ -x "$BIN/seedcms" ]; then
 	"$BIN/seedcms" "$S/cms" "$top_srcdir"/tests/data/*.eml \
 		"$W"/msgs/*.eml 2>/dev/null
+fi
+# envelope: the encrypted messages of mkenc.sh (not the 300 KB ones),
+# control 0 (at once) and 7 (7-byte chunks)
+if [ -f "$W/pki/.done" ] &&
+	sh "$top_srcdir/tests/fixtures/mkenc.sh" "$W/pki" "$W/enc" >/dev/null 2>&1; then
+	for e in "$W"/enc/*.der; do
+		case $e in *-big.der|*-stream.der) continue ;; esac
+		b=$(basename "$e" .der)
+		{ printf '\000'; cat "$e"; } >"$S/envelope/$b.der"
+		{ printf '\007'; cat "$e"; } >"$S/envelope/$b-7.der"
+	done
+else
+	echo "fuzz: no encrypted test messages (mkenc.sh); envelope unseeded"
 fi
 # rfc5322: one value per file, plus some hand-made edge cases
 n=0

@@ -127,7 +127,8 @@ EOF
 }
 
 # user NAME SERIAL KEYTYPE KEYARG ISSUER USAGE [NOTBEFORE NOTAFTER]
-# USAGE: normal, noeku (serverAuth only), nokeyusage (keyEncipherment only).
+# USAGE: normal, noeku (serverAuth only), nokeyusage (keyEncipherment only),
+# decrypt (keyEncipherment for RSA, keyAgreement for EC: a decryption key).
 user() {
 	name=$1 serial=$2 ktype=$3 karg=$4 issuer=$5 usage=$6
 	shift 6
@@ -137,6 +138,11 @@ user() {
 	case $usage in
 	nokeyusage)
 		echo "encryption_key" >>"$TMP/$name.tmpl" ;;
+	decrypt)
+		case $ktype in
+		rsa) echo "encryption_key" >>"$TMP/$name.tmpl" ;;
+		*) echo "key_agreement" >>"$TMP/$name.tmpl" ;;
+		esac ;;
 	*)
 		printf 'signing_key\nnon_repudiation\n' >>"$TMP/$name.tmpl"
 		case $ktype in
@@ -194,6 +200,11 @@ user selfsigned 100c   rsa     2048      self       normal
 user untrusted  100d   rsa     2048      other-root normal
 user weak       100e   rsa     1024      inter      normal
 user stranger   100f   rsa     2048      other-inter normal
+# decryption keys (check_decrypt: tests/fixtures/mkenc.sh)
+user encrsa     2001   rsa     2048      inter      decrypt
+user ecdh256    2002   ecdsa   secp256r1 inter      decrypt
+user ecdh384    2003   ecdsa   secp384r1 inter      decrypt
+user ecdh521    2004   ecdsa   secp521r1 inter      decrypt
 
 cat >"$TMP/crl.tmpl" <<EOF
 crl_number = 1
