@@ -1,5 +1,6 @@
 /*
- * cert.c - the signer-certificate rules of RFC 8550 §4.4 and the few
+ * cert.c - the certificate rules of RFC 8550 §4.4 (signing) and of
+ * RFC 5280 §4.2.1.3 / RFC 8550 §4.4.2 (decryption) and the few
  * certificate fields that results and logs show, in one place for
  * verification, signing and the keystore.
  *
@@ -30,6 +31,7 @@ const char *smime_cert_status_string(enum smime_cert_status s)
     case SMIME_CERT_EKU:           return "no emailProtection";
     case SMIME_CERT_NO_ADDRESS:    return "no address in certificate";
     case SMIME_CERT_WEAK_KEY:      return "weak key";
+    case SMIME_CERT_NO_DECRYPT:    return "key cannot decrypt";
     case SMIME_CERT_BAD:           break;
     }
     return "unreadable certificate";
@@ -50,16 +52,25 @@ enum smime_cert_status smime_cert_check_time(gnutls_x509_crt_t crt,
     return SMIME_CERT_OK;
 }
 
-enum smime_cert_status smime_cert_check_usage(gnutls_x509_crt_t crt)
+/* keyUsage, when present, has one of the bits in want (RFC 5280: no
+ * keyUsage extension allows every usage). */
+static enum smime_cert_status check_key_usage(gnutls_x509_crt_t crt,
+                                              unsigned want)
 {
     unsigned usage = 0;
     int r = gnutls_x509_crt_get_key_usage(crt, &usage, NULL);
 
     if (r < 0 && r != GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
         return SMIME_CERT_BAD;
-    if (r >= 0 &&
-        !(usage & (GNUTLS_KEY_DIGITAL_SIGNATURE | GNUTLS_KEY_NON_REPUDIATION)))
+    if (r >= 0 && !(usage & want))
         return SMIME_CERT_KEY_USAGE;
+    return SMIME_CERT_OK;
+}
+
+/* extendedKeyUsage, when present, allows S/MIME. */
+static enum smime_cert_status check_eku(gnutls_x509_crt_t crt)
+{
+    int r;
 
     for (unsigned i = 0;; i++) {
         char oid[128];
@@ -75,6 +86,40 @@ enum smime_cert_status smime_cert_check_usage(gnutls_x509_crt_t crt)
             strcmp(oid, GNUTLS_KP_ANY) == 0)
             return SMIME_CERT_OK;
     }
+}
+
+enum smime_cert_status smime_cert_check_usage(gnutls_x509_crt_t crt)
+{
+    enum smime_cert_status st = check_key_usage(crt,
+        GNUTLS_KEY_DIGITAL_SIGNATURE | GNUTLS_KEY_NON_REPUDIATION);
+
+    return st != SMIME_CERT_OK ? st : check_eku(crt);
+}
+
+enum smime_cert_status smime_cert_check_decrypt_usage(gnutls_x509_crt_t crt)
+{
+    int alg = gnutls_x509_crt_get_pk_algorithm(crt, NULL);
+    enum smime_cert_status st;
+
+    if (alg < 0)
+        return SMIME_CERT_BAD;
+    if (alg == GNUTLS_PK_RSA)               /* key transport */
+        st = check_key_usage(crt, GNUTLS_KEY_KEY_ENCIPHERMENT);
+    else if (alg == GNUTLS_PK_ECDSA)        /* id-ecPublicKey: ECDH */
+        st = check_key_usage(crt, GNUTLS_KEY_KEY_AGREEMENT);
+    else                        /* RSA-PSS, Ed25519: signature keys only */
+        return SMIME_CERT_NO_DECRYPT;
+    return st != SMIME_CERT_OK ? st : check_eku(crt);
+}
+
+int smime_cert_can_sign(gnutls_x509_crt_t crt)
+{
+    return smime_cert_check_usage(crt) == SMIME_CERT_OK;
+}
+
+int smime_cert_can_decrypt(gnutls_x509_crt_t crt)
+{
+    return smime_cert_check_decrypt_usage(crt) == SMIME_CERT_OK;
 }
 
 enum smime_cert_status smime_cert_check_key(gnutls_x509_crt_t crt,

@@ -19,6 +19,8 @@ enum smime_cert_status {
                                     emailProtection/anyExtendedKeyUsage */
     SMIME_CERT_NO_ADDRESS,       /* no rfc822Name / emailAddress at all */
     SMIME_CERT_WEAK_KEY,         /* RSA below the minimum size */
+    SMIME_CERT_NO_DECRYPT,       /* a signature-only key type (RSA-PSS,
+                                    EdDSA) */
     SMIME_CERT_BAD               /* unreadable fields */
 };
 /* "expired certificate", "no emailProtection", ... */
@@ -30,6 +32,16 @@ enum smime_cert_status smime_cert_check_time(gnutls_x509_crt_t crt,
 /* keyUsage (digitalSignature or nonRepudiation, when present) and
  * extendedKeyUsage (emailProtection or anyExtendedKeyUsage, when present). */
 enum smime_cert_status smime_cert_check_usage(gnutls_x509_crt_t crt);
+/* The same for a decryption (recipient) certificate: an RSA key whose
+ * keyUsage, when present, has keyEncipherment, or an EC key
+ * (id-ecPublicKey) whose keyUsage, when present, has keyAgreement; the
+ * extendedKeyUsage rule as above.  SMIME_CERT_NO_DECRYPT for other key
+ * types. */
+enum smime_cert_status smime_cert_check_decrypt_usage(gnutls_x509_crt_t crt);
+/* 1 when the usage checks above pass: the certificate allows signing,
+ * resp. decryption (neither looks at validity, key size or address). */
+int smime_cert_can_sign(gnutls_x509_crt_t crt);
+int smime_cert_can_decrypt(gnutls_x509_crt_t crt);
 /* SMIME_CERT_WEAK_KEY for an RSA (or RSA-PSS) key below min_rsa_bits. */
 enum smime_cert_status smime_cert_check_key(gnutls_x509_crt_t crt,
                                             unsigned min_rsa_bits);

@@ -37,24 +37,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cert.h"
 #include "errbuf.h"
 #include "keystore.h"
 #include "keystore_priv.h"
 
 #define KS_BUCKETS 64
-
-struct keystore_entry {
-    atomic_uint refs;
-    char *address;
-    char **logins;
-    size_t nlogins;
-    smime_signer_t *signer;
-    int usable;                       /* passes keystore_check() for its
-                                         address between nb and na */
-    time_t nb, na;
-    struct keystore_entry *next;      /* cache bucket chain */
-};
 
 struct ks_ident {                     /* which file state we have */
     dev_t dev;
@@ -122,208 +109,6 @@ ident_eq(const struct ks_ident *a, const struct ks_ident *b)
            a->ctime.tv_nsec == b->ctime.tv_nsec;
 }
 
-/* ---- entries ---- */
-
-void
-keystore_entry_free(keystore_entry_t *e)
-{
-    if (e == NULL || atomic_fetch_sub(&e->refs, 1) != 1)
-        return;
-    for (size_t i = 0; i < e->nlogins; i++)
-        free(e->logins[i]);
-    free(e->logins);
-    free(e->address);
-    smime_signer_free(e->signer);
-    free(e);
-}
-
-const char *
-keystore_entry_address(const keystore_entry_t *e)
-{
-    return e->address;
-}
-
-const smime_signer_t *
-keystore_entry_signer(const keystore_entry_t *e)
-{
-    return e->signer;
-}
-
-size_t
-keystore_entry_nlogins(const keystore_entry_t *e)
-{
-    return e->nlogins;
-}
-
-const char *
-keystore_entry_login(const keystore_entry_t *e, size_t i)
-{
-    return i < e->nlogins ? e->logins[i] : NULL;
-}
-
-int
-keystore_may_sign(const keystore_entry_t *e, const char *login)
-{
-    size_t listed = 0;
-
-    for (size_t i = 0; i < e->nlogins; i++) {
-        int internal = strcmp(e->logins[i], KEYSTORE_INTERNAL) == 0;
-        if (login == NULL || *login == '\0') {
-            if (internal)
-                return 1;
-        } else if (!internal) {
-            listed++;
-            if (strcmp(login, e->logins[i]) == 0)
-                return 1;
-        }
-    }
-    if (login == NULL || *login == '\0')
-        return 0;
-    return listed == 0 && strcasecmp(login, e->address) == 0;
-}
-
-static int
-add_login(keystore_entry_t *e, const unsigned char *p, size_t n)
-{
-    char **l = realloc(e->logins, (e->nlogins + 1) * sizeof(*l));
-
-    if (l == NULL)
-        return -1;
-    e->logins = l;
-    if ((l[e->nlogins] = strndup((const char *)p, n)) == NULL)
-        return -1;
-    e->nlogins++;
-    return 0;
-}
-
-/* Runs the checks of keystore_check() that do not depend on the time
- * once, when the entry is parsed: entries are cached, so a message
- * signed with a cached entry costs two time comparisons here. */
-static void
-entry_vet(keystore_entry_t *e)
-{
-    gnutls_x509_crt_t crt = smime_signer_cert(e->signer, 0);
-
-    e->nb = gnutls_x509_crt_get_activation_time(crt);
-    e->na = gnutls_x509_crt_get_expiration_time(crt);
-    e->usable = e->nb != (time_t)-1 && e->na != (time_t)-1 &&
-                smime_cert_check_usage(crt) == SMIME_CERT_OK &&
-                smime_cert_check_key(crt, 2048) == SMIME_CERT_OK &&
-                smime_cert_has_address(crt, e->address);
-}
-
-/* The next field of a record at *pos: 1 (type, data), 0 at the end,
- * -1 when the framing is broken. */
-static int
-field_next(const unsigned char *v, size_t vlen, size_t *pos, unsigned *type,
-           const unsigned char **d, size_t *n)
-{
-    if (*pos >= vlen)
-        return 0;
-    if (vlen - *pos < 5)
-        return -1;
-    *type = v[*pos];
-    *n = (size_t)v[*pos + 1] << 24 | (size_t)v[*pos + 2] << 16 |
-         (size_t)v[*pos + 3] << 8 | v[*pos + 4];
-    *d = v + *pos + 5;
-    *pos += 5;
-    if (*n > vlen - *pos)
-        return -1;
-    *pos += *n;
-    return 1;
-}
-
-/* The record rules of keystore.h: 0 sound, -1 damaged, -2 another
- * record version.  Says nothing of the key and certificates inside. */
-static int
-record_check(const unsigned char *v, size_t vlen)
-{
-    const unsigned char *d;
-    size_t pos = 1, n, nkeys = 0, ncerts = 0;
-    unsigned type;
-    int r;
-
-    if (v == NULL)        /* tinycdb: the record runs past the file end */
-        return -1;
-    if (vlen < 1 || v[0] != KEYSTORE_VERSION)
-        return -2;
-    while ((r = field_next(v, vlen, &pos, &type, &d, &n)) > 0) {
-        if (type == KS_FIELD_LOGIN) {
-            if (n == 0 || memchr(d, '\0', n))
-                return -1;
-        } else if (type == KS_FIELD_KEY) {
-            nkeys++;
-        } else if (type == KS_FIELD_CERT) {
-            ncerts++;
-        } else {
-            return -1;
-        }
-    }
-    return r < 0 || nkeys != 1 || ncerts == 0 ? -1 : 0;
-}
-
-/* Parse one record (see keystore.h) into a new entry with one reference. */
-static keystore_entry_t *
-entry_parse(const char *address, const unsigned char *v, size_t vlen,
-            char *err, size_t errlen)
-{
-    keystore_entry_t *e = calloc(1, sizeof(*e));
-    gnutls_datum_t *certs = NULL;
-    const unsigned char *key = NULL;
-    size_t keylen = 0, ncerts = 0, pos = 1;
-
-    if (e == NULL || (e->address = strdup(address)) == NULL)
-        goto nomem;
-    atomic_init(&e->refs, 1);
-    int rc = record_check(v, vlen);
-    if (rc == -2) {
-        smime_seterr(err, errlen, "entry %s has record version %u, this program "
-               "reads %u: rebuild the keystore", address,
-               vlen ? v[0] : 0u, KEYSTORE_VERSION);
-        goto fail;
-    }
-    if (rc < 0)
-        goto broken;
-    const unsigned char *d;
-    size_t n;
-    unsigned type;
-    while (field_next(v, vlen, &pos, &type, &d, &n) > 0) {
-        if (type == KS_FIELD_LOGIN) {
-            if (add_login(e, d, n) < 0)
-                goto nomem;
-        } else if (type == KS_FIELD_KEY) {
-            key = d;
-            keylen = n;
-        } else {
-            gnutls_datum_t *c = realloc(certs, (ncerts + 1) * sizeof(*c));
-            if (c == NULL)
-                goto nomem;
-            certs = c;
-            certs[ncerts].data = (unsigned char *)d;
-            certs[ncerts++].size = (unsigned)n;
-        }
-    }
-    char why[200];
-    e->signer = smime_signer_from_der(key, keylen, certs, ncerts,
-                                      why, sizeof(why));
-    if (e->signer == NULL) {
-        smime_seterr(err, errlen, "entry %s: %s", address, why);
-        goto fail;
-    }
-    free(certs);
-    entry_vet(e);
-    return e;
-broken:
-    smime_seterr(err, errlen, "entry %s is damaged: rebuild the keystore", address);
-    goto fail;
-nomem:
-    smime_seterr(err, errlen, "out of memory");
-fail:
-    free(certs);
-    keystore_entry_free(e);
-    return NULL;
-}
-
 /* ---- generations ---- */
 
 static unsigned
@@ -356,6 +141,15 @@ gen_release(keystore_t *ks, struct ks_gen *g)
     pthread_mutex_unlock(&ks->lock);
     if (last)
         gen_destroy(g);
+}
+
+/* The file's version marker: "1" (one signing credential per address,
+ * still read) up to KEYSTORE_VERSION. */
+static int
+known_version(const char *v, unsigned len)
+{
+    return v != NULL && len == 1 && v[0] >= '1' &&
+           v[0] <= '0' + KEYSTORE_VERSION;
 }
 
 /* A private, sealed copy of the open file fd of size bytes: the mapping
@@ -433,15 +227,27 @@ gen_validate(struct ks_gen *g, const char *path, char *err, size_t errlen)
             cdb_find(&f, k, kl) <= 0)
             break;
         if (kl == KS_MAGIC_KEYLEN && memcmp(k, KS_MAGIC_KEY, kl) == 0) {
+            const char *v = cdb_getdata(&c);
+            unsigned vl = cdb_datalen(&c);
+            if (!known_version(v, vl)) {
+                smime_seterr(err, errlen, "keystore %s has format version "
+                             "%.*s, this program reads versions 1 to %u: "
+                             "rebuild with smime-keystore build", path,
+                             v && vl <= 8 ? (int)vl : 1, v && vl <= 8 ? v : "?",
+                             KEYSTORE_VERSION);
+                return -1;
+            }
             magic = 1;
             continue;
         }
         if (k[0] == '\0')
             break;
-        if ((r = record_check(cdb_getdata(&c), cdb_datalen(&c))) == -2) {
-            smime_seterr(err, errlen, "keystore %s: entry %.*s has another "
-                         "record version than %u: rebuild it", path,
-                         (int)kl, k, KEYSTORE_VERSION);
+        if ((r = ks_record_check(cdb_getdata(&c), cdb_datalen(&c))) == -2) {
+            const unsigned char *v = cdb_getdata(&c);
+            smime_seterr(err, errlen, "keystore %s: entry %.*s has record "
+                         "version %u, this program reads 1 to %u: rebuild "
+                         "with smime-keystore build", path, (int)kl, k,
+                         v && cdb_datalen(&c) ? v[0] : 0u, KEYSTORE_VERSION);
             return -1;
         }
         if (r < 0)
@@ -671,7 +477,7 @@ keystore_lookup(keystore_t *ks, const char *address, keystore_entry_t **out,
             smime_seterr(err, errlen, "keystore %s: read error", ks->path);
             ret = -1;
         } else if (r > 0) {
-            e = entry_parse(key, cdb_getdata(&c), cdb_datalen(&c),
+            e = ks_entry_parse(key, cdb_getdata(&c), cdb_datalen(&c),
                             err, errlen);
             ret = e ? 1 : -1;
         }
@@ -720,7 +526,7 @@ keystore_foreach(keystore_t *ks, keystore_each_fn fn, void *arg)
         } else {
             memcpy(addr, k, kl);
             addr[kl] = '\0';
-            keystore_entry_t *e = entry_parse(addr, cdb_getdata(&c),
+            keystore_entry_t *e = ks_entry_parse(addr, cdb_getdata(&c),
                                               cdb_datalen(&c), err,
                                               sizeof(err));
             ret = fn(arg, addr, e, e ? NULL : err);
@@ -733,96 +539,4 @@ keystore_foreach(keystore_t *ks, keystore_each_fn fn, void *arg)
         ret = -1;
     gen_release(ks, g);
     return ret;
-}
-
-/* One problem of keystore_check(), with the detail an operator needs. */
-static void
-check_detail(gnutls_x509_crt_t crt, enum smime_cert_status st, char *buf,
-             size_t len)
-{
-    char day[32] = "?";
-    time_t t = (time_t)-1;
-    struct tm tm;
-    unsigned bits = 0;
-
-    if (st == SMIME_CERT_EXPIRED)
-        t = gnutls_x509_crt_get_expiration_time(crt);
-    else if (st == SMIME_CERT_NOT_YET_VALID)
-        t = gnutls_x509_crt_get_activation_time(crt);
-    if (t != (time_t)-1 && gmtime_r(&t, &tm))
-        strftime(day, sizeof(day), "%Y-%m-%d %H:%M:%S UTC", &tm);
-    switch (st) {
-    case SMIME_CERT_EXPIRED:
-        snprintf(buf, len, "expired certificate (valid until %s)", day);
-        break;
-    case SMIME_CERT_NOT_YET_VALID:
-        snprintf(buf, len, "certificate not yet valid (valid from %s)", day);
-        break;
-    case SMIME_CERT_KEY_USAGE:
-        snprintf(buf, len, "wrong key usage (keyUsage lacks "
-                 "digitalSignature and nonRepudiation)");
-        break;
-    case SMIME_CERT_EKU:
-        snprintf(buf, len, "no emailProtection (extendedKeyUsage does not "
-                 "allow S/MIME)");
-        break;
-    case SMIME_CERT_WEAK_KEY:
-        gnutls_x509_crt_get_pk_algorithm(crt, &bits);
-        snprintf(buf, len, "weak key (RSA %u bits, at least 2048 needed)",
-                 bits);
-        break;
-    default:
-        snprintf(buf, len, "%s", smime_cert_status_string(st));
-    }
-}
-
-int
-keystore_check(const smime_signer_t *signer, const char *address, time_t now,
-               char *err, size_t errlen)
-{
-    gnutls_x509_crt_t crt = smime_signer_cert(signer, 0);
-    enum smime_cert_status st[3];
-    char one[300];
-    int n = 0;
-    size_t used = 0;
-
-    if (err && errlen)
-        err[0] = '\0';
-    st[0] = smime_cert_check_time(crt, now);
-    st[1] = smime_cert_check_usage(crt);
-    st[2] = smime_cert_check_key(crt, 2048);
-    for (int i = 0; i < 4; i++) {
-        if (i < 3 && st[i] == SMIME_CERT_OK)
-            continue;
-        if (i < 3) {
-            check_detail(crt, st[i], one, sizeof(one));
-        } else {
-            if (smime_cert_has_address(crt, address))
-                break;
-            char *addrs[1];
-            size_t na = smime_cert_addresses(crt, addrs, 1);
-            snprintf(one, sizeof(one), "%s is not in the certificate (%s%s)",
-                     address, na ? "it has " : "it has no address",
-                     na ? addrs[0] : "");
-            smime_cert_addresses_free(addrs, na);
-        }
-        if (err && used < errlen)
-            used += (size_t)snprintf(err + used, errlen - used, "%s%s",
-                                     n ? "; " : "", one);
-        n++;
-    }
-    return n;
-}
-
-int
-keystore_entry_check(const keystore_entry_t *e, const char *address,
-                     time_t now, char *err, size_t errlen)
-{
-    if (e->usable && e->nb <= now && now <= e->na &&
-        strcasecmp(address, e->address) == 0) {
-        if (err && errlen)
-            err[0] = '\0';
-        return 0;
-    }
-    return keystore_check(e->signer, address, now, err, errlen);
 }

@@ -1,19 +1,30 @@
 /*
- * keystore.h - the signing keystore: a CDB file (tinycdb) that maps a
- * sender address to its signing credential and the SASL logins allowed
- * to sign as it.  Written by `smime-keystore build` (keystore_writer_*),
- * read by the daemon (keystore_open/lookup) from any number of threads.
+ * keystore.h - the keystore: a CDB file (tinycdb) that maps an address to
+ * its credentials (signing, decryption, or both; old keys kept to decrypt
+ * mail sent to a renewed certificate) and the SASL logins allowed to sign
+ * as it.  Written by `smime-keystore build` (keystore_writer_*), read by
+ * the daemon (keystore_open/lookup) from any number of threads.
  *
- * File format (version 1).  Keys are addresses lower-cased (ASCII).
- *   key "\0smime-keystore"  value "1"   (marks the file; format version)
- *   key ADDRESS             value: one version byte (0x01), then fields
+ * File format (version 2).  Keys are addresses lower-cased (ASCII); one
+ * record per address holds all its credentials (one lookup, one cache
+ * entry, one reference for a message).
+ *   key "\0smime-keystore"  value "2"   (marks the file; format version)
+ *   key ADDRESS             value: one version byte (0x02), then fields
  *                           TYPE (1 byte) LENGTH (4 bytes, big-endian) DATA:
  *     'L' a login allowed to sign as ADDRESS (repeatable; none listed means
  *         only the login equal to ADDRESS); "+internal" lets mail without
  *         a SASL login sign as ADDRESS
+ *     'P' one byte, KEYSTORE_SIGN and/or KEYSTORE_DECRYPT: starts a
+ *         credential, what `build' found it good for (1 to KEYSTORE_MAX_CREDS
+ *         per address); the fields after it up to the next 'P' are its:
  *     'K' the private key, PKCS#8 DER, unencrypted (exactly one)
- *     'C' a certificate, DER: the signer first, then its intermediates
- * A reader refuses a record with another version byte or an unknown TYPE.
+ *     'C' a certificate, DER: the credential's first, then intermediates
+ * Version 1 (still read): marker "1", records with version byte 0x01 and
+ * no 'P': one credential, KEYSTORE_SIGN.  A reader refuses other versions
+ * ("rebuild with smime-keystore build"), an unknown TYPE or purpose bit.
+ * The stored purpose is re-checked when a record is read: a credential
+ * signs only while its certificate passes keystore_check(), decrypts only
+ * while the certificate allows decryption and names the address.
  *
  * The file must be a regular file owned by the user that opens it (root
  * may open any) with no group/other permission bits: it holds private
@@ -24,7 +35,8 @@
  *
  * Parsed entries are cached per open file and reference-counted: an entry
  * returned by keystore_lookup() stays valid until keystore_entry_free(),
- * even when the keystore is reloaded or freed meanwhile.
+ * even when the keystore is reloaded or freed meanwhile; so do the
+ * credentials (smime_signer_t: key and certificates) it hands out.
  */
 #ifndef SMIME_KEYSTORE_H
 #define SMIME_KEYSTORE_H
@@ -33,7 +45,12 @@
 #include <time.h>
 #include "sign.h"
 
-#define KEYSTORE_VERSION 1
+#define KEYSTORE_VERSION 2          /* written; 1 is still read */
+
+/* What a credential is for (the 'P' byte). */
+#define KEYSTORE_SIGN    1u
+#define KEYSTORE_DECRYPT 2u
+#define KEYSTORE_MAX_CREDS 64       /* credentials per address */
 
 typedef struct keystore keystore_t;
 typedef struct keystore_entry keystore_entry_t;
@@ -72,7 +89,36 @@ int keystore_lookup(keystore_t *ks, const char *address,
                     keystore_entry_t **out, char *err, size_t errlen);
 void keystore_entry_free(keystore_entry_t *e);       /* accepts NULL */
 const char *keystore_entry_address(const keystore_entry_t *e);  /* lower */
+/* The signing credential at now: the newest (latest notBefore) of the
+ * credentials for signing that pass keystore_check() for the address at
+ * now; NULL if none.  keystore_entry_signer() is that at time(NULL):
+ * take it once per message (a later call may pick another). */
+const smime_signer_t *keystore_entry_signer_at(const keystore_entry_t *e,
+                                               time_t now);
 const smime_signer_t *keystore_entry_signer(const keystore_entry_t *e);
+
+/* Decryption credentials, expired ones included, newest first: the
+ * certificate allows decryption (smime_cert_can_decrypt) and names the
+ * address.  The key is smime_signer_privkey(), the certificate
+ * smime_signer_cert(c, 0).  NULL past the end. */
+size_t keystore_entry_ndecrypt(const keystore_entry_t *e);
+const smime_signer_t *keystore_entry_decrypt_cred(const keystore_entry_t *e,
+                                                  size_t i);
+/* The decryption credential a RecipientInfo names: by ski (the contents
+ * of a subjectKeyIdentifier, when ski is non-NULL and not empty), else by
+ * issuer (a DER Name) and serial (INTEGER contents, leading zero bytes
+ * ignored).  NULL when none of the entry's matches. */
+const smime_signer_t *keystore_entry_find_decrypt(const keystore_entry_t *e,
+                                                  const gnutls_datum_t *issuer,
+                                                  const gnutls_datum_t *serial,
+                                                  const gnutls_datum_t *ski);
+
+/* Every credential as stored, newest first, with its stored purpose
+ * (smime-keystore list and check). */
+size_t keystore_entry_ncreds(const keystore_entry_t *e);
+const smime_signer_t *keystore_entry_cred(const keystore_entry_t *e,
+                                          size_t i);
+unsigned keystore_entry_cred_purpose(const keystore_entry_t *e, size_t i);
 size_t keystore_entry_nlogins(const keystore_entry_t *e);
 const char *keystore_entry_login(const keystore_entry_t *e, size_t i);
 
@@ -92,9 +138,17 @@ int keystore_may_sign(const keystore_entry_t *e, const char *login);
  * the number of problems with them in err, joined by "; ". */
 int keystore_check(const smime_signer_t *signer, const char *address,
                    time_t now, char *err, size_t errlen);
-/* keystore_check() of the entry's signer for address (the address it
- * was looked up by, in any case), answered from what was checked when
- * the entry was parsed: for each message before signing. */
+/* The checks for a decryption credential: the certificate allows
+ * decryption (smime_cert_check_decrypt_usage) and names address.
+ * Validity is not checked: old keys decrypt old mail.  0, or the number
+ * of problems in err, joined by "; ". */
+int keystore_check_decrypt(const smime_signer_t *cred, const char *address,
+                           char *err, size_t errlen);
+/* 0 when the entry has a signing credential at now for address (the
+ * address it was looked up by, in any case), answered from what was
+ * checked when the entry was parsed: for each message before signing.
+ * Else the problems keystore_check() finds with the newest credential
+ * for signing, or "no signing credential". */
 int keystore_entry_check(const keystore_entry_t *e, const char *address,
                          time_t now, char *err, size_t errlen);
 
@@ -115,7 +169,19 @@ int keystore_foreach(keystore_t *ks, keystore_each_fn fn, void *arg);
 typedef struct keystore_writer keystore_writer_t;
 keystore_writer_t *keystore_writer_new(const char *path, char *err,
                                        size_t errlen);
-/* 0, or -1 (duplicate address, I/O error) with a message. */
+/* One credential of an address and what it is for (KEYSTORE_SIGN,
+ * KEYSTORE_DECRYPT or both: the caller has checked it may be). */
+struct keystore_cred {
+    const smime_signer_t *signer;
+    unsigned purpose;
+};
+/* All credentials of an address (1 to 64) with its logins.  0, or -1
+ * (duplicate address, bad purpose, I/O error) with a message. */
+int keystore_writer_add_creds(keystore_writer_t *w, const char *address,
+                              const struct keystore_cred *creds,
+                              size_t ncreds, const char *const *logins,
+                              size_t nlogins, char *err, size_t errlen);
+/* The same with one credential for signing. */
 int keystore_writer_add(keystore_writer_t *w, const char *address,
                         const smime_signer_t *signer,
                         const char *const *logins, size_t nlogins,

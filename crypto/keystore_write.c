@@ -1,5 +1,5 @@
 /*
- * keystore_write.c - write a signing keystore (format in keystore.h)
+ * keystore_write.c - write a keystore (format in keystore.h)
  * atomically: mkstemp next to the target, mode 0600, cdb_make, fsync,
  * rename over the target, fsync the directory.  Readers see either the
  * old file or the complete new one, never a mix.
@@ -66,8 +66,9 @@ keystore_writer_new(const char *path, char *err, size_t errlen)
         keystore_writer_free(w);
         return NULL;
     }
+    const char version[1] = { (char)('0' + KEYSTORE_VERSION) };
     if (fchmod(w->fd, 0600) < 0 || cdb_make_start(&w->cm, w->fd) < 0 ||
-        cdb_make_add(&w->cm, KS_MAGIC_KEY, KS_MAGIC_KEYLEN, "1", 1) < 0) {
+        cdb_make_add(&w->cm, KS_MAGIC_KEY, KS_MAGIC_KEYLEN, version, 1) < 0) {
         smime_seterr(err, errlen, "cannot write %s: %s", w->tmp,
                      smime_strerror(errno, eb, sizeof eb));
         keystore_writer_free(w);
@@ -140,22 +141,52 @@ rec_wipe(struct rec *r)
     memset(r, 0, sizeof(*r));
 }
 
+/* One credential's fields: purpose, key, certificates. */
+static int
+rec_cred(struct rec *r, const struct keystore_cred *c)
+{
+    gnutls_datum_t k = { NULL, 0 };
+    unsigned char purpose = (unsigned char)c->purpose;
+
+    rec_field(r, KS_FIELD_PURPOSE, &purpose, 1);
+    if (smime_signer_export_key(c->signer, &k) < 0)
+        return -1;
+    rec_field(r, KS_FIELD_KEY, k.data, k.size);
+    gnutls_memset(k.data, 0, k.size);
+    gnutls_free(k.data);
+    for (size_t i = 0; i < smime_signer_ncerts(c->signer); i++) {
+        gnutls_datum_t d = { NULL, 0 };
+        if (gnutls_x509_crt_export2(smime_signer_cert(c->signer, i),
+                                    GNUTLS_X509_FMT_DER, &d) < 0) {
+            r->failed = 1;
+            break;
+        }
+        rec_field(r, KS_FIELD_CERT, d.data, d.size);
+        gnutls_free(d.data);
+    }
+    return 0;
+}
+
 int
-keystore_writer_add(keystore_writer_t *w, const char *address,
-                    const smime_signer_t *signer,
-                    const char *const *logins, size_t nlogins,
-                    char *err, size_t errlen)
+keystore_writer_add_creds(keystore_writer_t *w, const char *address,
+                          const struct keystore_cred *creds, size_t ncreds,
+                          const char *const *logins, size_t nlogins,
+                          char *err, size_t errlen)
 {
     char eb[128];               /* smime_strerror() text */
     char key[KS_MAX_ADDRESS + 1];
     size_t klen = keystore_key(address, key);
     struct rec r = { NULL, 0, 0, 0 };
-    gnutls_datum_t k = { NULL, 0 };
     unsigned char version = KEYSTORE_VERSION;
     int ret = -1;
 
     if (klen == 0) {
         smime_seterr(err, errlen, "bad address");
+        return -1;
+    }
+    if (ncreds == 0 || ncreds > KS_MAX_CREDS) {
+        smime_seterr(err, errlen, "%s: %zu credentials (1 to %d allowed)",
+                     address, ncreds, KS_MAX_CREDS);
         return -1;
     }
     if (cdb_make_exists(&w->cm, key, (unsigned)klen) > 0) {
@@ -165,20 +196,17 @@ keystore_writer_add(keystore_writer_t *w, const char *address,
     rec_put(&r, &version, 1);
     for (size_t i = 0; i < nlogins; i++)
         rec_field(&r, KS_FIELD_LOGIN, logins[i], strlen(logins[i]));
-    if (smime_signer_export_key(signer, &k) < 0) {
-        smime_seterr(err, errlen, "cannot export the private key");
-        goto out;
-    }
-    rec_field(&r, KS_FIELD_KEY, k.data, k.size);
-    for (size_t i = 0; i < smime_signer_ncerts(signer); i++) {
-        gnutls_datum_t c = { NULL, 0 };
-        if (gnutls_x509_crt_export2(smime_signer_cert(signer, i),
-                                    GNUTLS_X509_FMT_DER, &c) < 0) {
-            r.failed = 1;
-            break;
+    for (size_t i = 0; i < ncreds; i++) {
+        unsigned p = creds[i].purpose;
+        if (p == 0 || (p & ~(KEYSTORE_SIGN | KEYSTORE_DECRYPT))) {
+            smime_seterr(err, errlen, "%s: bad credential purpose %u",
+                         address, p);
+            goto out;
         }
-        rec_field(&r, KS_FIELD_CERT, c.data, c.size);
-        gnutls_free(c.data);
+        if (rec_cred(&r, &creds[i]) < 0) {
+            smime_seterr(err, errlen, "cannot export the private key");
+            goto out;
+        }
     }
     if (r.failed) {
         smime_seterr(err, errlen, "out of memory");
@@ -191,12 +219,20 @@ keystore_writer_add(keystore_writer_t *w, const char *address,
     }
     ret = 0;
 out:
-    if (k.data) {
-        gnutls_memset(k.data, 0, k.size);
-        gnutls_free(k.data);
-    }
     rec_wipe(&r);
     return ret;
+}
+
+int
+keystore_writer_add(keystore_writer_t *w, const char *address,
+                    const smime_signer_t *signer,
+                    const char *const *logins, size_t nlogins,
+                    char *err, size_t errlen)
+{
+    struct keystore_cred c = { signer, KEYSTORE_SIGN };
+
+    return keystore_writer_add_creds(w, address, &c, 1, logins, nlogins,
+                                     err, errlen);
 }
 
 int

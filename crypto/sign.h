@@ -33,6 +33,7 @@
 #include <time.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
+#include <gnutls/abstract.h>
 
 typedef struct smime_signer smime_signer_t;
 typedef struct smime_sign smime_sign_t;
@@ -69,6 +70,9 @@ void smime_signer_free(smime_signer_t *signer);     /* accepts NULL */
 /* Borrowed certificates: 0 is the signer, then the intermediates. */
 size_t smime_signer_ncerts(const smime_signer_t *signer);
 gnutls_x509_crt_t smime_signer_cert(const smime_signer_t *signer, size_t i);
+/* The private key (borrowed, lives as long as the signer): the keystore
+ * hands credentials out for decryption too (keystore_entry_decrypt). */
+gnutls_privkey_t smime_signer_privkey(const smime_signer_t *signer);
 /* PKCS#8 DER of the private key, for the keystore writer.  0 or -1.
  * The caller must gnutls_memset() and gnutls_free() key->data. */
 int smime_signer_export_key(const smime_signer_t *signer,

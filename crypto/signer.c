@@ -52,6 +52,12 @@ smime_signer_cert(const smime_signer_t *s, size_t i)
     return i < s->ncrts ? s->crts[i] : NULL;
 }
 
+gnutls_privkey_t
+smime_signer_privkey(const smime_signer_t *s)
+{
+    return s->key;
+}
+
 /* The public numbers of a key: (n, e) for RSA, (x, y) for EC, x for
  * EdDSA.  Family: 1 RSA (either padding), 2 ECDSA, 3 EdDSA. */
 static int

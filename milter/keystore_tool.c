@@ -1,5 +1,5 @@
 /*
- * keystore_tool.c - smime-keystore(8): build, list and check the signing
+ * keystore_tool.c - smime-keystore(8): build, list and check the
  * keystore the daemon reads (crypto/keystore.h).
  *
  *   smime-keystore build [-c CONF] SOURCE OUTPUT.cdb
@@ -7,9 +7,12 @@
  *   smime-keystore check KEYSTORE.cdb
  *
  * build reads every SOURCE line (ADDRESS CREDENTIAL-FILE [LOGIN ...],
- * logins separated by blanks or commas), loads and validates every
- * credential first (keystore_check; with -c also its chain against the
- * daemon's trust anchors and CRLs, keystore_vet.h), reports each problem
+ * logins separated by blanks or commas; an ADDRESS on several lines has
+ * several credentials and the union of their logins), loads and
+ * validates every credential first and decides what it is for (signing:
+ * keystore_check, with -c also its chain against the daemon's trust
+ * anchors and CRLs, keystore_vet.h; decryption: keystore_check_decrypt,
+ * expired allowed), reports each problem
  * as SOURCE:LINE: message and writes nothing when there is any;
  * otherwise it replaces OUTPUT atomically.  Warnings (SOURCE:LINE:
  * warning: ...) do not stop it.  OUTPUT may not be SOURCE.  list and
@@ -37,12 +40,13 @@
 #define MAX_LOGINS 64
 #define UTF8_BOM "\xef\xbb\xbf"
 
-struct source_entry {
+struct source_entry {               /* one line: one credential */
     unsigned line;
     char *address;
     char *logins[MAX_LOGINS];
     size_t nlogins;
     smime_signer_t *signer;
+    unsigned purpose;               /* KEYSTORE_SIGN | KEYSTORE_DECRYPT */
 };
 
 /* What build checks credentials against (-c CONF), and the clock. */
@@ -148,8 +152,75 @@ vet_print(void *arg, int error, const char *msg)
             error ? "" : "warning: ", msg);
 }
 
+/* Print SOURCE:LINE: [warning: ]msg; 1 for an error, 0 for a warning. */
+static int
+report(const char *source, unsigned line, int warning, const char *msg)
+{
+    fprintf(stderr, "%s:%u: %s%s\n", source, line,
+            warning ? "warning: " : "", msg);
+    return !warning;
+}
+
 /*
- * Load and check one source line's entry.  Prints each problem as
+ * What a loaded credential is for, into e->purpose: signing when its
+ * certificate allows it and passes keystore_check() (and, with -c, its
+ * chain), decryption when it allows that and names the address.  A
+ * certificate that allows both but cannot sign only because of its
+ * dates is kept for decryption, with a warning; so is an expired
+ * decryption-only one (old keys decrypt old mail).  Problem count.
+ */
+static int
+decide_purpose(const char *source, struct source_entry *e,
+               const struct vet_ctx *vc)
+{
+    gnutls_x509_crt_t crt = smime_signer_cert(e->signer, 0);
+    int can_sign = smime_cert_can_sign(crt);
+    int can_dec = smime_cert_can_decrypt(crt);
+    int in_time = smime_cert_check_time(crt, vc->now) == SMIME_CERT_OK;
+    char err[512], msg[700];
+
+    if (!can_sign && !can_dec)
+        return report(source, e->line, 0,
+                      smime_cert_check_usage(crt) == SMIME_CERT_EKU ?
+                      "no emailProtection (extendedKeyUsage does not allow "
+                      "S/MIME)" : "wrong key usage: the certificate allows "
+                      "neither signing (digitalSignature, nonRepudiation) "
+                      "nor decryption (keyEncipherment for RSA, keyAgreement "
+                      "for EC)");
+    if (can_dec && keystore_check_decrypt(e->signer, e->address, err,
+                                          sizeof(err)) > 0)
+        return report(source, e->line, 0, err);
+    int n = keystore_check(e->signer, e->address, vc->now, err, sizeof(err));
+    if (can_sign && n == 0) {
+        struct vet_report r = { source, e->line };
+        e->purpose = KEYSTORE_SIGN | (can_dec ? KEYSTORE_DECRYPT : 0);
+        return keystore_vet(e->signer, vc->trust, vc->max_chain, vc->conf,
+                            vc->now, vet_print, &r) > 0;
+    }
+    if (can_sign && (!can_dec || in_time ||
+                     smime_cert_check_key(crt, 2048) != SMIME_CERT_OK))
+        return report(source, e->line, 0, err);
+    e->purpose = KEYSTORE_DECRYPT;
+    if (in_time)
+        return 0;
+    /* out of its dates: say so, keep it to decrypt mail sent to it */
+    enum smime_cert_status st = smime_cert_check_time(crt, vc->now);
+    char day[32] = "?";
+    struct tm tm;
+    time_t t = st == SMIME_CERT_EXPIRED ?
+               gnutls_x509_crt_get_expiration_time(crt) :
+               gnutls_x509_crt_get_activation_time(crt);
+    if (t != (time_t)-1 && gmtime_r(&t, &tm))
+        strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    snprintf(msg, sizeof(msg), "%s (%s %s): kept for decryption only%s",
+             smime_cert_status_string(st),
+             st == SMIME_CERT_EXPIRED ? "valid until" : "valid from", day,
+             can_sign ? ", it cannot sign" : "");
+    return report(source, e->line, 1, msg);
+}
+
+/*
+ * Load and check one source line's credential.  Prints each problem as
  * SOURCE:LINE: message (and warnings); returns the number of problems,
  * at most 1.
  */
@@ -181,14 +252,7 @@ load_entry(const char *source, struct source_entry *e, const char *file,
         return 1;
     }
     free(path);
-    if (keystore_check(e->signer, e->address, vc->now, err,
-                       sizeof(err)) > 0) {
-        fprintf(stderr, "%s:%u: %s\n", source, e->line, err);
-        return 1;
-    }
-    struct vet_report r = { source, e->line };
-    return keystore_vet(e->signer, vc->trust, vc->max_chain, vc->conf,
-                        vc->now, vet_print, &r) > 0;
+    return decide_purpose(source, e, vc);
 }
 
 /* Split one line into fields (in place); '#' at a field start begins a
@@ -239,6 +303,25 @@ valid_logins(char **fields, size_t nf, const char **bad)
     return 1;
 }
 
+/* The same certificate twice for one address is a mistake (a line
+ * copied, not changed): 1 and a message, else 0. */
+static int
+duplicate_cred(const char *source, const struct source_entry *v, size_t n,
+               const struct source_entry *e)
+{
+    gnutls_x509_crt_t crt = smime_signer_cert(e->signer, 0);
+
+    for (size_t i = 0; i < n; i++)
+        if (v[i].signer && strcasecmp(v[i].address, e->address) == 0 &&
+            gnutls_x509_crt_equals(smime_signer_cert(v[i].signer, 0), crt)) {
+            fprintf(stderr, "%s:%u: duplicate credential: %s has the same "
+                    "certificate on line %u\n", source, e->line, e->address,
+                    v[i].line);
+            return 1;
+        }
+    return 0;
+}
+
 /* Parse and validate SOURCE; *out gets the entries.  Problem count. */
 static int
 read_source(const char *source, const struct vet_ctx *vc,
@@ -280,12 +363,12 @@ read_source(const char *source, const struct vet_ctx *vc,
             problems++;
             continue;
         }
-        size_t dup = 0;
-        while (dup < n && strcasecmp(v[dup].address, fields[0]) != 0)
-            dup++;
-        if (dup < n) {
-            fprintf(stderr, "%s:%u: duplicate address %s (first on line %u)\n",
-                    source, lineno, fields[0], v[dup].line);
+        size_t same = 0;
+        for (size_t i = 0; i < n; i++)
+            same += strcasecmp(v[i].address, fields[0]) == 0;
+        if (same == KEYSTORE_MAX_CREDS) {
+            fprintf(stderr, "%s:%u: too many credentials for %s (at most "
+                    "%d)\n", source, lineno, fields[0], KEYSTORE_MAX_CREDS);
             problems++;
             continue;
         }
@@ -302,7 +385,10 @@ read_source(const char *source, const struct vet_ctx *vc,
         e->address = strdup(fields[0]);
         for (size_t i = 2; i < nf; i++)
             e->logins[e->nlogins++] = strdup(fields[i]);
-        problems += load_entry(source, e, fields[1], vc);
+        if (load_entry(source, e, fields[1], vc) > 0)
+            problems++;
+        else
+            problems += duplicate_cred(source, v, n - 1, e);
     }
     if (ferror(f)) {
         fprintf(stderr, "smime-keystore: cannot read %s: %s\n", source,
@@ -332,6 +418,50 @@ conf_print(void *arg, const char *msg)
 {
     (void)arg;
     fprintf(stderr, "%s\n", msg);
+}
+
+/*
+ * Write the address of line v[first] with the credentials of all its
+ * lines and the union of their logins (each once, in the order they
+ * first appear), unless an earlier line had it (0).  1 written, -1 error.
+ */
+static int
+write_address(keystore_writer_t *w, const struct source_entry *v, size_t n,
+              size_t first, char *err, size_t errlen)
+{
+    struct keystore_cred creds[KEYSTORE_MAX_CREDS];
+    const char **logins = NULL;
+    size_t nc = 0, nl = 0;
+    const char *addr = v[first].address;
+
+    for (size_t i = 0; i < first; i++)
+        if (strcasecmp(v[i].address, addr) == 0)
+            return 0;
+    for (size_t i = first; i < n; i++) {
+        if (strcasecmp(v[i].address, addr) != 0)
+            continue;
+        creds[nc].signer = v[i].signer;
+        creds[nc++].purpose = v[i].purpose;
+        const char **l = realloc(logins, (nl + v[i].nlogins + 1) *
+                                         sizeof(*l));
+        if (l == NULL) {
+            free(logins);
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        logins = l;
+        for (size_t j = 0; j < v[i].nlogins; j++) {
+            size_t k = 0;
+            while (k < nl && strcmp(logins[k], v[i].logins[j]) != 0)
+                k++;
+            if (k == nl)
+                logins[nl++] = v[i].logins[j];
+        }
+    }
+    int r = keystore_writer_add_creds(w, addr, creds, nc, logins, nl, err,
+                                      errlen);
+    free(logins);
+    return r < 0 ? -1 : 1;
 }
 
 static int
@@ -378,13 +508,15 @@ cmd_build(const char *conf, const char *source, const char *output)
         return 1;
     }
     keystore_writer_t *w = keystore_writer_new(output, err, sizeof(err));
-    for (size_t i = 0; w && i < n; i++)
-        if (keystore_writer_add(w, v[i].address, v[i].signer,
-                                (const char *const *)v[i].logins,
-                                v[i].nlogins, err, sizeof(err)) < 0) {
+    size_t naddr = 0;
+    for (size_t i = 0; w && i < n; i++) {
+        int r = write_address(w, v, n, i, err, sizeof(err));
+        naddr += r > 0;
+        if (r < 0) {
             keystore_writer_free(w);
             w = NULL;
         }
+    }
     if (w == NULL || keystore_writer_commit(w, err, sizeof(err)) < 0) {
         fprintf(stderr, "smime-keystore: %s: %s\n", output, err);
         keystore_writer_free(w);
@@ -392,50 +524,69 @@ cmd_build(const char *conf, const char *source, const char *output)
         return 1;
     }
     keystore_writer_free(w);
-    printf("smime-keystore: wrote %zu entr%s to %s\n", n,
-           n == 1 ? "y" : "ies", output);
+    printf("smime-keystore: wrote %zu entr%s for %zu address%s to %s\n",
+           n, n == 1 ? "y" : "ies", naddr, naddr == 1 ? "" : "es", output);
     entries_free(v, n);
     return 0;
 }
 
+/* "sign", "decrypt" or "sign,decrypt" */
+static const char *
+purpose_name(unsigned p)
+{
+    return p == (KEYSTORE_SIGN | KEYSTORE_DECRYPT) ? "sign,decrypt" :
+           p == KEYSTORE_SIGN ? "sign" : p == KEYSTORE_DECRYPT ? "decrypt" :
+           "none";
+}
+
+/* One line per credential. */
 static int
 print_entry(void *arg, const char *address, const keystore_entry_t *e,
             const char *err)
 {
-    char subject[512], serial[130], day[32] = "?", soon[128];
-    struct tm tm;
+    char subject[512], serial[130], soon[128];
     const time_t *now = arg;
 
     if (e == NULL) {
         printf("%s error=\"%s\"\n", address, err);
         return 0;
     }
-    gnutls_x509_crt_t crt = smime_signer_cert(keystore_entry_signer(e), 0);
-    time_t t = gnutls_x509_crt_get_expiration_time(crt);
-    smime_cert_subject_dn(crt, subject, sizeof(subject));
-    smime_cert_serial_hex(crt, serial, sizeof(serial));
-    if (t != (time_t)-1 && gmtime_r(&t, &tm))
-        strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    printf("%s subject=\"%s\" serial=%s not-after=%s logins=", address,
-           subject, serial, day);
-    size_t nl = keystore_entry_nlogins(e);
-    for (size_t i = 0; i < nl; i++)
-        printf("%s%s", i ? "," : "", keystore_entry_login(e, i));
-    printf("%s", nl ? "" : "-");
-    if (t != (time_t)-1 && t < *now)
-        printf(" warning=\"expired\"");
-    else if (keystore_vet_expiry(crt, *now, soon, sizeof(soon)))
-        printf(" warning=\"%s\"", soon);
-    printf("\n");
+    for (size_t c = 0; c < keystore_entry_ncreds(e); c++) {
+        gnutls_x509_crt_t crt = smime_signer_cert(keystore_entry_cred(e, c),
+                                                  0);
+        unsigned purpose = keystore_entry_cred_purpose(e, c);
+        time_t t = gnutls_x509_crt_get_expiration_time(crt);
+        char day[32] = "?";
+        struct tm tm;
+        smime_cert_subject_dn(crt, subject, sizeof(subject));
+        smime_cert_serial_hex(crt, serial, sizeof(serial));
+        if (t != (time_t)-1 && gmtime_r(&t, &tm))
+            strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        printf("%s subject=\"%s\" serial=%s not-after=%s purpose=%s "
+               "logins=", address, subject, serial, day,
+               purpose_name(purpose));
+        size_t nl = keystore_entry_nlogins(e);
+        for (size_t i = 0; i < nl; i++)
+            printf("%s%s", i ? "," : "", keystore_entry_login(e, i));
+        printf("%s", nl ? "" : "-");
+        if (!(purpose & KEYSTORE_SIGN))
+            ;           /* an expired decryption key is kept on purpose */
+        else if (t != (time_t)-1 && t < *now)
+            printf(" warning=\"expired\"");
+        else if (keystore_vet_expiry(crt, *now, soon, sizeof(soon)))
+            printf(" warning=\"%s\"", soon);
+        printf("\n");
+    }
     return 0;
 }
 
 struct check_state {
     const char *path;
     time_t now;
-    unsigned entries, problems, soon;
+    unsigned creds, problems, soon;
 };
 
+/* Every credential against the rules of its stored purpose. */
 static int
 check_entry(void *arg, const char *address, const keystore_entry_t *e,
             const char *err)
@@ -443,20 +594,33 @@ check_entry(void *arg, const char *address, const keystore_entry_t *e,
     struct check_state *cs = arg;
     char why[512];
 
-    cs->entries++;
     if (e == NULL) {
+        cs->creds++;
         fprintf(stderr, "%s: %s: %s\n", cs->path, address, err);
         cs->problems++;
-    } else if (keystore_check(keystore_entry_signer(e), address, cs->now,
-                              why, sizeof(why)) > 0) {
-        fprintf(stderr, "%s: %s: %s\n", cs->path, address, why);
-        cs->problems++;
-    } else if (keystore_vet_expiry(smime_signer_cert(keystore_entry_signer(e),
-                                                     0), cs->now, why,
-                                   sizeof(why))) {
-        fprintf(stderr, "%s: %s: warning: certificate %s\n", cs->path,
-                address, why);
-        cs->soon++;
+        return 0;
+    }
+    for (size_t c = 0; c < keystore_entry_ncreds(e); c++) {
+        const smime_signer_t *cred = keystore_entry_cred(e, c);
+        unsigned purpose = keystore_entry_cred_purpose(e, c);
+        char serial[130];
+        smime_cert_serial_hex(smime_signer_cert(cred, 0), serial,
+                              sizeof(serial));
+        cs->creds++;
+        if (((purpose & KEYSTORE_SIGN) &&
+             keystore_check(cred, address, cs->now, why, sizeof(why)) > 0) ||
+            ((purpose & KEYSTORE_DECRYPT) &&
+             keystore_check_decrypt(cred, address, why, sizeof(why)) > 0)) {
+            fprintf(stderr, "%s: %s: %s (serial %s, for %s)\n", cs->path,
+                    address, why, serial, purpose_name(purpose));
+            cs->problems++;
+        } else if ((purpose & KEYSTORE_SIGN) &&
+                   keystore_vet_expiry(smime_signer_cert(cred, 0), cs->now,
+                                       why, sizeof(why))) {
+            fprintf(stderr, "%s: %s: warning: certificate %s (serial %s)\n",
+                    cs->path, address, why, serial);
+            cs->soon++;
+        }
     }
     return 0;
 }
@@ -483,11 +647,11 @@ cmd_read(const char *cmd, const char *path)
             ret = 1;
         } else if (cs.problems) {
             fprintf(stderr, "smime-keystore: %s: %u of %u entries unusable\n",
-                    path, cs.problems, cs.entries);
+                    path, cs.problems, cs.creds);
             ret = 1;
         } else {
-            printf("smime-keystore: %s: %u entr%s OK", path, cs.entries,
-                   cs.entries == 1 ? "y" : "ies");
+            printf("smime-keystore: %s: %u entr%s OK", path, cs.creds,
+                   cs.creds == 1 ? "y" : "ies");
             if (cs.soon)
                 printf(", %u expiring within %d days", cs.soon,
                        KEYSTORE_VET_SOON_DAYS);

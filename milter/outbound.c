@@ -53,6 +53,7 @@ struct outbound_state {
 struct outbound {
     const struct msg_headers *hdrs;   /* borrowed until finish returns */
     keystore_entry_t *entry;
+    const smime_signer_t *signer;     /* the entry's, chosen once */
     smime_sign_t *sign;
     mime_canon_t *canon;
     spool_t *spool;             /* the canonical entity, as signed */
@@ -254,13 +255,15 @@ find_entry(struct outbound_state *st, const char *login, struct outbound *o,
                      o->address);
         return 0;
     }
-    if (keystore_entry_check(o->entry, o->address, time(NULL), err,
+    time_t now = time(NULL);
+    if (keystore_entry_check(o->entry, o->address, now, err,
                              sizeof(err)) > 0) {
         *kind = OUTBOUND_UNSIGNED_CERTIFICATE;
         snprintf(why, whylen, "certificate of %s unusable: %s", o->address,
                  err);
         return 0;
     }
+    o->signer = keystore_entry_signer_at(o->entry, now);
     return 1;
 }
 
@@ -297,7 +300,7 @@ start_stream(const config_t *cfg, const struct msg_headers *h,
              struct outbound *o)
 {
     unsigned char rnd[12];
-    const smime_signer_t *signer = keystore_entry_signer(o->entry);
+    const smime_signer_t *signer = o->signer;
 
     if (gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd)) < 0)
         return -1;
@@ -454,7 +457,7 @@ static int
 rewrite_headers(const struct outbound *o, const struct msg_headers *h,
                 const struct actions *act, void *actarg)
 {
-    const smime_signer_t *signer = keystore_entry_signer(o->entry);
+    const smime_signer_t *signer = o->signer;
     char ct[256];
     size_t nct, ncte, nmv;
 
@@ -518,7 +521,7 @@ outbound_finish(outbound_t *o, const struct actions *act, void *actarg,
                  smime_strerror(errno, eb, sizeof eb));
         goto out;
     }
-    const smime_signer_t *signer = keystore_entry_signer(o->entry);
+    const smime_signer_t *signer = o->signer;
     snprintf(why, whylen, "signed as %s (%s, %s)", o->address,
              smime_sign_sigalg(signer), smime_sign_micalg(signer));
     ret = 1;

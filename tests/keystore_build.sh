@@ -14,6 +14,8 @@
 #     SOURCE:LINE: message, OUTPUT untouched);
 #   - Ed25519 credentials are accepted with a warning;
 #   - list and check flag a certificate that expires within 30 days
+#   - an address on several lines (purposes, logins combined, expired
+#     decryption keys kept) and the usage errors
 #     (made here, valid for 10 days from now).
 #
 # Prints "N passed, N failed" and exits 1 when anything failed.
@@ -60,6 +62,48 @@ for out in "$W/src/ks.txt" "$W/src/../src/ks.txt" "$W/src/hard.txt" \
 		cp "$W/ks.orig" "$W/src/ks.txt"
 	fi
 done
+
+# --- several credentials per address: purposes, union of logins ---
+cat >"$W/src/multi.txt" <<EOT
+carol@example.org ../../pki/carol-sign.pem carol
+Carol@example.org ../../pki/carol-enc.pem boss,+internal
+carol@example.org ../../pki/carol-old.pem carol
+alice@example.org ../../pki/alice.pem
+EOT
+"$KS" build "$W/src/multi.txt" "$W/multi.cdb" >"$W/out" 2>&1
+rc=$?
+"$KS" list "$W/multi.cdb" >"$W/list" 2>&1
+if [ $rc = 0 ] &&
+   grep -q "^$W/src/multi.txt:3: warning: expired certificate (valid until 2002-01-01T00:00:00Z): kept for decryption only$" "$W/out" &&
+   [ "$(grep -c warning "$W/out")" = 1 ] &&
+   grep -q '^carol@example.org .* serial=1101 .* purpose=sign logins=carol,boss,+internal$' "$W/list" &&
+   grep -q '^carol@example.org .* serial=1103 .* purpose=decrypt logins=carol,boss,+internal$' "$W/list" &&
+   grep -q '^carol@example.org .* serial=1104 not-after=2002-01-01T00:00:00Z purpose=decrypt logins=carol,boss,+internal$' "$W/list" &&
+   grep -q '^alice@example.org .* purpose=sign,decrypt logins=-$' "$W/list" &&
+   [ "$(wc -l <"$W/list")" = 4 ] &&
+   "$KS" check "$W/multi.cdb" >/dev/null 2>&1; then
+	ok "an address on several lines: one credential each, purposes listed, logins combined"
+else
+	notok "an address on several lines: one credential each, purposes listed, logins combined (exit $rc)"
+	show "$W/out"; show "$W/list"
+fi
+# an expired certificate that also signs: kept to decrypt, with a warning;
+# one that allows neither use, or an expired signing-only one: refused
+printf 'expired@example.org ../../pki/expired.pem
+rsa-agree@example.org ../../pki/rsa-agree.pem
+carol@example.org ../../pki/carol-oldsign.pem
+' \
+    >"$W/src/usage.txt"
+"$KS" build "$W/src/usage.txt" "$W/usage.cdb" >"$W/out" 2>&1
+rc=$?
+if [ $rc = 1 ] && [ ! -e "$W/usage.cdb" ] &&
+   grep -q "^$W/src/usage.txt:1: warning: expired certificate .*: kept for decryption only, it cannot sign$" "$W/out" &&
+   grep -q "^$W/src/usage.txt:2: wrong key usage: the certificate allows neither signing" "$W/out" &&
+   grep -q "^$W/src/usage.txt:3: expired certificate" "$W/out"; then
+	ok "usage problems are reported as SOURCE:LINE"
+else
+	notok "usage problems are reported as SOURCE:LINE (exit $rc)"; show "$W/out"
+fi
 
 # --- logins: blanks or commas; +internal the only +word; BOM ---
 printf '\357\273\277alice@example.org ../../pki/alice.pem bob,dave\n' \

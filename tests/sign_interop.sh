@@ -172,9 +172,9 @@ check "build a good keystore" env SMIME_KEYSTORE_PASSWORD=test \
 mode=$(stat -c %a "$OUT" 2>/dev/null)
 [ "$mode" = 600 ] && ok "keystore mode 0600" || notok "keystore mode is $mode"
 "$KS" list "$OUT" >"$W/list.out" 2>&1
-if grep -q '^alice@example.org subject="CN=Test User alice,O=smime-milter test" serial=1001 not-after=2099-12-31T23:59:59Z logins=-$' "$W/list.out" &&
-   grep -q '^ecdsa@example.org .* logins=ecdsa,boss$' "$W/list.out" &&
-   grep -q '^pss@example.org ' "$W/list.out" &&
+if grep -q '^alice@example.org subject="CN=Test User alice,O=smime-milter test" serial=1001 not-after=2099-12-31T23:59:59Z purpose=sign,decrypt logins=-$' "$W/list.out" &&
+   grep -q '^ecdsa@example.org .* purpose=sign logins=ecdsa,boss$' "$W/list.out" &&
+   grep -q '^pss@example.org .* purpose=sign logins=-$' "$W/list.out" &&
    [ "$(wc -l <"$W/list.out")" = 3 ]; then
 	ok "list shows every entry"
 else
@@ -214,24 +214,24 @@ bad key-mismatch 2 "private key does not match the certificate" \
     "mismatch@example.org ../mismatch.pem"
 bad no-emailProtection 3 "no emailProtection" \
     "noeku@example.org ../../pki/noeku.pem"
-bad wrong-key-usage 2 "wrong key usage" \
-    "nokeyusage@example.org ../../pki/nokeyusage.pem"
+bad wrong-key-usage 2 "wrong key usage: the certificate allows neither" \
+    "rsa-agree@example.org ../../pki/rsa-agree.pem"
 bad address-not-in-cert 4 "carol@example.org is not in the certificate" \
     "carol@example.org ../../pki/alice.pem"
 bad expired 2 "expired certificate" \
-    "expired@example.org ../../pki/expired.pem"
+    "carol@example.org ../../pki/carol-oldsign.pem"
 bad missing-file 5 "cannot read .*nosuch.pem: No such file" \
     "missing@example.org ../../pki/nosuch.pem"
 bad syntax 3 "bad syntax" "just-one-field@example.org"
 bad not-an-address 2 "not an email address" "alice ../../pki/alice.pem"
 bad wrong-p12-password 2 "wrong password" \
     "pss@example.org ../../pki/pss.p12" wrong
-bad duplicate 2 "duplicate address ALICE@example.org (first on line 1)" \
+bad duplicate 2 "duplicate credential: ALICE@example.org has the same certificate on line 1" \
     "ALICE@example.org ../../pki/alice.pem"
 bad weak-key 2 "weak key" "weak@example.org ../../pki/weak.pem"
 
 # several problems: one line each, all reported
-printf 'a@example.org ../../pki/alice.pem\nexpired@example.org ../../pki/expired.pem\nb@example.org\n' >"$W/src/multi.txt"
+printf 'a@example.org ../../pki/alice.pem\ncarol@example.org ../../pki/carol-oldsign.pem\nb@example.org\n' >"$W/src/multi.txt"
 "$KS" build "$W/src/multi.txt" "$OUT" >"$W/bad.out" 2>&1
 if [ $? = 1 ] && [ "$(grep -c "^$W/src/multi.txt:[123]: " "$W/bad.out")" = 3 ]; then
 	ok "build reports every problem"

@@ -128,13 +128,16 @@ EOF
 
 # user NAME SERIAL KEYTYPE KEYARG ISSUER USAGE [NOTBEFORE NOTAFTER]
 # USAGE: normal, noeku (serverAuth only), nokeyusage (keyEncipherment only),
+# signonly (digitalSignature only), agree (keyAgreement only),
 # decrypt (keyEncipherment for RSA, keyAgreement for EC: a decryption key).
+# The address is NAME@example.org, or MAILAS@example.org when MAILAS is set
+# (several certificates of one address).
 user() {
 	name=$1 serial=$2 ktype=$3 karg=$4 issuer=$5 usage=$6
 	shift 6
 	genkey "$name" "$ktype" "$karg"
 	template "$name" "$serial" "Test User $name" "$@"
-	echo "email = \"$name@example.org\"" >>"$TMP/$name.tmpl"
+	echo "email = \"${MAILAS:-$name}@example.org\"" >>"$TMP/$name.tmpl"
 	case $usage in
 	nokeyusage)
 		echo "encryption_key" >>"$TMP/$name.tmpl" ;;
@@ -143,6 +146,10 @@ user() {
 		rsa) echo "encryption_key" >>"$TMP/$name.tmpl" ;;
 		*) echo "key_agreement" >>"$TMP/$name.tmpl" ;;
 		esac ;;
+	signonly)
+		echo "signing_key" >>"$TMP/$name.tmpl" ;;
+	agree)
+		echo "key_agreement" >>"$TMP/$name.tmpl" ;;
 	*)
 		printf 'signing_key\nnon_repudiation\n' >>"$TMP/$name.tmpl"
 		case $ktype in
@@ -205,6 +212,25 @@ user encrsa     2001   rsa     2048      inter      decrypt
 user ecdh256    2002   ecdsa   secp256r1 inter      decrypt
 user ecdh384    2003   ecdsa   secp384r1 inter      decrypt
 user ecdh521    2004   ecdsa   secp521r1 inter      decrypt
+# several credentials of one address (the keystore): carol signs with
+# carol-sign (and carol-sign2 from 2021, until 2098), decrypts with
+# carol-enc and the expired carol-old; dave-ecenc an EC key with
+# keyAgreement (certtool adds digitalSignature to EC keys: both);
+# rsa-agree allows neither signing nor decryption (keyAgreement on RSA);
+# carol-oldsign is an expired signing-only certificate.
+MAILAS=carol
+user carol-sign 1101   rsa     2048      inter      signonly
+user carol-sign2 1102  rsa     2048      inter      signonly \
+    "2021-01-01 00:00:00 UTC" "2098-12-31 23:59:59 UTC"
+user carol-enc  1103   rsa     2048      inter      nokeyusage
+user carol-old  1104   rsa     2048      inter      nokeyusage \
+    "2001-01-01 00:00:00 UTC" "2002-01-01 00:00:00 UTC"
+user carol-oldsign 1105 rsa    2048      inter      signonly \
+    "2001-01-01 00:00:00 UTC" "2002-01-01 00:00:00 UTC"
+MAILAS=dave
+user dave-ecenc 1106   ecdsa   secp256r1 inter      agree
+MAILAS=
+user rsa-agree  1107   rsa     2048      inter      agree
 
 cat >"$TMP/crl.tmpl" <<EOF
 crl_number = 1

@@ -1,0 +1,546 @@
+/*
+ * check_keystore.c - unit tests for the keystore's credentials
+ * (crypto/keystore.h, format 2): several per address, what each is for
+ * (crypto/cert.h usage rules), the signer chosen at a time, decryption
+ * credentials (expired ones too) listed and found by issuer and serial
+ * or by subjectKeyIdentifier, version 1 files, unknown versions, damaged
+ * records, and entries held across a reload.
+ *
+ * The certificates are pki/carol-* and friends from tests/pki/mkpki.sh:
+ * carol-sign (digitalSignature, 2020-2099), carol-sign2 (digitalSignature,
+ * 2021-2098), carol-enc (keyEncipherment), carol-old (keyEncipherment,
+ * 2001-2002), all for carol@example.org.
+ */
+#include "config.h"
+
+#include <cdb.h>
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <gnutls/abstract.h>
+
+#include "cert.h"
+#include "keystore.h"
+#include "sign.h"
+
+static char pki[1024], work[1024];
+
+/* 2050-01-01, 2099-06-01, 2020-06-01, 2100-01-01 */
+#define T2050 ((time_t)2524608000)
+#define T2099 ((time_t)4083782400)
+#define T2020 ((time_t)1590969600)
+#define T2100 ((time_t)4102444800)
+
+static void
+setup_dirs(void)
+{
+    const char *src = getenv("top_srcdir"), *bld = getenv("top_builddir");
+    char cmd[4096];
+
+    if (src == NULL)
+        src = ".";
+    if (bld == NULL)
+        bld = ".";
+    snprintf(pki, sizeof(pki), "%s/tests/work/pki", bld);
+    snprintf(work, sizeof(work), "%s/tests/work/keystore", bld);
+    snprintf(cmd, sizeof(cmd), "sh '%s/tests/pki/mkpki.sh' '%s' >/dev/null "
+             "&& mkdir -p '%s'", src, pki, work);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "check_keystore: cannot make the test PKI\n");
+        exit(1);
+    }
+}
+
+static smime_signer_t *
+load(const char *name)
+{
+    char path[2048], err[256] = "";
+    FILE *f;
+    long n;
+
+    snprintf(path, sizeof(path), "%s/%s.pem", pki, name);
+    f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    rewind(f);
+    unsigned char *buf = malloc((size_t)n);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    smime_signer_t *s = smime_signer_from_pem(buf, (size_t)n, err,
+                                              sizeof(err));
+    free(buf);
+    ck_assert_msg(s != NULL, "%s: %s", name, err);
+    return s;
+}
+
+static gnutls_x509_crt_t
+crt_of(const smime_signer_t *s)
+{
+    return smime_signer_cert(s, 0);
+}
+
+/* The serial of a credential, as lower-case hex. */
+static const char *
+serial_of(const smime_signer_t *s)
+{
+    static char buf[130];
+
+    if (s == NULL)
+        return "(none)";
+    smime_cert_serial_hex(crt_of(s), buf, sizeof(buf));
+    return buf;
+}
+
+/* Write path with one address and the named credentials. */
+static void
+write_one(const char *path, const char *address, const char *const *names,
+          const unsigned *purposes, size_t n, const char *const *logins,
+          size_t nlogins)
+{
+    char err[256] = "";
+    struct keystore_cred c[8];
+    smime_signer_t *s[8];
+    keystore_writer_t *w = keystore_writer_new(path, err, sizeof(err));
+
+    ck_assert_msg(w != NULL, "%s", err);
+    for (size_t i = 0; i < n; i++) {
+        s[i] = load(names[i]);
+        c[i].signer = s[i];
+        c[i].purpose = purposes[i];
+    }
+    ck_assert_msg(keystore_writer_add_creds(w, address, c, n, logins, nlogins,
+                                            err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(keystore_writer_commit(w, err, sizeof(err)) == 0, "%s", err);
+    keystore_writer_free(w);
+    for (size_t i = 0; i < n; i++)
+        smime_signer_free(s[i]);
+}
+
+static const char *const carol_names[] = { "carol-old", "carol-sign",
+                                           "carol-enc", "carol-sign2" };
+static const unsigned carol_purposes[] = { KEYSTORE_DECRYPT, KEYSTORE_SIGN,
+                                           KEYSTORE_DECRYPT, KEYSTORE_SIGN };
+
+static keystore_entry_t *
+lookup(keystore_t *ks, const char *address)
+{
+    char err[256] = "";
+    keystore_entry_t *e = NULL;
+
+    ck_assert_msg(keystore_lookup(ks, address, &e, err, sizeof(err)) == 1,
+                  "%s: %s", address, err);
+    return e;
+}
+
+/* ---- cert.c: what a certificate allows ---- */
+
+START_TEST(cert_usages)
+{
+    static const struct { const char *name; int sign, decrypt; } t[] = {
+        { "alice", 1, 1 },          /* digitalSignature + keyEncipherment */
+        { "carol-sign", 1, 0 },     /* digitalSignature only */
+        { "carol-enc", 0, 1 },      /* keyEncipherment only (RSA) */
+        { "nokeyusage", 0, 1 },
+        { "dave-ecenc", 1, 1 },     /* EC with keyAgreement */
+        { "ecdsa", 1, 0 },          /* EC without keyAgreement */
+        { "rsa-agree", 0, 0 },      /* keyAgreement on RSA: neither */
+        { "pss", 1, 0 },            /* RSA-PSS keys only sign */
+        { "ed25519", 1, 0 },
+        { "noeku", 0, 0 },          /* serverAuth only: no S/MIME at all */
+    };
+
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        smime_signer_t *s = load(t[i].name);
+        ck_assert_msg(smime_cert_can_sign(crt_of(s)) == t[i].sign,
+                      "%s: can_sign", t[i].name);
+        ck_assert_msg(smime_cert_can_decrypt(crt_of(s)) == t[i].decrypt,
+                      "%s: can_decrypt", t[i].name);
+        smime_signer_free(s);
+    }
+    smime_signer_t *s = load("pss");
+    ck_assert_int_eq(smime_cert_check_decrypt_usage(crt_of(s)),
+                     SMIME_CERT_NO_DECRYPT);
+    smime_signer_free(s);
+    s = load("noeku");
+    ck_assert_int_eq(smime_cert_check_decrypt_usage(crt_of(s)),
+                     SMIME_CERT_EKU);
+    smime_signer_free(s);
+}
+END_TEST
+
+/* ---- several credentials of one address ---- */
+
+START_TEST(signer_newest_valid)
+{
+    char path[2048], err[512];
+
+    snprintf(path, sizeof(path), "%s/carol.cdb", work);
+    write_one(path, "carol@example.org", carol_names, carol_purposes, 4,
+              NULL, 0);
+    keystore_t *ks = keystore_open(path, err, sizeof(err));
+    ck_assert_msg(ks != NULL, "%s", err);
+    keystore_entry_t *e = lookup(ks, "Carol@Example.org");
+
+    ck_assert_uint_eq(keystore_entry_ncreds(e), 4);
+    /* stored newest first (latest notBefore) */
+    ck_assert_str_eq(serial_of(keystore_entry_cred(e, 0)), "1102");
+    ck_assert_uint_eq(keystore_entry_cred_purpose(e, 0), KEYSTORE_SIGN);
+    ck_assert_str_eq(serial_of(keystore_entry_cred(e, 3)), "1104");
+    /* the newest valid signing credential; never a decryption one */
+    ck_assert_str_eq(serial_of(keystore_entry_signer_at(e, T2050)), "1102");
+    ck_assert_str_eq(serial_of(keystore_entry_signer_at(e, T2020)), "1101");
+    ck_assert_str_eq(serial_of(keystore_entry_signer_at(e, T2099)), "1101");
+    ck_assert_ptr_null(keystore_entry_signer_at(e, T2100));
+    ck_assert_ptr_nonnull(keystore_entry_signer(e));
+    ck_assert_int_eq(keystore_entry_check(e, "carol@example.org", T2099, err,
+                                          sizeof(err)), 0);
+    ck_assert_int_eq(keystore_entry_check(e, "carol@example.org", T2100, err,
+                                          sizeof(err)), 1);
+    ck_assert_msg(strstr(err, "expired certificate") != NULL, "%s", err);
+    keystore_entry_free(e);
+    keystore_free(ks);
+}
+END_TEST
+
+START_TEST(decrypt_creds)
+{
+    char path[2048], err[512];
+
+    snprintf(path, sizeof(path), "%s/carol-dec.cdb", work);
+    write_one(path, "carol@example.org", carol_names, carol_purposes, 4,
+              NULL, 0);
+    keystore_t *ks = keystore_open(path, err, sizeof(err));
+    ck_assert_msg(ks != NULL, "%s", err);
+    keystore_entry_t *e = lookup(ks, "carol@example.org");
+
+    /* every decryption credential, the expired one too, newest first */
+    ck_assert_uint_eq(keystore_entry_ndecrypt(e), 2);
+    const smime_signer_t *enc = keystore_entry_decrypt_cred(e, 0);
+    const smime_signer_t *old = keystore_entry_decrypt_cred(e, 1);
+    ck_assert_str_eq(serial_of(enc), "1103");
+    ck_assert_str_eq(serial_of(old), "1104");
+    ck_assert_ptr_null(keystore_entry_decrypt_cred(e, 2));
+
+    /* the key decrypts what was encrypted to the certificate */
+    gnutls_pubkey_t pub;
+    gnutls_datum_t cek = { (unsigned char *)"0123456789abcdef", 16 };
+    gnutls_datum_t ct = { NULL, 0 }, pt = { NULL, 0 };
+    ck_assert_int_eq(gnutls_pubkey_init(&pub), 0);
+    ck_assert_int_eq(gnutls_pubkey_import_x509(pub, crt_of(old), 0), 0);
+    ck_assert_int_eq(gnutls_pubkey_encrypt_data(pub, 0, &cek, &ct), 0);
+    ck_assert_int_eq(gnutls_privkey_decrypt_data(smime_signer_privkey(old),
+                                                 0, &ct, &pt), 0);
+    ck_assert_uint_eq(pt.size, 16);
+    ck_assert_int_eq(memcmp(pt.data, cek.data, 16), 0);
+    gnutls_free(ct.data);
+    gnutls_free(pt.data);
+    gnutls_pubkey_deinit(pub);
+
+    /* found by issuer and serial (with and without a leading zero) */
+    gnutls_datum_t issuer = { NULL, 0 };
+    ck_assert_int_eq(gnutls_x509_crt_get_raw_issuer_dn(crt_of(old),
+                                                       &issuer), 0);
+    unsigned char s1[] = { 0x11, 0x04 }, s0[] = { 0x00, 0x11, 0x04 },
+                  s2[] = { 0x11, 0x01 };
+    gnutls_datum_t serial = { s1, 2 }, serial0 = { s0, 3 },
+                   sign_serial = { s2, 2 };
+    ck_assert_ptr_eq(keystore_entry_find_decrypt(e, &issuer, &serial, NULL),
+                     old);
+    ck_assert_ptr_eq(keystore_entry_find_decrypt(e, &issuer, &serial0, NULL),
+                     old);
+    /* a signing-only credential is never a decryption one */
+    ck_assert_ptr_null(keystore_entry_find_decrypt(e, &issuer, &sign_serial,
+                                                   NULL));
+    /* another issuer: the certificate's own subject */
+    gnutls_datum_t subject = { NULL, 0 };
+    ck_assert_int_eq(gnutls_x509_crt_get_raw_dn(crt_of(old), &subject), 0);
+    ck_assert_ptr_null(keystore_entry_find_decrypt(e, &subject, &serial,
+                                                   NULL));
+    gnutls_free(subject.data);
+    gnutls_free(issuer.data);
+
+    /* found by subjectKeyIdentifier */
+    unsigned char ski[64];
+    size_t skilen = sizeof(ski);
+    ck_assert_int_eq(gnutls_x509_crt_get_subject_key_id(crt_of(enc), ski,
+                                                        &skilen, NULL), 0);
+    gnutls_datum_t kid = { ski, (unsigned)skilen };
+    ck_assert_ptr_eq(keystore_entry_find_decrypt(e, NULL, NULL, &kid), enc);
+    ski[0] ^= 1;
+    ck_assert_ptr_null(keystore_entry_find_decrypt(e, NULL, NULL, &kid));
+    keystore_entry_free(e);
+    keystore_free(ks);
+}
+END_TEST
+
+/* The stored purpose is re-checked when read: a certificate that does not
+ * allow a use is not used for it, whatever the record says. */
+START_TEST(purpose_rechecked)
+{
+    char path[2048], err[512];
+    static const char *const names[] = { "carol-sign", "carol-enc" };
+    static const unsigned wrong[] = { KEYSTORE_DECRYPT, KEYSTORE_SIGN };
+
+    snprintf(path, sizeof(path), "%s/wrong.cdb", work);
+    write_one(path, "carol@example.org", names, wrong, 2, NULL, 0);
+    keystore_t *ks = keystore_open(path, err, sizeof(err));
+    ck_assert_msg(ks != NULL, "%s", err);
+    keystore_entry_t *e = lookup(ks, "carol@example.org");
+    ck_assert_uint_eq(keystore_entry_ncreds(e), 2);
+    ck_assert_uint_eq(keystore_entry_ndecrypt(e), 0);
+    ck_assert_ptr_null(keystore_entry_signer_at(e, T2050));
+    ck_assert_int_eq(keystore_entry_check(e, "carol@example.org", T2050, err,
+                                          sizeof(err)), 1);
+    ck_assert_msg(strstr(err, "wrong key usage") != NULL, "%s", err);
+    keystore_entry_free(e);
+    keystore_free(ks);
+
+    /* decryption only: no signer, and the check says why */
+    static const char *const enc[] = { "carol-enc" };
+    static const unsigned dec[] = { KEYSTORE_DECRYPT };
+    write_one(path, "carol@example.org", enc, dec, 1, NULL, 0);
+    ks = keystore_open(path, err, sizeof(err));
+    ck_assert_msg(ks != NULL, "%s", err);
+    e = lookup(ks, "carol@example.org");
+    ck_assert_ptr_null(keystore_entry_signer_at(e, T2050));
+    ck_assert_uint_eq(keystore_entry_ndecrypt(e), 1);
+    ck_assert_int_eq(keystore_entry_check(e, "carol@example.org", T2050, err,
+                                          sizeof(err)), 1);
+    ck_assert_msg(strstr(err, "no signing credential") != NULL, "%s", err);
+    keystore_entry_free(e);
+    keystore_free(ks);
+}
+END_TEST
+
+START_TEST(writer_refuses)
+{
+    char path[2048], err[256] = "";
+    smime_signer_t *s = load("carol-enc");
+    struct keystore_cred c[2] = { { s, 0 }, { s, 4 } };
+
+    snprintf(path, sizeof(path), "%s/refused.cdb", work);
+    keystore_writer_t *w = keystore_writer_new(path, err, sizeof(err));
+    ck_assert_msg(w != NULL, "%s", err);
+    ck_assert_int_eq(keystore_writer_add_creds(w, "carol@example.org", c, 0,
+                                               NULL, 0, err, sizeof(err)), -1);
+    ck_assert_int_eq(keystore_writer_add_creds(w, "carol@example.org", c, 1,
+                                               NULL, 0, err, sizeof(err)), -1);
+    ck_assert_int_eq(keystore_writer_add_creds(w, "carol@example.org", c + 1,
+                                               1, NULL, 0, err, sizeof(err)),
+                     -1);
+    ck_assert_msg(strstr(err, "purpose") != NULL, "%s", err);
+    keystore_writer_free(w);
+    smime_signer_free(s);
+}
+END_TEST
+
+/* ---- files written here by hand: version 1, unknown versions ---- */
+
+static void
+put_field(unsigned char **p, size_t *len, unsigned char type, const void *d,
+          size_t n)
+{
+    unsigned char *q = realloc(*p, *len + 5 + n);
+
+    ck_assert_ptr_nonnull(q);
+    q[*len] = type;
+    q[*len + 1] = (unsigned char)(n >> 24);
+    q[*len + 2] = (unsigned char)(n >> 16);
+    q[*len + 3] = (unsigned char)(n >> 8);
+    q[*len + 4] = (unsigned char)n;
+    memcpy(q + *len + 5, d, n);
+    *p = q;
+    *len += 5 + n;
+}
+
+/* A CDB with marker `marker' and alice's record: record version byte
+ * `version', then fields 'L' "boss", [extra], 'K', 'C'. */
+static void
+write_raw(const char *path, const char *marker, unsigned char version,
+          const unsigned char *extra, size_t extralen)
+{
+    smime_signer_t *s = load("alice");
+    gnutls_datum_t k, c;
+    struct cdb_make cm;
+    unsigned char *rec = malloc(1);
+    size_t len = 1;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_ptr_nonnull(rec);
+    rec[0] = version;
+    put_field(&rec, &len, 'L', "boss", 4);
+    if (extralen) {
+        unsigned char *q = realloc(rec, len + extralen);
+        ck_assert_ptr_nonnull(q);
+        memcpy(q + len, extra, extralen);
+        rec = q;
+        len += extralen;
+    }
+    ck_assert_int_eq(smime_signer_export_key(s, &k), 0);
+    put_field(&rec, &len, 'K', k.data, k.size);
+    ck_assert_int_eq(gnutls_x509_crt_export2(crt_of(s), GNUTLS_X509_FMT_DER,
+                                             &c), 0);
+    put_field(&rec, &len, 'C', c.data, c.size);
+    ck_assert_int_eq(cdb_make_start(&cm, fd), 0);
+    ck_assert_int_eq(cdb_make_add(&cm, "\0smime-keystore", 15, marker,
+                                  (unsigned)strlen(marker)), 0);
+    ck_assert_int_eq(cdb_make_add(&cm, "alice@example.org", 17, rec,
+                                  (unsigned)len), 0);
+    ck_assert_int_eq(cdb_make_finish(&cm), 0);
+    close(fd);
+    gnutls_memset(k.data, 0, k.size);
+    gnutls_free(k.data);
+    gnutls_memset(rec, 0, len);
+    gnutls_free(c.data);
+    free(rec);
+    smime_signer_free(s);
+}
+
+START_TEST(version1_read)
+{
+    char path[2048], err[512];
+
+    snprintf(path, sizeof(path), "%s/v1.cdb", work);
+    write_raw(path, "1", 1, NULL, 0);
+    keystore_t *ks = keystore_open(path, err, sizeof(err));
+    ck_assert_msg(ks != NULL, "%s", err);
+    keystore_entry_t *e = lookup(ks, "alice@example.org");
+    /* version 1: one credential, for signing, as before */
+    ck_assert_uint_eq(keystore_entry_ncreds(e), 1);
+    ck_assert_uint_eq(keystore_entry_cred_purpose(e, 0), KEYSTORE_SIGN);
+    ck_assert_str_eq(serial_of(keystore_entry_signer_at(e, T2050)), "1001");
+    ck_assert_uint_eq(keystore_entry_ndecrypt(e), 0);
+    ck_assert_uint_eq(keystore_entry_nlogins(e), 1);
+    ck_assert_int_eq(keystore_may_sign(e, "boss"), 1);
+    keystore_entry_free(e);
+    keystore_free(ks);
+}
+END_TEST
+
+START_TEST(unknown_versions)
+{
+    char path[2048], err[512] = "";
+    keystore_entry_t *e = NULL;
+
+    snprintf(path, sizeof(path), "%s/v3.cdb", work);
+    write_raw(path, "3", 3, NULL, 0);
+    ck_assert_ptr_null(keystore_open(path, err, sizeof(err)));
+    ck_assert_msg(strstr(err, "format version 3") &&
+                  strstr(err, "rebuild with smime-keystore build"), "%s", err);
+
+    /* a version 3 record in a version 2 file: the whole file is refused
+     * when it is loaded (the last good keystore stays in use) */
+    write_raw(path, "2", 3, NULL, 0);
+    ck_assert_ptr_null(keystore_open(path, err, sizeof(err)));
+    ck_assert_msg(strstr(err, "record version 3") &&
+                  strstr(err, "rebuild with smime-keystore build"), "%s", err);
+    keystore_t *ks;
+
+    /* version 2 records: a purpose first; unknown purpose bits, or key
+     * and certificate without a purpose, are damage */
+    static const unsigned char bad_purpose[] = { 'P', 0, 0, 0, 1, 4 };
+    static const unsigned char zero_purpose[] = { 'P', 0, 0, 0, 1, 0 };
+    static const unsigned char good[] = { 'P', 0, 0, 0, 1, 3 };
+    const unsigned char *extra[] = { bad_purpose, zero_purpose, NULL, good };
+    for (size_t i = 0; i < 4; i++) {
+        write_raw(path, "2", 2, extra[i], extra[i] ? 6 : 0);
+        ks = keystore_open(path, err, sizeof(err));
+        if (i < 3) {
+            ck_assert_msg(ks == NULL && strstr(err, "damaged"), "%zu: %s",
+                          i, err);
+            continue;
+        } else {
+            ck_assert_msg(ks != NULL, "%s", err);
+            ck_assert_int_eq(keystore_lookup(ks, "alice@example.org", &e,
+                                             err, sizeof(err)), 1);
+            ck_assert_uint_eq(keystore_entry_cred_purpose(e, 0),
+                              KEYSTORE_SIGN | KEYSTORE_DECRYPT);
+            ck_assert_uint_eq(keystore_entry_ndecrypt(e), 1);
+            ck_assert_ptr_nonnull(keystore_entry_signer_at(e, T2050));
+            keystore_entry_free(e);
+        }
+        keystore_free(ks);
+    }
+}
+END_TEST
+
+/* An entry and its credentials stay valid across a rebuild, a reload and
+ * keystore_free(), until keystore_entry_free(). */
+START_TEST(held_across_reload)
+{
+    char path[2048], tmp[2100], err[512];
+
+    snprintf(path, sizeof(path), "%s/reload.cdb", work);
+    snprintf(tmp, sizeof(tmp), "%s/reload.new", work);
+    write_one(path, "carol@example.org", carol_names, carol_purposes, 4,
+              NULL, 0);
+    keystore_t *ks = keystore_open(path, err, sizeof(err));
+    ck_assert_msg(ks != NULL, "%s", err);
+    keystore_entry_t *old = lookup(ks, "carol@example.org");
+    const smime_signer_t *oldenc = keystore_entry_decrypt_cred(old, 1);
+
+    static const char *const enc[] = { "carol-enc" };
+    static const unsigned dec[] = { KEYSTORE_DECRYPT };
+    write_one(tmp, "carol@example.org", enc, dec, 1, NULL, 0);
+    ck_assert_int_eq(rename(tmp, path), 0);
+    ck_assert_int_eq(keystore_reload(ks, err, sizeof(err)), 1);
+    keystore_entry_t *e = lookup(ks, "carol@example.org");
+    ck_assert_ptr_ne(e, old);
+    ck_assert_uint_eq(keystore_entry_ncreds(e), 1);
+    keystore_entry_free(e);
+    keystore_free(ks);
+
+    /* the old entry is whole: its expired key still decrypts */
+    ck_assert_uint_eq(keystore_entry_ncreds(old), 4);
+    ck_assert_str_eq(serial_of(oldenc), "1104");
+    gnutls_pubkey_t pub;
+    gnutls_datum_t m = { (unsigned char *)"k", 1 }, ct, pt;
+    ck_assert_int_eq(gnutls_pubkey_init(&pub), 0);
+    ck_assert_int_eq(gnutls_pubkey_import_x509(pub, crt_of(oldenc), 0), 0);
+    ck_assert_int_eq(gnutls_pubkey_encrypt_data(pub, 0, &m, &ct), 0);
+    ck_assert_int_eq(gnutls_privkey_decrypt_data(smime_signer_privkey(oldenc),
+                                                 0, &ct, &pt), 0);
+    ck_assert_uint_eq(pt.size, 1);
+    gnutls_free(ct.data);
+    gnutls_free(pt.data);
+    gnutls_pubkey_deinit(pub);
+    keystore_entry_free(old);
+}
+END_TEST
+
+static Suite *
+keystore_suite(void)
+{
+    Suite *s = suite_create("keystore");
+    TCase *tc = tcase_create("credentials");
+
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, cert_usages);
+    tcase_add_test(tc, signer_newest_valid);
+    tcase_add_test(tc, decrypt_creds);
+    tcase_add_test(tc, purpose_rechecked);
+    tcase_add_test(tc, writer_refuses);
+    tcase_add_test(tc, version1_read);
+    tcase_add_test(tc, unknown_versions);
+    tcase_add_test(tc, held_across_reload);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    setup_dirs();
+    SRunner *sr = srunner_create(keystore_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
