@@ -1,7 +1,9 @@
 /*
  * cert.c - the signer-certificate rules of RFC 8550 §4.4 and the few
  * certificate fields that results and logs show, in one place for
- * verification, signing and the keystore.
+ * verification, signing, the keystore and the certificate store (which
+ * keeps certificates usable to encrypt to: keyEncipherment for RSA,
+ * keyAgreement for EC).
  *
  * Distinguished names are rendered by gnutls_x509_crt_get_*_dn3() with
  * flags 0, that is RFC 4514 order, most specific first:
@@ -30,6 +32,7 @@ const char *smime_cert_status_string(enum smime_cert_status s)
     case SMIME_CERT_EKU:           return "no emailProtection";
     case SMIME_CERT_NO_ADDRESS:    return "no address in certificate";
     case SMIME_CERT_WEAK_KEY:      return "weak key";
+    case SMIME_CERT_KEY_TYPE:      return "key type cannot encrypt";
     case SMIME_CERT_BAD:           break;
     }
     return "unreadable certificate";
@@ -50,21 +53,13 @@ enum smime_cert_status smime_cert_check_time(gnutls_x509_crt_t crt,
     return SMIME_CERT_OK;
 }
 
-enum smime_cert_status smime_cert_check_usage(gnutls_x509_crt_t crt)
+/* extendedKeyUsage: emailProtection or anyExtendedKeyUsage, when present. */
+static enum smime_cert_status check_eku(gnutls_x509_crt_t crt)
 {
-    unsigned usage = 0;
-    int r = gnutls_x509_crt_get_key_usage(crt, &usage, NULL);
-
-    if (r < 0 && r != GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
-        return SMIME_CERT_BAD;
-    if (r >= 0 &&
-        !(usage & (GNUTLS_KEY_DIGITAL_SIGNATURE | GNUTLS_KEY_NON_REPUDIATION)))
-        return SMIME_CERT_KEY_USAGE;
-
     for (unsigned i = 0;; i++) {
         char oid[128];
         size_t sz = sizeof(oid);
-        r = gnutls_x509_crt_get_key_purpose_oid(crt, i, oid, &sz, NULL);
+        int r = gnutls_x509_crt_get_key_purpose_oid(crt, i, oid, &sz, NULL);
         if (r == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
             return i == 0 ? SMIME_CERT_OK : SMIME_CERT_EKU;
         if (r == GNUTLS_E_SHORT_MEMORY_BUFFER)
@@ -75,6 +70,46 @@ enum smime_cert_status smime_cert_check_usage(gnutls_x509_crt_t crt)
             strcmp(oid, GNUTLS_KP_ANY) == 0)
             return SMIME_CERT_OK;
     }
+}
+
+/* keyUsage has one of the bits in want, or is absent (every usage). */
+static enum smime_cert_status check_ku(gnutls_x509_crt_t crt, unsigned want)
+{
+    unsigned usage = 0;
+    int r = gnutls_x509_crt_get_key_usage(crt, &usage, NULL);
+
+    if (r < 0 && r != GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+        return SMIME_CERT_BAD;
+    if (r >= 0 && !(usage & want))
+        return SMIME_CERT_KEY_USAGE;
+    return SMIME_CERT_OK;
+}
+
+enum smime_cert_status smime_cert_check_usage(gnutls_x509_crt_t crt)
+{
+    enum smime_cert_status s = check_ku(crt, GNUTLS_KEY_DIGITAL_SIGNATURE |
+                                        GNUTLS_KEY_NON_REPUDIATION);
+    return s != SMIME_CERT_OK ? s : check_eku(crt);
+}
+
+enum smime_cert_status smime_cert_check_encrypt_usage(gnutls_x509_crt_t crt)
+{
+    enum smime_cert_status s;
+    int alg = gnutls_x509_crt_get_pk_algorithm(crt, NULL);
+
+    if (alg == GNUTLS_PK_RSA)
+        s = check_ku(crt, GNUTLS_KEY_KEY_ENCIPHERMENT);
+    else if (alg == GNUTLS_PK_EC)
+        s = check_ku(crt, GNUTLS_KEY_KEY_AGREEMENT);
+    else
+        return alg < 0 ? SMIME_CERT_BAD : SMIME_CERT_KEY_TYPE;
+    return s != SMIME_CERT_OK ? s : check_eku(crt);
+}
+
+int smime_cert_can_encrypt(gnutls_x509_crt_t crt, const char *addr)
+{
+    return smime_cert_check_encrypt_usage(crt) == SMIME_CERT_OK &&
+           smime_cert_has_address(crt, addr);
 }
 
 enum smime_cert_status smime_cert_check_key(gnutls_x509_crt_t crt,
@@ -146,13 +181,15 @@ void smime_cert_addresses_free(char **addrs, size_t n)
 
 int smime_cert_has_address(gnutls_x509_crt_t crt, const char *addr)
 {
-    char *list[32];
-    size_t n = smime_cert_addresses(crt, list, 32);
+    char **list = malloc(SMIME_CERT_MAX_ADDRESSES * sizeof(*list));
+    size_t n = list ? smime_cert_addresses(crt, list,
+                                           SMIME_CERT_MAX_ADDRESSES) : 0;
     int found = 0;
 
     for (size_t i = 0; i < n && !found; i++)
         found = strcasecmp(list[i], addr) == 0;
     smime_cert_addresses_free(list, n);
+    free(list);
     return found;
 }
 
