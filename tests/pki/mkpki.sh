@@ -124,7 +124,8 @@ EOF
 }
 
 # user NAME SERIAL KEYTYPE KEYARG ISSUER USAGE [NOTBEFORE NOTAFTER]
-# USAGE: normal, noeku (serverAuth only), nokeyusage (keyEncipherment only).
+# USAGE: normal, noeku (serverAuth only), nokeyusage (keyEncipherment only),
+# encrypt (keyEncipherment for RSA, keyAgreement for EC: no signing).
 user() {
 	name=$1 serial=$2 ktype=$3 karg=$4 issuer=$5 usage=$6
 	shift 6
@@ -134,6 +135,11 @@ user() {
 	case $usage in
 	nokeyusage)
 		echo "encryption_key" >>"$TMP/$name.tmpl" ;;
+	encrypt)	# keyEncipherment (RSA) or keyAgreement (EC) only
+		case $ktype in
+		rsa) echo "encryption_key" ;;
+		*) echo "key_agreement" ;;
+		esac >>"$TMP/$name.tmpl" ;;
 	*)
 		printf 'signing_key\nnon_repudiation\n' >>"$TMP/$name.tmpl"
 		case $ktype in
@@ -189,6 +195,8 @@ user revoked    100b   rsa     2048      inter      normal
 user selfsigned 100c   rsa     2048      self       normal
 user untrusted  100d   rsa     2048      other-root normal
 user weak       100e   rsa     1024      inter      normal
+user encrsa     100f   rsa     2048      inter      encrypt
+user encec      1010   ecdsa   secp256r1 inter      encrypt
 
 cat >"$TMP/crl.tmpl" <<EOF
 crl_number = 1
