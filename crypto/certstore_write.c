@@ -150,6 +150,14 @@ static int cert_ref(struct cs_env *e, MDB_txn *t, struct op *o,
         smime_seterr(o->err, o->errlen, "unreadable certificate record");
         return 0;
     }
+    if (rc == 0 && delta > 0 && o->nchain > 0) {   /* newer intermediates */
+        c.nchain = 0;
+        for (size_t i = 0; i < o->nchain && i < MAX_CHAIN; i++) {
+            c.chain[i] = o->chain[i];
+            c.chain_len[i] = o->chain_len[i];
+            c.nchain++;
+        }
+    }
     c.refs = (uint32_t)((int64_t)c.refs + delta);
     if (rc == 0 && delta < 0 && c.refs == 0)
         return mdb_del(t, e->cert, &k, NULL);
@@ -349,19 +357,20 @@ static int do_harvest(struct cs_env *e, MDB_txn *t, struct op *o)
     return rc;
 }
 
-/* Hex serial without leading zeros, lower case. */
+/* Hex serial without 0x, colons and leading zeros, lower case. */
 static void serial_norm(const char *in, char *out, size_t len)
 {
-    size_t o = 0;
+    size_t o = 0, z = 0;
 
     if (in[0] == '0' && (in[1] == 'x' || in[1] == 'X'))
         in += 2;
-    while (in[0] == '0' && in[1] != '\0')
-        in++;
     for (; *in && o + 1 < len; in++)
         if (*in != ':')
             out[o++] = (char)(*in >= 'A' && *in <= 'F' ? *in + 32 : *in);
     out[o] = '\0';
+    while (z + 1 < o && out[z] == '0')
+        z++;
+    memmove(out, out + z, o - z + 1);
 }
 
 static void crt_serial(gnutls_x509_crt_t crt, char *out, size_t len)
