@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include <gnutls/gnutls.h>
+#include <gnutls/x509-ext.h>
 
 #include "cert.h"
 
@@ -146,17 +147,33 @@ size_t smime_cert_addresses(gnutls_x509_crt_t crt, char **out, size_t max)
     size_t n = 0, sz;
     int r;
 
-    for (unsigned i = 0;; i++) {
-        sz = sizeof(buf);
-        r = gnutls_x509_crt_get_subject_alt_name(crt, i, buf, &sz, NULL);
-        if (r == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE || (r < 0 &&
-            r != GNUTLS_E_SHORT_MEMORY_BUFFER))
-            break;
-        /* An embedded NUL would let "a@x\0.evil" pass as "a@x". */
-        if (r == GNUTLS_SAN_RFC822NAME && sz < sizeof(buf) &&
-            strlen(buf) == sz && addr_add(out, &n, max, buf) < 0)
-            return n;
+    /* the extension decoded once: get_subject_alt_name(i) decodes it
+     * again for each i */
+    gnutls_datum_t ext = { NULL, 0 };
+    gnutls_subject_alt_names_t sans = NULL;
+    if (gnutls_x509_crt_get_extension_by_oid2(crt, GNUTLS_X509EXT_OID_SAN, 0,
+                                              &ext, NULL) >= 0 &&
+        gnutls_subject_alt_names_init(&sans) >= 0 &&
+        gnutls_x509_ext_import_subject_alt_names(&ext, sans, 0) >= 0) {
+        unsigned type;
+        gnutls_datum_t v;
+        for (unsigned i = 0; gnutls_subject_alt_names_get(sans, i, &type,
+                                                          &v, NULL) >= 0; i++) {
+            /* An embedded NUL would let "a@x\0.evil" pass as "a@x". */
+            if (type != GNUTLS_SAN_RFC822NAME || v.size >= sizeof(buf) ||
+                memchr(v.data, 0, v.size) != NULL)
+                continue;
+            memcpy(buf, v.data, v.size);
+            buf[v.size] = '\0';
+            if (addr_add(out, &n, max, buf) < 0)
+                break;
+        }
     }
+    if (sans)
+        gnutls_subject_alt_names_deinit(sans);
+    gnutls_free(ext.data);
+    if (n >= max)
+        return n;
     for (unsigned i = 0;; i++) {
         sz = sizeof(buf);
         r = gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_PKCS9_EMAIL, i, 0,

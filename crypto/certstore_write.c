@@ -28,6 +28,7 @@ struct op {
     MDB_val k;
     const unsigned char *cert;
     size_t cert_len;
+    gnutls_x509_crt_t crt;              /* cert, parsed once */
     unsigned char fp[FP_LEN];
     const unsigned char *const *chain;
     const size_t *chain_len;
@@ -261,17 +262,11 @@ static int same_issuer_serial(gnutls_x509_crt_t a, gnutls_x509_crt_t b)
 static int do_import(struct cs_env *e, MDB_txn *t, struct op *o)
 {
     struct rec r;
-    gnutls_x509_crt_t mine;
-    gnutls_datum_t d = { (unsigned char *)o->cert, (unsigned)o->cert_len };
+    gnutls_x509_crt_t mine = o->crt;
     int rc = rec_get(e, t, o, &r);
 
     if (rc != 0 || o->st != CERTSTORE_OK)
         return rc;
-    if (gnutls_x509_crt_init(&mine) < 0) {
-        cs_rec_clear(&r);
-        return ENOMEM;
-    }
-    gnutls_x509_crt_import(mine, &d, GNUTLS_X509_FMT_DER);
     /* reference the new one first: re-importing the same certificate
      * must not delete its record on the way */
     rc = rec_add(e, t, o, &r, CERTSTORE_IMPORT);
@@ -291,7 +286,6 @@ static int do_import(struct cs_env *e, MDB_txn *t, struct op *o)
     }
     if (rc == 0 && o->st == CERTSTORE_OK)
         rc = rec_put(e, t, o, &r);
-    gnutls_x509_crt_deinit(mine);
     cs_rec_clear(&r);
     return rc;
 }
@@ -464,16 +458,13 @@ static int op_cert(struct op *o, const unsigned char *cert, size_t len,
                    const unsigned char *const *chain, const size_t *chain_len,
                    size_t nchain)
 {
-    gnutls_x509_crt_t crt;
     gnutls_datum_t d = { (unsigned char *)cert, (unsigned)len };
-    int ok;
 
     if (cert == NULL || len == 0 || len > UINT32_MAX ||
-        gnutls_x509_crt_init(&crt) < 0)
+        gnutls_x509_crt_init(&o->crt) < 0)
         goto bad;
-    ok = gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER) >= 0;
-    gnutls_x509_crt_deinit(crt);
-    if (!ok || gnutls_hash_fast(GNUTLS_DIG_SHA256, cert, len, o->fp) < 0)
+    if (gnutls_x509_crt_import(o->crt, &d, GNUTLS_X509_FMT_DER) < 0 ||
+        gnutls_hash_fast(GNUTLS_DIG_SHA256, cert, len, o->fp) < 0)
         goto bad;
     o->cert = cert;
     o->cert_len = len;
@@ -482,8 +473,18 @@ static int op_cert(struct op *o, const unsigned char *cert, size_t len,
     o->nchain = nchain;
     return 0;
 bad:
+    if (o->crt)
+        gnutls_x509_crt_deinit(o->crt);
+    o->crt = NULL;
     smime_seterr(o->err, o->errlen, "not a DER certificate");
     return -1;
+}
+
+static enum certstore_status op_done(struct op *o, enum certstore_status st)
+{
+    if (o->crt)
+        gnutls_x509_crt_deinit(o->crt);
+    return st;
 }
 
 enum certstore_status certstore_import_all(certstore_t *cs,
@@ -508,7 +509,7 @@ enum certstore_status certstore_import_all(certstore_t *cs,
     if ((st = write_op(cs, do_import_all, &o)) == CERTSTORE_ERROR)
         for (size_t i = 0; i < naddresses; i++)
             each[i] = CERTSTORE_ERROR;
-    return st;
+    return op_done(&o, st);
 }
 
 enum certstore_status certstore_import(certstore_t *cs, const char *address,
@@ -537,7 +538,7 @@ enum certstore_status certstore_harvest(certstore_t *cs, const char *address,
     o.caps = caps;
     o.caps_len = caps ? caps_len : 0;
     o.signing_time = signing_time;
-    return write_op(cs, do_harvest, &o);
+    return op_done(&o, write_op(cs, do_harvest, &o));
 }
 
 enum certstore_status certstore_delete(certstore_t *cs, const char *address,
