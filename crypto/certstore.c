@@ -91,7 +91,8 @@ int cs_txn_begin(struct cs_env *e, unsigned flags, MDB_txn **t)
 {
     int rc = mdb_txn_begin(e->env, NULL, flags, t);
 
-    if (rc == MDB_MAP_RESIZED) {        /* another process grew the map */
+    /* another process grew the map (maybe again meanwhile) */
+    for (int i = 0; rc == MDB_MAP_RESIZED && i < 100; i++) {
         pthread_rwlock_unlock(&e->resize);
         pthread_rwlock_wrlock(&e->resize);
         mdb_env_set_mapsize(e->env, 0);
@@ -122,8 +123,11 @@ static int env_setup(struct cs_env *e, char *err, size_t errlen)
     MDB_txn *t;
     MDB_val k = { 7, "version" }, v;
     unsigned char ver = CERTSTORE_FORMAT;
-    int rc = mdb_txn_begin(e->env, NULL, e->rdwr ? 0 : MDB_RDONLY, &t);
+    int rc;
 
+    pthread_rwlock_rdlock(&e->resize);
+    rc = cs_txn_begin(e, e->rdwr ? 0 : MDB_RDONLY, &t);
+    pthread_rwlock_unlock(&e->resize);
     if (rc != 0)
         return cs_lmdb_fail(rc, "cannot begin", err, errlen), -1;
     if ((rc = mdb_dbi_open(t, "meta", cr, &e->meta)) == 0 &&
