@@ -2,7 +2,7 @@
 # certstore.sh - smime-certstore(8) from the outside: import of PEM, DER
 # and PKCS#7 (PEM and DER) files made by openssl and certtool from the
 # test PKI, list, export (judged by openssl x509), delete by serial,
-# check with and without -c against expired, revoked and untrusted
+# check with and without -c against expired, not yet valid, revoked and untrusted
 # certificates, error messages and exit codes, two imports at once, and
 # smime-milter -n opening CertificateStore.
 #
@@ -75,6 +75,16 @@ EOF
     --load-ca-certificate "$PKI/inter.crt" --load-ca-privkey "$PKI/inter.key" \
     --template "$W/multi.tmpl" --outfile "$W/multi.pem" >/dev/null 2>&1 ||
 	{ echo "certstore.sh: certtool failed" >&2; exit 1; }
+
+# not valid before 2090
+sed -e 's/^cn = .*/cn = "Future"/' -e 's/^serial = .*/serial = 0x2002/' \
+    -e '/^email/d' -e 's/2020-01-01/2090-01-01/' "$W/multi.tmpl" >"$W/future.tmpl"
+echo 'email = "future@example.org"' >>"$W/future.tmpl"
+"$CERTTOOL" --generate-certificate --no-text --load-privkey "$PKI/encrsa.key" \
+    --load-ca-certificate "$PKI/inter.crt" --load-ca-privkey "$PKI/inter.key" \
+    --template "$W/future.tmpl" --outfile "$W/future.pem" >/dev/null 2>&1 ||
+	{ echo "certstore.sh: certtool failed" >&2; exit 1; }
+cat "$PKI/inter.crt" >>"$W/future.pem"
 
 # --- usage ---
 expect "no arguments: usage, exit 2" 2 "usage: smime-certstore import" "$CS"
@@ -165,7 +175,10 @@ expect "check -c: untrusted" 1 "^untrusted@example.org serial=$(serial untrusted
     "$CS" check "$S2" -c "$W/smime.conf"
 expect "check -c: imported without its intermediate" 1 "^encrsa@example.org serial=$(serial encrsa) source=import problem=\"missing intermediate\"" \
     "$CS" check "$S2" -c "$W/smime.conf"
-expect "check -c: the summary" 1 "4 of 9 certificates with problems" \
+"$CS" import "$S2" "$W/future.pem" >/dev/null 2>&1
+expect "check: not yet valid" 1 "^future@example.org serial=2002 source=import problem=\"certificate not yet valid\"" \
+    "$CS" check "$S2"
+expect "check -c: the summary" 1 "5 of 10 certificates with problems" \
     "$CS" check "$S2" -c "$W/smime.conf"
 if "$CS" check "$S2" -c "$W/smime.conf" 2>/dev/null | grep -q '^alice@'; then
 	"$CS" check "$S2" -c "$W/smime.conf" >"$W/out" 2>&1
