@@ -533,7 +533,8 @@ static int cmd_check(const char *store, const char *conf_path)
     int ret = 0;
 
     if (conf_path) {
-        if ((conf = config_load(conf_path, 0, report_stderr, NULL)) == NULL) {
+        if ((conf = config_load(conf_path, CONFIG_NO_KEYSTORE, report_stderr,
+                                NULL)) == NULL) {
             fprintf(stderr, "%s: %s: configuration not usable\n", prog,
                     conf_path);
             return 1;
