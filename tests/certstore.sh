@@ -3,7 +3,8 @@
 # and PKCS#7 (PEM and DER) files made by openssl and certtool from the
 # test PKI, list, export (judged by openssl x509), delete by serial,
 # check with and without -c against expired, not yet valid, revoked and untrusted
-# certificates, error messages and exit codes, two imports at once, and
+# certificates, error messages and exit codes, two imports at once, a
+# writer killed with SIGKILL in the middle of an import, and
 # smime-milter -n opening CertificateStore.
 #
 # Prints "N passed, N failed" and exits 1 when anything failed.
@@ -203,6 +204,23 @@ if [ ! -e "$W/bg" ] && [ ! -e "$W/fg" ] &&
 else
 	: >"$W/out"; notok "two imports at once: both stored"
 fi
+
+# --- a writer killed in the middle ---
+S3=$W/killed.mdb
+"$CS" import "$S3" "$PKI/alice.chain.pem" >/dev/null 2>&1
+# shellcheck disable=SC2046
+"$CS" import "$S3" $(i=0; while [ $i -lt 3000 ]; do echo "$W/multi.chain.pem"
+	echo "$W/bob.p7b"; i=$((i + 1)); done) >/dev/null 2>&1 &
+pid=$!
+sleep 0.3
+kill -9 "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+expect "after kill -9 of a writer: the store reads" 0 "^alice@example.org source=import" \
+    "$CS" list "$S3"
+expect "after kill -9 of a writer: the next writer gets the lock" 0 \
+    "stored for encec@example.org" "$CS" import "$S3" "$W/encec.p7b"
+expect "after kill -9 of a writer: check" 0 "certificates OK" \
+    "$CS" check "$S3" -c "$W/smime.conf"
 
 # --- bad stores ---
 printf 'Socket unix:%s/sock\nMode v\nAuthservID mx.example.net\nTrustAnchorFile %s/roots.pem\nCertificateStore %s\n' \
