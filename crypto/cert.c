@@ -2,7 +2,9 @@
  * cert.c - the certificate rules of RFC 8550 §4.4 (signing) and of
  * RFC 5280 §4.2.1.3 / RFC 8550 §4.4.2 (decryption) and the few
  * certificate fields that results and logs show, in one place for
- * verification, signing and the keystore.
+ * verification, signing, the keystore and the certificate store (which
+ * keeps certificates usable to encrypt to: keyEncipherment for RSA,
+ * keyAgreement for EC).
  *
  * Distinguished names are rendered by gnutls_x509_crt_get_*_dn3() with
  * flags 0, that is RFC 4514 order, most specific first:
@@ -16,6 +18,7 @@
 #include <strings.h>
 
 #include <gnutls/gnutls.h>
+#include <gnutls/x509-ext.h>
 
 #include "cert.h"
 
@@ -31,7 +34,7 @@ const char *smime_cert_status_string(enum smime_cert_status s)
     case SMIME_CERT_EKU:           return "no emailProtection";
     case SMIME_CERT_NO_ADDRESS:    return "no address in certificate";
     case SMIME_CERT_WEAK_KEY:      return "weak key";
-    case SMIME_CERT_NO_DECRYPT:    return "key cannot decrypt";
+    case SMIME_CERT_KEY_TYPE:      return "key type cannot encrypt";
     case SMIME_CERT_BAD:           break;
     }
     return "unreadable certificate";
@@ -52,30 +55,13 @@ enum smime_cert_status smime_cert_check_time(gnutls_x509_crt_t crt,
     return SMIME_CERT_OK;
 }
 
-/* keyUsage, when present, has one of the bits in want (RFC 5280: no
- * keyUsage extension allows every usage). */
-static enum smime_cert_status check_key_usage(gnutls_x509_crt_t crt,
-                                              unsigned want)
-{
-    unsigned usage = 0;
-    int r = gnutls_x509_crt_get_key_usage(crt, &usage, NULL);
-
-    if (r < 0 && r != GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
-        return SMIME_CERT_BAD;
-    if (r >= 0 && !(usage & want))
-        return SMIME_CERT_KEY_USAGE;
-    return SMIME_CERT_OK;
-}
-
-/* extendedKeyUsage, when present, allows S/MIME. */
+/* extendedKeyUsage: emailProtection or anyExtendedKeyUsage, when present. */
 static enum smime_cert_status check_eku(gnutls_x509_crt_t crt)
 {
-    int r;
-
     for (unsigned i = 0;; i++) {
         char oid[128];
         size_t sz = sizeof(oid);
-        r = gnutls_x509_crt_get_key_purpose_oid(crt, i, oid, &sz, NULL);
+        int r = gnutls_x509_crt_get_key_purpose_oid(crt, i, oid, &sz, NULL);
         if (r == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
             return i == 0 ? SMIME_CERT_OK : SMIME_CERT_EKU;
         if (r == GNUTLS_E_SHORT_MEMORY_BUFFER)
@@ -88,28 +74,38 @@ static enum smime_cert_status check_eku(gnutls_x509_crt_t crt)
     }
 }
 
-enum smime_cert_status smime_cert_check_usage(gnutls_x509_crt_t crt)
+/* keyUsage has one of the bits in want, or is absent (every usage). */
+static enum smime_cert_status check_ku(gnutls_x509_crt_t crt, unsigned want)
 {
-    enum smime_cert_status st = check_key_usage(crt,
-        GNUTLS_KEY_DIGITAL_SIGNATURE | GNUTLS_KEY_NON_REPUDIATION);
+    unsigned usage = 0;
+    int r = gnutls_x509_crt_get_key_usage(crt, &usage, NULL);
 
-    return st != SMIME_CERT_OK ? st : check_eku(crt);
+    if (r < 0 && r != GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+        return SMIME_CERT_BAD;
+    if (r >= 0 && !(usage & want))
+        return SMIME_CERT_KEY_USAGE;
+    return SMIME_CERT_OK;
 }
 
-enum smime_cert_status smime_cert_check_decrypt_usage(gnutls_x509_crt_t crt)
+enum smime_cert_status smime_cert_check_usage(gnutls_x509_crt_t crt)
 {
-    int alg = gnutls_x509_crt_get_pk_algorithm(crt, NULL);
-    enum smime_cert_status st;
+    enum smime_cert_status s = check_ku(crt, GNUTLS_KEY_DIGITAL_SIGNATURE |
+                                        GNUTLS_KEY_NON_REPUDIATION);
+    return s != SMIME_CERT_OK ? s : check_eku(crt);
+}
 
-    if (alg < 0)
-        return SMIME_CERT_BAD;
-    if (alg == GNUTLS_PK_RSA)               /* key transport */
-        st = check_key_usage(crt, GNUTLS_KEY_KEY_ENCIPHERMENT);
-    else if (alg == GNUTLS_PK_ECDSA)        /* id-ecPublicKey: ECDH */
-        st = check_key_usage(crt, GNUTLS_KEY_KEY_AGREEMENT);
-    else                        /* RSA-PSS, Ed25519: signature keys only */
-        return SMIME_CERT_NO_DECRYPT;
-    return st != SMIME_CERT_OK ? st : check_eku(crt);
+enum smime_cert_status smime_cert_check_encrypt_usage(gnutls_x509_crt_t crt)
+{
+    enum smime_cert_status s;
+    int alg = gnutls_x509_crt_get_pk_algorithm(crt, NULL);
+
+    if (alg == GNUTLS_PK_RSA)
+        s = check_ku(crt, GNUTLS_KEY_KEY_ENCIPHERMENT);
+    else if (alg == GNUTLS_PK_EC)
+        s = check_ku(crt, GNUTLS_KEY_KEY_AGREEMENT);
+    else
+        return alg < 0 ? SMIME_CERT_BAD : SMIME_CERT_KEY_TYPE;
+    return s != SMIME_CERT_OK ? s : check_eku(crt);
 }
 
 int smime_cert_can_sign(gnutls_x509_crt_t crt)
@@ -119,7 +115,13 @@ int smime_cert_can_sign(gnutls_x509_crt_t crt)
 
 int smime_cert_can_decrypt(gnutls_x509_crt_t crt)
 {
-    return smime_cert_check_decrypt_usage(crt) == SMIME_CERT_OK;
+    return smime_cert_check_encrypt_usage(crt) == SMIME_CERT_OK;
+}
+
+int smime_cert_can_encrypt(gnutls_x509_crt_t crt, const char *addr)
+{
+    return smime_cert_check_encrypt_usage(crt) == SMIME_CERT_OK &&
+           smime_cert_has_address(crt, addr);
 }
 
 enum smime_cert_status smime_cert_check_key(gnutls_x509_crt_t crt,
@@ -156,17 +158,33 @@ size_t smime_cert_addresses(gnutls_x509_crt_t crt, char **out, size_t max)
     size_t n = 0, sz;
     int r;
 
-    for (unsigned i = 0;; i++) {
-        sz = sizeof(buf);
-        r = gnutls_x509_crt_get_subject_alt_name(crt, i, buf, &sz, NULL);
-        if (r == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE || (r < 0 &&
-            r != GNUTLS_E_SHORT_MEMORY_BUFFER))
-            break;
-        /* An embedded NUL would let "a@x\0.evil" pass as "a@x". */
-        if (r == GNUTLS_SAN_RFC822NAME && sz < sizeof(buf) &&
-            strlen(buf) == sz && addr_add(out, &n, max, buf) < 0)
-            return n;
+    /* the extension decoded once: get_subject_alt_name(i) decodes it
+     * again for each i */
+    gnutls_datum_t ext = { NULL, 0 };
+    gnutls_subject_alt_names_t sans = NULL;
+    if (gnutls_x509_crt_get_extension_by_oid2(crt, GNUTLS_X509EXT_OID_SAN, 0,
+                                              &ext, NULL) >= 0 &&
+        gnutls_subject_alt_names_init(&sans) >= 0 &&
+        gnutls_x509_ext_import_subject_alt_names(&ext, sans, 0) >= 0) {
+        unsigned type;
+        gnutls_datum_t v;
+        for (unsigned i = 0; gnutls_subject_alt_names_get(sans, i, &type,
+                                                          &v, NULL) >= 0; i++) {
+            /* An embedded NUL would let "a@x\0.evil" pass as "a@x". */
+            if (type != GNUTLS_SAN_RFC822NAME || v.size >= sizeof(buf) ||
+                memchr(v.data, 0, v.size) != NULL)
+                continue;
+            memcpy(buf, v.data, v.size);
+            buf[v.size] = '\0';
+            if (addr_add(out, &n, max, buf) < 0)
+                break;
+        }
     }
+    if (sans)
+        gnutls_subject_alt_names_deinit(sans);
+    gnutls_free(ext.data);
+    if (n >= max)
+        return n;
     for (unsigned i = 0;; i++) {
         sz = sizeof(buf);
         r = gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_PKCS9_EMAIL, i, 0,
@@ -191,13 +209,15 @@ void smime_cert_addresses_free(char **addrs, size_t n)
 
 int smime_cert_has_address(gnutls_x509_crt_t crt, const char *addr)
 {
-    char *list[32];
-    size_t n = smime_cert_addresses(crt, list, 32);
+    char **list = malloc(SMIME_CERT_MAX_ADDRESSES * sizeof(*list));
+    size_t n = list ? smime_cert_addresses(crt, list,
+                                           SMIME_CERT_MAX_ADDRESSES) : 0;
     int found = 0;
 
     for (size_t i = 0; i < n && !found; i++)
         found = strcasecmp(list[i], addr) == 0;
     smime_cert_addresses_free(list, n);
+    free(list);
     return found;
 }
 

@@ -19,8 +19,8 @@ enum smime_cert_status {
                                     emailProtection/anyExtendedKeyUsage */
     SMIME_CERT_NO_ADDRESS,       /* no rfc822Name / emailAddress at all */
     SMIME_CERT_WEAK_KEY,         /* RSA below the minimum size */
-    SMIME_CERT_NO_DECRYPT,       /* a signature-only key type (RSA-PSS,
-                                    EdDSA) */
+    SMIME_CERT_KEY_TYPE,         /* neither RSA nor EC (RSA-PSS, EdDSA):
+                                    cannot encrypt or decrypt */
     SMIME_CERT_BAD               /* unreadable fields */
 };
 /* "expired certificate", "no emailProtection", ... */
@@ -32,16 +32,20 @@ enum smime_cert_status smime_cert_check_time(gnutls_x509_crt_t crt,
 /* keyUsage (digitalSignature or nonRepudiation, when present) and
  * extendedKeyUsage (emailProtection or anyExtendedKeyUsage, when present). */
 enum smime_cert_status smime_cert_check_usage(gnutls_x509_crt_t crt);
-/* The same for a decryption (recipient) certificate: an RSA key whose
- * keyUsage, when present, has keyEncipherment, or an EC key
- * (id-ecPublicKey) whose keyUsage, when present, has keyAgreement; the
- * extendedKeyUsage rule as above.  SMIME_CERT_NO_DECRYPT for other key
- * types. */
-enum smime_cert_status smime_cert_check_decrypt_usage(gnutls_x509_crt_t crt);
-/* 1 when the usage checks above pass: the certificate allows signing,
- * resp. decryption (neither looks at validity, key size or address). */
+/* A recipient certificate (RFC 8550 §4.4.2), to encrypt to or to
+ * decrypt with: an RSA key whose keyUsage, when present, has
+ * keyEncipherment, or an EC key (id-ecPublicKey) whose keyUsage, when
+ * present, has keyAgreement; the extendedKeyUsage rule as above.
+ * SMIME_CERT_KEY_TYPE for other key types. */
+enum smime_cert_status smime_cert_check_encrypt_usage(gnutls_x509_crt_t crt);
+/* 1 when the usage checks pass: the certificate allows signing, resp.
+ * decryption (neither looks at validity, key size or address). */
 int smime_cert_can_sign(gnutls_x509_crt_t crt);
 int smime_cert_can_decrypt(gnutls_x509_crt_t crt);
+/* 1 when the certificate may be used to encrypt to addr: the usage above
+ * and addr (case-insensitive) one of its addresses.  Validity and chain
+ * are the caller's (they depend on when and on the trust store). */
+int smime_cert_can_encrypt(gnutls_x509_crt_t crt, const char *addr);
 /* SMIME_CERT_WEAK_KEY for an RSA (or RSA-PSS) key below min_rsa_bits. */
 enum smime_cert_status smime_cert_check_key(gnutls_x509_crt_t crt,
                                             unsigned min_rsa_bits);
@@ -51,6 +55,8 @@ enum smime_cert_status smime_cert_check_key(gnutls_x509_crt_t crt,
  * (case-insensitively).  Stores up to max malloc'd strings in out and
  * returns how many it stored (pass that to smime_cert_addresses_free). */
 size_t smime_cert_addresses(gnutls_x509_crt_t crt, char **out, size_t max);
+/* More addresses than any real certificate has (the rest are ignored). */
+#define SMIME_CERT_MAX_ADDRESSES 4096
 void smime_cert_addresses_free(char **addrs, size_t n);
 /* 1 if addr (case-insensitive) is one of the certificate's addresses. */
 int smime_cert_has_address(gnutls_x509_crt_t crt, const char *addr);

@@ -139,7 +139,7 @@ int keystore_may_sign(const keystore_entry_t *e, const char *login);
 int keystore_check(const smime_signer_t *signer, const char *address,
                    time_t now, char *err, size_t errlen);
 /* The checks for a decryption credential: the certificate allows
- * decryption (smime_cert_check_decrypt_usage) and names address.
+ * decryption (smime_cert_check_encrypt_usage) and names address.
  * Validity is not checked: old keys decrypt old mail.  0, or the number
  * of problems in err, joined by "; ". */
 int keystore_check_decrypt(const smime_signer_t *cred, const char *address,

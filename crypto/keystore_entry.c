@@ -491,7 +491,7 @@ keystore_check_decrypt(const smime_signer_t *cred, const char *address,
                        char *err, size_t errlen)
 {
     gnutls_x509_crt_t crt = smime_signer_cert(cred, 0);
-    enum smime_cert_status st = smime_cert_check_decrypt_usage(crt);
+    enum smime_cert_status st = smime_cert_check_encrypt_usage(crt);
     char one[300];
     size_t used = 0;
     int n = 0;

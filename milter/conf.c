@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "arheader.h"
+#include "certstore.h"
 #include "conf.h"
 #include "conf_check.h"
 #include "errbuf.h"
@@ -63,6 +64,11 @@ static const struct key keys[] = {
      T_PATHS, F(crl_files), NULL, F(n_crl_files)},
     {{"Keystore", "none", "CDB file built by smime-keystore (needed for s)"},
      T_STRING, F(keystore), NULL, 0},
+    {{"CertificateStore", "none", "recipient certificate store managed by "
+      "smime-certstore (needed for e)"},
+     T_STRING, F(certificate_store), NULL, 0},
+    {{"Harvest", "yes", "store signer certificates of inbound pass mail in "
+      "CertificateStore"}, T_BOOL, F(harvest), "yes", 0},
     {{"InternalHosts", "none", "clients (IPs, CIDRs) whose mail is "
       "outbound without SASL; none for no client"},
      T_NETS, F(internal_hosts), NULL, F(n_internal_hosts)},
@@ -700,6 +706,21 @@ static void check_report(void *arg, const char *key, size_t i, int warning,
     ps->report(ps->arg, out);
 }
 
+/* Nothing uses the certificate store yet (encryption, harvesting): it
+ * is opened read-only, to report a missing or unreadable one, and
+ * closed. */
+static void check_certificate_store(struct pstate *ps)
+{
+    char err[600];
+    certstore_t *cs = certstore_open(ps->c->certificate_store,
+                                     CERTSTORE_RDONLY, 0, err, sizeof err);
+
+    if (cs == NULL)
+        problem(ps, key_line(ps, "CertificateStore"), "CertificateStore: %s",
+                err);
+    certstore_free(cs);
+}
+
 /* Trust store, policy, outbound state. */
 static int build_derived(struct pstate *ps)
 {
@@ -734,6 +755,8 @@ static int build_derived(struct pstate *ps)
         !c->trust_system_store)
         problem(ps, 0, "Mode has v but no TrustAnchorFile is given and "
                 "TrustSystemStore is no: nothing could pass");
+    if (c->certificate_store)
+        check_certificate_store(ps);
     if ((c->mode & CONFIG_MODE_SIGN) && !(ps->flags & CONFIG_NO_KEYSTORE)) {
         err[0] = '\0';
         if (outbound_init(c, &c->outbound, err, sizeof err) != 0)
@@ -761,6 +784,7 @@ static void config_destroy(config_t *c)
         free(c->crl_files[i]);
     free(c->crl_files);
     free(c->keystore);
+    free(c->certificate_store);
     free(c->internal_hosts);
     free(c->tag_header);
     free(c->spool_directory);

@@ -40,6 +40,8 @@ typedef struct config {
     char **crl_files;
     size_t n_crl_files;
     char *keystore;                  /* NULL: none */
+    char *certificate_store;         /* NULL: none (smime-certstore) */
+    int harvest;                     /* Harvest (not used yet) */
     struct config_net *internal_hosts;
     size_t n_internal_hosts;
     int require_from_match;

@@ -22,14 +22,15 @@ CFLAGS_FUZZ := -std=c11 -g -O1 -fno-omit-frame-pointer $(SAN) \
 	-I$(top_builddir) -I$(top_srcdir)/mime -I$(top_srcdir)/crypto \
 	-I$(top_srcdir)/milter -DSYSCONFDIR='"/etc"' \
 	$(shell pkg-config --cflags gnutls)
-LIBS_FUZZ := $(shell pkg-config --libs gnutls) -lcdb -lpthread
+LIBS_FUZZ := $(shell pkg-config --libs gnutls) -lcdb -llmdb -lpthread
 NETTLE_FUZZ := $(shell pkg-config --libs hogweed nettle) -lgmp
 
 # Each module becomes an archive, so a harness pulls in only what it
 # uses.  milter/: the sources of libcore (everything but the programs).
 MIME_SRC := $(notdir $(wildcard $(top_srcdir)/mime/*.c))
 CRYPTO_SRC := $(notdir $(wildcard $(top_srcdir)/crypto/*.c))
-CORE_SRC := $(filter-out main.c callbacks.c testmode.c keystore_tool.c, \
+CORE_SRC := $(filter-out main.c callbacks.c testmode.c keystore_tool.c \
+	certstore_tool.c, \
 	$(notdir $(wildcard $(top_srcdir)/milter/*.c)))
 LIBMIME := $(OBJ)/libmime.a
 LIBCRYPTO := $(OBJ)/libcrypto.a

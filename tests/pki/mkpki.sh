@@ -231,6 +231,7 @@ MAILAS=dave
 user dave-ecenc 1106   ecdsa   secp256r1 inter      agree
 MAILAS=
 user rsa-agree  1107   rsa     2048      inter      agree
+user encec      2005   ecdsa   secp256r1 inter      decrypt
 
 cat >"$TMP/crl.tmpl" <<EOF
 crl_number = 1
