@@ -32,8 +32,12 @@
 #	    connect;
 #	  - `smime-milter -t -A alice@example.org` as user smime-milter with
 #	    the installed configuration signs a message;
-#	  - stops the daemon (SIGTERM): the StatsFile counts the four
-#	    messages and parses as Prometheus text;
+#	  - the private Postfix of the e2e tests (tests/e2e/lib.sh,
+#	    SMIME_MILTER=external) with that socket as its milter, postfix in
+#	    the group smime-milter for the time of the test: inbound mail
+#	    signed by alice gets smime=pass, alice's submission is signed;
+#	  - stops the daemon (SIGTERM): the StatsFile counts the messages and
+#	    parses as Prometheus text;
 #	  - dpkg --purge: every file the package installed is gone, so are
 #	    /etc/smime-milter.conf, /var/lib/smime-milter (with the keystore
 #	    and files the operator put there), /var/spool/postfix/smime-milter
@@ -74,13 +78,16 @@ unit=/lib/systemd/system/smime-milter.service
 conf=/etc/smime-milter.conf
 sockdir=/var/spool/postfix/smime-milter
 state=/var/lib/smime-milter
-pid= msgs=
+pid= msgs= postfix_up= grouped=
 
 cleanup() {
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
         kill "$pid"; wait "$pid" 2>/dev/null
     fi
     pid=
+    [ -n "$postfix_up" ] && e2e_stop
+    [ -n "$grouped" ] && gpasswd -d postfix smime-milter >/dev/null
+    postfix_up= grouped=
     rm -rf /run/smime-milter
     [ -n "$msgs" ] && rm -rf "$msgs"
     dpkg --purge smime-milter >/dev/null 2>&1
@@ -146,12 +153,15 @@ chmod 0644 "$state/keystore.txt" || stop "cannot put the credentials in $state"
 runuser -u smime-milter -- /usr/sbin/smime-keystore build "$state/keystore.txt" \
     "$state/keystore.cdb" >"$work/keystore.log" 2>&1 ||
     stop "smime-keystore build as smime-milter in $state failed: $(cat "$work/keystore.log")"
+# (InternalHosts none: the test clients all connect from 127.0.0.1, and
+# only SASL-authenticated mail is to count as outbound)
 sed -i -e 's/^Mode .*/Mode sv/' -e 's/^TrustSystemStore .*/TrustSystemStore no/' "$conf"
 cat >>"$conf" <<EOF
 AuthservID mx.test.example
 TrustAnchorFile $state/roots.pem
 Keystore $state/keystore.cdb
 StatsFile $state/smime-milter.prom
+InternalHosts none
 EOF
 /usr/sbin/smime-milter -n >"$work/n.out" 2>&1 &&
     ok "smime-milter -n accepts the configured file" ||
@@ -222,6 +232,40 @@ else
     bad "smime-milter -t (exit $rc): $(cat "$work/t.err")"
 fi
 
+# --- through Postfix -----------------------------------------------------------
+# The private Postfix of the e2e tests (tests/e2e/lib.sh) with this daemon
+# as its milter, on the package's socket; its smtpd runs as postfix, which
+# joins the group smime-milter as README.Debian says (undone below).
+grouped=
+if id -nG postfix | tr ' ' '\n' | grep -q -x smime-milter; then :
+else adduser --quiet postfix smime-milter && grouped=1 || bad "adduser postfix smime-milter"; fi
+SMIME_MILTER=external E2E_MILTER_POSTFIX=unix:$sock
+if e2e_start 2>"$work/postfix.err"; then
+    postfix_up=1
+    E2E_T=$msgs
+    if qid=$(e2e_send_inbound "$msgs/signed.eml" alice@example.org bob@example.net) &&
+       out=$(e2e_wait_delivered "$qid"); then
+        e2e_ours "$out" | grep -q 'smime=pass .*body.smime-identifier=alice@example.org' &&
+            ok "Postfix inbound, signed by alice: smime=pass" ||
+            bad "Postfix inbound: $(e2e_ours "$out")"
+    else
+        bad "Postfix inbound: not delivered"
+    fi
+    if qid=$(e2e_send_submit alice@example.org "$msgs/out.eml" alice@example.org erin@example.net) &&
+       out=$(e2e_wait_delivered "$qid"); then
+        grep -q '^Content-Type: multipart/signed' "$out" &&
+            ok "Postfix submission as alice: signed" || bad "Postfix submission: not signed"
+    else
+        bad "Postfix submission: not delivered"
+    fi
+    e2e_stop
+    postfix_up=
+else
+    bad "private Postfix did not start: $(cat "$work/postfix.err")"
+    e2e_stop
+fi
+[ -n "$grouped" ] && gpasswd -d postfix smime-milter >/dev/null && grouped=
+
 # --- stop: the counters ----------------------------------------------------------
 kill "$pid"
 wait "$pid"
@@ -232,9 +276,10 @@ pid=
 rm -rf "/run/$rtdir"      # as systemd does with a RuntimeDirectory
 if "$E2E_PY" "$top_srcdir/tests/e2e/promparse.py" "$state/smime-milter.prom" \
         >"$work/prom.txt" 2>&1 &&
-   grep -q -x 'smime_milter_results_total{direction="inbound",result="pass"} 2' "$work/prom.txt" &&
-   grep -q -x 'smime_milter_results_total{direction="inbound",result="none"} 2' "$work/prom.txt"; then
-    ok "StatsFile $state/smime-milter.prom: 2 pass, 2 none"
+   grep -q -x 'smime_milter_results_total{direction="inbound",result="pass"} 3' "$work/prom.txt" &&
+   grep -q -x 'smime_milter_results_total{direction="inbound",result="none"} 2' "$work/prom.txt" &&
+   grep -q -x 'smime_milter_results_total{direction="outbound",result="signed"} 1' "$work/prom.txt"; then
+    ok "StatsFile $state/smime-milter.prom: 3 pass, 2 none, 1 signed"
 else
     bad "StatsFile: $(cat "$work/prom.txt")"
 fi
