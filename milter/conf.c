@@ -93,8 +93,11 @@ static const struct key keys[] = {
     {{"UserID", "none", "user[:group] to switch to after binding the "
       "socket"}, T_USER, F(user_id), NULL, 0},
     {{"PidFile", "none", "pid file"}, T_STRING, F(pid_file), NULL, 0},
-    {{"StatsFile", "none", "file the counters are written to on SIGUSR1"},
+    {{"StatsFile", "none", "file the counters are written to on SIGUSR1 "
+      "and every StatsInterval; *.prom: Prometheus format"},
      T_STRING, F(stats_file), NULL, 0},
+    {{"StatsInterval", "60", "seconds between rewrites of StatsFile; 0: "
+      "only on SIGUSR1"}, T_SIZE, F(stats_interval), "60", 0},
     {{"LogLevel", "info", "err, warning, notice, info or debug"},
      T_LOGLEVEL, F(log_level), "info", 0},
     {{"SyslogFacility", "mail", "syslog facility"},

@@ -56,6 +56,7 @@ typedef struct config {
     char *user_id;                   /* NULL: none */
     char *pid_file;                  /* NULL: none */
     char *stats_file;                /* NULL: none (SIGUSR1 logs only) */
+    uint64_t stats_interval;         /* seconds; 0: only on SIGUSR1 */
     int log_level;                   /* LOG_ERR .. LOG_DEBUG */
     int syslog_facility;             /* LOG_MAIL, ... */
 

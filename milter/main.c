@@ -8,6 +8,8 @@
  * whose handler only writes to a pipe.  The main thread reloads on HUP
  * (libmilter would stop), writes the statistics on USR1 and on TERM/INT
  * stops libmilter without waiting for its 5-second poll (stop_milter).
+ * The main thread also rewrites StatsFile every StatsInterval seconds
+ * between signals (its poll on the pipe times out).
  *
  * Log lines not about a message are key=value items starting with
  * event=NAME (log.h).
@@ -32,6 +34,7 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cdb.h>
@@ -309,19 +312,74 @@ static void reload(const char *path, unsigned flags, const char *socket)
     config_unref(old);
 }
 
-/* SIGUSR1: the counters to the log (one line) and to StatsFile. */
-static void write_stats(void)
+/* StatsFile write; a failure of a periodic (quiet) write is logged only
+ * when the write before it succeeded, not once a minute. */
+static void write_stats_file(const config_t *c, int quiet)
 {
-    config_t *c = config_current_get();
-    char line[4096], err[1200], q[1200];
+    static int failed;
+    char err[1200], q[1200];
 
-    if (stats_format(line, sizeof line, " ") > 0)
-        log_info(LOG_NOTICE, "event=stats %s", line);
-    if (c && c->stats_file && stats_write_file(c->stats_file, err,
-                                               sizeof err) != 0)
+    if (c == NULL || c->stats_file == NULL)
+        return;
+    if (stats_write_file(c->stats_file, err, sizeof err) == 0) {
+        failed = 0;
+        return;
+    }
+    if (!quiet || !failed)
         log_info(LOG_ERR, "event=stats status=failed path=%s error=\"%s\"",
                  c->stats_file, log_quote(q, sizeof q, err));
+    failed = 1;
+}
+
+/* SIGUSR1 (to_log): the counters to the log (one line) and to
+ * StatsFile; the periodic rewrite: to StatsFile only. */
+static void write_stats(int to_log)
+{
+    config_t *c = config_current_get();
+    char line[4096];
+
+    if (to_log && stats_format(line, sizeof line, " ") > 0)
+        log_info(LOG_NOTICE, "event=stats %s", line);
+    write_stats_file(c, !to_log);
     config_unref(c);
+}
+
+/* The poll timeout (ms) of the main thread: until *due (a CLOCK_MONOTONIC
+ * second), when the next periodic StatsFile write is, at most an hour
+ * (poll then returns early and the wait goes on); -1 when StatsFile or
+ * StatsInterval is unset.  *due is set from StatsInterval when unset or
+ * further away than a whole interval (a reload shortened it). */
+static int stats_timeout(time_t *due)
+{
+    config_t *c = config_current_get();
+    struct timespec now;
+    int64_t ms = -1;
+
+    if (c && c->stats_file && c->stats_interval > 0) {
+        time_t iv = c->stats_interval > 86400 * 366 ? 86400 * 366
+                                                    : (time_t)c->stats_interval;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (*due == 0 || *due > now.tv_sec + iv)
+            *due = now.tv_sec + iv;
+        ms = ((int64_t)(*due - now.tv_sec)) * 1000 - now.tv_nsec / 1000000;
+        ms = ms < 0 ? 0 : ms > 3600000 ? 3600000 : ms;
+    } else {
+        *due = 0;
+    }
+    config_unref(c);
+    return (int)ms;
+}
+
+/* poll timed out: the periodic write when it is due. */
+static void stats_tick(time_t *due)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (*due != 0 && now.tv_sec >= *due) {
+        write_stats(0);
+        *due = 0;
+    }
 }
 
 /* Signal dispositions of the daemon.  The milter thread and every thread
@@ -401,7 +459,9 @@ static int run_daemon(config_t *cfg, const char *path, unsigned flags,
     struct sockspec ss;
     struct stat sock_st = {0};
     char err[700];
+    char eb[128];               /* smime_strerror() text */
     pthread_t tid;
+    time_t stats_due = 0;
     char ch = 'e';
     int pid_fd = -1;
 
@@ -443,11 +503,19 @@ static int run_daemon(config_t *cfg, const char *path, unsigned flags,
              "config=%s socket=%s pid=%ld", PACKAGE_VERSION, path, ss.conn,
              (long)getpid());
     for (;;) {
-        ssize_t n = read(sig_pipe[0], &ch, 1);
+        struct pollfd pfd = {.fd = sig_pipe[0], .events = POLLIN};
+        int r = poll(&pfd, 1, stats_timeout(&stats_due));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r == 0) {
+            stats_tick(&stats_due);
+            continue;
+        }
+        ssize_t n = r < 0 ? -1 : read(sig_pipe[0], &ch, 1);
         if (n < 0 && errno == EINTR)
             continue;
         if (n > 0 && ch == 'u') {
-            write_stats();
+            write_stats(1);
             continue;
         }
         if (n > 0 && ch == 't')
@@ -462,8 +530,8 @@ static int run_daemon(config_t *cfg, const char *path, unsigned flags,
         log_info(LOG_WARNING, "event=stop status=warning path=%s "
                  "note=\"socket not removed: %s\"", ss.path,
                  errno == EEXIST ? "replaced by another process"
-                                 : strerror(errno));
-    write_stats();
+                                 : smime_strerror(errno, eb, sizeof eb));
+    write_stats(1);
     log_info(LOG_NOTICE, "event=stop status=%s version=%s config=%s",
              ch == 'q' ? "stopped" : "failed", PACKAGE_VERSION, path);
     if (pid_file)

@@ -12,6 +12,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,7 @@
 
 static uint64_t counters[STATS_N];
 static struct timespec started;
+static time_t started_wall;        /* Unix time of stats_reset */
 
 static const char *const names[STATS_N] = {
     [STATS_MESSAGES] = "messages",
@@ -76,6 +79,7 @@ void stats_reset(void)
     for (size_t i = 0; i < STATS_N; i++)
         __atomic_store_n(&counters[i], 0, __ATOMIC_RELAXED);
     clock_gettime(CLOCK_MONOTONIC, &started);
+    started_wall = time(NULL);
 }
 
 /* ---- counting from the outcome ---- */
@@ -163,18 +167,135 @@ int stats_format(char *buf, size_t len, const char *sep)
     return (int)n;
 }
 
-int stats_write_file(const char *path, char *err, size_t errlen)
+/* ---- Prometheus text exposition format ---- */
+
+/* Every counter but "messages" (the sum of the direction labels), as
+ * samples of a few families.  A row with help starts a family; the rows
+ * after it without help belong to it. */
+static const struct {
+    const char *family;
+    const char *help;
+    enum stats_counter c;
+    const char *labels;
+} prom_rows[] = {
+    {"smime_milter_messages_total", "Messages that reached the end of "
+     "data, by direction (ignored: not handled by Mode).",
+     STATS_INBOUND, "direction=\"inbound\""},
+    {NULL, NULL, STATS_OUTBOUND, "direction=\"outbound\""},
+    {NULL, NULL, STATS_IGNORED, "direction=\"ignored\""},
+    {"smime_milter_aborted_total", "Messages the MTA aborted before "
+     "their end.", STATS_ABORTED, NULL},
+    {"smime_milter_results_total", "Messages by direction and result: "
+     "inbound the first S/MIME result, outbound signed or why not.",
+     STATS_RESULT_NONE, "direction=\"inbound\",result=\"none\""},
+    {NULL, NULL, STATS_RESULT_PASS,
+     "direction=\"inbound\",result=\"pass\""},
+    {NULL, NULL, STATS_RESULT_FAIL,
+     "direction=\"inbound\",result=\"fail\""},
+    {NULL, NULL, STATS_RESULT_POLICY,
+     "direction=\"inbound\",result=\"policy\""},
+    {NULL, NULL, STATS_RESULT_NEUTRAL,
+     "direction=\"inbound\",result=\"neutral\""},
+    {NULL, NULL, STATS_RESULT_TEMPERROR,
+     "direction=\"inbound\",result=\"temperror\""},
+    {NULL, NULL, STATS_RESULT_PERMERROR,
+     "direction=\"inbound\",result=\"permerror\""},
+    {NULL, NULL, STATS_UNVERIFIED_TOO_LARGE,
+     "direction=\"inbound\",result=\"unverified_too_large\""},
+    {NULL, NULL, STATS_SIGNED,
+     "direction=\"outbound\",result=\"signed\""},
+    {NULL, NULL, STATS_UNSIGNED_NO_KEYSTORE,
+     "direction=\"outbound\",result=\"unsigned_no_keystore\""},
+    {NULL, NULL, STATS_UNSIGNED_NO_ENTRY,
+     "direction=\"outbound\",result=\"unsigned_no_entry\""},
+    {NULL, NULL, STATS_UNSIGNED_LOGIN,
+     "direction=\"outbound\",result=\"unsigned_login_not_allowed\""},
+    {NULL, NULL, STATS_UNSIGNED_ALREADY_SIGNED,
+     "direction=\"outbound\",result=\"unsigned_already_signed\""},
+    {NULL, NULL, STATS_UNSIGNED_DKIM,
+     "direction=\"outbound\",result=\"unsigned_dkim_present\""},
+    {NULL, NULL, STATS_UNSIGNED_TOO_LARGE,
+     "direction=\"outbound\",result=\"unsigned_too_large\""},
+    {NULL, NULL, STATS_UNSIGNED_FROM,
+     "direction=\"outbound\",result=\"unsigned_bad_from\""},
+    {NULL, NULL, STATS_UNSIGNED_CERTIFICATE,
+     "direction=\"outbound\",result=\"unsigned_certificate_unusable\""},
+    {NULL, NULL, STATS_UNSIGNED_OTHER,
+     "direction=\"outbound\",result=\"unsigned_other\""},
+    {"smime_milter_errors_total", "Messages with an internal error "
+     "(also those accepted under OnError accept).", STATS_ERRORS, NULL},
+    {"smime_milter_tempfails_total", "Messages answered with a 4xx "
+     "(tempfail).", STATS_TEMPFAILS, NULL},
+};
+
+_Static_assert(sizeof prom_rows / sizeof prom_rows[0] == STATS_N - 1,
+               "every counter but messages has a Prometheus sample");
+
+/* snprintf at offset *n of buf, keeping the needed length in *n. */
+static int append(char *buf, size_t len, size_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int append(char *buf, size_t len, size_t *n, const char *fmt, ...)
+{
+    va_list ap;
+    int r;
+
+    va_start(ap, fmt);
+    r = vsnprintf(*n < len ? buf + *n : NULL, *n < len ? len - *n : 0, fmt,
+                  ap);
+    va_end(ap);
+    if (r < 0)
+        return -1;
+    *n += (size_t)r;
+    return 0;
+}
+
+int stats_format_prom(char *buf, size_t len)
+{
+    const char *family = NULL;
+    size_t n = 0;
+
+    if (len > 0)
+        buf[0] = '\0';
+    for (size_t i = 0; i < sizeof prom_rows / sizeof prom_rows[0]; i++) {
+        if (prom_rows[i].help) {
+            family = prom_rows[i].family;
+            if (append(buf, len, &n, "# HELP %s %s\n# TYPE %s counter\n",
+                       family, prom_rows[i].help, family) != 0)
+                return -1;
+        }
+        if (append(buf, len, &n, "%s%s%s%s %llu\n", family,
+                   prom_rows[i].labels ? "{" : "",
+                   prom_rows[i].labels ? prom_rows[i].labels : "",
+                   prom_rows[i].labels ? "}" : "",
+                   (unsigned long long)stats_get(prom_rows[i].c)) != 0)
+            return -1;
+    }
+    if (append(buf, len, &n, "# HELP smime_milter_start_time_seconds When "
+               "the daemon started, in Unix time.\n"
+               "# TYPE smime_milter_start_time_seconds gauge\n"
+               "smime_milter_start_time_seconds %lld\n",
+               (long long)started_wall) != 0)
+        return -1;
+    return n > INT_MAX ? -1 : (int)n;
+}
+
+int stats_file_is_prom(const char *path)
+{
+    size_t n = strlen(path);
+
+    return n > 5 && strcmp(path + n - 5, ".prom") == 0;
+}
+
+/* text to path atomically: a temporary file in the same directory
+ * (mkstemp, 0644, fsync), renamed over path. */
+static int write_atomic(const char *path, const char *text, size_t len,
+                        char *err, size_t errlen)
 {
     char eb[128];               /* smime_strerror() text */
-    char text[4096], tmp[4096];
-    int len = stats_format(text, sizeof text - 1, "\n");
+    char tmp[4096];
     int fd;
 
-    if (len < 0 || (size_t)len >= sizeof text - 1) {
-        snprintf(err, errlen, "snapshot too long");
-        return -1;
-    }
-    text[len++] = '\n';
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= sizeof tmp) {
         snprintf(err, errlen, "%s: name too long", path);
         return -1;
@@ -185,7 +306,7 @@ int stats_write_file(const char *path, char *err, size_t errlen)
         return -1;
     }
     errno = 0;
-    if (fchmod(fd, 0644) != 0 || write(fd, text, (size_t)len) != len ||
+    if (fchmod(fd, 0644) != 0 || write(fd, text, len) != (ssize_t)len ||
         fsync(fd) != 0) {
         snprintf(err, errlen, "cannot write %s: %s", tmp,
                  errno ? smime_strerror(errno, eb, sizeof eb) : "short write");
@@ -200,4 +321,23 @@ int stats_write_file(const char *path, char *err, size_t errlen)
         return -1;
     }
     return 0;
+}
+
+int stats_write_file(const char *path, char *err, size_t errlen)
+{
+    char text[16384];
+    int len;
+
+    if (stats_file_is_prom(path)) {
+        len = stats_format_prom(text, sizeof text);
+    } else {
+        len = stats_format(text, sizeof text - 1, "\n");
+        if (len >= 0 && (size_t)len < sizeof text - 1)
+            text[len++] = '\n';
+    }
+    if (len < 0 || (size_t)len >= sizeof text - 1) {
+        snprintf(err, errlen, "snapshot too long");
+        return -1;
+    }
+    return write_atomic(path, text, (size_t)len, err, errlen);
 }

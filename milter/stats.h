@@ -7,7 +7,10 @@
  * from every milter thread at once.  They start at zero when the daemon
  * starts and survive reloads.  On SIGUSR1 the daemon writes a snapshot
  * (stats_format) to the log and, when StatsFile is set, to that file
- * (stats_write_file: temporary file + rename).
+ * (stats_write_file: temporary file + rename), which it also rewrites
+ * every StatsInterval seconds.  A StatsFile named *.prom gets the
+ * Prometheus text exposition format (stats_format_prom) for
+ * node_exporter's textfile collector; any other name key=value lines.
  *
  * A message is counted from its outcome (session.h), the same record the
  * log line is made from, never from the wording of that line.
@@ -75,9 +78,20 @@ void stats_count(const struct session_outcome *o);
  * the length needed, as snprintf. */
 int stats_format(char *buf, size_t len, const char *sep);
 
-/* Write the snapshot, one key=value per line, to path atomically: a
- * temporary file in the same directory, fsync, rename.  0, or -1 with
- * a message in err. */
+/* The snapshot in the Prometheus text exposition format (version
+ * 0.0.4): HELP and TYPE lines, then the samples, every family a counter
+ * named smime_milter_*_total with labels direction and result (only
+ * "messages" is left out: it is the sum over direction), and the gauge
+ * smime_milter_start_time_seconds.  Returns as snprintf (-1 on error). */
+int stats_format_prom(char *buf, size_t len);
+
+/* 1 when path names a Prometheus file (ends in ".prom"), else 0. */
+int stats_file_is_prom(const char *path);
+
+/* Write the snapshot to path atomically: a temporary file in the same
+ * directory, fsync, rename; mode 0644.  Prometheus format when path
+ * ends in ".prom", else one key=value per line.  0, or -1 with a
+ * message in err. */
 int stats_write_file(const char *path, char *err, size_t errlen);
 
 #endif

@@ -4,11 +4,13 @@
  * hand, and made by the session core for real messages, outbound ones
  * against a keystore from the test PKI), the summary log line formatted
  * from the outcome, exact totals under concurrent counting, the snapshot
- * format, and the atomic StatsFile write.
+ * format, the atomic StatsFile write, and the Prometheus text format
+ * (checked by its grammar, every counter once with its labels).
  */
 #include "config.h"
 
 #include <check.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
@@ -17,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -845,6 +848,216 @@ START_TEST(write_file_atomic)
 }
 END_TEST
 
+/* ---- Prometheus text format ---- */
+
+/* One sample line "NAME{LABELS} VALUE" checked by the text format's
+ * grammar: metric and label names [a-zA-Z_:][a-zA-Z0-9_:]* (labels
+ * without ':'), label values quoted with only \\, \" and \n escapes,
+ * labels separated by commas, one space, a decimal value, end of line.
+ * The name goes to name, the labels (unparsed) to labels. */
+static unsigned long long prom_sample(const char *line, char *name,
+                                      size_t nlen, char *labels, size_t llen)
+{
+    const char *p = line, *start;
+    unsigned long long v;
+    char *end;
+
+    ck_assert_msg(isalpha((unsigned char)*p) || *p == '_' || *p == ':',
+                  "bad name start: %s", line);
+    while (isalnum((unsigned char)*p) || *p == '_' || *p == ':')
+        p++;
+    ck_assert_uint_lt((size_t)(p - line), nlen);
+    snprintf(name, nlen, "%.*s", (int)(p - line), line);
+    labels[0] = '\0';
+    if (*p == '{') {
+        start = ++p;
+        for (;;) {
+            ck_assert_msg(isalpha((unsigned char)*p) || *p == '_',
+                          "bad label name: %s", line);
+            while (isalnum((unsigned char)*p) || *p == '_')
+                p++;
+            ck_assert_msg(p[0] == '=' && p[1] == '"', "no =\": %s", line);
+            for (p += 2; *p != '"'; p++) {
+                ck_assert_msg(*p != '\0' && *p != '\n', "open value: %s",
+                              line);
+                if (*p == '\\') {
+                    p++;
+                    ck_assert_msg(*p == '\\' || *p == '"' || *p == 'n',
+                                  "bad escape: %s", line);
+                }
+            }
+            p++;
+            if (*p == '}')
+                break;
+            ck_assert_msg(*p == ',', "no comma: %s", line);
+            p++;
+        }
+        ck_assert_uint_lt((size_t)(p - start), llen);
+        snprintf(labels, llen, "%.*s", (int)(p - start), start);
+        p++;
+    }
+    ck_assert_msg(p[0] == ' ' && isdigit((unsigned char)p[1]),
+                  "no value: %s", line);
+    errno = 0;
+    v = strtoull(p + 1, &end, 10);
+    ck_assert_msg(errno == 0 && *end == '\n', "bad value: %s", line);
+    return v;
+}
+
+START_TEST(prom_format_rules)
+{
+    char buf[16384], help[32][64], type[32][64], name[128], labels[256];
+    char *line, *next;
+    int nhelp = 0, ntype = 0, seen[STATS_N] = {0};
+    unsigned long long dirsum = 0;
+    int len;
+
+    /* every counter a value of its own: counter i counts i + 1 */
+    stats_reset();
+    for (int i = 0; i < STATS_N; i++)
+        for (int k = 0; k <= i; k++)
+            stats_add((enum stats_counter)i);
+    len = stats_format_prom(buf, sizeof buf);
+    ck_assert_int_gt(len, 0);
+    ck_assert_uint_eq((size_t)len, strlen(buf));
+    ck_assert_msg(buf[len - 1] == '\n', "no final newline");
+    for (line = buf; *line; line = next) {
+        next = strchr(line, '\n');
+        ck_assert_ptr_nonnull(next);
+        next++;
+        if (strncmp(line, "# HELP ", 7) == 0) {
+            ck_assert_int_eq(sscanf(line + 7, "%63s", help[nhelp]), 1);
+            for (int j = 0; j < nhelp; j++)
+                ck_assert_str_ne(help[j], help[nhelp]);
+            ck_assert_uint_gt(strlen(line + 7), strlen(help[nhelp]) + 2);
+            nhelp++;
+            continue;
+        }
+        if (strncmp(line, "# TYPE ", 7) == 0) {
+            char kind[16];
+            ck_assert_int_eq(sscanf(line + 7, "%63s %15s", type[ntype],
+                                    kind), 2);
+            /* HELP first, same family, no sample of it before */
+            ck_assert_int_eq(nhelp, ntype + 1);
+            ck_assert_str_eq(type[ntype], help[ntype]);
+            if (strcmp(kind, "counter") == 0) {
+                size_t n = strlen(type[ntype]);
+                ck_assert_msg(n > 6 && strcmp(type[ntype] + n - 6,
+                                              "_total") == 0,
+                              "counter %s does not end in _total",
+                              type[ntype]);
+            } else {
+                ck_assert_str_eq(kind, "gauge");
+                ck_assert_str_eq(type[ntype],
+                                 "smime_milter_start_time_seconds");
+            }
+            ntype++;
+            continue;
+        }
+        ck_assert_msg(line[0] != '#', "stray comment: %s", line);
+        unsigned long long v = prom_sample(line, name, sizeof name, labels,
+                                           sizeof labels);
+        /* a sample belongs to the family typed last */
+        ck_assert_int_gt(ntype, 0);
+        ck_assert_str_eq(name, type[ntype - 1]);
+        ck_assert_msg(strncmp(name, "smime_milter_", 13) == 0, "%s", name);
+        if (strcmp(name, "smime_milter_start_time_seconds") == 0) {
+            ck_assert_uint_gt(v, 1000000000ull);
+            ck_assert_uint_le(v, (unsigned long long)time(NULL));
+            continue;
+        }
+        /* the value names the counter */
+        ck_assert_uint_ge(v, 1);
+        ck_assert_uint_le(v, STATS_N);
+        int c = (int)v - 1;
+        ck_assert_msg(seen[c]++ == 0, "%s twice", stats_name(c));
+        if (strcmp(name, "smime_milter_messages_total") == 0) {
+            dirsum += v;
+            ck_assert_msg(strncmp(labels, "direction=\"", 11) == 0 &&
+                          strstr(labels + 11, stats_name(c)) == labels + 11,
+                          "%s: %s", stats_name(c), labels);
+        } else if (strcmp(name, "smime_milter_results_total") == 0) {
+            const char *r = strstr(labels, ",result=\"");
+            ck_assert_msg(r != NULL, "no result label: %s", labels);
+            const char *dir = c < STATS_SIGNED ? "direction=\"inbound\","
+                                               : "direction=\"outbound\",";
+            ck_assert_msg(strncmp(labels, dir, strlen(dir)) == 0 &&
+                          labels + strlen(dir) == r + 1, "%s: %s",
+                          stats_name(c), labels);
+            /* result is the counter's name without result_ */
+            const char *want = stats_name(c);
+            if (strncmp(want, "result_", 7) == 0)
+                want += 7;
+            ck_assert_msg(strncmp(r + 9, want, strlen(want)) == 0 &&
+                          r[9 + strlen(want)] == '"', "%s: %s",
+                          stats_name(c), labels);
+            ck_assert_msg(c >= STATS_RESULT_NONE && c <= STATS_UNSIGNED_OTHER,
+                          "%s among the results", stats_name(c));
+        } else {
+            ck_assert_str_eq(labels, "");
+            char want[128];
+            snprintf(want, sizeof want, "smime_milter_%s_total",
+                     stats_name(c));
+            ck_assert_str_eq(name, want);
+        }
+    }
+    /* every counter once, but messages: the sum over direction */
+    for (int i = 0; i < STATS_N; i++)
+        ck_assert_msg(seen[i] == (i != STATS_MESSAGES), "%s seen %d times",
+                      stats_name(i), seen[i]);
+    ck_assert_uint_eq(dirsum, (STATS_INBOUND + 1) + (STATS_OUTBOUND + 1) +
+                                  (STATS_IGNORED + 1));
+    ck_assert_int_eq(nhelp, ntype);
+    ck_assert_int_eq(ntype, 6);
+    /* as snprintf: the length needed when the buffer is short */
+    ck_assert_int_eq(stats_format_prom(buf, 10), len);
+    ck_assert_uint_eq(strlen(buf), 9);
+    ck_assert_int_eq(stats_format_prom(NULL, 0), len);
+}
+END_TEST
+
+START_TEST(prom_file_by_name)
+{
+    char dir[] = "/tmp/check_stats.XXXXXX", path[256], want[16384];
+    char got[16384], err[256] = "";
+    struct stat st;
+    FILE *fp;
+    DIR *d;
+    struct dirent *e;
+    size_t n;
+
+    ck_assert(stats_file_is_prom("/var/lib/node/smime.prom"));
+    ck_assert(!stats_file_is_prom("/var/lib/smime/stats"));
+    ck_assert(!stats_file_is_prom("/var/lib/smime/stats.prom.txt"));
+    ck_assert(!stats_file_is_prom(".prom"));
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/smime-milter.prom", dir);
+    stats_reset();
+    stats_add(STATS_RESULT_PASS);
+    ck_assert_int_eq(stats_write_file(path, err, sizeof err), 0);
+    stats_add(STATS_RESULT_PASS);
+    ck_assert_int_eq(stats_write_file(path, err, sizeof err), 0);
+    ck_assert_int_gt(stats_format_prom(want, sizeof want), 0);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0644);
+    ck_assert_ptr_nonnull(fp = fopen(path, "r"));
+    n = fread(got, 1, sizeof got - 1, fp);
+    got[n] = '\0';
+    fclose(fp);
+    ck_assert_str_eq(got, want);
+    ck_assert_ptr_nonnull(strstr(got, "\nsmime_milter_results_total{"
+                                      "direction=\"inbound\",result=\"pass\"} 2\n"));
+    ck_assert_ptr_nonnull(d = opendir(dir));
+    while ((e = readdir(d)) != NULL)
+        ck_assert_msg(e->d_name[0] == '.' ||
+                      strcmp(e->d_name, "smime-milter.prom") == 0,
+                      "left over: %s", e->d_name);
+    closedir(d);
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
 static Suite *stats_suite(void)
 {
     Suite *s = suite_create("stats");
@@ -863,6 +1076,8 @@ static Suite *stats_suite(void)
     tcase_add_test(tc, error_before_eoh);
     tcase_add_test(tc, threads_exact);
     tcase_add_test(tc, write_file_atomic);
+    tcase_add_test(tc, prom_format_rules);
+    tcase_add_test(tc, prom_file_by_name);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -53,7 +53,10 @@
 #	                           them; defaults: the tree holding this file)
 #	SMIME_MILTER               daemon to test (default
 #	                           $top_builddir/milter/smime-milter); "none"
-#	                           runs Postfix without it (milter tests skip)
+#	                           runs Postfix without it (milter tests skip);
+#	                           "external": one started elsewhere, which
+#	                           Postfix reaches at E2E_MILTER_POSTFIX (a
+#	                           Postfix milter address; tests/package.sh)
 #	SMIME_MILTER_WRAPPER       command put in front of it, e.g. "valgrind -q"
 #	E2E_KEYSTORE               keystore CDB for the milter's Keystore key;
 #	                           default: built by e2e_keystore_build with
@@ -257,7 +260,7 @@ e2e_pki() {
 }
 
 e2e_postfix_config() {
-    _smime="inet:127.0.0.1:$E2E_MILTER_PORT"
+    _smime=${E2E_MILTER_POSTFIX:-inet:127.0.0.1:$E2E_MILTER_PORT}
     _dkim="inet:127.0.0.1:$E2E_DKIM_PORT"
     if [ "$SMIME_MILTER" = none ]; then
         _in_milters='' _sub_milters=$_dkim
@@ -555,14 +558,15 @@ e2e_start() {
     # shellcheck disable=SC2046
     set -- $(e2e_free_ports 4)
     E2E_INBOUND_PORT=$1 E2E_SUBMIT_PORT=$2 E2E_MILTER_PORT=$3 E2E_DKIM_PORT=$4
-    if [ -z "${E2E_KEYSTORE:-}" ] && [ "$SMIME_MILTER" != none ]; then
+    if [ -z "${E2E_KEYSTORE:-}" ] && [ "$SMIME_MILTER" != none ] &&
+       [ "$SMIME_MILTER" != external ]; then
         E2E_KEYSTORE=$(e2e_keystore_build) || E2E_KEYSTORE=
     fi
     E2E_KEYSTORE=${E2E_KEYSTORE:-}
     e2e_postfix_config && e2e_sasl_setup && e2e_dkim_setup || return 1
     e2e_save_state
     e2e_dkim_start || return 1
-    if [ "$SMIME_MILTER" != none ]; then
+    if [ "$SMIME_MILTER" != none ] && [ "$SMIME_MILTER" != external ]; then
         e2e_milter_start || { e2e_save_state; return 1; }
     fi
     e2e_save_state

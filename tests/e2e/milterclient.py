@@ -2,10 +2,11 @@
 """milterclient.py - a minimal milter-protocol client for the e2e tests.
 
 SYNOPSIS
-    milterclient.py PORT MESSAGE DIR
+    milterclient.py PORT|unix:PATH MESSAGE DIR
 
 DESCRIPTION
-    Connects to the milter on 127.0.0.1:PORT and, on one connection, sends
+    Connects to the milter on 127.0.0.1:PORT (or the unix socket PATH)
+    and, on one connection, sends
     MESSAGE twice as an inbound message from 192.0.2.7.  The first time it
     stops after MAIL FROM, creates DIR/mailed and waits (at most 30 s) for
     DIR/go before it sends the recipient, headers, body and end of
@@ -31,8 +32,14 @@ REPLIES = {b"a": "accept", b"c": "continue", b"t": "tempfail",
 
 
 class Milter:
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+    def __init__(self, where):
+        if where.startswith("unix:"):
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(60)
+            self.sock.connect(where[5:])
+        else:
+            self.sock = socket.create_connection(("127.0.0.1", int(where)),
+                                                 timeout=60)
 
     def send(self, cmd, data=b""):
         self.sock.sendall(struct.pack(">I", len(data) + 1) + cmd + data)
@@ -104,8 +111,8 @@ def message(m, path, pause_dir):
 
 
 def main():
-    port, path, pause_dir = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-    m = Milter(port)
+    where, path, pause_dir = sys.argv[1], sys.argv[2], sys.argv[3]
+    m = Milter(where)
     # version 6, every action, no protocol flags
     m.expect(b"O", struct.pack(">III", 6, 0x1FF, 0), want=(b"O",))
     m.expect(b"C", b"client.example.net\0" + b"4" + struct.pack(">H", 25) +

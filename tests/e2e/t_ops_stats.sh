@@ -31,7 +31,9 @@ snapshot() {
 # counter FILE KEY: the value of KEY in a snapshot.
 counter() { awk -F= -v k="$2" '$1 == k { print $2 }' "$1"; }
 
-echo "StatsFile $stats" >>"$conf"
+# StatsInterval 0: only the signals write the file, so each snapshot is
+# the one its log line describes.
+printf 'StatsFile %s\nStatsInterval 0\n' "$stats" >>"$conf"
 e2e_milter_reload || die "reload with StatsFile failed"
 snapshot "$E2E_T/before" || die "no StatsFile after SIGUSR1"
 
