@@ -72,12 +72,23 @@ static void use_entry(struct walk *w, const keystore_entry_t *e,
     FUZZ_CHECK(keystore_may_sign(e, "") == internal);
     w->sink += (size_t)keystore_may_sign(e, address);
     w->sink += (size_t)keystore_may_sign(e, "someone-else");
-    const smime_signer_t *s = keystore_entry_signer(e);
-    FUZZ_CHECK(s != NULL);
-    /* 2030-01-01: inside the test PKI's validity, no clock involved. */
-    int problems = keystore_check(s, address, (time_t)1893456000,
-                                  err, sizeof err);
+    /* 2030-01-01: inside the test PKI's validity, no clock involved.
+     * Every credential is there; an entry may have no signer (only
+     * decryption credentials, or none valid then). */
+    const time_t t = (time_t)1893456000;
+    size_t nc = keystore_entry_ncreds(e);
+    FUZZ_CHECK(nc > 0);
+    for (size_t i = 0; i < nc; i++) {
+        const smime_signer_t *c = keystore_entry_cred(e, i);
+        FUZZ_CHECK(c != NULL);
+        FUZZ_CHECK(keystore_check(c, address, t, err, sizeof err) >= 0);
+        FUZZ_CHECK(memchr(err, '\0', sizeof err) != NULL);
+    }
+    const smime_signer_t *s = keystore_entry_signer_at(e, t);
+    int problems = keystore_entry_check(e, address, t, err, sizeof err);
     FUZZ_CHECK(problems >= 0);
+    FUZZ_CHECK(s == NULL || problems == 0 ||
+               strcasecmp(address, keystore_entry_address(e)) != 0);
     FUZZ_CHECK(memchr(err, '\0', sizeof err) != NULL);
 }
 
