@@ -209,6 +209,7 @@ certstore_t *certstore_open(const char *path, unsigned flags, size_t mapsize,
     struct cs_env *e;
     certstore_t *cs = calloc(1, sizeof(*cs));
     char why[300];
+    char eb[128];               /* smime_strerror() text */
     int exists;
 
     pthread_once(&atfork_once, atfork_init);
@@ -222,7 +223,8 @@ certstore_t *certstore_open(const char *path, unsigned flags, size_t mapsize,
     exists = stat(path, &st) == 0;
     if (!exists && (errno != ENOENT || !(flags & CERTSTORE_CREATE) ||
                     !cs->rdwr)) {
-        smime_seterr(err, errlen, "%s: %s", path, strerror(errno));
+        smime_seterr(err, errlen, "%s: %s", path,
+                     smime_strerror(errno, eb, sizeof eb));
         goto fail;
     }
     if (exists && !S_ISREG(st.st_mode)) {

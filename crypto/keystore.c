@@ -159,12 +159,13 @@ snapshot(int fd, off_t size, const char *path, char *err, size_t errlen)
 {
     int m = memfd_create("smime-keystore", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     char buf[16384];
+    char eb[128];               /* smime_strerror() text */
     off_t total = 0;
     ssize_t n;
 
     if (m < 0) {
         smime_seterr(err, errlen, "cannot copy keystore %s: %s", path,
-                     strerror(errno));
+                     smime_strerror(errno, eb, sizeof eb));
         return -1;
     }
     while ((n = read(fd, buf, sizeof(buf))) != 0) {
@@ -177,8 +178,8 @@ snapshot(int fd, off_t size, const char *path, char *err, size_t errlen)
             if (w < 0 && errno == EINTR)
                 continue;
             if (w < 0) {
-                smime_seterr(err, errlen, "cannot copy keystore %s: %s",
-                             path, strerror(errno));
+                smime_seterr(err, errlen, "cannot copy keystore %s: %s", path,
+                             smime_strerror(errno, eb, sizeof eb));
                 goto fail;
             }
             done += w;
@@ -187,7 +188,7 @@ snapshot(int fd, off_t size, const char *path, char *err, size_t errlen)
     }
     if (n < 0) {
         smime_seterr(err, errlen, "cannot read keystore %s: %s", path,
-                     strerror(errno));
+                     smime_strerror(errno, eb, sizeof eb));
         goto fail;
     }
     if (total != size) {
@@ -198,7 +199,7 @@ snapshot(int fd, off_t size, const char *path, char *err, size_t errlen)
     if (fcntl(m, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
               F_SEAL_SEAL) < 0) {
         smime_seterr(err, errlen, "cannot copy keystore %s: %s", path,
-                     strerror(errno));
+                     smime_strerror(errno, eb, sizeof eb));
         goto fail;
     }
     return m;
@@ -323,7 +324,8 @@ gen_open(const char *path, struct ks_ident *id, int *transient, char *err,
     if (cdb_init(&g->cdb, g->fd) < 0) {
         *transient = errno != EPROTO;        /* else too short */
         smime_seterr(err, errlen, *transient ? "cannot map keystore %s: %s"
-                     : "keystore %s is not a CDB file", path, strerror(errno));
+                     : "keystore %s is not a CDB file", path,
+                     smime_strerror(errno, eb, sizeof eb));
         goto fail;
     }
     if (gen_validate(g, path, err, errlen) < 0) {

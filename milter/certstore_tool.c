@@ -32,6 +32,7 @@
 #include "cert.h"
 #include "certstore.h"
 #include "conf.h"
+#include "errbuf.h"
 
 #define MAX_FILE (16 * 1024 * 1024)
 #define MAX_CHAIN 8
@@ -97,8 +98,10 @@ static int pkcs7_certs(const gnutls_datum_t *d, gnutls_x509_crt_fmt_t fmt,
     return ok ? 0 : -1;
 }
 
-/* The certificates of a PEM, DER or PKCS#7 file: 0, or -1 with why. */
-static int read_certs(const char *path, struct certs *out, const char **why)
+/* The certificates of a PEM, DER or PKCS#7 file: 0, or -1 with why
+ * (which may point into eb). */
+static int read_certs(const char *path, struct certs *out, const char **why,
+                      char *eb, size_t eblen)
 {
     FILE *f = fopen(path, "rb");
     struct stat st;
@@ -109,7 +112,7 @@ static int read_certs(const char *path, struct certs *out, const char **why)
     out->n = 0;
     *why = "no certificate found (PEM, DER or PKCS#7 expected)";
     if (f == NULL || fstat(fileno(f), &st) < 0) {
-        *why = strerror(errno);
+        *why = smime_strerror(errno, eb, eblen);
         goto done;
     }
     if (!S_ISREG(st.st_mode) || st.st_size > MAX_FILE) {
@@ -242,9 +245,10 @@ static int import_file(certstore_t *cs, const char *file)
     gnutls_datum_t chain[MAX_CHAIN];
     size_t nchain = 0;
     const char *why;
+    char eb[128];               /* smime_strerror() text */
     int problems = 0, leaves = 0;
 
-    if (read_certs(file, &c, &why) < 0) {
+    if (read_certs(file, &c, &why, eb, sizeof eb) < 0) {
         fprintf(stderr, "%s: %s\n", file, why);
         return 1;
     }

@@ -25,6 +25,7 @@
 #include <gnutls/x509.h>
 
 #include "conf_check.h"
+#include "errbuf.h"
 #include "keystore.h"
 #include "keystore_vet.h"
 
@@ -50,13 +51,14 @@ static void parent_dir(const char *key, const char *file, conf_check_fn fn,
                        void *arg)
 {
     char buf[4096];
+    char eb[128];               /* smime_strerror() text */
     struct stat st;
 
     snprintf(buf, sizeof buf, "%s", file);
     const char *dir = dirname(buf);
     if (stat(dir, &st) != 0)
         say(fn, arg, key, 0, 0, "%s: directory %s: %s", key, dir,
-            strerror(errno));
+            smime_strerror(errno, eb, sizeof eb));
     else if (!S_ISDIR(st.st_mode))
         say(fn, arg, key, 0, 0, "%s: %s is not a directory", key, dir);
 }
@@ -142,7 +144,8 @@ static void check_user_access(const config_t *c, conf_check_fn fn,
 {
     struct probe p[64];
     char user[256], statsdir[4096];
-    const char *colon;
+    char eb[128];               /* smime_strerror() text */
+    const char *colon, *why;
     struct passwd *pw;
     gid_t gid;
     int fds[2];
@@ -169,7 +172,7 @@ static void check_user_access(const config_t *c, conf_check_fn fn,
     n = probes(c, p, sizeof p / sizeof p[0], statsdir, sizeof statsdir);
     if (pipe(fds) != 0 || (pid = fork()) < 0) {
         say(fn, arg, "UserID", 0, 1, "UserID: cannot check the files as "
-            "%s: %s", user, strerror(errno));
+            "%s: %s", user, smime_strerror(errno, eb, sizeof eb));
         return;
     }
     if (pid == 0) {
@@ -186,16 +189,17 @@ static void check_user_access(const config_t *c, conf_check_fn fn,
         }
         if (r == 0)
             continue;
+        why = smime_strerror(r, eb, sizeof eb);
         if (p[i].dir)
             say(fn, arg, p[i].key, p[i].i, 0, "%s: %s is not writable by "
-                "UserID %s: %s", p[i].key, p[i].path, user, strerror(r));
+                "UserID %s: %s", p[i].key, p[i].path, user, why);
         else if (*p[i].key)
             say(fn, arg, p[i].key, p[i].i, 0, "%s: %s is not readable by "
                 "UserID %s (it is read again on SIGHUP): %s", p[i].key,
-                p[i].path, user, strerror(r));
+                p[i].path, user, why);
         else
             say(fn, arg, "", 0, 0, "not readable by UserID %s (it is read "
-                "again on SIGHUP): %s", user, strerror(r));
+                "again on SIGHUP): %s", user, why);
     }
     close(fds[0]);
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "errbuf.h"
 
 /* ---- PidFile ---- */
 
@@ -42,10 +43,12 @@ int pidfile_lock(const char *path, char *err, size_t errlen)
      * nothing anyone else can see: check it is still the file at path. */
     for (int tries = 0; tries < 10; tries++) {
         struct stat fst, pst;
+        char eb[128];           /* smime_strerror() text */
         int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 
         if (fd < 0) {
-            snprintf(err, errlen, "PidFile %s: %s", path, strerror(errno));
+            snprintf(err, errlen, "PidFile %s: %s", path,
+                     smime_strerror(errno, eb, sizeof eb));
             return -1;
         }
         if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -60,7 +63,7 @@ int pidfile_lock(const char *path, char *err, size_t errlen)
                          "is already running", path);
             else
                 snprintf(err, errlen, "PidFile %s: cannot lock: %s", path,
-                         strerror(e));
+                         smime_strerror(e, eb, sizeof eb));
             return -1;
         }
         if (fstat(fd, &fst) == 0 && stat(path, &pst) == 0 &&
@@ -135,11 +138,13 @@ static int answered(const char *path)
 int unix_socket_claim(const char *path, char *err, size_t errlen)
 {
     struct stat st;
+    char eb[128];               /* smime_strerror() text */
 
     if (lstat(path, &st) != 0) {
         if (errno == ENOENT)
             return 0;
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        snprintf(err, errlen, "%s: %s", path,
+                 smime_strerror(errno, eb, sizeof eb));
         return -1;
     }
     if (!S_ISSOCK(st.st_mode)) {
@@ -155,13 +160,13 @@ int unix_socket_claim(const char *path, char *err, size_t errlen)
     case 0:
         if (unlink(path) != 0 && errno != ENOENT) {
             snprintf(err, errlen, "cannot remove the stale socket %s: %s",
-                     path, strerror(errno));
+                     path, smime_strerror(errno, eb, sizeof eb));
             return -1;
         }
         return 0;
     default:
         snprintf(err, errlen, "cannot tell whether %s is in use: %s",
-                 path, strerror(errno));
+                 path, smime_strerror(errno, eb, sizeof eb));
         return -1;
     }
 }

@@ -33,6 +33,7 @@
 
 #include "cert.h"
 #include "conf.h"
+#include "errbuf.h"
 #include "keystore.h"
 #include "keystore_vet.h"
 
@@ -229,6 +230,7 @@ load_entry(const char *source, struct source_entry *e, const char *file,
            const struct vet_ctx *vc)
 {
     char err[512];
+    char eb[128];               /* smime_strerror() text */
     size_t len = 0;
     char *path = resolve(source, file);
     unsigned char *data = path ? read_credential(path, &len) : NULL;
@@ -237,7 +239,8 @@ load_entry(const char *source, struct source_entry *e, const char *file,
         fprintf(stderr, "%s:%u: cannot read %s: %s\n", source, e->line,
                 path ? path : file,
                 errno == EFBIG ? "file too large" :
-                errno == EINVAL ? "not a regular file" : strerror(errno));
+                errno == EINVAL ? "not a regular file"
+                                : smime_strerror(errno, eb, sizeof eb));
         free(path);
         return 1;
     }
@@ -334,10 +337,11 @@ read_source(const char *source, const struct vet_ctx *vc,
     unsigned lineno = 0;
     int problems = 0, toomany;
     const char *bad;
+    char eb[128];               /* smime_strerror() text */
 
     if (f == NULL) {
         fprintf(stderr, "smime-keystore: cannot open %s: %s\n", source,
-                strerror(errno));
+                smime_strerror(errno, eb, sizeof eb));
         return -1;
     }
     while (getline(&line, &cap, f) > 0) {
@@ -392,7 +396,7 @@ read_source(const char *source, const struct vet_ctx *vc,
     }
     if (ferror(f)) {
         fprintf(stderr, "smime-keystore: cannot read %s: %s\n", source,
-                strerror(errno));
+                smime_strerror(errno, eb, sizeof eb));
         problems = -1;
     }
     free(line);

@@ -253,6 +253,7 @@ static int listen_nodelay(void)
 static int drop_privileges(const char *spec, const char *unix_path)
 {
     char user[256];
+    char eb[128];               /* smime_strerror() text */
     const char *colon = strchr(spec, ':');
     size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
     struct passwd *pw;
@@ -276,11 +277,12 @@ static int drop_privileges(const char *spec, const char *unix_path)
     }
     if (unix_path && chown(unix_path, pw->pw_uid, gid) != 0)
         log_info(LOG_WARNING, "event=chown status=failed path=%s "
-                 "error=\"%s\"", unix_path, strerror(errno));
+                 "error=\"%s\"", unix_path,
+                 smime_strerror(errno, eb, sizeof eb));
     if (initgroups(user, gid) != 0 || setgid(gid) != 0 ||
         setuid(pw->pw_uid) != 0) {
         log_info(LOG_ERR, "event=setuid status=failed user=%s error=\"%s\"",
-                 spec, strerror(errno));
+                 spec, smime_strerror(errno, eb, sizeof eb));
         return -1;
     }
     if (pw->pw_uid != 0 && (setuid(0) == 0 || geteuid() != pw->pw_uid ||
@@ -481,7 +483,8 @@ static int run_daemon(config_t *cfg, const char *path, unsigned flags,
     log_open(progname, cfg->syslog_facility, cfg->log_level, 1, foreground);
     if (pid_fd >= 0 && pidfile_write(pid_fd) != 0)
         log_info(LOG_WARNING, "event=pidfile status=failed path=%s "
-                 "error=\"%s\"", cfg->pid_file, strerror(errno));
+                 "error=\"%s\"", cfg->pid_file,
+                 smime_strerror(errno, eb, sizeof eb));
     if (cfg->user_id && drop_privileges(cfg->user_id,
             ss.family == SOCKSPEC_UNIX ? ss.path : NULL) != 0)
         return 1;

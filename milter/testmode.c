@@ -21,6 +21,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "errbuf.h"
 #include "log.h"
 #include "rfc5322.h"
 #include "session.h"
@@ -446,6 +447,7 @@ int testmode_run(config_t *cfg, const char *path, const char *login,
     struct tmode t = {0};
     session_t *s = session_new();
     enum session_status st = SESSION_TEMPFAIL;
+    char eb[128];               /* smime_strerror() text */
     int rc = 1;
 
     t.cfg = cfg;
@@ -454,7 +456,8 @@ int testmode_run(config_t *cfg, const char *path, const char *login,
         return 1;
     }
     if ((t.in = open_input(cfg, path)) == NULL) {
-        log_info(LOG_ERR, "cannot read %s: %s", path, strerror(errno));
+        log_info(LOG_ERR, "cannot read %s: %s", path,
+                 smime_strerror(errno, eb, sizeof eb));
         goto out;
     }
     if (session_set_client(s, client ? client : TESTMODE_DEFAULT_CLIENT) ||
@@ -465,12 +468,14 @@ int testmode_run(config_t *cfg, const char *path, const char *login,
         goto oom;
     if (read_headers(&t, s) != 0) {
         log_info(LOG_ERR, "cannot read %s: %s", path,
-                 errno ? strerror(errno) : "out of memory");
+                 errno ? smime_strerror(errno, eb, sizeof eb)
+                       : "out of memory");
         goto out;
     }
     session_eoh(s);
     if (feed_body(&t, s) != 0) {
-        log_info(LOG_ERR, "cannot read %s: %s", path, strerror(errno));
+        log_info(LOG_ERR, "cannot read %s: %s", path,
+                 smime_strerror(errno, eb, sizeof eb));
         goto out;
     }
     st = session_eom(s, &tm_actions, &t);
@@ -486,7 +491,7 @@ int testmode_run(config_t *cfg, const char *path, const char *login,
     default:
         if (write_output(&t, stdout) != 0) {
             log_info(LOG_ERR, "cannot write the message: %s",
-                     strerror(errno));
+                     smime_strerror(errno, eb, sizeof eb));
             rc = 1;
         } else {
             rc = 0;
