@@ -113,6 +113,9 @@ static void log_failure(int prio, const char *event, const char *what,
 
 static int sig_pipe[2] = {-1, -1};
 
+/* A TERM or INT has come: read before the milter thread is started. */
+static volatile sig_atomic_t stop_requested;
+
 /* Sent to the milter thread to cut libmilter's select() short. */
 #define WAKE_SIGNAL SIGUSR2
 
@@ -121,6 +124,8 @@ static void on_signal(int sig)
 {
     int e = errno;
     char c = sig == SIGUSR1 ? 'u' : sig == SIGHUP ? 'h' : 't';
+    if (c == 't')
+        stop_requested = 1;
     if (write(sig_pipe[1], &c, 1) < 0) {
         /* the pipe is full: that request is pending already */
     }
@@ -384,18 +389,22 @@ static void stats_tick(time_t *due)
     }
 }
 
-/* Signal dispositions of the daemon.  The milter thread and every thread
- * it starts (libmilter's signal thread, one per connection) inherit a
- * mask that blocks HUP, USR1, TERM and INT, so these reach the main
- * thread's handler; libmilter's signal thread, which sigwait()s for HUP,
- * TERM and INT, would only see one that came while the main thread had
- * another one pending, and then stops the milter itself, just slower.
- * 0, or an errno value. */
-static int start_milter_thread(pthread_t *tid)
+/* The signals the main thread handles: HUP reload, USR1 statistics,
+ * TERM and INT stop. */
+static void daemon_sigset(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGHUP);
+    sigaddset(set, SIGUSR1);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+}
+
+/* Signal dispositions of the daemon, set while run_daemon() holds the
+ * signals of daemon_sigset() blocked.  0, or an errno value. */
+static int set_signal_handlers(void)
 {
     struct sigaction sa;
-    sigset_t set, old;
-    int rc;
 
     memset(&sa, 0, sizeof sa);
     sigemptyset(&sa.sa_mask);
@@ -411,11 +420,21 @@ static int start_milter_thread(pthread_t *tid)
     sa.sa_handler = SIG_IGN;
     if (sigaction(SIGPIPE, &sa, NULL) != 0)
         return errno;
-    sigemptyset(&set);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGUSR1);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
+    return 0;
+}
+
+/* The milter thread and every thread it starts (libmilter's signal
+ * thread, one per connection) inherit a mask that blocks the signals of
+ * daemon_sigset(), so these reach the main thread's handler; libmilter's
+ * signal thread, which sigwait()s for HUP, TERM and INT, would only see
+ * one that came while the main thread had another one pending, and then
+ * stops the milter itself, just slower.  0, or an errno value. */
+static int start_milter_thread(pthread_t *tid)
+{
+    sigset_t set, old;
+    int rc;
+
+    daemon_sigset(&set);
     pthread_sigmask(SIG_BLOCK, &set, &old);
     rc = pthread_create(tid, NULL, milter_thread, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -455,6 +474,39 @@ static int open_listener(config_t *cfg, const struct sockspec *ss,
     return 0;
 }
 
+/* The main thread while the milter runs: signals (through sig_pipe) and
+ * the periodic StatsFile write.  'q' when the milter thread stopped, 'e'
+ * when it failed. */
+static char serve(pthread_t tid, const char *path, unsigned flags,
+                  const char *socket_opt)
+{
+    time_t stats_due = 0;
+    char ch = 'e';
+
+    for (;;) {
+        struct pollfd pfd = {.fd = sig_pipe[0], .events = POLLIN};
+        int r = poll(&pfd, 1, stats_timeout(&stats_due));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r == 0) {
+            stats_tick(&stats_due);
+            continue;
+        }
+        ssize_t n = r < 0 ? -1 : read(sig_pipe[0], &ch, 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n > 0 && ch == 'u') {
+            write_stats(1);
+            continue;
+        }
+        if (n > 0 && ch == 't')
+            ch = stop_milter(tid);
+        if (n <= 0 || ch != 'h')
+            return n <= 0 ? 'e' : ch;
+        reload(path, flags, socket_opt);
+    }
+}
+
 static int run_daemon(config_t *cfg, const char *path, unsigned flags,
                       const char *socket_opt, int foreground)
 {
@@ -463,15 +515,21 @@ static int run_daemon(config_t *cfg, const char *path, unsigned flags,
     char err[700];
     char eb[128];               /* smime_strerror() text */
     pthread_t tid;
-    time_t stats_due = 0;
-    char ch = 'e';
+    char ch;
     int pid_fd = -1;
+    sigset_t sigs;
 
     if (sockspec_parse(socket_opt ? socket_opt : cfg->socket, &ss, err,
                        sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", progname, err);   /* checked before */
         return 1;
     }
+    /* From the PidFile lock on, the default action of these signals
+     * would leave the socket and the PidFile behind (and HUP or an
+     * inherited mask would reach libmilter, which stops on HUP): they
+     * wait, blocked, until the handlers are in place. */
+    daemon_sigset(&sigs);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     /* problems before detaching also go to the terminal */
     log_open(progname, cfg->syslog_facility, cfg->log_level, 1, 1);
     if (open_listener(cfg, &ss, &pid_fd, &sock_st) != 0)
@@ -497,37 +555,26 @@ static int run_daemon(config_t *cfg, const char *path, unsigned flags,
         return 1;
     }
     stats_reset();
-    if ((errno = start_milter_thread(&tid)) != 0) {
-        log_failure(LOG_ERR, "start", "cannot set up signals or start the "
-                    "milter thread", errno);
+    if ((errno = set_signal_handlers()) != 0) {
+        log_failure(LOG_ERR, "start", "cannot set up signals", errno);
         return 1;
     }
-    log_info(LOG_NOTICE, "event=start status=listening version=%s "
-             "config=%s socket=%s pid=%ld", PACKAGE_VERSION, path, ss.conn,
-             (long)getpid());
-    for (;;) {
-        struct pollfd pfd = {.fd = sig_pipe[0], .events = POLLIN};
-        int r = poll(&pfd, 1, stats_timeout(&stats_due));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r == 0) {
-            stats_tick(&stats_due);
-            continue;
+    /* what came meanwhile is handled now; a stop needs no milter thread */
+    pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
+    if (stop_requested) {
+        ch = 'q';
+    } else {
+        if ((errno = start_milter_thread(&tid)) != 0) {
+            log_failure(LOG_ERR, "start", "cannot start the milter thread",
+                        errno);
+            return 1;
         }
-        ssize_t n = r < 0 ? -1 : read(sig_pipe[0], &ch, 1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n > 0 && ch == 'u') {
-            write_stats(1);
-            continue;
-        }
-        if (n > 0 && ch == 't')
-            ch = stop_milter(tid);
-        if (n <= 0 || ch != 'h')
-            break;
-        reload(path, flags, socket_opt);
+        log_info(LOG_NOTICE, "event=start status=listening version=%s "
+                 "config=%s socket=%s pid=%ld", PACKAGE_VERSION, path,
+                 ss.conn, (long)getpid());
+        ch = serve(tid, path, flags, socket_opt);
+        pthread_join(tid, NULL);
     }
-    pthread_join(tid, NULL);
     if (ss.family == SOCKSPEC_UNIX &&
         unix_socket_release(ss.path, &sock_st) != 0 && errno != ENOENT)
         log_info(LOG_WARNING, "event=stop status=warning path=%s "

@@ -11,6 +11,8 @@
 #	answers; SIGTERM stops a daemon and removes its socket and pid
 #	file; a stale socket nobody answers on is replaced, a file that is
 #	no socket is not; a second daemon with the same PidFile refuses;
+#	SIGTERM and SIGHUP that come during the start (pending before
+#	exec) give a clean stop and a reload;
 #	a port in use fails the start; -h, --help, -a NOTANIP;
 #	smime-keystore -h, --help, -V.
 #	Daemons run in the foreground in a temporary directory; every wait
@@ -150,6 +152,56 @@ fi
 wait "$first"
 rc=$?
 [ "$rc" -eq 0 ] && ok "SIGTERM: exit 0" || bad "SIGTERM: exit $rc"
+
+# --- signals that come before the daemon is ready -------------------------
+# pending SIG CONF: start the daemon in the foreground with SIG already
+# pending (blocked, then sent, then exec: both survive exec), which is
+# what a signal that arrives at any moment of the start looks like to a
+# daemon that holds its signals until its handlers are in place.
+pending() {
+    _sig=$1 _name=$2
+    python3 -c 'import os, signal, sys
+sig = getattr(signal, sys.argv[1])
+signal.pthread_sigmask(signal.SIG_BLOCK, [sig])
+os.kill(os.getpid(), sig)
+os.execv(sys.argv[2], sys.argv[2:])' "$_sig" "$M" -f -c "$T/$_name.conf" \
+        >"$T/$_name.log" 2>&1 &
+    pid=$!
+    pids="$pids $pid"
+}
+# SIGTERM before the start: a clean stop (socket and PidFile removed, the
+# stop logged, exit 0), not death by the default action nor a hang.
+S=$T/early.sock
+conf early "unix:$S" "PidFile $T/early.pid"
+pending SIGTERM early
+if wait_for 30 gone "$pid"; then
+    wait "$pid"
+    rc=$?
+    if [ "$rc" -eq 0 ] && [ ! -e "$S" ] && [ ! -e "$T/early.pid" ] &&
+        grep -q 'event=stop status=stopped' "$T/early.log"; then
+        ok "SIGTERM during the start: stopped, socket and pid file removed"
+    else
+        bad "SIGTERM during the start: exit $rc; $(echo "$T"/early.*); $(cat "$T/early.log")"
+    fi
+else
+    bad "SIGTERM during the start: still running: $(cat "$T/early.log")"
+fi
+# SIGHUP before the start: a reload once the daemon is up; libmilter,
+# which stops on HUP, never sees it.
+S=$T/hup.sock
+conf hup "unix:$S"
+pending SIGHUP hup
+if wait_for 30 grep -q 'event=reload status=reloaded' "$T/hup.log" &&
+    answers "$S"; then
+    ok "SIGHUP during the start: reloaded, still answering"
+else
+    bad "SIGHUP during the start: $(cat "$T/hup.log")"
+fi
+if stop "$pid" && wait "$pid" && [ ! -e "$S" ]; then
+    ok "SIGTERM after an early SIGHUP: stopped, exit 0"
+else
+    bad "SIGTERM after an early SIGHUP: $(cat "$T/hup.log")"
+fi
 
 # --- a stale socket is replaced, a file that is no socket is not ---------
 S=$T/stale.sock
