@@ -160,7 +160,11 @@ static void *stopper_thread(void *arg)
  * a thread of its own, and a signal to the milter thread ends its poll()
  * with EINTR; the listener then sees the flag and returns at once.  The
  * signal is repeated every 100 ms in case one came before the flag was
- * set or before the poll().  Returns 'q' (stopped) or 'e' (failed). */
+ * set or before the poll().  A stop that comes before the listener runs
+ * (between pthread_create and its loop) makes libmilter reopen the socket
+ * that smfi_stop() just closed, and fail when it cannot (as root the
+ * unix path is still there); the thread then reports 'e', but it did
+ * stop as asked, and run_daemon() removes the socket: 'q' either way. */
 static char stop_milter(pthread_t tid)
 {
     struct pollfd pfd = {.fd = sig_pipe[0], .events = POLLIN};
@@ -181,7 +185,7 @@ static char stop_milter(pthread_t tid)
         if (poll(&pfd, 1, 100) <= 0)
             continue;
         if (read(sig_pipe[0], &ch, 1) == 1 && (ch == 'q' || ch == 'e'))
-            return ch;
+            return 'q';
     }
 }
 
