@@ -235,24 +235,22 @@ if [ $? = 0 ] && grep -q "^$W/src/ed.txt:1: warning: Ed25519" "$W/out"; then
 else
 	notok "-c: Ed25519 built with a warning"; show "$W/out"
 fi
+# conf_refused WHAT CONF PATTERN: build -c CONF exits 1 with a message
+# matching PATTERN and leaves OUTPUT as it was.
+conf_refused() {
+	"$KS" build -c "$2" "$W/src/good.txt" "$OUT" >"$W/out" 2>&1
+	if [ $? = 1 ] && grep -q "$3" "$W/out" &&
+	   cmp -s "$OUT" "$W/trusted.before"; then
+		ok "-c with $1: nothing written"
+	else
+		notok "-c with $1: nothing written"; show "$W/out"
+	fi
+}
 printf 'Mode sv\nTrustAnchorFile %s/nosuch.pem\n' "$W" >"$W/bad.conf"
-"$KS" build -c "$W/bad.conf" "$W/src/good.txt" "$OUT" >"$W/out" 2>&1
-if [ $? = 1 ] && grep -q "nosuch.pem" "$W/out" &&
-   cmp -s "$OUT" "$W/trusted.before"; then
-	ok "-c with an unusable configuration: nothing written"
-else
-	notok "-c with an unusable configuration: nothing written"; show "$W/out"
-fi
-
+conf_refused "an unusable configuration" "$W/bad.conf" "nosuch.pem"
 printf 'Mode s\nKeystore %s/k.cdb\n' "$W" >"$W/noanchor.conf"
-"$KS" build -c "$W/noanchor.conf" "$W/src/good.txt" "$OUT" >"$W/out" 2>&1
-if [ $? = 1 ] && grep -q "has no TrustAnchorFile" "$W/out" &&
-   cmp -s "$OUT" "$W/trusted.before"; then
-	ok "-c with a configuration without trust anchors: nothing written"
-else
-	notok "-c with a configuration without trust anchors: nothing written"
-	show "$W/out"
-fi
+conf_refused "a configuration without trust anchors" "$W/noanchor.conf" \
+    "has no TrustAnchorFile"
 
 # --- expiring within 30 days: list and check say so ---
 "$CERTTOOL" --generate-privkey --key-type ecdsa --curve secp256r1 \
