@@ -32,22 +32,13 @@
 #	GOLDEN_KEEP	if set, keep outputs in tests/work/golden/
 
 set -u
-export LC_ALL=C
-
-here=$(cd "$(dirname "$0")" && pwd)
-top_srcdir=${top_srcdir:-$(dirname "$here")}
-top_builddir=${top_builddir:-$top_srcdir}
-MILTER=${SMIME_MILTER:-$top_builddir/milter/smime-milter}
+. "$(dirname "$0")/testlib.sh"
 WORK=$top_builddir/tests/work
 PKI=$WORK/pki
 MSGS=$WORK/msgs
 G=$WORK/golden
 ID=mx.test.example
 
-if [ ! -x "$MILTER" ]; then
-	echo "golden.sh: no $MILTER (build it first)" >&2
-	exit 99
-fi
 mkdir -p "$WORK"
 sh "$top_srcdir/tests/pki/mkpki.sh" "$PKI" || exit 99
 sh "$top_srcdir/tests/fixtures/mkmsgs.sh" "$PKI" "$MSGS" || exit 99
@@ -63,13 +54,6 @@ TrustAnchorFile $PKI/roots.pem
 CRLFile $PKI/crl.pem
 InternalHosts none
 EOF
-
-passed=0
-failed=0
-fail() {
-	echo "FAIL $1: $2"
-	failed=$((failed + 1))
-}
 
 # first_header FILE: print the first header of FILE unfolded (line ends
 # and folding CR/LF removed) and, on a second line, how many lines it has.
@@ -257,7 +241,7 @@ check_case() {
 		fi
 		i=$((i + 1))
 	done
-	passed=$((passed + 1))
+	pass
 }
 
 while read -r name res part signers reasons; do
@@ -294,7 +278,7 @@ golden_file() {
 		fail "$label" "output differs from $name.ref:"
 		diff "$ref" "$out" | head -20 | cut -c 1-200 | sed 's/^/	/'
 	else
-		passed=$((passed + 1))
+		pass
 	fi
 	[ -n "${GOLDEN_KEEP:-}" ] || rm -f "$out"
 }
@@ -317,5 +301,4 @@ else
 fi
 
 [ -n "${GOLDEN_KEEP:-}" ] || rm -rf "$G"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+test_summary

@@ -26,19 +26,10 @@
 #	SMIME_MILTER	the daemon (default $top_builddir/milter/smime-milter)
 
 set -u
-export LC_ALL=C
-
-here=$(cd "$(dirname "$0")" && pwd)
-top_srcdir=${top_srcdir:-$(dirname "$here")}
-top_builddir=${top_builddir:-$top_srcdir}
-MILTER=${SMIME_MILTER:-$top_builddir/milter/smime-milter}
+. "$(dirname "$0")/testlib.sh"
 DATA=$top_srcdir/tests/data
 W=$top_builddir/tests/work/log_notice
 
-if [ ! -x "$MILTER" ]; then
-	echo "log_notice.sh: no $MILTER (build it first)" >&2
-	exit 99
-fi
 rm -rf "$W"
 mkdir -p "$W" || exit 99
 PY=${PYTHON3:-python3}
@@ -48,16 +39,6 @@ if ! command -v "$PY" >/dev/null 2>&1; then
 fi
 version=$("$MILTER" -V | sed -n '1s/^smime-milter //p')
 [ -n "$version" ] || { echo "log_notice.sh: no version from -V" >&2; exit 99; }
-
-passed=0
-failed=0
-fail() {
-	echo "FAIL $1: $2"
-	failed=$((failed + 1))
-}
-pass() {
-	passed=$((passed + 1))
-}
 
 # conf LEVEL: a configuration in $W/LEVEL.conf.
 conf() {
@@ -110,9 +91,9 @@ while [ ! -S "$sock" ] && [ $i -lt 300 ] && kill -0 "$pid" 2>/dev/null; do
 	sleep 0.1
 	i=$((i + 1))
 done
-# The socket exists before libmilter's listener runs, and a SIGTERM
-# before that is a different story (libmilter reopens the closed socket
-# and fails): wait until it answers an option negotiation.
+# The socket exists before libmilter's listener runs: wait until it
+# answers an option negotiation, so the daemon stopped is one that served
+# (a SIGTERM before that is tests/daemon.sh's business).
 answers() {
 	"$PY" - "$sock" <<'EOF2'
 import socket, struct, sys
@@ -150,6 +131,5 @@ else
 	fi
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ] && rm -rf "$W"
-[ "$failed" -eq 0 ]
+test_summary || exit 1
+rm -rf "$W"
