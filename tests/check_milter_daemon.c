@@ -95,23 +95,9 @@ END_TEST
 
 /* ---- checks once the whole file is read ---- */
 
-static char reports[8192];
-static int nreports;
-
-static void collect(void *arg, const char *msg)
-{
-    (void)arg;
-    nreports++;
-    strncat(reports, msg, sizeof reports - strlen(reports) - 2);
-    strcat(reports, "\n");
-}
-
 static config_t *load(const char *text, unsigned flags)
 {
-    reports[0] = '\0';
-    nreports = 0;
-    return config_load_string("t.conf", text, CONFIG_NO_DERIVED | flags,
-                              collect, NULL);
+    return milter_test_load(text, flags);
 }
 
 static void refused(const char *text, unsigned flags, const char *want)
