@@ -42,6 +42,10 @@
 #	  e2e_assert_ar "$out" pass "signature verified"
 #	  e2e_pass "signed message verified"
 #
+#	A test that changes the suite's state uses e2e_conf_set /
+#	e2e_conf_restore (configuration, SIGHUP), e2e_keystore_use (keystore)
+#	and e2e_at_exit (anything else to undo); never an EXIT trap of its own.
+#
 #	Exit 0 = passed, 77 = skipped, anything else = failed (e2e_fail prints
 #	the reason; run.sh then prints the Postfix, milter and opendkim log
 #	lines written during the test).  Under ./quickstart check
@@ -479,6 +483,57 @@ e2e_milter_reload() {
     return 1
 }
 
+# e2e_conf_set KEY VALUE [KEY VALUE ...]: in the milter's configuration
+# each KEY's line(s) replaced by "KEY VALUE" (appended when there is
+# none), then SIGHUP; returns e2e_milter_reload's status.  The first call
+# of a test keeps the original, which e2e_conf_restore (or the test's
+# exit) puts back.
+e2e_conf_set() {
+    _conf=$E2E_DIR/smime-milter.conf
+    if [ ! -f "$E2E_T/conf.orig" ]; then
+        cp "$_conf" "$E2E_T/conf.orig" || return 1
+        e2e_at_exit '[ -z "$E2E_CONF_CHANGED" ] || e2e_conf_restore'
+    fi
+    E2E_CONF_CHANGED=1
+    while [ $# -ge 2 ]; do
+        awk -v k="$1" -v v="$2" '
+            $1 == k { if (!done) print k " " v; done = 1; next }
+            { print }
+            END { if (!done) print k " " v }' "$_conf" >"$_conf.new" &&
+            mv "$_conf.new" "$_conf" || return 1
+        shift 2
+    done
+    e2e_milter_reload
+}
+
+# e2e_conf_restore: the configuration as it was before e2e_conf_set,
+# reloaded; returns e2e_milter_reload's status.
+e2e_conf_restore() {
+    # shellcheck disable=SC2034   # read by e2e_conf_set's exit command
+    E2E_CONF_CHANGED=
+    cp "$E2E_T/conf.orig" "$E2E_DIR/smime-milter.conf" && e2e_milter_reload
+}
+
+# e2e_keystore_use SOURCE: smime-keystore build SOURCE into the milter's
+# keystore ($E2E_KEYSTORE; the daemon takes it with the next message);
+# on failure the build's messages on stderr and 1.  Calls e2e_keystore_keep.
+e2e_keystore_use() {
+    e2e_keystore_keep
+    "$top_builddir/milter/smime-keystore" build "$1" "$E2E_KEYSTORE" \
+        >"$E2E_T/keystore-build.log" 2>&1 ||
+        { e2e_say "e2e: smime-keystore build $1 failed:"
+          cat "$E2E_T/keystore-build.log" >&2; return 1; }
+}
+
+# e2e_keystore_keep: the test changes or damages $E2E_KEYSTORE; its exit
+# rebuilds the suite's keystore from $E2E_DIR/keystore.src.
+e2e_keystore_keep() {
+    [ -z "${E2E_KEYSTORE_KEPT:-}" ] || return 0
+    E2E_KEYSTORE_KEPT=1
+    e2e_at_exit '"$top_builddir/milter/smime-keystore" build \
+        "$E2E_DIR/keystore.src" "$E2E_KEYSTORE" >/dev/null 2>&1'
+}
+
 e2e_dkim_start() {
     opendkim -f -x "$E2E_DKIM/opendkim.conf" >>"$E2E_LOG/opendkim.log" 2>&1 9>&- &
     E2E_DKIM_PID=$!
@@ -603,14 +658,29 @@ e2e_stop() {
 # E2E_TEST (the test's name) and E2E_T (its scratch directory).
 e2e_test_begin() {
     E2E_TEST=$(basename "$0" .sh)
+    E2E_AT_EXIT=
+    trap 'e2e_exit $?' EXIT
     if [ "${E2E_ATTACHED:-}" != 1 ]; then
         E2E_SYSTEM_BEFORE=$(e2e_system_state)
-        trap 'e2e_standalone_exit $?' EXIT
         trap 'exit 130' INT TERM HUP
         e2e_start || e2e_fail "could not start the test instance"
     fi
     E2E_T=$E2E_MSGS/$E2E_TEST
     rm -rf "$E2E_T" && mkdir -p "$E2E_T"
+}
+
+# e2e_at_exit COMMAND: eval COMMAND when the test exits, however it exits
+# (e2e_fail included; not from a $(...) subshell), the last registered
+# first, before a standalone run stops its instance.  Tests never set
+# their own EXIT trap.
+e2e_at_exit() { E2E_AT_EXIT="$1${E2E_AT_EXIT:+; $E2E_AT_EXIT}"; }
+
+e2e_exit() {
+    _rc=$1
+    trap - EXIT
+    [ -z "$E2E_AT_EXIT" ] || eval "$E2E_AT_EXIT"
+    [ "${E2E_ATTACHED:-}" = 1 ] || e2e_standalone_exit "$_rc"
+    exit "$_rc"
 }
 
 e2e_standalone_exit() {

@@ -121,11 +121,34 @@ e2e_msg_signed() {
     mv "$_out.tmp" "$_out"
 }
 
-# e2e_cms_verify FILE: openssl cms -verify of a delivered S/MIME message
-# against the test root (and the CRL); 0 when the signature is good.
+# e2e_cms_verify FILE [OPENSSL-ARGS...]: openssl cms -verify of a
+# delivered S/MIME message against the test root; 0 when the signature
+# is good (e.g. -signer FILE also writes the signer's certificate).
 e2e_cms_verify() {
-    openssl cms -verify -in "$1" -inform SMIME -CAfile "$E2E_PKI/roots.pem" \
-        -purpose smimesign -out /dev/null 2>"$E2E_T/cms-verify.err"
+    _f=$1; shift
+    openssl cms -verify -in "$_f" -inform SMIME -CAfile "$E2E_PKI/roots.pem" \
+        -purpose smimesign -out /dev/null "$@" 2>"$E2E_T/cms-verify.err"
+}
+
+# e2e_assert_signed_by FILE ADDRESS: openssl verifies FILE as e2e_cms_verify
+# does, and the signer's certificate ($E2E_T/signer.pem after the call)
+# names ADDRESS; e2e_fail otherwise.
+e2e_assert_signed_by() {
+    e2e_cms_verify "$1" -signer "$E2E_T/signer.pem" ||
+        e2e_fail "openssl cms -verify fails: $(cat "$E2E_T/cms-verify.err")"
+    openssl x509 -in "$E2E_T/signer.pem" -noout -ext subjectAltName |
+        grep -q -F "email:$2" || e2e_fail "signer is not $2"
+}
+
+# e2e_assert_unsigned FILE WHAT: FILE, sent as text/plain, arrived with
+# that Content-Type and no S/MIME part; e2e_fail naming WHAT otherwise.
+e2e_assert_unsigned() {
+    _ct=$(e2e_header "$1" Content-Type)
+    case $_ct in
+        text/plain*) ;;
+        *) e2e_fail "$2: Content-Type changed to $_ct" ;;
+    esac
+    ! grep -q -i 'pkcs7' "$1" || e2e_fail "$2: S/MIME content found"
 }
 
 # e2e_dkim_verify FILE: DKIM-verify FILE offline against opendkim's key.

@@ -17,33 +17,24 @@
 e2e_test_begin
 e2e_need_milter
 
-conf=$E2E_DIR/smime-milter.conf
-cp "$conf" "$E2E_T/conf.orig"
-restore() {
-    [ ! -f "$E2E_T/keystore.good" ] || mv "$E2E_T/keystore.good" "$E2E_KEYSTORE"
-    cp "$E2E_T/conf.orig" "$conf"
-    e2e_milter_reload
-}
-die() { restore; e2e_fail "$*"; }
-
 cp "$E2E_PKI/crl.pem" "$E2E_T/crl.pem"
 cp "$E2E_PKI/roots.pem" "$E2E_T/roots.pem"
-sed -e "s|^CRLFile .*|CRLFile $E2E_T/crl.pem|" \
-    -e "s|^TrustAnchorFile .*|TrustAnchorFile $E2E_T/roots.pem|" \
-    "$E2E_T/conf.orig" >"$conf"
-e2e_milter_reload || die "reload with the copies failed"
+e2e_conf_set CRLFile "$E2E_T/crl.pem" TrustAnchorFile "$E2E_T/roots.pem" ||
+    e2e_fail "reload with the copies failed"
+# the good keystore back (registered last: put back before the reload)
+e2e_at_exit '[ ! -f "$E2E_T/keystore.good" ] || mv "$E2E_T/keystore.good" "$E2E_KEYSTORE"'
 
 e2e_entity_text "$E2E_T/content" "Hello, this is a signed message."
 e2e_msg_signed "$E2E_T/bob.eml" bob bob@example.org dave@example.com \
-    "$E2E_T/content" || die "openssl cms -sign (bob) failed"
+    "$E2E_T/content" || e2e_fail "openssl cms -sign (bob) failed"
 e2e_msg_signed "$E2E_T/revoked.eml" revoked revoked@example.org \
-    dave@example.com "$E2E_T/content" || die "openssl cms -sign (revoked) failed"
+    dave@example.com "$E2E_T/content" || e2e_fail "openssl cms -sign (revoked) failed"
 
 # deliver FILE FROM WANT REASON: send inbound, assert the result.
 deliver() {
-    qid=$(e2e_send_inbound "$1" "$2" dave@example.com) || die "send $1 failed"
-    out=$(e2e_wait_delivered "$qid") || die "$qid not delivered"
-    e2e_assert_ar "$out" "$3" "$4" >/dev/null || { restore; exit 1; }
+    qid=$(e2e_send_inbound "$1" "$2" dave@example.com) || e2e_fail "send $1 failed"
+    out=$(e2e_wait_delivered "$qid") || e2e_fail "$qid not delivered"
+    e2e_assert_ar "$out" "$3" "$4" >/dev/null || exit 1
 }
 # still_good WHAT: mail is judged (and signed) with the old snapshot.
 still_good() {
@@ -53,9 +44,9 @@ still_good() {
     e2e_msg_plain "$E2E_T/out.eml" alice@example.org erin@example.net \
         "signed during $1" "Still signed."
     qid=$(e2e_send_submit alice@example.org "$E2E_T/out.eml" \
-        alice@example.org erin@example.net) || die "$1: submission failed"
-    out=$(e2e_wait_delivered "$qid") || die "$1: $qid not delivered"
-    e2e_cms_verify "$out" || die "$1: submission not signed"
+        alice@example.org erin@example.net) || e2e_fail "$1: submission failed"
+    out=$(e2e_wait_delivered "$qid") || e2e_fail "$1: $qid not delivered"
+    e2e_cms_verify "$out" || e2e_fail "$1: submission not signed"
 }
 
 still_good "the copies"
@@ -63,18 +54,18 @@ still_good "the copies"
 # bad WHAT KEY FILE: FILE (given in KEY) was just damaged or removed.
 bad() {
     off=$(e2e_milter_log_size)
-    if e2e_milter_reload; then die "$1: reload accepted"; fi
-    kill -0 "$E2E_MILTER_PID" 2>/dev/null || die "$1: the milter is gone"
+    if e2e_milter_reload; then e2e_fail "$1: reload accepted"; fi
+    kill -0 "$E2E_MILTER_PID" 2>/dev/null || e2e_fail "$1: the milter is gone"
     log=$(e2e_milter_log_since "$off")
     problems=$(printf '%s\n' "$log" | grep -c 'event=config problem=')
-    [ "$problems" -eq 1 ] || die "$1: $problems problem lines: $log"
+    [ "$problems" -eq 1 ] || e2e_fail "$1: $problems problem lines: $log"
     printf '%s\n' "$log" | grep 'event=config problem=' |
-        grep -F -q "$2: " || die "$1: the problem line does not name $2: $log"
+        grep -F -q "$2: " || e2e_fail "$1: the problem line does not name $2: $log"
     printf '%s\n' "$log" | grep 'event=config problem=' |
-        grep -F -q "$3" || die "$1: the problem line does not name $3: $log"
+        grep -F -q "$3" || e2e_fail "$1: the problem line does not name $3: $log"
     failed=$(printf '%s\n' "$log" |
         grep -c 'event=reload status=failed .*old configuration kept')
-    [ "$failed" -eq 1 ] || die "$1: $failed reload failure lines: $log"
+    [ "$failed" -eq 1 ] || e2e_fail "$1: $failed reload failure lines: $log"
     still_good "$1"
     e2e_pass "$1: reload refused, old anchors and CRLs kept: $(printf '%s\n' "$log" |
         grep 'event=config problem=' | sed 's/.*problem=//')"
@@ -100,7 +91,7 @@ if [ -n "${E2E_KEYSTORE:-}" ]; then
     bad "keystore garbage" Keystore "$E2E_KEYSTORE"
     mv "$E2E_T/keystore.good" "$E2E_KEYSTORE"
 fi
-e2e_milter_reload || die "reload with good copies again failed"
+e2e_milter_reload || e2e_fail "reload with good copies again failed"
 still_good "good copies again"
-restore || e2e_fail "reload of the original configuration failed"
+e2e_conf_restore || e2e_fail "reload of the original configuration failed"
 e2e_pass "good files again: reloaded"

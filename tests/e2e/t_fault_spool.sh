@@ -13,13 +13,7 @@ e2e_need_signing
 
 SP=$E2E_SPOOL
 mounted=no
-on_exit() {
-    rc=$1
-    [ $mounted = no ] || umount "$SP" 2>/dev/null
-    [ "${E2E_ATTACHED:-}" = 1 ] || e2e_standalone_exit "$rc"
-    exit "$rc"
-}
-trap 'on_exit $?' EXIT
+e2e_at_exit '[ $mounted = no ] || umount "$SP" 2>/dev/null'
 
 submit() {    # submit FILE: alice submits FILE, print the queue id
     e2e_send_submit alice@example.org "$1" alice@example.org bob@example.net
@@ -102,5 +96,6 @@ mount -o remount,ro "$SP" || e2e_fail "cannot make the tmpfs read-only"
 broken "spool read-only" "Read-only file system"
 mount -o remount,rw "$SP" || e2e_fail "cannot make the tmpfs writable"
 recovered "writable again"
+# shellcheck disable=SC2034   # read by the exit command
 umount "$SP" && mounted=no
 e2e_pass "signed again each time the spool had room"

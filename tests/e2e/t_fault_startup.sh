@@ -11,7 +11,7 @@ e2e_need_milter
 
 D=$(mktemp -d /tmp/smime-e2e-startup.XXXXXX) || e2e_fail "mktemp"
 chmod 0755 "$D"
-trap 'rm -rf "$D"' EXIT
+e2e_at_exit 'rm -rf "$D"'
 port=$(e2e_free_ports 1)
 cp "$E2E_PKI/roots.pem" "$D/roots.pem"
 chmod 0644 "$D/roots.pem"

@@ -15,37 +15,31 @@
 e2e_test_begin
 e2e_need_milter
 
-conf=$E2E_DIR/smime-milter.conf
-cp "$conf" "$E2E_T/conf.orig"
-restore() { cp "$E2E_T/conf.orig" "$conf"; e2e_milter_reload; }
-die() { restore; e2e_fail "$*"; }
-
-grep -q '^LogLevel ' "$conf" || e2e_fail "no LogLevel line in $conf"
-sed 's/^LogLevel .*/LogLevel notice/' "$E2E_T/conf.orig" >"$conf"
-e2e_milter_reload || die "no reload line logged at LogLevel notice"
+e2e_conf_set LogLevel notice ||
+    e2e_fail "no reload line logged at LogLevel notice"
 
 e2e_entity_text "$E2E_T/content" "Please pay invoice 1000 to account ORIGINAL."
 e2e_msg_signed "$E2E_T/good.eml" alice alice@example.org bob@example.net \
-    "$E2E_T/content" || die "openssl cms -sign failed"
+    "$E2E_T/content" || e2e_fail "openssl cms -sign failed"
 sed 's/account ORIGINAL/account MALLORY/' "$E2E_T/good.eml" >"$E2E_T/bad.eml"
-cmp -s "$E2E_T/good.eml" "$E2E_T/bad.eml" && die "tampering changed nothing"
+cmp -s "$E2E_T/good.eml" "$E2E_T/bad.eml" && e2e_fail "tampering changed nothing"
 
 off=$(e2e_milter_log_size)
 bad=$(e2e_send_inbound "$E2E_T/bad.eml" alice@example.org bob@example.net) ||
-    die "send failed"
-out=$(e2e_wait_delivered "$bad") || die "$bad not delivered"
-e2e_assert_ar "$out" fail "content altered" >/dev/null || { restore; exit 1; }
+    e2e_fail "send failed"
+out=$(e2e_wait_delivered "$bad") || e2e_fail "$bad not delivered"
+e2e_assert_ar "$out" fail "content altered" >/dev/null || exit 1
 good=$(e2e_send_inbound "$E2E_T/good.eml" alice@example.org bob@example.net) ||
-    die "send failed"
-out=$(e2e_wait_delivered "$good") || die "$good not delivered"
-e2e_assert_ar "$out" pass "signature verified" >/dev/null || { restore; exit 1; }
+    e2e_fail "send failed"
+out=$(e2e_wait_delivered "$good") || e2e_fail "$good not delivered"
+e2e_assert_ar "$out" pass "signature verified" >/dev/null || exit 1
 
 # The milter logs a message's line before Postfix delivers it.
 e2e_milter_log_since "$off" >"$E2E_T/log"
 grep -q "^smime-milter: $bad: event=message dir=in .* result=fail " "$E2E_T/log" ||
-    die "no fail line for $bad at LogLevel notice: $(cat "$E2E_T/log")"
+    e2e_fail "no fail line for $bad at LogLevel notice: $(cat "$E2E_T/log")"
 ! grep -q "$good: event=message" "$E2E_T/log" ||
-    die "pass line for $good logged at LogLevel notice: $(cat "$E2E_T/log")"
+    e2e_fail "pass line for $good logged at LogLevel notice: $(cat "$E2E_T/log")"
 
-restore || e2e_fail "reload of the original configuration failed"
+e2e_conf_restore || e2e_fail "reload of the original configuration failed"
 e2e_pass "LogLevel notice: fail line for $bad, no line for the pass $good"

@@ -7,10 +7,7 @@
 e2e_test_begin
 e2e_need_milter
 
-conf=$E2E_DIR/smime-milter.conf
 pid=$E2E_MILTER_PID
-cp "$conf" "$E2E_T/conf.orig"
-restore() { cp "$E2E_T/conf.orig" "$conf"; e2e_milter_reload; }
 
 m=$E2E_T/in.eml
 {
@@ -18,14 +15,13 @@ m=$E2E_T/in.eml
     e2e_msg_plain - carol@example.net dave@example.com "reload" "Hello."
 } >"$m"
 
-echo "AddNoneResult no" >>"$conf"
-e2e_milter_reload || { restore; e2e_fail "reload with AddNoneResult no failed"; }
-qid=$(e2e_send_inbound "$m" carol@example.net dave@example.com) || { restore; e2e_fail "send failed"; }
-out=$(e2e_wait_delivered "$qid") || { restore; e2e_fail "$qid not delivered"; }
+e2e_conf_set AddNoneResult no || e2e_fail "reload with AddNoneResult no failed"
+qid=$(e2e_send_inbound "$m" carol@example.net dave@example.com) || e2e_fail "send failed"
+out=$(e2e_wait_delivered "$qid") || e2e_fail "$qid not delivered"
 n=$(e2e_ours "$out" | grep -c . || true)
-[ "$n" -eq 0 ] || { restore; e2e_fail "AddNoneResult no: still $n header(s) of ours: $(e2e_ours "$out")"; }
+[ "$n" -eq 0 ] || e2e_fail "AddNoneResult no: still $n header(s) of ours: $(e2e_ours "$out")"
 
-restore || e2e_fail "reload of the original configuration failed"
+e2e_conf_restore || e2e_fail "reload of the original configuration failed"
 qid=$(e2e_send_inbound "$m" carol@example.net dave@example.com) || e2e_fail "send failed"
 out=$(e2e_wait_delivered "$qid") || e2e_fail "$qid not delivered"
 ar=$(e2e_assert_ar "$out" none) || exit 1

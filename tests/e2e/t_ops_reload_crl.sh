@@ -17,29 +17,22 @@
 e2e_test_begin
 e2e_need_milter
 
-conf=$E2E_DIR/smime-milter.conf
-cp "$conf" "$E2E_T/conf.orig"
-restore() { cp "$E2E_T/conf.orig" "$conf"; e2e_milter_reload; }
-die() { restore; e2e_fail "$*"; }
-
 cp "$E2E_PKI/crl.pem" "$E2E_T/crl.pem"
 cp "$E2E_PKI/roots.pem" "$E2E_T/roots.pem"
-sed -e "s|^CRLFile .*|CRLFile $E2E_T/crl.pem|" \
-    -e "s|^TrustAnchorFile .*|TrustAnchorFile $E2E_T/roots.pem|" \
-    "$E2E_T/conf.orig" >"$conf"
-e2e_milter_reload || die "reload with the copies failed"
+e2e_conf_set CRLFile "$E2E_T/crl.pem" TrustAnchorFile "$E2E_T/roots.pem" ||
+    e2e_fail "reload with the copies failed"
 
 e2e_entity_text "$E2E_T/content" "Hello, this is bob."
 e2e_msg_signed "$E2E_T/bob.eml" bob bob@example.org dave@example.com \
-    "$E2E_T/content" || die "openssl cms -sign (bob) failed"
+    "$E2E_T/content" || e2e_fail "openssl cms -sign (bob) failed"
 e2e_msg_signed "$E2E_T/alice.eml" alice alice@example.org dave@example.com \
-    "$E2E_T/content" || die "openssl cms -sign (alice) failed"
+    "$E2E_T/content" || e2e_fail "openssl cms -sign (alice) failed"
 
 # deliver FILE FROM WANT [REASON]: send inbound, assert the result.
 deliver() {
-    qid=$(e2e_send_inbound "$1" "$2" dave@example.com) || die "send $1 failed"
-    out=$(e2e_wait_delivered "$qid") || die "$qid not delivered"
-    e2e_assert_ar "$out" "$3" ${4:+"$4"} >/dev/null || { restore; exit 1; }
+    qid=$(e2e_send_inbound "$1" "$2" dave@example.com) || e2e_fail "send $1 failed"
+    out=$(e2e_wait_delivered "$qid") || e2e_fail "$qid not delivered"
+    e2e_assert_ar "$out" "$3" ${4:+"$4"} >/dev/null || exit 1
 }
 
 deliver "$E2E_T/bob.eml" bob@example.org pass "signature verified"
@@ -58,7 +51,7 @@ EOF
     --load-ca-privkey "$E2E_PKI/inter.key" \
     --load-certificate "$E2E_T/revoke.pem" --template "$E2E_T/crl.tmpl" \
     --outfile "$E2E_T/crl2.pem" >"$E2E_T/certtool.log" 2>&1 ||
-    die "certtool --generate-crl failed: $(cat "$E2E_T/certtool.log")"
+    e2e_fail "certtool --generate-crl failed: $(cat "$E2E_T/certtool.log")"
 
 # 2. A message in flight across the reload.  Postfix hands all events of
 # a message to the milter at the end of DATA, at once, so this client
@@ -72,20 +65,20 @@ client=$!
 i=0
 while [ ! -f "$E2E_T/mailed" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 [ -f "$E2E_T/mailed" ] ||
-    { kill "$client"; die "milter client did not get past MAIL FROM: $(cat "$E2E_T/inflight.err")"; }
+    { kill "$client"; e2e_fail "milter client did not get past MAIL FROM: $(cat "$E2E_T/inflight.err")"; }
 cp "$E2E_T/crl2.pem" "$E2E_T/crl.pem"          # the configuration file stays
-e2e_milter_reload || { touch "$E2E_T/go"; wait "$client"; die "reload with the new CRL failed"; }
+e2e_milter_reload || { touch "$E2E_T/go"; wait "$client"; e2e_fail "reload with the new CRL failed"; }
 touch "$E2E_T/go"
-wait "$client" || die "milter client: $(cat "$E2E_T/inflight.err")"
+wait "$client" || e2e_fail "milter client: $(cat "$E2E_T/inflight.err")"
 first=$(sed -n 1p "$E2E_T/inflight.out")
 second=$(sed -n 2p "$E2E_T/inflight.out")
 case $first in
     "accept "*"smime=pass (signature verified) body.smime-identifier=bob@example.org"*) ;;
-    *) die "message in flight across the reload: $first" ;;
+    *) e2e_fail "message in flight across the reload: $first" ;;
 esac
 case $second in
     "accept "*"smime=fail (revoked"*) ;;
-    *) die "next message on the same connection: $second" ;;
+    *) e2e_fail "next message on the same connection: $second" ;;
 esac
 
 # 3. New messages see the new CRL.
@@ -94,9 +87,9 @@ deliver "$E2E_T/alice.eml" alice@example.org pass "signature verified"
 
 # 4. New trust anchors: the test root is gone.
 cp "$E2E_PKI/other-root.crt" "$E2E_T/roots.pem"
-e2e_milter_reload || die "reload with other roots failed"
+e2e_milter_reload || e2e_fail "reload with other roots failed"
 deliver "$E2E_T/alice.eml" alice@example.org fail
 
-restore || e2e_fail "reload of the original configuration failed"
+e2e_conf_restore || e2e_fail "reload of the original configuration failed"
 deliver "$E2E_T/alice.eml" alice@example.org pass "signature verified"
 e2e_pass "in flight across the reload: pass; after it: bob revoked, new roots applied"

@@ -11,11 +11,7 @@ e2e_test_begin
 e2e_need_milter
 e2e_need_signing
 
-conf=$E2E_DIR/smime-milter.conf
 stats=$E2E_T/stats
-cp "$conf" "$E2E_T/conf.orig"
-restore() { cp "$E2E_T/conf.orig" "$conf"; e2e_milter_reload; }
-die() { restore; e2e_fail "$*"; }
 
 # snapshot OUT: SIGUSR1, wait (bounded) for a new StatsFile, copy it.
 snapshot() {
@@ -33,36 +29,36 @@ counter() { awk -F= -v k="$2" '$1 == k { print $2 }' "$1"; }
 
 # StatsInterval 0: only the signals write the file, so each snapshot is
 # the one its log line describes.
-printf 'StatsFile %s\nStatsInterval 0\n' "$stats" >>"$conf"
-e2e_milter_reload || die "reload with StatsFile failed"
-snapshot "$E2E_T/before" || die "no StatsFile after SIGUSR1"
+e2e_conf_set StatsFile "$stats" StatsInterval 0 ||
+    e2e_fail "reload with StatsFile failed"
+snapshot "$E2E_T/before" || e2e_fail "no StatsFile after SIGUSR1"
 
 # the file: key=value lines only, every counter there, mode 0644
 grep -v -q -E '^[a-z_]+=[0-9]+$' "$E2E_T/before" &&
-    die "not key=value lines: $(grep -v -E '^[a-z_]+=[0-9]+$' "$E2E_T/before" | head -n 3)"
+    e2e_fail "not key=value lines: $(grep -v -E '^[a-z_]+=[0-9]+$' "$E2E_T/before" | head -n 3)"
 for k in uptime time messages inbound outbound result_pass result_fail \
          result_none signed unsigned_no_entry unsigned_login_not_allowed \
          errors tempfails; do
-    [ -n "$(counter "$E2E_T/before" $k)" ] || die "$k missing from the StatsFile"
+    [ -n "$(counter "$E2E_T/before" $k)" ] || e2e_fail "$k missing from the StatsFile"
 done
-[ "$(stat -c %a "$stats")" = 644 ] || die "StatsFile mode $(stat -c %a "$stats")"
-ls "$E2E_T" | grep -q '^stats\.' && die "temporary file left: $(ls "$E2E_T")"
+[ "$(stat -c %a "$stats")" = 644 ] || e2e_fail "StatsFile mode $(stat -c %a "$stats")"
+ls "$E2E_T" | grep -q '^stats\.' && e2e_fail "temporary file left: $(ls "$E2E_T")"
 
 send_in() {
-    qid=$(e2e_send_inbound "$1" "$2" bob@example.net) || die "send $1 failed"
-    e2e_wait_delivered "$qid" >/dev/null || die "$qid not delivered"
+    qid=$(e2e_send_inbound "$1" "$2" bob@example.net) || e2e_fail "send $1 failed"
+    e2e_wait_delivered "$qid" >/dev/null || e2e_fail "$qid not delivered"
 }
 send_sub() {
     qid=$(e2e_send_submit alice@example.org "$1" "$2" erin@example.net) ||
-        die "submit $1 failed"
-    e2e_wait_delivered "$qid" >/dev/null || die "$qid not delivered"
+        e2e_fail "submit $1 failed"
+    e2e_wait_delivered "$qid" >/dev/null || e2e_fail "$qid not delivered"
 }
 
 e2e_msg_plain "$E2E_T/plain.eml" carol@example.net bob@example.net "plain" "Hello."
 send_in "$E2E_T/plain.eml" carol@example.net
 e2e_entity_text "$E2E_T/content" "Hello Bob, signed by alice."
 e2e_msg_signed "$E2E_T/signed.eml" alice alice@example.org bob@example.net \
-    "$E2E_T/content" || die "openssl cms -sign failed"
+    "$E2E_T/content" || e2e_fail "openssl cms -sign failed"
 send_in "$E2E_T/signed.eml" alice@example.org
 sed 's/Hello Bob, signed/Hello Bob, forged/' "$E2E_T/signed.eml" >"$E2E_T/tampered.eml"
 send_in "$E2E_T/tampered.eml" alice@example.org
@@ -73,8 +69,8 @@ send_sub "$E2E_T/noentry.eml" carol@example.org
 e2e_msg_plain "$E2E_T/asbob.eml" bob@example.org erin@example.net "x" "Not mine."
 send_sub "$E2E_T/asbob.eml" bob@example.org
 
-snapshot "$E2E_T/after" || die "no StatsFile after the second SIGUSR1"
-restore || e2e_fail "reload of the original configuration failed"
+snapshot "$E2E_T/after" || e2e_fail "no StatsFile after the second SIGUSR1"
+e2e_conf_restore || e2e_fail "reload of the original configuration failed"
 
 bad=
 for want in messages=6 inbound=3 outbound=3 result_none=1 result_pass=1 \
