@@ -506,6 +506,15 @@ e2e_conf_set() {
     e2e_milter_reload
 }
 
+# e2e_conf_trust_copies: the milter reads copies of the test PKI's CRL
+# and anchors, $E2E_T/crl.pem and $E2E_T/roots.pem, which the test may
+# replace or damage before a reload; e2e_conf_set's status.
+e2e_conf_trust_copies() {
+    cp "$E2E_PKI/crl.pem" "$E2E_T/crl.pem" &&
+        cp "$E2E_PKI/roots.pem" "$E2E_T/roots.pem" &&
+        e2e_conf_set CRLFile "$E2E_T/crl.pem" TrustAnchorFile "$E2E_T/roots.pem"
+}
+
 # e2e_conf_restore: the configuration as it was before e2e_conf_set,
 # reloaded; returns e2e_milter_reload's status.
 e2e_conf_restore() {

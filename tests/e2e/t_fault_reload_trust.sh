@@ -17,10 +17,7 @@
 e2e_test_begin
 e2e_need_milter
 
-cp "$E2E_PKI/crl.pem" "$E2E_T/crl.pem"
-cp "$E2E_PKI/roots.pem" "$E2E_T/roots.pem"
-e2e_conf_set CRLFile "$E2E_T/crl.pem" TrustAnchorFile "$E2E_T/roots.pem" ||
-    e2e_fail "reload with the copies failed"
+e2e_conf_trust_copies || e2e_fail "reload with the copies failed"
 # the good keystore back (registered last: put back before the reload)
 e2e_at_exit '[ ! -f "$E2E_T/keystore.good" ] || mv "$E2E_T/keystore.good" "$E2E_KEYSTORE"'
 

@@ -17,10 +17,7 @@
 e2e_test_begin
 e2e_need_milter
 
-cp "$E2E_PKI/crl.pem" "$E2E_T/crl.pem"
-cp "$E2E_PKI/roots.pem" "$E2E_T/roots.pem"
-e2e_conf_set CRLFile "$E2E_T/crl.pem" TrustAnchorFile "$E2E_T/roots.pem" ||
-    e2e_fail "reload with the copies failed"
+e2e_conf_trust_copies || e2e_fail "reload with the copies failed"
 
 e2e_entity_text "$E2E_T/content" "Hello, this is bob."
 e2e_msg_signed "$E2E_T/bob.eml" bob bob@example.org dave@example.com \
