@@ -137,11 +137,23 @@ static void on_wake(int sig)
     (void)sig;
 }
 
+/* libmilter's stop flag (libmilter.h: MILTER_CONT 0, MILTER_STOP 1,
+ * MILTER_ABRT 2): exported by libmilter.so, not declared in mfapi.h. */
+int mi_stop(void);
+#define LIBMILTER_STOP 1
+
+/* 'q' when smfi_main() returns because it was told to stop.  A stop
+ * that comes before the listener's loop (smfi_stop() from stop_milter(),
+ * or a TERM or HUP that libmilter's own signal thread sigwait()s for: the
+ * kernel may hand it that thread) closes the socket first; the listener
+ * then reopens it and fails when it cannot (as root the unix path is
+ * still there).  That is still a stop: run_daemon() removes the socket. */
 static void *milter_thread(void *arg)
 {
     (void)arg;
     int rc = smfi_main();
-    if (write(sig_pipe[1], rc == MI_SUCCESS ? "q" : "e", 1) < 0)
+    int stopped = rc == MI_SUCCESS || mi_stop() == LIBMILTER_STOP;
+    if (write(sig_pipe[1], stopped ? "q" : "e", 1) < 0)
         abort();
     return NULL;
 }
@@ -160,11 +172,8 @@ static void *stopper_thread(void *arg)
  * a thread of its own, and a signal to the milter thread ends its poll()
  * with EINTR; the listener then sees the flag and returns at once.  The
  * signal is repeated every 100 ms in case one came before the flag was
- * set or before the poll().  A stop that comes before the listener runs
- * (between pthread_create and its loop) makes libmilter reopen the socket
- * that smfi_stop() just closed, and fail when it cannot (as root the
- * unix path is still there); the thread then reports 'e', but it did
- * stop as asked, and run_daemon() removes the socket: 'q' either way. */
+ * set or before the poll().  Returns the milter thread's 'q' (stopped)
+ * or 'e' (failed). */
 static char stop_milter(pthread_t tid)
 {
     struct pollfd pfd = {.fd = sig_pipe[0], .events = POLLIN};
@@ -180,12 +189,12 @@ static char stop_milter(pthread_t tid)
         smfi_stop();                    /* slow, but it stops */
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     for (;;) {
-        if (pthread_kill(tid, WAKE_SIGNAL) != 0)
-            return 'e';
+        /* fails once the thread is gone: its 'q' or 'e' is in the pipe */
+        (void)pthread_kill(tid, WAKE_SIGNAL);
         if (poll(&pfd, 1, 100) <= 0)
             continue;
         if (read(sig_pipe[0], &ch, 1) == 1 && (ch == 'q' || ch == 'e'))
-            return 'q';
+            return ch;
     }
 }
 
