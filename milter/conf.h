@@ -53,6 +53,7 @@ typedef struct config {
     int add_none_result;
     int sign_skip_dkim;
     char *tag_header;                /* NULL: none */
+    char *decrypt_header;            /* DecryptHeader, never NULL */
     int on_error_accept;             /* OnError accept */
     uint64_t spool_threshold;
     char *spool_directory;

@@ -118,6 +118,13 @@ struct session_outcome {
     char signer[256];       /* identifier, "" unknown */
     char part[64];          /* IMAP section of the signed entity */
     char serial[130];
+    /* inbound, Mode d: 1 decrypted, -1 enveloped and left so (reason in
+     * decrypt_reason, also the result's comment), 0 not enveloped */
+    int decrypted;
+    int decrypt_no_key;     /* -1 because a recipient has no key */
+    char cipher[24];        /* decrypted: "aes-256-cbc" */
+    char integrity[12];     /* decrypted: signature, aead, none */
+    char decrypt_reason[200];
     /* outbound */
     int signed_ok;
     enum outbound_unsigned unsigned_kind; /* why not, when !signed_ok */
@@ -136,7 +143,10 @@ const struct session_outcome *session_outcome(const session_t *s);
  *   event=message dir=in client=192.0.2.1 result=pass signer=a@b part=1
  *     serial=0a reason="signature verified" signatures=1
  *   event=message dir=out client=local login=a@b result=signed reason="..."
- * (error="..." onerror=accept added after an accepted internal error;
+ * (decrypted=yes cipher=aes-256-cbc integrity=signature after a decrypted
+ * message's result; result=none reason="encrypted, not decrypted: ..."
+ * decrypted=no for one left encrypted; error="..." onerror=accept added
+ * after an accepted internal error;
  * result= is also none, skipped, unsigned, tempfail, ignored, aborted).
  * "" while dir is NONE.  Returns the length as snprintf. */
 int session_outcome_format(const struct session_outcome *o, char *buf,

@@ -371,12 +371,30 @@ static void put_header(const struct tmode *t, const char *name,
     put_lines(t, value, out);
 }
 
+/* Inserted headers at the end, oldest first (in, the list, is newest
+ * first): an index past the last header appends, as with Postfix's and
+ * Sendmail's smfi_insheader. */
+static void put_appended(const struct tmode *t, const struct ins *in,
+                         FILE *out)
+{
+    if (in == NULL)
+        return;
+    put_appended(t, in->next, out);
+    if (in->pos >= t->nh)
+        put_header(t, in->name, in->value, out);
+}
+
 /* Inserted headers for position pos, oldest insertion last (the newest
- * insert at one index ends up on top, as with smfi_insheader). */
+ * insert at one index ends up on top, as with smfi_insheader); at the
+ * end in the order they came. */
 static void put_inserted(const struct tmode *t, size_t pos, FILE *out)
 {
+    if (pos >= t->nh) {
+        put_appended(t, t->ins, out);
+        return;
+    }
     for (const struct ins *in = t->ins; in; in = in->next)
-        if ((in->pos >= t->nh ? t->nh : in->pos) == pos)
+        if (in->pos == pos)
             put_header(t, in->name, in->value, out);
 }
 
