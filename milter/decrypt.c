@@ -444,8 +444,7 @@ int decrypt_finish(decrypt_t *d)
     if (d->stopped)
         return d->outcome == DECRYPT_DONE;
     if (!d->keyed) {
-        stop(d, DECRYPT_FAILED, "damaged CMS: %s", d->enveloped
-             ? "no content" : "truncated before the recipients");
+        stop(d, DECRYPT_FAILED, "truncated CMS");   /* before the key */
         return 0;
     }
     if ((st = smime_decrypt_finish(d->env)) != SMIME_DECRYPT_OK) {
@@ -456,8 +455,8 @@ int decrypt_finish(decrypt_t *d)
     if ((r = inner_headers(d)) < 0)
         return -1;
     if (r == 0) {
-        stop(d, DECRYPT_FAILED, "decrypted content is not a MIME entity "
-             "(wrong key or damaged)");
+        stop(d, DECRYPT_FAILED, "decrypted content is not a MIME "
+             "entity: wrong key or damaged");
         return 0;
     }
     d->stopped = 1;

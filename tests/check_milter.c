@@ -327,6 +327,29 @@ START_TEST(config_authserv_id_checked)
 }
 END_TEST
 
+/* DecryptHeader: a header name of our own (every copy is deleted from
+ * every message), the default X-SMIME-Decrypted, never TagHeader's. */
+START_TEST(config_decrypt_header)
+{
+    config_t *c = load("Mode vd\n");
+
+    ck_assert_msg(c != NULL, "%s", reports);
+    ck_assert_str_eq(c->decrypt_header, "X-SMIME-Decrypted");
+    config_unref(c);
+    c = load("DecryptHeader X-Gateway-Decrypted\nTagHeader X-SMIME-Decrypted\n");
+    ck_assert_msg(c != NULL, "%s", reports);
+    ck_assert_str_eq(c->decrypt_header, "X-Gateway-Decrypted");
+    config_unref(c);
+    load_fails("DecryptHeader Content-Type\n", "t.conf:1: DecryptHeader: "
+               "Content-Type is a standard or security-relevant header");
+    load_fails("DecryptHeader Authentication-Results\n",
+               "t.conf:1: DecryptHeader: ");
+    load_fails("DecryptHeader Bad:Name\n", "t.conf:1: DecryptHeader: ");
+    load_fails("TagHeader X-Dec\n\nDecryptHeader x-dec\n",
+               "t.conf:1: TagHeader: X-Dec is the DecryptHeader");
+}
+END_TEST
+
 /* Every header named TagHeader is deleted from every message: never a
  * standard or security-relevant one, nor our own DecryptHeader. */
 START_TEST(config_tag_header_reserved)
@@ -1104,6 +1127,73 @@ START_TEST(session_rcpt_oom_fails_closed)
 }
 END_TEST
 
+/* Forged DecryptHeader copies are deleted in every direction, whether
+ * or not Mode has d (before: kept, and a mailbox filter trusting it
+ * could be fooled). */
+START_TEST(session_decrypt_header_forged)
+{
+    config_t *c = load("AuthservID mx.test.example\nInternalHosts none\n"
+                       "Mode v\nDecryptHeader X-Dec\n");
+    static const struct hdr h[] = {
+        {"X-Dec", "for=bob@example.com; cipher=aes-256-cbc; "
+                  "integrity=signature"},
+        {"From", "alice@example.org"},
+        {"x-dec", "forged"},
+        {NULL, NULL},
+    };
+    struct rec rec;
+    int skipped;
+
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(run(c, "192.0.2.1", NULL, h, "x\r\n", &rec, &skipped),
+                     SESSION_ACCEPT);
+    ck_assert_str_eq(rec.log, "chg X-Dec 2 (delete)\nchg X-Dec 1 (delete)\n"
+                     "ins 0 Authentication-Results: mx.test.example;\n"
+                     "\tsmime=none\n");
+    ck_assert_int_eq(run(c, "192.0.2.1", "alice@example.org", h, "x\r\n",
+                         &rec, &skipped), SESSION_ACCEPT);
+    ck_assert_str_eq(rec.log, "chg X-Dec 2 (delete)\nchg X-Dec 1 (delete)\n");
+    config_unref(c);
+}
+END_TEST
+
+/* Mode d: an enveloped message whose CMS is damaged is delivered as it
+ * came, with smime=none and why; the log line and the outcome say so. */
+START_TEST(session_decrypt_damaged_unchanged)
+{
+    config_t *c = load("AuthservID mx.test.example\nInternalHosts none\n"
+                       "Mode vd\n");
+    session_t *s = session_new();
+    struct session_rcpt_reply r;
+    struct rec rec = {{0}};
+    static const char body[] = "MIAGCSqGSIb3DQEHA6CAMIACAQAxggE=\r\n";
+
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(session_set_client(s, "192.0.2.1"), 0);
+    session_begin(s, c);
+    ck_assert_int_eq(session_rcpt(s, "<bob@example.com>", &r), 0);
+    session_header(s, "From", "alice@example.org");
+    session_header(s, "Content-Type", "application/pkcs7-mime; "
+                   "smime-type=enveloped-data; name=smime.p7m");
+    session_header(s, "Content-Transfer-Encoding", "base64");
+    session_eoh(s);
+    ck_assert_int_eq(session_body(s, body, strlen(body)), SESSION_CONTINUE);
+    ck_assert_int_eq(session_eom(s, &rec_actions, &rec), SESSION_ACCEPT);
+    ck_assert_str_eq(rec.log, "ins 0 Authentication-Results: "
+                     "mx.test.example;\n\tsmime=none (encrypted, not "
+                     "decrypted: truncated CMS)\n");
+    ck_assert_int_eq(session_outcome(s)->decrypted, -1);
+    ck_assert_int_eq(session_outcome(s)->decrypt_no_key, 0);
+    ck_assert_str_eq(session_summary(s), "event=message dir=in "
+                     "client=192.0.2.1 result=none reason=\"encrypted, not "
+                     "decrypted: truncated CMS\" decrypted=no");
+    ck_assert_int_eq(session_outcome_priority(session_outcome(s)),
+                     LOG_NOTICE);
+    session_free(s);
+    config_unref(c);
+}
+END_TEST
+
 /* ---- inbound: as many objects as the parser reports ---- */
 
 /* A multipart/mixed of n pkcs7-mime parts (not valid CMS) verified
@@ -1174,6 +1264,7 @@ static Suite *milter_suite(void)
     tcase_add_test(tc, config_authserv_id_checked);
     tcase_add_test(tc, config_authserv_id_default_checked);
     tcase_add_test(tc, config_tag_header_reserved);
+    tcase_add_test(tc, config_decrypt_header);
     tcase_add_test(tc, config_keys_documented);
     tcase_add_test(tc, internal_hosts);
     suite_add_tcase(s, tc);
@@ -1203,6 +1294,8 @@ static Suite *milter_suite(void)
     tcase_add_test(tc, session_client_oom_fails_closed);
     tcase_add_test(tc, session_rcpt_stored);
     tcase_add_test(tc, session_rcpt_oom_fails_closed);
+    tcase_add_test(tc, session_decrypt_header_forged);
+    tcase_add_test(tc, session_decrypt_damaged_unchanged);
     tcase_add_test(tc, inbound_objects_up_to_parser_limit);
     suite_add_tcase(s, tc);
 
