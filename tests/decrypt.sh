@@ -28,7 +28,9 @@
 #	changed: RFC 3218's random key), a failed GCM tag, content that
 #	decrypts to something that is not a MIME entity.
 #	Also: an encrypted message signed by alice (encrypt, then sign) is
-#	verified and left encrypted; a forged DecryptHeader is removed.
+#	verified and left encrypted; a smime.p7m without smime-type holding
+#	signed-data is verified as before; a forged DecryptHeader is
+#	removed.
 #
 #	Missing tools fail under ./quickstart check naming the Debian
 #	package (tests/need.sh).
@@ -323,6 +325,24 @@ case $got in
 		bad "encrypt-then-sign: changed"
 	fi ;;
 *) bad "encrypt-then-sign: $got" ;;
+esac
+
+# --- a .p7m without smime-type that holds signed-data: verified as before
+run "$OPENSSL" cms -sign -nodetach -in "$D/plain.txt" -signer "$PKI/alice.crt" \
+    -inkey "$PKI/alice.key" -certfile "$PKI/inter.crt" -out "$D/opaque.tmp"
+sed 's/smime-type=signed-data; //' "$D/opaque.tmp" |
+    msg encrsa@example.org >"$D/opaque.eml"
+"$MILTER" -c "$D/t.conf" -t "$D/opaque.eml" >"$D/opaque.out" 2>"$D/opaque.err"
+got=$(first_header "$D/opaque.out")
+case $got in
+*"smime=pass (signature verified)"*)
+	if grep -q '^X-SMIME-Decrypted' "$D/opaque.out" ||
+	    ! strip_ours "$D/opaque.out" | cmp -s - "$D/opaque.eml"; then
+		bad "p7m signed-data: changed"
+	else
+		ok "p7m without smime-type holding signed-data: verified, unchanged"
+	fi ;;
+*) bad "p7m signed-data: $got" ;;
 esac
 
 # --- forged DecryptHeader: removed from any message ---------------------------
