@@ -27,6 +27,8 @@
 #	by GnuTLS 3.7.9), a damaged CMS, a wrong RSA key (the encrypted key
 #	changed: RFC 3218's random key), a failed GCM tag, content that
 #	decrypts to something that is not a MIME entity.
+#	More RecipientInfos than the reader's limit: left encrypted too.
+#	Mode d without v decrypts and verifies, and ignores other mail.
 #	Also: an encrypted message signed by alice (encrypt, then sign) is
 #	verified and left encrypted; a smime.p7m without smime-type holding
 #	signed-data is verified as before; a forged DecryptHeader is
@@ -301,6 +303,13 @@ wrap "$D/gcm.der" | sed 's/enveloped-data/authEnveloped-data/' |
     msg encrsa@example.org >"$D/badtag.eml"
 unchanged gcm-bad-tag badtag.eml "*"
 
+# a limit: more RecipientInfos than the reader takes (64)
+set -- "$PKI/encrsa.crt"
+i=0
+while [ $i -lt 70 ]; do set -- "$@" "$PKI/bob.crt"; i=$((i + 1)); done
+ossl limit.eml encrsa@example.org plain.txt -aes128 "$@"
+unchanged ri-limit limit.eml "too many RecipientInfos"
+
 # content that decrypts but is no MIME entity (what a wrong RSA key gives
 # once in 256 tries with CBC): never released
 printf 'Hello, no header here\r\n\r\nbody\r\n' >"$D/nomime.txt"
@@ -344,6 +353,20 @@ case $got in
 	fi ;;
 *) bad "p7m signed-data: $got" ;;
 esac
+
+# --- Mode d without v: only enveloped mail is handled (and verified) -----
+sed 's/^Mode vd$/Mode d/' "$D/t.conf" >"$D/d.conf"
+"$MILTER" -c "$D/d.conf" -t "$D/rsa-signed.eml" >"$D/d1.out" 2>"$D/d1.err"
+"$MILTER" -c "$D/d.conf" -t "$D/encsigned.eml" >"$D/d2.out" 2>"$D/d2.err"
+if ! grep -q '^X-SMIME-Decrypted: for=encrsa@example.org; cipher=aes-256-cbc; integrity=signature$' "$D/d1.out" ||
+    ! grep -q 'result=pass .*decrypted=yes' "$D/d1.err"; then
+	bad "Mode d: encrypted message: $(cat "$D/d1.err")"
+elif ! cmp -s "$D/d2.out" "$D/encsigned.eml" ||
+    ! grep -q 'result=ignored' "$D/d2.err"; then
+	bad "Mode d: a signed message was handled: $(cat "$D/d2.err")"
+else
+	ok "Mode d without v: decrypts and verifies, ignores other mail"
+fi
 
 # --- forged DecryptHeader: removed from any message ---------------------------
 printf 'From: alice@example.org\nTo: encrsa@example.org\nX-SMIME-Decrypted: for=encrsa@example.org; cipher=aes-256-cbc; integrity=signature\nSubject: x\nx-smime-decrypted: forged\n\nhello\n' \
