@@ -60,13 +60,13 @@ int decrypt_body_rewind(decrypt_t *d);           /* 0 or -1/errno */
 /* An actions_read_fn: rarg is the decrypt_t. */
 ssize_t decrypt_body_read(void *rarg, void *buf, size_t len);
 
-/* After decrypt_finish returned 1.  decrypt_verify: the decrypted message
- * (outer headers but the Content-* ones, then the entity's Content-*
- * headers, then its body) through the ordinary verifier; finished, or NULL on an
- * internal error.  decrypt_apply: the changes through the action vtable:
- * the outer Content-* headers deleted, the entity's Content-* headers
- * appended,
- * the body replaced by the entity's body.  0 or -1. */
+/* After decrypt_finish returned 1.
+ * decrypt_verify: the decrypted message (outer headers but the Content-*
+ *   ones, then the entity's Content-* headers, then its body) through
+ *   the ordinary verifier; finished, or NULL on an internal error.
+ * decrypt_apply: the changes through the action vtable: the outer
+ *   Content-* headers deleted, the entity's Content-* headers appended,
+ *   the body replaced by the entity's body.  0 or -1. */
 inbound_t *decrypt_verify(decrypt_t *d, const struct msg_headers *outer);
 int decrypt_apply(decrypt_t *d, const struct msg_headers *outer,
                   const struct actions *act, void *arg);

@@ -525,9 +525,10 @@ static int delete_headers(session_t *s, const struct actions *act, void *arg,
 }
 
 /* Remove what only we may write: Authentication-Results with our
- * authserv-id, TagHeader and DecryptHeader.  Done in both directions: mail from SASL
- * clients, InternalHosts and local submission reaches local mailboxes
- * too, and must not carry a forged verdict there either. */
+ * authserv-id, TagHeader and DecryptHeader.  Done in both directions:
+ * mail from SASL clients, InternalHosts and local submission reaches
+ * local mailboxes too, and must not carry a forged verdict there
+ * either. */
 static int strip_forged(session_t *s, const struct actions *act, void *arg)
 {
     /* Deletions go by index: never repeat them, and never accept a

@@ -336,7 +336,8 @@ START_TEST(config_decrypt_header)
     ck_assert_msg(c != NULL, "%s", reports);
     ck_assert_str_eq(c->decrypt_header, "X-SMIME-Decrypted");
     config_unref(c);
-    c = load("DecryptHeader X-Gateway-Decrypted\nTagHeader X-SMIME-Decrypted\n");
+    c = load("DecryptHeader X-Gateway-Decrypted\n"
+             "TagHeader X-SMIME-Decrypted\n");
     ck_assert_msg(c != NULL, "%s", reports);
     ck_assert_str_eq(c->decrypt_header, "X-Gateway-Decrypted");
     config_unref(c);
