@@ -472,6 +472,11 @@ enum decrypt_outcome decrypt_outcome(const decrypt_t *d)
     return d->outcome;
 }
 
+int decrypt_enveloped(const decrypt_t *d)
+{
+    return d->enveloped;
+}
+
 const char *decrypt_reason(const decrypt_t *d)
 {
     return d->reason;
@@ -556,7 +561,7 @@ inbound_t *decrypt_verify(decrypt_t *d, const struct msg_headers *outer)
     struct msg_header *v = combined(d, outer, &n);
     struct msg_headers view = {v, n};
     inbound_t *in;
-    ssize_t got;
+    ssize_t got = 0;
 
     if (v == NULL)
         return NULL;
@@ -564,7 +569,8 @@ inbound_t *decrypt_verify(decrypt_t *d, const struct msg_headers *outer)
     free(v);
     if (in == NULL || decrypt_body_rewind(d) != 0)
         goto fail;
-    while ((got = decrypt_body_read(d, buf, sizeof buf)) > 0)
+    while (inbound_signable(in) &&
+           (got = decrypt_body_read(d, buf, sizeof buf)) > 0)
         if (inbound_body(in, buf, (size_t)got) != 0)
             goto fail;
     if (got < 0 || inbound_finish(in) != 0)

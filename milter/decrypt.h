@@ -50,6 +50,10 @@ int decrypt_finish(decrypt_t *d);
 void decrypt_free(decrypt_t *d);
 
 enum decrypt_outcome decrypt_outcome(const decrypt_t *d);
+/* 1 once the CMS is known to be EnvelopedData/AuthEnvelopedData (its
+ * RecipientInfos read): the message is decrypted or left as it is, and
+ * its ciphertext need not be verified. */
+int decrypt_enveloped(const decrypt_t *d);
 const char *decrypt_reason(const decrypt_t *d);  /* "" when decrypted */
 const char *decrypt_cipher(const decrypt_t *d);  /* "aes-256-cbc" */
 int decrypt_is_aead(const decrypt_t *d);
