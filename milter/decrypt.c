@@ -283,13 +283,10 @@ static int env_failed(decrypt_t *d, smime_decrypt_status_t st)
         stop(d, DECRYPT_NOT_ENVELOPED, "not enveloped");
         return 0;
     }
-    if (st == SMIME_DECRYPT_UNSUPPORTED || st == SMIME_DECRYPT_LIMIT ||
-        st == SMIME_DECRYPT_MALFORMED)
-        stop(d, DECRYPT_FAILED, "%s", smime_decrypt_error(d->env));
-    else
-        stop(d, DECRYPT_FAILED, "%s", *smime_decrypt_error(d->env)
-                                          ? smime_decrypt_error(d->env)
-                                          : smime_decrypt_status_name(st));
+    /* unsupported, damaged, a limit, the key, a failed tag or padding */
+    stop(d, DECRYPT_FAILED, "%s", *smime_decrypt_error(d->env)
+                                      ? smime_decrypt_error(d->env)
+                                      : smime_decrypt_status_name(st));
     return 0;
 }
 
