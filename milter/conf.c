@@ -52,7 +52,8 @@ struct key {
 static const struct key keys[] = {
     {{"Socket", "(required)", "where to listen: inet:PORT@HOST, "
       "inet6:PORT@HOST, unix:PATH, local:PATH or an absolute path"}, T_SOCKET, F(socket), NULL, 0},
-    {{"Mode", "sv", "v verify inbound, s sign outbound, sv both"},
+    {{"Mode", "sv", "letters: v verify inbound, s sign outbound, "
+      "d decrypt inbound, e encrypt outbound"},
      T_MODE, F(mode), "sv", 0},
     {{"AuthservID", "host name", "authserv-id in Authentication-Results: "
       "a bare domain name"}, T_AUTHSERV, F(authserv_id), NULL, 0},
@@ -82,6 +83,9 @@ static const struct key keys[] = {
       "DKIM-Signature"}, T_BOOL, F(sign_skip_dkim), "yes", 0},
     {{"TagHeader", "none", "header added with the verified signer address"},
      T_HEADER, F(tag_header), NULL, 0},
+    {{"DecryptHeader", "X-SMIME-Decrypted", "header added to mail decrypted "
+      "here (forged copies always removed)"},
+     T_HEADER, F(decrypt_header), "X-SMIME-Decrypted", 0},
     {{"OnError", "tempfail", "internal error: tempfail or accept"},
      T_ONERROR, F(on_error_accept), "tempfail", 0},
     {{"SpoolThreshold", "1048576", "bytes kept in memory per message "
@@ -369,15 +373,12 @@ static int valid_header_name(const char *v)
     return 1;
 }
 
-/* The name DecryptHeader (SPEC) gives decrypted mail.  Decryption does
- * not exist yet, so it is always the default; when the DecryptHeader key
- * comes, return c's value here (check_header_names runs after the whole
- * file is read, so the two keys may come in any order), and check
- * DecryptHeader itself against reserved_headers there too. */
+/* The name DecryptHeader (SPEC) gives decrypted mail (check_header_names
+ * runs after the whole file is read, so TagHeader and DecryptHeader may
+ * come in any order). */
 static const char *decrypt_header_name(const config_t *c)
 {
-    (void)c;
-    return "X-SMIME-Decrypted";
+    return c->decrypt_header ? c->decrypt_header : "X-SMIME-Decrypted";
 }
 
 /* Header names a header-name key (TagHeader) may not take: we delete
@@ -398,8 +399,10 @@ static const char *const reserved_headers[] = {
     "Disposition-Notification-To", "Original-Recipient",
 };
 
-/* NULL, or why name cannot be a header of ours. */
-static const char *reserved_header(const config_t *c, const char *name)
+/* NULL, or why name cannot be a header of ours (own: the DecryptHeader
+ * itself, which may not be refused for being the DecryptHeader). */
+static const char *reserved_header_of(const config_t *c, const char *name,
+                                      int own)
 {
     for (size_t i = 0; i < sizeof reserved_headers / sizeof *reserved_headers;
          i++) {
@@ -409,9 +412,14 @@ static const char *reserved_header(const config_t *c, const char *name)
                             : strcasecmp(name, r) == 0)
             return "a standard or security-relevant header";
     }
-    if (strcasecmp(name, decrypt_header_name(c)) == 0)
+    if (!own && strcasecmp(name, decrypt_header_name(c)) == 0)
         return "the DecryptHeader of decrypted mail";
     return NULL;
+}
+
+static const char *reserved_header(const config_t *c, const char *name)
+{
+    return reserved_header_of(c, name, 0);
 }
 
 /* AuthservID (SPEC): a bare domain name, or the forged-header check and
@@ -540,14 +548,18 @@ static int set_value(struct pstate *ps, const struct key *k, const char *v)
             *FIELD(c, k, uint64_t) = size;
         return 0;
     case T_MODE: {
+        static const char letters[] = "vsde";
+        static const unsigned bits[] = {CONFIG_MODE_VERIFY, CONFIG_MODE_SIGN,
+                                        CONFIG_MODE_DECRYPT,
+                                        CONFIG_MODE_ENCRYPT};
         unsigned m = 0;
-        const char *p;
-        for (p = v; *p == 'v' || *p == 'V' || *p == 's' || *p == 'S'; p++)
-            m |= (*p == 'v' || *p == 'V') ? CONFIG_MODE_VERIFY
-                                          : CONFIG_MODE_SIGN;
+        const char *p, *l;
+        for (p = v; *p && (l = strchr(letters, tolower((unsigned char)*p)));
+             p++)
+            m |= bits[l - letters];
         if (*p || !m)
-            problem(ps, ps->line, "%s: expected v, s or sv, not \"%s\"",
-                    name, v);
+            problem(ps, ps->line, "%s: expected letters out of v, s, d "
+                    "and e (such as sv), not \"%s\"", name, v);
         else
             *FIELD(c, k, unsigned) = m;
         return 0;
@@ -672,6 +684,12 @@ static void check_header_names(struct pstate *ps)
                 "every copy of it would be deleted from every message: "
                 "choose a name of your own, e.g. TagHeader X-SMIME-Verified",
                 ps->c->tag_header, why);
+    if ((why = reserved_header_of(ps->c, decrypt_header_name(ps->c), 1)) !=
+        NULL)
+        problem(ps, key_line(ps, "DecryptHeader"), "DecryptHeader: %s is %s "
+                "and every copy of it would be deleted from every message: "
+                "choose a name of your own, e.g. DecryptHeader "
+                "X-SMIME-Decrypted", decrypt_header_name(ps->c), why);
 }
 
 /* AuthservID defaults to the host name, which must be a domain name too:
@@ -760,7 +778,8 @@ static int build_derived(struct pstate *ps)
                 "TrustSystemStore is no: nothing could pass");
     if (c->certificate_store)
         check_certificate_store(ps);
-    if ((c->mode & CONFIG_MODE_SIGN) && !(ps->flags & CONFIG_NO_KEYSTORE)) {
+    if ((c->mode & (CONFIG_MODE_SIGN | CONFIG_MODE_DECRYPT)) &&
+        !(ps->flags & CONFIG_NO_KEYSTORE)) {
         err[0] = '\0';
         if (outbound_init(c, &c->outbound, err, sizeof err) != 0)
             problem(ps, key_line(ps, "Keystore"), "Keystore: %s",
@@ -790,6 +809,7 @@ static void config_destroy(config_t *c)
     free(c->certificate_store);
     free(c->internal_hosts);
     free(c->tag_header);
+    free(c->decrypt_header);
     free(c->spool_directory);
     free(c->user_id);
     free(c->pid_file);

@@ -222,8 +222,19 @@ keystore_poll(keystore_t *ks)
                  keystore_path(ks));
     else if (r < 0)
         log_info(LOG_WARNING, "event=keystore status=unusable path=%s "
-                 "error=\"%s\" note=\"still signing with the last good "
+                 "error=\"%s\" note=\"still using the last good "
                  "keystore\"", keystore_path(ks), log_quote(q, sizeof q, err));
+}
+
+keystore_t *
+outbound_keystore(const config_t *cfg)
+{
+    struct outbound_state *st = cfg->outbound;
+
+    if (st == NULL)
+        return NULL;
+    keystore_poll(st->ks);
+    return st->ks;
 }
 
 /* Look up and vet the keystore entry: 1 usable, 0 not (kind, why),

@@ -10,7 +10,8 @@
  *       opened keystore, cached signers) and stores it in cfg->outbound
  *       (config.c does the store).  -1 with a message in err makes the
  *       configuration unusable (reported against the Keystore line).
- *       Called only when Mode has 's'.  outbound_state_free(state) runs
+ *       Called when Mode has 's' or 'd' (decryption uses the same
+ *       keystore: outbound_keystore).  outbound_state_free(state) runs
  *       when the last reference to the snapshot goes, possibly on another
  *       thread, never while a message still uses it.
  *   Per message, when it is outbound (SASL-authenticated or from
@@ -79,6 +80,10 @@ enum outbound_unsigned {
 int outbound_init(const config_t *cfg, void **state, char *err,
                   size_t errlen);
 void outbound_state_free(void *state);
+/* The snapshot's keystore (reopened first when it was rebuilt, the
+ * change logged once), for decryption; NULL without one. */
+struct keystore;
+struct keystore *outbound_keystore(const config_t *cfg);
 
 int outbound_begin(const config_t *cfg, const char *login, const char *from,
                    const struct msg_headers *hdrs, outbound_t **o,

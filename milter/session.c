@@ -34,6 +34,7 @@
 #include <syslog.h>
 
 #include "arheader.h"
+#include "decrypt.h"
 #include "errbuf.h"
 #include "inbound.h"
 #include "outbound.h"
@@ -64,8 +65,11 @@ struct session {
     size_t header_bytes;
     int headers_dropped;       /* header block too large to keep */
     size_t tail_ar, tail_tag;  /* A-R / TagHeader headers past the cap */
+    size_t tail_dec;           /* DecryptHeader headers past the cap */
     unsigned *tail_ours;       /* which of the tail_ar are ours (1-based) */
     size_t ntail_ours, cap_tail;
+    char **rcpt;               /* accepted envelope recipients */
+    size_t nrcpt, cap_rcpt;
     uint64_t size;
     enum direction dir;
     int skipping;              /* body no longer wanted */
@@ -73,6 +77,7 @@ struct session {
     int failed;                /* internal error */
     char fail_why[160];
     inbound_t *in;
+    decrypt_t *dec;            /* Mode d: a top-level enveloped message */
     outbound_t *out;
     char out_why[256];
     enum outbound_unsigned out_kind;
@@ -106,9 +111,12 @@ static void message_clear(session_t *s)
         free((char *)s->hv[i].value);
     }
     s->nh = 0;
+    for (size_t i = 0; i < s->nrcpt; i++)
+        free(s->rcpt[i]);
+    s->nrcpt = 0;
     s->header_bytes = 0;
     s->headers_dropped = 0;
-    s->tail_ar = s->tail_tag = s->ntail_ours = 0;
+    s->tail_ar = s->tail_tag = s->tail_dec = s->ntail_ours = 0;
     s->size = 0;
     s->dir = DIR_NONE;
     s->skipping = s->too_large = s->failed = s->signed_ok = 0;
@@ -117,6 +125,8 @@ static void message_clear(session_t *s)
     s->out_kind = OUTBOUND_UNSIGNED_OTHER;
     inbound_free(s->in);
     s->in = NULL;
+    decrypt_free(s->dec);
+    s->dec = NULL;
     outbound_free(s->out);
     s->out = NULL;
     config_unref(s->cfg);
@@ -129,6 +139,7 @@ void session_free(session_t *s)
         return;
     message_clear(s);
     free(s->hv);
+    free(s->rcpt);
     free(s->tail_ours);
     free(s->client);
     free(s->login);
@@ -203,6 +214,56 @@ void session_begin(session_t *s, config_t *cfg)
     }
 }
 
+/* Store addr without its angle brackets. */
+static int rcpt_store(session_t *s, const char *addr)
+{
+    size_t len = strlen(addr);
+    char *copy;
+
+    if (len >= 2 && addr[0] == '<' && addr[len - 1] == '>') {
+        addr++;
+        len -= 2;
+    }
+    if (s->nrcpt == s->cap_rcpt) {
+        size_t cap = s->cap_rcpt ? 2 * s->cap_rcpt : 8;
+        char **nv = realloc(s->rcpt, cap * sizeof *nv);
+        if (nv == NULL)
+            return -1;
+        s->rcpt = nv;
+        s->cap_rcpt = cap;
+    }
+    if ((copy = strndup(addr, len)) == NULL)
+        return -1;
+    s->rcpt[s->nrcpt++] = copy;
+    return 0;
+}
+
+int session_rcpt(session_t *s, const char *addr,
+                 struct session_rcpt_reply *reply)
+{
+    memset(reply, 0, sizeof *reply);
+    reply->refuse = SESSION_RCPT_ACCEPT;
+    if (s->failed)
+        return 0;
+    errno = 0;
+    if (rcpt_store(s, addr) != 0) {
+        errno = ENOMEM;
+        fail(s, "storing a recipient");
+        return -1;
+    }
+    return 0;
+}
+
+size_t session_nrcpt(const session_t *s)
+{
+    return s->nrcpt;
+}
+
+const char *session_rcpt_at(const session_t *s, size_t i)
+{
+    return i < s->nrcpt ? s->rcpt[i] : NULL;
+}
+
 static void outcome_end(session_t *s, enum session_dir dir);
 
 void session_abort(session_t *s)
@@ -224,6 +285,8 @@ static void fail(session_t *s, const char *why)
     s->skipping = 1;
     inbound_free(s->in);
     s->in = NULL;
+    decrypt_free(s->dec);
+    s->dec = NULL;
     outbound_free(s->out);
     s->out = NULL;
 }
@@ -235,6 +298,8 @@ static void header_tail(session_t *s, const char *name, const char *value)
         return;
     if (s->cfg->tag_header && strcasecmp(name, s->cfg->tag_header) == 0)
         s->tail_tag++;
+    if (strcasecmp(name, s->cfg->decrypt_header) == 0)
+        s->tail_dec++;
     if (strcasecmp(name, AR_NAME) != 0)
         return;
     s->tail_ar++;
@@ -309,6 +374,40 @@ static int is_outbound(const session_t *s)
     return s->client == NULL || config_is_internal(s->cfg, s->client);
 }
 
+/* Inbound: verify (Mode v), decrypt a top-level enveloped message (Mode
+ * d; without v only such messages are handled, and verified once
+ * decrypted). */
+static enum session_status eoh_inbound(session_t *s)
+{
+    int cand = 0;
+
+    if (!(s->cfg->mode & (CONFIG_MODE_VERIFY | CONFIG_MODE_DECRYPT)))
+        return SESSION_CONTINUE;
+    if ((s->cfg->mode & CONFIG_MODE_DECRYPT) && !s->failed &&
+        !s->headers_dropped) {
+        errno = 0;
+        cand = decrypt_begin(s->cfg, &s->view, s->rcpt, s->nrcpt, &s->dec);
+        if (cand < 0) {
+            s->dir = DIR_IN;
+            fail(s, "starting to decrypt");
+            return SESSION_CONTINUE;
+        }
+    }
+    if (!(s->cfg->mode & CONFIG_MODE_VERIFY) && !cand)
+        return SESSION_CONTINUE;
+    s->dir = DIR_IN;
+    if (s->failed)
+        return SESSION_CONTINUE;
+    if (s->headers_dropped) {          /* permerror at eom */
+        s->skipping = 1;
+        return SESSION_CONTINUE;
+    }
+    errno = 0;
+    if ((s->in = inbound_new(s->cfg, &s->view)) == NULL)
+        fail(s, "starting to verify");
+    return SESSION_CONTINUE;
+}
+
 /* The direction is decided even after an internal error, so that
  * OnError accept answers for the right one. */
 enum session_status session_eoh(session_t *s)
@@ -342,19 +441,7 @@ enum session_status session_eoh(session_t *s)
             s->skipping = 1;
         return SESSION_CONTINUE;
     }
-    if (!(s->cfg->mode & CONFIG_MODE_VERIFY))
-        return SESSION_CONTINUE;
-    s->dir = DIR_IN;
-    if (s->failed)
-        return SESSION_CONTINUE;
-    if (s->headers_dropped) {          /* permerror at eom */
-        s->skipping = 1;
-        return SESSION_CONTINUE;
-    }
-    errno = 0;
-    if ((s->in = inbound_new(s->cfg, &s->view)) == NULL)
-        fail(s, "starting to verify");
-    return SESSION_CONTINUE;
+    return eoh_inbound(s);
 }
 
 enum session_status session_body(session_t *s, const char *buf, size_t len)
@@ -367,6 +454,8 @@ enum session_status session_body(session_t *s, const char *buf, size_t len)
         s->skipping = 1;
         inbound_free(s->in);
         s->in = NULL;
+        decrypt_free(s->dec);
+        s->dec = NULL;
         outbound_free(s->out);
         s->out = NULL;
         return SESSION_SKIP;
@@ -377,8 +466,18 @@ enum session_status session_body(session_t *s, const char *buf, size_t len)
             s->skipping = 1;
             return SESSION_SKIP;
         }
-        if (inbound_body(s->in, buf, len) != 0)
+        if (s->dec && decrypt_body(s->dec, buf, len) != 0) {
+            char why[160];
+            snprintf(why, sizeof why, "decrypting, spool in %s",
+                     s->cfg->spool_directory ? s->cfg->spool_directory
+                                             : SPOOL_DEFAULT_DIR);
+            fail(s, why);
+        } else if (s->dec && decrypt_enveloped(s->dec)) {
+            /* enveloped: the verifier's view of the ciphertext is never
+             * used (decrypted: verified again; not: none), spare it */
+        } else if (inbound_body(s->in, buf, len) != 0) {
             fail(s, "verifying");
+        }
     } else if (s->out) {
         if (outbound_body(s->out, buf, len) != 0) {
             char why[160];     /* the spool is what fails in practice */
@@ -395,9 +494,10 @@ enum session_status session_body(session_t *s, const char *buf, size_t len)
 
 /* Delete every header called name (only_ours: every one whose
  * authserv-id is ours), from the highest index down (indexes count
- * headers of that name, from 1); those past the header cap first. */
+ * headers of that name, from 1); those past the header cap first (tail:
+ * how many, when not only_ours). */
 static int delete_headers(session_t *s, const struct actions *act, void *arg,
-                          const char *name, int only_ours)
+                          const char *name, int only_ours, size_t tail)
 {
     unsigned count = 0;
 
@@ -410,7 +510,7 @@ static int delete_headers(session_t *s, const struct actions *act, void *arg,
                                    NULL) != 0)
                 return -1;
     } else {
-        for (size_t k = s->tail_tag; k > 0; k--)
+        for (size_t k = tail; k > 0; k--)
             if (act->change_header(arg, name, count + (unsigned)k, NULL) != 0)
                 return -1;
     }
@@ -428,9 +528,10 @@ static int delete_headers(session_t *s, const struct actions *act, void *arg,
 }
 
 /* Remove what only we may write: Authentication-Results with our
- * authserv-id and TagHeader.  Done in both directions: mail from SASL
- * clients, InternalHosts and local submission reaches local mailboxes
- * too, and must not carry a forged verdict there either. */
+ * authserv-id, TagHeader and DecryptHeader.  Done in both directions:
+ * mail from SASL clients, InternalHosts and local submission reaches
+ * local mailboxes too, and must not carry a forged verdict there
+ * either. */
 static int strip_forged(session_t *s, const struct actions *act, void *arg)
 {
     /* Deletions go by index: never repeat them, and never accept a
@@ -438,10 +539,13 @@ static int strip_forged(session_t *s, const struct actions *act, void *arg)
     if (s->stripped)
         return s->stripped > 0 ? 0 : -1;
     s->stripped = -1;
-    if (delete_headers(s, act, arg, AR_NAME, 1) != 0)
+    if (delete_headers(s, act, arg, AR_NAME, 1, 0) != 0)
         return -1;
     if (s->cfg->tag_header &&
-        delete_headers(s, act, arg, s->cfg->tag_header, 0) != 0)
+        delete_headers(s, act, arg, s->cfg->tag_header, 0, s->tail_tag) != 0)
+        return -1;
+    if (delete_headers(s, act, arg, s->cfg->decrypt_header, 0,
+                       s->tail_dec) != 0)
         return -1;
     s->stripped = 1;
     return 0;
@@ -489,6 +593,8 @@ static void format_inbound(const struct session_outcome *o, char *buf,
 {
     if (o->result == SMIME_RESULT_NONE && o->unverified_too_large)
         add(buf, len, n, " result=skipped reason=\"%s\"", reason);
+    else if (o->result == SMIME_RESULT_NONE && o->decrypted < 0)
+        add(buf, len, n, " result=none reason=\"%s\"", reason);
     else if (o->result == SMIME_RESULT_NONE)
         add(buf, len, n, " result=none");
     else
@@ -496,6 +602,11 @@ static void format_inbound(const struct session_outcome *o, char *buf,
             "reason=\"%s\" signatures=%zu", smime_result_name(o->result),
             or_dash(o->signer), or_dash(o->part), or_dash(o->serial),
             reason, o->signatures);
+    if (o->decrypted > 0)
+        add(buf, len, n, " decrypted=yes cipher=%s integrity=%s",
+            or_dash(o->cipher), or_dash(o->integrity));
+    else if (o->decrypted < 0)
+        add(buf, len, n, " decrypted=no");
 }
 
 int session_outcome_format(const struct session_outcome *o, char *buf,
@@ -545,6 +656,8 @@ int session_outcome_priority(const struct session_outcome *o)
         return LOG_NOTICE;
     switch (o->dir) {
     case SESSION_DIR_IN:
+        if (o->decrypted < 0 && !o->decrypt_no_key)
+            return LOG_NOTICE;      /* could not be decrypted */
         switch (o->result) {
         case SMIME_RESULT_FAIL:
         case SMIME_RESULT_POLICY:
@@ -602,6 +715,8 @@ static void outcome_inbound(session_t *s, const struct ar_result *r,
               o->unverified_too_large ? TOO_LARGE_REASON
               : none                  ? ""
                                       : r[0].reason);
+    if (o->decrypted < 0)
+        copy_into(o->reason, sizeof o->reason, o->decrypt_reason);
 }
 
 /* Outbound: signed, or why not. */
@@ -648,31 +763,100 @@ static size_t inbound_resinfos(session_t *s, struct ar_result *ar,
     return n;
 }
 
+/* Mode d at eom: 1 decrypted (s->in now verifies the decrypted
+ * message), -1 enveloped but left as it is, 0 nothing to decrypt; -2
+ * internal error. */
+static int decrypt_eom(session_t *s)
+{
+    struct session_outcome *o = &s->outcome;
+    int r;
+    inbound_t *in;
+
+    if (s->dec == NULL)
+        return 0;
+    errno = 0;
+    if ((r = decrypt_finish(s->dec)) < 0) {
+        fail(s, "decrypting");
+        return -2;
+    }
+    if (r == 0) {
+        if (decrypt_outcome(s->dec) == DECRYPT_NOT_ENVELOPED)
+            return 0;
+        o->decrypted = -1;
+        o->decrypt_no_key = decrypt_outcome(s->dec) == DECRYPT_NO_KEY;
+        snprintf(o->decrypt_reason, sizeof o->decrypt_reason,
+                 "encrypted, not decrypted: %s", decrypt_reason(s->dec));
+        return -1;
+    }
+    errno = 0;
+    if ((in = decrypt_verify(s->dec, &s->view)) == NULL) {
+        fail(s, "verifying the decrypted message");
+        return -2;
+    }
+    inbound_free(s->in);
+    s->in = in;
+    o->decrypted = 1;
+    copy_into(o->cipher, sizeof o->cipher, decrypt_cipher(s->dec));
+    return 1;
+}
+
+/* The DecryptHeader value; integrity from the first result. */
+static void decrypt_value(session_t *s, const struct ar_result *ar, size_t n,
+                          char *buf, size_t len)
+{
+    struct session_outcome *o = &s->outcome;
+
+    copy_into(o->integrity, sizeof o->integrity,
+              n && ar[0].result == SMIME_RESULT_PASS ? "signature"
+              : decrypt_is_aead(s->dec)              ? "aead"
+                                                     : "none");
+    snprintf(buf, len, "for=%s; cipher=%s; integrity=%s",
+             decrypt_for(s->dec), o->cipher, o->integrity);
+}
+
 static int inbound_eom(session_t *s, const struct actions *act, void *arg,
                        int failed)
 {
     struct ar_result ar[128];
+    char dvalue[700];
     size_t n;
-    char *value;
+    char *value = NULL;
+    int dec = 0, r = 0;
 
     errno = 0;
     if (!failed && s->in && inbound_finish(s->in) != 0) {
         fail(s, "verifying");
         return -1;
     }
+    if (failed)
+        s->outcome.decrypted = 0;   /* a failure after it: not said */
+    else if ((dec = decrypt_eom(s)) == -2)
+        return -1;
     n = inbound_resinfos(s, ar, sizeof ar / sizeof ar[0], failed);
+    if (dec < 0) {          /* whatever the verifier saw: it is encrypted */
+        n = 0;
+        if (s->cfg->add_none_result)
+            ar[n++] = (struct ar_result){.result = SMIME_RESULT_NONE,
+                                         .reason = s->outcome.decrypt_reason};
+    }
     outcome_inbound(s, ar, n);
+    if (dec > 0)
+        decrypt_value(s, ar, n, dvalue, sizeof dvalue);
     if (strip_forged(s, act, arg) != 0)
         return -1;
-    if (s->cfg->tag_header && n && ar[0].result == SMIME_RESULT_PASS &&
-        ar[0].identifier && *ar[0].identifier &&
+    if (n && (value = arheader_build(s->cfg->authserv_id, ar, n)) == NULL)
+        return -1;
+    if (dec > 0 &&
+        (decrypt_apply(s->dec, &s->view, act, arg) != 0 ||
+         act->insert_header(arg, 0, s->cfg->decrypt_header, dvalue) != 0))
+        r = -1;
+    if (r == 0 && s->cfg->tag_header && n &&
+        ar[0].result == SMIME_RESULT_PASS && ar[0].identifier &&
+        *ar[0].identifier &&
         act->insert_header(arg, 0, s->cfg->tag_header, ar[0].identifier) != 0)
-        return -1;
-    if (n == 0)
-        return 0;
-    if ((value = arheader_build(s->cfg->authserv_id, ar, n)) == NULL)
-        return -1;
-    int r = act->insert_header(arg, 0, AR_NAME, value);
+        r = -1;
+    if (r == 0 && value)
+        r = act->insert_header(arg, 0, AR_NAME, value);
     free(value);
     return r;
 }

@@ -53,6 +53,9 @@ static const char *const names[STATS_N] = {
     [STATS_UNSIGNED_FROM] = "unsigned_bad_from",
     [STATS_UNSIGNED_CERTIFICATE] = "unsigned_certificate_unusable",
     [STATS_UNSIGNED_OTHER] = "unsigned_other",
+    [STATS_DECRYPTED] = "decrypted",
+    [STATS_NOT_DECRYPTED_NO_KEY] = "not_decrypted_no_key",
+    [STATS_NOT_DECRYPTED_FAILED] = "not_decrypted_failed",
     [STATS_ERRORS] = "errors",
     [STATS_TEMPFAILS] = "tempfails",
 };
@@ -110,6 +113,11 @@ static void count_inbound(const struct session_outcome *o)
         stats_add(STATS_UNVERIFIED_TOO_LARGE);
     else if ((unsigned)o->result <= SMIME_RESULT_PERMERROR)
         stats_add(STATS_RESULT_NONE + (enum stats_counter)o->result);
+    if (o->decrypted > 0)
+        stats_add(STATS_DECRYPTED);
+    else if (o->decrypted < 0)
+        stats_add(o->decrypt_no_key ? STATS_NOT_DECRYPTED_NO_KEY
+                                    : STATS_NOT_DECRYPTED_FAILED);
 }
 
 void stats_count(const struct session_outcome *o)
@@ -222,6 +230,14 @@ static const struct {
      "direction=\"outbound\",result=\"unsigned_certificate_unusable\""},
     {NULL, NULL, STATS_UNSIGNED_OTHER,
      "direction=\"outbound\",result=\"unsigned_other\""},
+    {"smime_milter_decrypted_total", "Inbound enveloped messages "
+     "decrypted (Mode d).", STATS_DECRYPTED, NULL},
+    {"smime_milter_not_decrypted_no_key_total", "Inbound enveloped "
+     "messages left encrypted: an envelope recipient has no key for them.",
+     STATS_NOT_DECRYPTED_NO_KEY, NULL},
+    {"smime_milter_not_decrypted_failed_total", "Inbound enveloped "
+     "messages left encrypted: unsupported, damaged, wrong key or failed "
+     "tag.", STATS_NOT_DECRYPTED_FAILED, NULL},
     {"smime_milter_errors_total", "Messages with an internal error "
      "(also those accepted under OnError accept).", STATS_ERRORS, NULL},
     {"smime_milter_tempfails_total", "Messages answered with a 4xx "

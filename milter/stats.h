@@ -49,6 +49,12 @@ enum stats_counter {
     STATS_UNSIGNED_FROM,             /* no, several or bad From address */
     STATS_UNSIGNED_CERTIFICATE,      /* signer certificate unusable */
     STATS_UNSIGNED_OTHER,
+    /* inbound, Mode d: enveloped messages decrypted, or left as they
+     * are because a recipient has no key, or because they could not be
+     * decrypted (unsupported, damaged, wrong key, failed tag) */
+    STATS_DECRYPTED,
+    STATS_NOT_DECRYPTED_NO_KEY,
+    STATS_NOT_DECRYPTED_FAILED,
     /* failures */
     STATS_ERRORS,            /* internal errors (with OnError accept too) */
     STATS_TEMPFAILS,         /* messages answered with a 4xx */

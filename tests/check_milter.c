@@ -43,6 +43,20 @@ char *__wrap_strdup(const char *s)
     return __real_strdup(s);
 }
 
+/* The same for strndup (session_rcpt's copy). */
+char *__real_strndup(const char *s, size_t n);
+char *__wrap_strndup(const char *s, size_t n);
+
+char *__wrap_strndup(const char *s, size_t n)
+{
+    if (strdup_fail_on && strncmp(s, strdup_fail_on, n) == 0 &&
+        strlen(strdup_fail_on) == n) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return __real_strndup(s, n);
+}
+
 char reports[8192];
 int nreports;
 
@@ -206,6 +220,35 @@ START_TEST(config_errors)
 }
 END_TEST
 
+/* Mode takes the letters v, s, d and e in any order and case. */
+START_TEST(config_mode_letters)
+{
+    static const struct {
+        const char *v;
+        unsigned m;
+    } ok[] = {
+        {"v", CONFIG_MODE_VERIFY},
+        {"sv", CONFIG_MODE_VERIFY | CONFIG_MODE_SIGN},
+        {"vd", CONFIG_MODE_VERIFY | CONFIG_MODE_DECRYPT},
+        {"E", CONFIG_MODE_ENCRYPT},
+        {"dVeS", CONFIG_MODE_VERIFY | CONFIG_MODE_SIGN | CONFIG_MODE_DECRYPT |
+                     CONFIG_MODE_ENCRYPT},
+    };
+    char text[64];
+
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        snprintf(text, sizeof text, "Mode %s\n", ok[i].v);
+        config_t *c = load(text);
+        ck_assert_msg(c != NULL, "Mode %s: %s", ok[i].v, reports);
+        ck_assert_uint_eq(c->mode, ok[i].m);
+        config_unref(c);
+    }
+    load_fails("Mode vx\n", "t.conf:1: Mode: expected letters out of v, s, "
+               "d and e");
+    load_fails("Mode v d\n", "t.conf:1: Mode");
+}
+END_TEST
+
 START_TEST(config_all_errors_reported)
 {
     config_t *c = load("Bogus 1\nAllowSHA1 2\nMode q\n");
@@ -286,6 +329,30 @@ START_TEST(config_authserv_id_checked)
     c = load("AuthservID mx\n");
     ck_assert_msg(c != NULL, "%s", reports);
     config_unref(c);
+}
+END_TEST
+
+/* DecryptHeader: a header name of our own (every copy is deleted from
+ * every message), the default X-SMIME-Decrypted, never TagHeader's. */
+START_TEST(config_decrypt_header)
+{
+    config_t *c = load("Mode vd\n");
+
+    ck_assert_msg(c != NULL, "%s", reports);
+    ck_assert_str_eq(c->decrypt_header, "X-SMIME-Decrypted");
+    config_unref(c);
+    c = load("DecryptHeader X-Gateway-Decrypted\n"
+             "TagHeader X-SMIME-Decrypted\n");
+    ck_assert_msg(c != NULL, "%s", reports);
+    ck_assert_str_eq(c->decrypt_header, "X-Gateway-Decrypted");
+    config_unref(c);
+    load_fails("DecryptHeader Content-Type\n", "t.conf:1: DecryptHeader: "
+               "Content-Type is a standard or security-relevant header");
+    load_fails("DecryptHeader Authentication-Results\n",
+               "t.conf:1: DecryptHeader: ");
+    load_fails("DecryptHeader Bad:Name\n", "t.conf:1: DecryptHeader: ");
+    load_fails("TagHeader X-Dec\n\nDecryptHeader x-dec\n",
+               "t.conf:1: TagHeader: X-Dec is the DecryptHeader");
 }
 END_TEST
 
@@ -987,6 +1054,136 @@ START_TEST(session_client_oom_fails_closed)
 }
 END_TEST
 
+/* Envelope recipients: angle brackets stripped, copied, in order,
+ * forgotten at the next message; today every one is accepted. */
+START_TEST(session_rcpt_stored)
+{
+    config_t *c = load("AuthservID mx.test.example\nMode vd\n");
+    session_t *s = session_new();
+    struct session_rcpt_reply r;
+    char addr[] = "<Bob@Example.COM>";
+
+    ck_assert_ptr_nonnull(c);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_eq(session_set_client(s, "192.0.2.1"), 0);
+    session_begin(s, c);
+    ck_assert_uint_eq(session_nrcpt(s), 0);
+    ck_assert_int_eq(session_rcpt(s, addr, &r), 0);
+    ck_assert_int_eq(r.refuse, SESSION_RCPT_ACCEPT);
+    memset(addr, 'x', sizeof addr - 1);        /* the session has a copy */
+    ck_assert_int_eq(session_rcpt(s, "carol@example.net", &r), 0);
+    ck_assert_int_eq(session_rcpt(s, "<>", &r), 0);
+    ck_assert_uint_eq(session_nrcpt(s), 3);
+    ck_assert_str_eq(session_rcpt_at(s, 0), "Bob@Example.COM");
+    ck_assert_str_eq(session_rcpt_at(s, 1), "carol@example.net");
+    ck_assert_str_eq(session_rcpt_at(s, 2), "");
+    ck_assert_ptr_null(session_rcpt_at(s, 3));
+    session_abort(s);
+    ck_assert_uint_eq(session_nrcpt(s), 0);
+    session_begin(s, c);
+    ck_assert_int_eq(session_rcpt(s, "dave@example.net", &r), 0);
+    session_begin(s, c);                       /* the next message */
+    ck_assert_uint_eq(session_nrcpt(s), 0);
+    session_free(s);
+    config_unref(c);
+}
+END_TEST
+
+/* A recipient that cannot be stored fails the message (OnError), as a
+ * decision over all recipients would otherwise see only some. */
+START_TEST(session_rcpt_oom_fails_closed)
+{
+    config_t *c = load("AuthservID mx.test.example\nMode vd\n");
+    session_t *s = session_new();
+    struct session_rcpt_reply r;
+    struct rec rec = {{0}};
+
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(session_set_client(s, "192.0.2.1"), 0);
+    session_begin(s, c);
+    ck_assert_int_eq(session_rcpt(s, "<bob@example.com>", &r), 0);
+    strdup_fail_on = "carol@example.net";
+    ck_assert_int_eq(session_rcpt(s, "<carol@example.net>", &r), -1);
+    strdup_fail_on = NULL;
+    ck_assert_int_eq(r.refuse, SESSION_RCPT_ACCEPT);
+    session_header(s, "From", "alice@example.org");
+    session_eoh(s);
+    ck_assert_int_eq(session_eom(s, &rec_actions, &rec), SESSION_TEMPFAIL);
+    ck_assert_msg(strstr(session_summary(s), "result=tempfail reason=\""
+                         "storing a recipient") != NULL, "%s",
+                  session_summary(s));
+    session_free(s);
+    config_unref(c);
+}
+END_TEST
+
+/* Forged DecryptHeader copies are deleted in every direction, whether
+ * or not Mode has d (before: kept, and a mailbox filter trusting it
+ * could be fooled). */
+START_TEST(session_decrypt_header_forged)
+{
+    config_t *c = load("AuthservID mx.test.example\nInternalHosts none\n"
+                       "Mode v\nDecryptHeader X-Dec\n");
+    static const struct hdr h[] = {
+        {"X-Dec", "for=bob@example.com; cipher=aes-256-cbc; "
+                  "integrity=signature"},
+        {"From", "alice@example.org"},
+        {"x-dec", "forged"},
+        {NULL, NULL},
+    };
+    struct rec rec;
+    int skipped;
+
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(run(c, "192.0.2.1", NULL, h, "x\r\n", &rec, &skipped),
+                     SESSION_ACCEPT);
+    ck_assert_str_eq(rec.log, "chg X-Dec 2 (delete)\nchg X-Dec 1 (delete)\n"
+                     "ins 0 Authentication-Results: mx.test.example;\n"
+                     "\tsmime=none\n");
+    ck_assert_int_eq(run(c, "192.0.2.1", "alice@example.org", h, "x\r\n",
+                         &rec, &skipped), SESSION_ACCEPT);
+    ck_assert_str_eq(rec.log, "chg X-Dec 2 (delete)\nchg X-Dec 1 (delete)\n");
+    config_unref(c);
+}
+END_TEST
+
+/* Mode d: an enveloped message whose CMS is damaged is delivered as it
+ * came, with smime=none and why; the log line and the outcome say so. */
+START_TEST(session_decrypt_damaged_unchanged)
+{
+    config_t *c = load("AuthservID mx.test.example\nInternalHosts none\n"
+                       "Mode vd\n");
+    session_t *s = session_new();
+    struct session_rcpt_reply r;
+    struct rec rec = {{0}};
+    static const char body[] = "MIAGCSqGSIb3DQEHA6CAMIACAQAxggE=\r\n";
+
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(session_set_client(s, "192.0.2.1"), 0);
+    session_begin(s, c);
+    ck_assert_int_eq(session_rcpt(s, "<bob@example.com>", &r), 0);
+    session_header(s, "From", "alice@example.org");
+    session_header(s, "Content-Type", "application/pkcs7-mime; "
+                   "smime-type=enveloped-data; name=smime.p7m");
+    session_header(s, "Content-Transfer-Encoding", "base64");
+    session_eoh(s);
+    ck_assert_int_eq(session_body(s, body, strlen(body)), SESSION_CONTINUE);
+    ck_assert_int_eq(session_eom(s, &rec_actions, &rec), SESSION_ACCEPT);
+    ck_assert_str_eq(rec.log, "ins 0 Authentication-Results: "
+                     "mx.test.example;\n\tsmime=none (encrypted, not "
+                     "decrypted: truncated CMS)\n");
+    ck_assert_int_eq(session_outcome(s)->decrypted, -1);
+    ck_assert_int_eq(session_outcome(s)->decrypt_no_key, 0);
+    ck_assert_str_eq(session_summary(s), "event=message dir=in "
+                     "client=192.0.2.1 result=none reason=\"encrypted, not "
+                     "decrypted: truncated CMS\" decrypted=no");
+    ck_assert_int_eq(session_outcome_priority(session_outcome(s)),
+                     LOG_NOTICE);
+    session_free(s);
+    config_unref(c);
+}
+END_TEST
+
 /* ---- inbound: as many objects as the parser reports ---- */
 
 /* A multipart/mixed of n pkcs7-mime parts (not valid CMS) verified
@@ -1049,6 +1246,7 @@ static Suite *milter_suite(void)
     tcase_add_test(tc, config_defaults);
     tcase_add_test(tc, config_good);
     tcase_add_test(tc, config_errors);
+    tcase_add_test(tc, config_mode_letters);
     tcase_add_test(tc, config_all_errors_reported);
     tcase_add_test(tc, config_socket_required);
     tcase_add_test(tc, config_trust_errors_have_lines);
@@ -1056,6 +1254,7 @@ static Suite *milter_suite(void)
     tcase_add_test(tc, config_authserv_id_checked);
     tcase_add_test(tc, config_authserv_id_default_checked);
     tcase_add_test(tc, config_tag_header_reserved);
+    tcase_add_test(tc, config_decrypt_header);
     tcase_add_test(tc, config_keys_documented);
     tcase_add_test(tc, internal_hosts);
     suite_add_tcase(s, tc);
@@ -1082,6 +1281,10 @@ static Suite *milter_suite(void)
     tcase_add_test(tc, session_summary_line);
     tcase_add_test(tc, session_log_priority);
     tcase_add_test(tc, session_client_oom_fails_closed);
+    tcase_add_test(tc, session_rcpt_stored);
+    tcase_add_test(tc, session_rcpt_oom_fails_closed);
+    tcase_add_test(tc, session_decrypt_header_forged);
+    tcase_add_test(tc, session_decrypt_damaged_unchanged);
     tcase_add_test(tc, inbound_objects_up_to_parser_limit);
     suite_add_tcase(s, tc);
 

@@ -156,6 +156,36 @@ START_TEST(count_inbound_outcomes)
 }
 END_TEST
 
+/* Mode d: decrypted, or left encrypted for want of a key or because it
+ * could not be decrypted, besides the result. */
+START_TEST(count_decrypt_outcomes)
+{
+    struct session_outcome o;
+
+    stats_reset();
+    o = inbound(SMIME_RESULT_PASS);
+    o.decrypted = 1;
+    stats_count(&o);
+    expect((const int[]){STATS_MESSAGES, 1, STATS_INBOUND, 1,
+                         STATS_RESULT_PASS, 1, STATS_DECRYPTED, 1, -1});
+    stats_reset();
+    o = inbound(SMIME_RESULT_NONE);
+    o.decrypted = -1;
+    o.decrypt_no_key = 1;
+    stats_count(&o);
+    expect((const int[]){STATS_MESSAGES, 1, STATS_INBOUND, 1,
+                         STATS_RESULT_NONE, 1, STATS_NOT_DECRYPTED_NO_KEY, 1,
+                         -1});
+    stats_reset();
+    o = inbound(SMIME_RESULT_NONE);
+    o.decrypted = -1;
+    stats_count(&o);
+    expect((const int[]){STATS_MESSAGES, 1, STATS_INBOUND, 1,
+                         STATS_RESULT_NONE, 1, STATS_NOT_DECRYPTED_FAILED, 1,
+                         -1});
+}
+END_TEST
+
 START_TEST(count_outbound_outcomes)
 {
     static const struct {
@@ -1008,7 +1038,7 @@ START_TEST(prom_format_rules)
     ck_assert_uint_eq(dirsum, (STATS_INBOUND + 1) + (STATS_OUTBOUND + 1) +
                                   (STATS_IGNORED + 1));
     ck_assert_int_eq(nhelp, ntype);
-    ck_assert_int_eq(ntype, 6);
+    ck_assert_int_eq(ntype, 9);
     /* as snprintf: the length needed when the buffer is short */
     ck_assert_int_eq(stats_format_prom(buf, 10), len);
     ck_assert_uint_eq(strlen(buf), 9);
@@ -1067,6 +1097,7 @@ static Suite *stats_suite(void)
     tcase_add_test(tc, names_unique);
     tcase_add_test(tc, format_lists_everything);
     tcase_add_test(tc, count_inbound_outcomes);
+    tcase_add_test(tc, count_decrypt_outcomes);
     tcase_add_test(tc, count_outbound_outcomes);
     tcase_add_test(tc, format_from_outcome);
     tcase_add_test(tc, count_real_sessions);

@@ -13,8 +13,10 @@
 #	no socket is not; a second daemon with the same PidFile refuses;
 #	SIGTERM and SIGHUP that come during the start (pending before
 #	exec) give a clean stop and a reload;
-#	a port in use fails the start; -h, --help, -a NOTANIP;
-#	smime-keystore -h, --help, -V.
+#	a port in use fails the start; -h, --help, -a NOTANIP, -r without
+#	-t and -r ''; smime-keystore -h, --help, -V; the option negotiation
+#	asks for RCPT only with d or e in Mode (verify/sign-only sites keep
+#	SMFIP_NORCPT).
 #	Daemons run in the foreground in a temporary directory; every wait
 #	is bounded (30 s) but nothing is timed.
 #
@@ -335,6 +337,50 @@ if [ "$rc" -eq 64 ] && grep -q '"notanip" is not an IPv4 or IPv6 address' "$T/a.
 else
     bad "-a notanip: exit $rc: $(cat "$T/a.err")"
 fi
+
+# --- -r: only with -t, never empty -----------------------------------------
+"$M" -c "$T/good.conf" -r bob@example.org >/dev/null 2>"$T/r1.err"
+rc=$?
+[ "$rc" -eq 64 ] && grep -q '^usage: ' "$T/r1.err" &&
+    ok "-r without -t: usage, exit 64" || bad "-r without -t: exit $rc"
+"$M" -c "$T/good.conf" -t "$T/m.eml" -r '' >"$T/r2.out" 2>"$T/r2.err"
+rc=$?
+[ "$rc" -eq 64 ] && grep -q 'an empty recipient' "$T/r2.err" &&
+    [ ! -s "$T/r2.out" ] && ok "-r '': refused, exit 64" ||
+    bad "-r '': exit $rc: $(cat "$T/r2.err")"
+
+# --- RCPT is negotiated only when Mode has d or e ---------------------------
+# rcpt_wanted SOCKET: "yes" when the milter's option negotiation reply
+# leaves SMFIP_NORCPT (0x8) unset, offered every protocol flag
+rcpt_wanted() {
+    python3 -c 'import socket, struct, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
+s.connect(sys.argv[1])
+s.sendall(struct.pack(">IcIII", 13, b"O", 6, 0x1ff, 0x1fffff))
+buf = b""
+while len(buf) < 4 or len(buf) < 4 + struct.unpack(">I", buf[:4])[0]:
+    chunk = s.recv(4096)
+    if not chunk:
+        sys.exit("closed")
+    buf += chunk
+cmd, ver, act, proto = struct.unpack(">cIII", buf[4:17])
+print("yes" if cmd == b"O" and not proto & 0x8 else "no")' "$1" 2>&1
+}
+for m in v ve; do
+    conf "neg$m" "unix:$T/neg$m.sock"
+    sed -i "s/^Mode v$/Mode $m/" "$T/neg$m.conf"
+    start "neg$m"
+    if ! wait_for 30 answers "$T/neg$m.sock"; then
+        bad "Mode $m: daemon never answered: $(cat "$T/neg$m.log")"
+        continue
+    fi
+    got=$(rcpt_wanted "$T/neg$m.sock")
+    case $m in ve) want=yes ;; *) want=no ;; esac
+    [ "$got" = "$want" ] && ok "Mode $m: RCPT negotiated: $got" ||
+        bad "Mode $m: RCPT negotiated: $got, want $want"
+    stop "$pid" || bad "Mode $m: daemon did not stop"
+done
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

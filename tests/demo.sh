@@ -147,4 +147,9 @@ if [ -x "$top_builddir/milter/smime-keystore" ] &&
 	sh "$top_srcdir/tests/demo-sign.sh" "$PKI" "$D"
 fi
 
+if [ -x "$top_builddir/milter/smime-keystore" ]; then
+	say "8. Inbound: smime-milter decrypts mail for a key it holds (Mode d)"
+	sh "$top_srcdir/tests/demo-decrypt.sh" "$PKI" "$D"
+fi
+
 say "Files are in $D"

@@ -71,7 +71,7 @@ $(BIN)/fuzz_config: $(OBJ)/tests/fuzz/fuzz_config.o $(LIBCORE) \
 	$(LINK)
 $(BIN)/fuzz_testmode: $(OBJ)/tests/fuzz/fuzz_testmode.o \
 		$(OBJ)/milter/testmode.o $(LIBCORE) $(LIBCRYPTO) $(LIBMIME)
-	$(LINK)
+	$(LINK) $(NETTLE_FUZZ)
 
 # seedcms: not a fuzzer; cuts CMS seeds for fuzz_cms out of messages.
 $(BIN)/seedcms: $(OBJ)/tests/fuzz/seedcms.o $(LIBMIME)

@@ -46,7 +46,8 @@ static void check_snapshot(config_t *c)
     };
 
     FUZZ_CHECK(c->mode != 0 &&
-               (c->mode & ~(CONFIG_MODE_VERIFY | CONFIG_MODE_SIGN)) == 0);
+               (c->mode & ~(CONFIG_MODE_VERIFY | CONFIG_MODE_SIGN |
+                            CONFIG_MODE_DECRYPT | CONFIG_MODE_ENCRYPT)) == 0);
     FUZZ_CHECK(c->authserv_id != NULL);
     FUZZ_CHECK(c->spool_directory != NULL);
     for (size_t i = 0; i < c->n_trust_anchor_files; i++)

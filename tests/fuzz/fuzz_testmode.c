@@ -5,8 +5,10 @@
  * CMS verify together), the Authentication-Results header and the
  * output writer all run as in production.
  *
- * The configuration is made once: Mode v, AuthservID mx.test.example,
- * the test PKI's roots.pem and crl.pem when SMIME_FUZZ_PKI names it.
+ * The configuration is made once: Mode vd (no Keystore: an enveloped
+ * message is read up to its RecipientInfos, then left as it is),
+ * AuthservID mx.test.example, the test PKI's roots.pem and crl.pem when
+ * SMIME_FUZZ_PKI names it.
  * The message goes through a memfd; stdout (the resulting message) is
  * another memfd, read back after each run.
  *
@@ -48,7 +50,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     FUZZ_CHECK(gnutls_global_init() >= 0);
     log_open("fuzz_testmode", LOG_MAIL, LOG_ERR, 0, 0);
     n = snprintf(conf, sizeof conf,
-                 "Socket inet:10025@127.0.0.1\nMode v\n"
+                 "Socket inet:10025@127.0.0.1\nMode vd\n"
                  "AuthservID mx.test.example\nInternalHosts none\n");
     if (pki != NULL && *pki != '\0')
         n += snprintf(conf + n, sizeof conf - (size_t)n,
@@ -80,7 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(ftruncate(out_fd, 0) == 0);
     FUZZ_CHECK(lseek(out_fd, 0, SEEK_SET) == 0);
 
-    int rc = testmode_run(cfg, in_path, NULL, NULL);
+    int rc = testmode_run(cfg, in_path, NULL, NULL, NULL, 0);
     fflush(stdout);
     FUZZ_CHECK(rc == 0 || rc == 69 || rc == 75);
     if (rc == 0) {

@@ -18,6 +18,10 @@
 #	                   failure; no SASL in this Sendmail (no /etc/sasldb2
 #	                   to mount ours on, or no namespaces) a skip, and a
 #	                   failure under ./quickstart check
+#	  decrypt          Mode d (reloaded for this test): alice's signed
+#	                   message openssl encrypted to encrsa comes out
+#	                   decrypted, smime=pass, integrity=signature; with
+#	                   bob (no key) as a second recipient, unchanged
 #	  milter_down      smime-milter stopped: Sendmail answers 4xx (F=T)
 #
 #	Prints each outcome, the milter's and Sendmail's log lines of failed
@@ -130,6 +134,55 @@ t_sign_alice() {
     out2=$(sm_wait_delivered "$qid2") || e2e_fail "$qid2 not delivered"
     ar=$(e2e_assert_ar "$out2" pass "signature verified" alice@example.org) || exit 1
     e2e_pass "authenticated alice: signed, openssl verifies (signer alice); inbound: $ar"
+}
+
+# Mode d behind Sendmail (reloaded to Mode svd with encrsa's key for
+# this test only; the milter then asks Sendmail for the recipients): a
+# message alice signed and openssl encrypted to encrsa is delivered
+# decrypted with smime=pass and integrity=signature; with a second
+# recipient without a key it is delivered as it came.
+t_decrypt() {
+    [ -n "${E2E_KEYSTORE:-}" ] || e2e_fail "no keystore"
+    _tool=$top_builddir/milter/smime-keystore
+    _conf=$E2E_DIR/smime-milter.conf
+    cp "$_conf" "$E2E_T/conf.orig"
+    # put the suite's configuration and keystore back however this ends
+    trap 'cp "$E2E_T/conf.orig" "$_conf"; e2e_milter_reload >/dev/null 2>&1
+        "$_tool" build "$E2E_DIR/keystore.src" "$E2E_KEYSTORE" >/dev/null 2>&1' EXIT
+    { cat "$E2E_DIR/keystore.src"; echo "encrsa@example.org $E2E_PKI/encrsa.pem"; } \
+        >"$E2E_T/keystore.src"
+    "$_tool" build "$E2E_T/keystore.src" "$E2E_KEYSTORE" >/dev/null 2>&1 ||
+        e2e_fail "keystore build"
+    sed 's/^Mode .*/Mode svd/' "$E2E_T/conf.orig" >"$_conf"
+    e2e_milter_reload || e2e_fail "reload with Mode svd failed"
+    printf 'Content-Type: text/plain\r\n\r\nHello via Sendmail, signed and encrypted.\r\n' \
+        >"$E2E_T/inner.txt"
+    openssl cms -sign -in "$E2E_T/inner.txt" -signer "$E2E_PKI/alice.crt" \
+        -inkey "$E2E_PKI/alice.key" -certfile "$E2E_PKI/inter.crt" \
+        -out "$E2E_T/signed.txt" || e2e_fail "openssl cms -sign"
+    openssl cms -encrypt -aes256 -in "$E2E_T/signed.txt" \
+        -out "$E2E_T/enc.txt" "$E2E_PKI/encrsa.crt" || e2e_fail "openssl cms -encrypt"
+    m=$E2E_T/in.eml
+    { printf 'From: alice@example.org\nTo: encrsa@example.org\nSubject: enc\n'
+      printf 'Message-ID: <smdec1@example.org>\n'; cat "$E2E_T/enc.txt"; } >"$m"
+    qid=$(sm_send_inbound "$m" alice@example.org encrsa@example.org) || e2e_fail "send failed"
+    out=$(sm_wait_delivered "$qid") || e2e_fail "$qid not delivered"
+    ar=$(e2e_assert_ar "$out" pass "signature verified" alice@example.org) || exit 1
+    dh=$(e2e_header "$out" X-SMIME-Decrypted)
+    [ "$dh" = "for=encrsa@example.org; cipher=aes-256-cbc; integrity=signature" ] ||
+        e2e_fail "DecryptHeader: \"$dh\""
+    e2e_body "$E2E_T/signed.txt" >"$E2E_T/body.want"
+    e2e_body "$out" >"$E2E_T/body.got"
+    cmp -s "$E2E_T/body.want" "$E2E_T/body.got" ||
+        e2e_fail "the body is not the plaintext openssl was given"
+    sed 's/<smdec1@/<smdec2@/' "$m" >"$E2E_T/in2.eml"
+    qid=$(sm_send_inbound "$E2E_T/in2.eml" alice@example.org \
+        encrsa@example.org,bob@example.net) || e2e_fail "send failed"
+    out=$(sm_wait_delivered "$qid") || e2e_fail "$qid not delivered"
+    e2e_assert_ar "$out" none \
+        "encrypted, not decrypted: no key for recipient bob@example.net" >/dev/null ||
+        exit 1
+    e2e_pass "decrypted for encrsa ($ar); left encrypted with bob as a recipient"
 }
 
 # F=T in contrib/sendmail.mc: with smime-milter down, Sendmail answers 4xx
@@ -248,7 +301,7 @@ if ! start; then
     exit 1
 fi
 
-for t in verify_signed verify_tampered verify_unsigned sign_alice; do
+for t in verify_signed verify_tampered verify_unsigned sign_alice decrypt; do
     run_test "$t"
 done
 run_test milter_down stops-milter
