@@ -30,6 +30,7 @@
 #include "certstore.h"
 #include "conf.h"
 #include "conf_check.h"
+#include "encpolicy.h"
 #include "errbuf.h"
 #include "outbound.h"
 #include "sockspec.h"
@@ -37,7 +38,8 @@
 
 enum ktype {
     T_STRING, T_PATHS, T_BOOL, T_SIZE, T_MODE, T_NETS, T_ONERROR,
-    T_LOGLEVEL, T_FACILITY, T_SOCKET, T_USER, T_HEADER, T_DIR, T_AUTHSERV
+    T_LOGLEVEL, T_FACILITY, T_SOCKET, T_USER, T_HEADER, T_DIR, T_AUTHSERV,
+    T_ENCLEVEL
 };
 
 struct key {
@@ -69,6 +71,14 @@ static const struct key keys[] = {
      T_STRING, F(certificate_store), NULL, 0},
     {{"Harvest", "yes", "store signer certificates of inbound pass mail in "
       "CertificateStore"}, T_BOOL, F(harvest), "yes", 0},
+    {{"EncryptPolicyFile", "none", "ADDRESS, DOMAIN or .DOMAIN then never, "
+      "opportunistic or required, one per line; the most specific wins"},
+     T_STRING, F(encrypt_policy_file), NULL, 0},
+    {{"EncryptDefault", "opportunistic", "policy for recipients the "
+      "EncryptPolicyFile does not name"},
+     T_ENCLEVEL, F(encrypt_default), "opportunistic", 0},
+    {{"EncryptSplit", "no", "split opportunistic recipients with and "
+      "without certificates with 452"}, T_BOOL, F(encrypt_split), "no", 0},
     {{"InternalHosts", "none", "clients (IPs, CIDRs) whose mail is "
       "outbound without SASL; none for no client"},
      T_NETS, F(internal_hosts), NULL, F(n_internal_hosts)},
@@ -582,6 +592,15 @@ static int set_value(struct pstate *ps, const struct key *k, const char *v)
             problem(ps, ps->line, "%s: expected tempfail or accept, not "
                     "\"%s\"", name, v);
         return 0;
+    case T_ENCLEVEL: {
+        enum encpolicy_level l;
+        if (encpolicy_level_parse(v, &l) != 0)
+            problem(ps, ps->line, "%s: expected never, opportunistic or "
+                    "required, not \"%s\"", name, v);
+        else
+            *FIELD(c, k, int) = (int)l;
+        return 0;
+    }
     case T_LOGLEVEL:
     case T_FACILITY:
         if (lookup_name(v, FIELD(c, k, int), k->type == T_FACILITY) != 0)
@@ -672,6 +691,32 @@ static void check_header_names(struct pstate *ps)
                 "every copy of it would be deleted from every message: "
                 "choose a name of your own, e.g. TagHeader X-SMIME-Verified",
                 ps->c->tag_header, why);
+}
+
+/* EncryptPolicyFile problems come as "POLICYFILE:LINE: message". */
+static void policy_report(void *arg, const char *msg)
+{
+    struct pstate *ps = arg;
+
+    ps->errors++;
+    if (ps->report)
+        ps->report(ps->arg, msg);
+}
+
+/* The policy file is part of the configuration: read with it, so -n
+ * checks it and a SIGHUP reloads it (a broken one keeps the old
+ * snapshot). */
+static void load_policy_file(struct pstate *ps)
+{
+    config_t *c = ps->c;
+    int before = ps->errors;
+
+    if (c->encrypt_policy_file == NULL)
+        return;
+    c->encpolicy = encpolicy_load(c->encrypt_policy_file, policy_report, ps);
+    if (c->encpolicy == NULL && ps->errors == before)
+        problem(ps, key_line(ps, "EncryptPolicyFile"), "EncryptPolicyFile: "
+                "%s cannot be used", c->encrypt_policy_file);
 }
 
 /* AuthservID defaults to the host name, which must be a domain name too:
@@ -788,6 +833,8 @@ static void config_destroy(config_t *c)
     free(c->crl_files);
     free(c->keystore);
     free(c->certificate_store);
+    free(c->encrypt_policy_file);
+    encpolicy_free(c->encpolicy);
     free(c->internal_hosts);
     free(c->tag_header);
     free(c->spool_directory);
@@ -832,6 +879,7 @@ static config_t *load_stream(const char *name, FILE *fp, unsigned flags,
     if (!oom) {
         check_default_authserv(&ps);
         check_header_names(&ps);
+        load_policy_file(&ps);
     }
     if (!oom && ferror(fp))
         problem(&ps, 0, "read error: %s",

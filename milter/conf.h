@@ -41,7 +41,10 @@ typedef struct config {
     size_t n_crl_files;
     char *keystore;                  /* NULL: none */
     char *certificate_store;         /* NULL: none (smime-certstore) */
-    int harvest;                     /* Harvest (not used yet) */
+    int harvest;                     /* Harvest */
+    char *encrypt_policy_file;       /* NULL: none */
+    int encrypt_default;             /* enum encpolicy_level */
+    int encrypt_split;               /* EncryptSplit */
     struct config_net *internal_hosts;
     size_t n_internal_hosts;
     int require_from_match;
@@ -64,6 +67,7 @@ typedef struct config {
     smime_trust_t *trust;
     smime_policy_t policy;
     void *outbound;                  /* outbound_init() state, or NULL */
+    struct encpolicy *encpolicy;     /* EncryptPolicyFile, or NULL */
 
     /* Private. */
     unsigned refs;
