@@ -2,9 +2,10 @@
  * callbacks.c - libmilter xxfi_* glue, nothing else: each callback turns
  * the MTA's event into a session.c call, and the action vtable turns the
  * session's wishes into smfi_* calls.  Negotiation drops the events we do
- * not need (HELO, RCPT, DATA, unknown commands), asks for no replies
- * where we always continue, and for SMFIS_SKIP so that bodies of mail
- * that cannot be signed are not sent to us.  Each message's summary
+ * not need (HELO, DATA, unknown commands, and RCPT unless Mode has d or
+ * e: verify/sign-only sites pay nothing for recipients), asks for no
+ * replies where we always continue, and for SMFIS_SKIP so that bodies of
+ * mail that cannot be signed are not sent to us.  Each message's summary
  * line is logged here and its outcome counted (stats.h).
  */
 #include "config.h"
@@ -82,16 +83,25 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0,
                              unsigned long *pf1, unsigned long *pf2,
                              unsigned long *pf3)
 {
-    const unsigned long want = SMFIP_SKIP | SMFIP_NOUNKNOWN | SMFIP_NODATA |
+    unsigned long want = SMFIP_SKIP | SMFIP_NOUNKNOWN | SMFIP_NODATA |
         SMFIP_NOHELO | SMFIP_NORCPT | SMFIP_NR_CONN | SMFIP_NR_MAIL |
         SMFIP_NR_HDR | SMFIP_NR_EOH;
     const unsigned long acts = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY;
     struct conn *c = conn_get(ctx);
+    config_t *cfg;
 
     (void)f2;
     (void)f3;
     if (c == NULL || (f0 & acts) != acts)
         return SMFIS_REJECT;        /* this MTA cannot do what we need */
+    /* Recipients only when a mode needs them.  A reload that adds d or e
+     * later reaches connections made before it without recipients: the
+     * session then decrypts nothing (no recipient, no decision). */
+    if ((cfg = config_current_get()) != NULL) {
+        if (cfg->mode & CONFIG_MODE_NEED_RCPT)
+            want &= ~SMFIP_NORCPT;
+        config_unref(cfg);
+    }
     *pf0 = acts | (f0 & SMFIF_SETSYMLIST);
     *pf1 = f1 & want;
     *pf2 = *pf3 = 0;
@@ -151,6 +161,29 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
     config_unref(cfg);
     take_macros(ctx, c);
     return reply(c, SMFIP_NR_MAIL);
+}
+
+/* RCPT TO: kept for the decisions at eom, or refused as the session
+ * says.  A recipient that cannot be stored fails the message (OnError at
+ * eom) rather than the recipient, like a lost client address. */
+static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
+{
+    struct conn *c = smfi_getpriv(ctx);
+    struct session_rcpt_reply r;
+
+    if (c == NULL || argv == NULL || argv[0] == NULL)
+        return SMFIS_CONTINUE;
+    if (session_rcpt(c->s, argv[0], &r) != 0)
+        log_msg(LOG_ERR, session_queue_id(c->s), "event=rcpt "
+                "status=failed error=\"out of memory keeping a "
+                "recipient\"");
+    if (r.refuse == SESSION_RCPT_ACCEPT)
+        return SMFIS_CONTINUE;
+    if (smfi_setreply(ctx, r.rcode, r.xcode, r.msg) != MI_SUCCESS)
+        log_msg(LOG_WARNING, session_queue_id(c->s), "event=rcpt "
+                "status=warning error=\"cannot set the reply %s %s\"",
+                r.rcode, r.xcode);
+    return r.refuse == SESSION_RCPT_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
 }
 
 static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
@@ -284,6 +317,7 @@ int callbacks_register(void)
         .xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY,
         .xxfi_connect = cb_connect,
         .xxfi_envfrom = cb_envfrom,
+        .xxfi_envrcpt = cb_envrcpt,
         .xxfi_header = cb_header,
         .xxfi_eoh = cb_eoh,
         .xxfi_body = cb_body,

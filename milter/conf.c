@@ -54,7 +54,8 @@ struct key {
 static const struct key keys[] = {
     {{"Socket", "(required)", "where to listen: inet:PORT@HOST, "
       "inet6:PORT@HOST, unix:PATH, local:PATH or an absolute path"}, T_SOCKET, F(socket), NULL, 0},
-    {{"Mode", "sv", "v verify inbound, s sign outbound, sv both"},
+    {{"Mode", "sv", "letters: v verify inbound, s sign outbound, "
+      "d decrypt inbound, e encrypt outbound"},
      T_MODE, F(mode), "sv", 0},
     {{"AuthservID", "host name", "authserv-id in Authentication-Results: "
       "a bare domain name"}, T_AUTHSERV, F(authserv_id), NULL, 0},
@@ -550,14 +551,18 @@ static int set_value(struct pstate *ps, const struct key *k, const char *v)
             *FIELD(c, k, uint64_t) = size;
         return 0;
     case T_MODE: {
+        static const char letters[] = "vsde";
+        static const unsigned bits[] = {CONFIG_MODE_VERIFY, CONFIG_MODE_SIGN,
+                                        CONFIG_MODE_DECRYPT,
+                                        CONFIG_MODE_ENCRYPT};
         unsigned m = 0;
-        const char *p;
-        for (p = v; *p == 'v' || *p == 'V' || *p == 's' || *p == 'S'; p++)
-            m |= (*p == 'v' || *p == 'V') ? CONFIG_MODE_VERIFY
-                                          : CONFIG_MODE_SIGN;
+        const char *p, *l;
+        for (p = v; *p && (l = strchr(letters, tolower((unsigned char)*p)));
+             p++)
+            m |= bits[l - letters];
         if (*p || !m)
-            problem(ps, ps->line, "%s: expected v, s or sv, not \"%s\"",
-                    name, v);
+            problem(ps, ps->line, "%s: expected letters out of v, s, d "
+                    "and e (such as sv), not \"%s\"", name, v);
         else
             *FIELD(c, k, unsigned) = m;
         return 0;

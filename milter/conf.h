@@ -20,6 +20,10 @@
 
 #define CONFIG_MODE_VERIFY 0x1u
 #define CONFIG_MODE_SIGN   0x2u
+#define CONFIG_MODE_DECRYPT 0x4u
+#define CONFIG_MODE_ENCRYPT 0x8u
+/* Modes that need the envelope recipients (RCPT). */
+#define CONFIG_MODE_NEED_RCPT (CONFIG_MODE_DECRYPT | CONFIG_MODE_ENCRYPT)
 
 /* One InternalHosts entry: an address with a prefix length. IPv4 is kept
  * as an IPv4-mapped IPv6 address (prefix + 96), so one matcher serves. */

@@ -284,6 +284,10 @@ void conf_check_files(const config_t *c, int mode_set, time_t now,
         say(fn, arg, "Mode", 0, !mode_set, "Mode%s has s (sign) but no "
             "Keystore is given: nothing will be signed; add Keystore FILE "
             "or set Mode v", mode_set ? "" : " (the default sv)");
+    if ((c->mode & CONFIG_MODE_DECRYPT) && c->keystore == NULL)
+        say(fn, arg, "Mode", 0, 0, "Mode has d (decrypt) but no Keystore "
+            "is given: nothing could be decrypted; add Keystore FILE or "
+            "remove d");
     check_user_access(c, fn, arg);
     check_keystore_expiry(c, now, fn, arg);
     check_crl_dates(c, now, fn, arg);

@@ -62,7 +62,8 @@ static void usage(int help)
 {
     fprintf(help ? stdout : stderr,
             "usage: %s [-c FILE] [-p SOCKET] [-f] [-n] [-V]\n"
-            "       %s [-c FILE] -t MESSAGE [-A LOGIN] [-a CLIENT-IP]\n"
+            "       %s [-c FILE] -t MESSAGE [-A LOGIN] [-a CLIENT-IP] "
+            "[-r RCPT]...\n"
             "       %s -h | --help\n",
             progname, progname, progname);
     exit(help ? 0 : 64);
@@ -557,11 +558,13 @@ int main(int argc, char **argv)
     };
     const char *path = DEFAULT_CONFIG, *socket_opt = NULL, *msg = NULL;
     const char *login = NULL, *client = NULL;
+    char **rcpt = NULL;             /* -r, repeatable */
+    size_t nrcpt = 0;
     int foreground = 0, check = 0, opt, bad_socket = 0;
     unsigned flags = 0;
     config_t *cfg;
 
-    while ((opt = getopt_long(argc, argv, "c:p:fnVht:A:a:", longopts,
+    while ((opt = getopt_long(argc, argv, "c:p:fnVht:A:a:r:", longopts,
                               NULL)) != -1) {
         switch (opt) {
         case 'c': path = optarg; break;
@@ -573,10 +576,24 @@ int main(int argc, char **argv)
         case 't': msg = optarg; break;
         case 'A': login = optarg; break;
         case 'a': client = optarg; break;
+        case 'r':
+            if (!*optarg) {
+                fprintf(stderr, "%s: -r: an empty recipient\n", progname);
+                return 64;
+            }
+            /* at most argc of them: argv outlives main's use of it */
+            if (rcpt == NULL && (rcpt = calloc((size_t)argc,
+                                               sizeof *rcpt)) == NULL) {
+                fprintf(stderr, "%s: out of memory\n", progname);
+                return 1;
+            }
+            rcpt[nrcpt++] = optarg;
+            break;
         default: usage(0);
         }
     }
-    if (optind != argc || ((login || client) && !msg) || (msg && check))
+    if (optind != argc || ((login || client || nrcpt) && !msg) ||
+        (msg && check))
         usage(0);
     if (client && !valid_client(client)) {
         fprintf(stderr, "%s: -a: \"%s\" is not an IPv4 or IPv6 address "
@@ -590,8 +607,9 @@ int main(int argc, char **argv)
         if ((cfg = config_load(path, flags, report_stderr, NULL)) == NULL)
             return 1;
         log_set(cfg->syslog_facility, cfg->log_level);
-        int rc = testmode_run(cfg, msg, login, client);
+        int rc = testmode_run(cfg, msg, login, client, rcpt, nrcpt);
         config_unref(cfg);
+        free(rcpt);
         return rc;
     }
     if (socket_opt) {

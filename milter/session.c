@@ -66,6 +66,8 @@ struct session {
     size_t tail_ar, tail_tag;  /* A-R / TagHeader headers past the cap */
     unsigned *tail_ours;       /* which of the tail_ar are ours (1-based) */
     size_t ntail_ours, cap_tail;
+    char **rcpt;               /* accepted envelope recipients */
+    size_t nrcpt, cap_rcpt;
     uint64_t size;
     enum direction dir;
     int skipping;              /* body no longer wanted */
@@ -106,6 +108,9 @@ static void message_clear(session_t *s)
         free((char *)s->hv[i].value);
     }
     s->nh = 0;
+    for (size_t i = 0; i < s->nrcpt; i++)
+        free(s->rcpt[i]);
+    s->nrcpt = 0;
     s->header_bytes = 0;
     s->headers_dropped = 0;
     s->tail_ar = s->tail_tag = s->ntail_ours = 0;
@@ -129,6 +134,7 @@ void session_free(session_t *s)
         return;
     message_clear(s);
     free(s->hv);
+    free(s->rcpt);
     free(s->tail_ours);
     free(s->client);
     free(s->login);
@@ -201,6 +207,56 @@ void session_begin(session_t *s, config_t *cfg)
         errno = ENOMEM;
         fail(s, "storing the client address");
     }
+}
+
+/* Store addr without its angle brackets. */
+static int rcpt_store(session_t *s, const char *addr)
+{
+    size_t len = strlen(addr);
+    char *copy;
+
+    if (len >= 2 && addr[0] == '<' && addr[len - 1] == '>') {
+        addr++;
+        len -= 2;
+    }
+    if (s->nrcpt == s->cap_rcpt) {
+        size_t cap = s->cap_rcpt ? 2 * s->cap_rcpt : 8;
+        char **nv = realloc(s->rcpt, cap * sizeof *nv);
+        if (nv == NULL)
+            return -1;
+        s->rcpt = nv;
+        s->cap_rcpt = cap;
+    }
+    if ((copy = strndup(addr, len)) == NULL)
+        return -1;
+    s->rcpt[s->nrcpt++] = copy;
+    return 0;
+}
+
+int session_rcpt(session_t *s, const char *addr,
+                 struct session_rcpt_reply *reply)
+{
+    memset(reply, 0, sizeof *reply);
+    reply->refuse = SESSION_RCPT_ACCEPT;
+    if (s->failed)
+        return 0;
+    errno = 0;
+    if (rcpt_store(s, addr) != 0) {
+        errno = ENOMEM;
+        fail(s, "storing a recipient");
+        return -1;
+    }
+    return 0;
+}
+
+size_t session_nrcpt(const session_t *s)
+{
+    return s->nrcpt;
+}
+
+const char *session_rcpt_at(const session_t *s, size_t i)
+{
+    return i < s->nrcpt ? s->rcpt[i] : NULL;
 }
 
 static void outcome_end(session_t *s, enum session_dir dir);

@@ -10,6 +10,8 @@
  *   per message:
  *     session_begin(s, cfg)                    MAIL FROM; holds a ref on cfg
  *     session_set_login / _set_queue_id / _set_daemon   whenever known
+ *     session_rcpt(s, addr, &reply)            each RCPT TO (only when
+ *                                              Mode has d or e)
  *     session_header(s, name, value)           each header
  *     session_eoh(s)                           direction decided here
  *     session_body(s, buf, len)                chunks, CRLF line ends;
@@ -56,6 +58,32 @@ const char *session_queue_id(const session_t *s);  /* "" when unknown */
 
 /* A new message (ends any previous one). Takes a reference on cfg. */
 void session_begin(session_t *s, config_t *cfg);
+
+/* An envelope recipient (RCPT TO), after session_begin.  addr as the MTA
+ * gives it ("<bob@example.com>"; the angle brackets are stripped, the
+ * rest copied).  *reply says whether to take the recipient: refuse 0
+ * (accepted, stored), else the recipient is not stored and the MTA
+ * answers it with rcode/xcode/msg (refuse is SESSION_RCPT_REJECT for a
+ * 5xx, SESSION_RCPT_TEMPFAIL for a 4xx).  Returns 0, or -1 when the
+ * accepted recipient could not be stored (ENOMEM): that fails closed,
+ * the message is an internal error at eom (OnError), as decisions that
+ * need every recipient (decryption) could otherwise be taken on part of
+ * them.  Recipients are forgotten at the next session_begin. */
+enum session_rcpt_refuse {
+    SESSION_RCPT_ACCEPT,
+    SESSION_RCPT_REJECT,       /* 5xx: SMFIS_REJECT */
+    SESSION_RCPT_TEMPFAIL      /* 4xx: SMFIS_TEMPFAIL */
+};
+struct session_rcpt_reply {
+    enum session_rcpt_refuse refuse;
+    char rcode[4];             /* "550", "451", "452" */
+    char xcode[8];             /* "5.7.1" */
+    char msg[200];             /* text of the reply */
+};
+int session_rcpt(session_t *s, const char *addr,
+                 struct session_rcpt_reply *reply);
+size_t session_nrcpt(const session_t *s);          /* accepted ones */
+const char *session_rcpt_at(const session_t *s, size_t i); /* i < nrcpt */
 enum session_status session_header(session_t *s, const char *name,
                                    const char *value);
 enum session_status session_eoh(session_t *s);

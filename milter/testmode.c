@@ -11,6 +11,9 @@
  * byte; inserted or changed headers and a replaced body use the input's
  * line-end style.  Memory stays bounded: stdin is first copied to an
  * unlinked file in SpoolDirectory, replacement bodies go to one too.
+ * The envelope recipients are the -r addresses, or else those of To and
+ * Cc, read from the header block in a first pass (the MTA hands them
+ * over before the headers, so the session sees them first too).
  */
 #include "config.h"
 
@@ -52,6 +55,8 @@ struct tmode {
     struct ins *ins;          /* newest first */
     FILE *newbody;            /* replacement body, or NULL */
     int oom;
+    char **to;                /* To and Cc addresses (without -r) */
+    size_t nto;
 };
 
 static FILE *spool_file(const config_t *cfg)
@@ -186,7 +191,30 @@ static int add_span(struct tmode *t, off_t start, off_t end, const char *name)
     return 0;
 }
 
-/* Deliver the pending logical header (raw bytes in hb). */
+/* The addresses of a To or Cc header, appended to t->to. */
+static int collect_rcpts(struct tmode *t, const char *name, const char *value)
+{
+    size_t n;
+    char **nv;
+
+    if (strcasecmp(name, "To") != 0 && strcasecmp(name, "Cc") != 0)
+        return 0;
+    if ((n = rfc5322_addrs(value, NULL, 0)) == 0)
+        return 0;
+    if ((nv = realloc(t->to, (t->nto + n) * sizeof *nv)) == NULL)
+        return -1;
+    t->to = nv;
+    size_t got = rfc5322_addrs(value, t->to + t->nto, n);
+    if (got != n) {                   /* out of memory: got were stored */
+        rfc5322_addrs_free(t->to + t->nto, got);
+        return -1;
+    }
+    t->nto += n;
+    return 0;
+}
+
+/* Deliver the pending logical header (raw bytes in hb); with s NULL only
+ * collect the recipients in To and Cc. */
 static int flush_header(struct tmode *t, session_t *s, const char *hb,
                         size_t hlen, off_t start)
 {
@@ -197,13 +225,18 @@ static int flush_header(struct tmode *t, session_t *s, const char *hb,
         return 0;
     if (split_header(hb, hlen, &name, &value) != 0)
         return -1;
-    session_header(s, name, value);
-    r = add_span(t, start, start + (off_t)hlen, name);
+    if (s == NULL)
+        r = collect_rcpts(t, name, value);
+    else {
+        session_header(s, name, value);
+        r = add_span(t, start, start + (off_t)hlen, name);
+    }
     free(name);
     free(value);
     return r;
 }
 
+/* s NULL: the first pass, for To and Cc only. */
 static int read_headers(struct tmode *t, session_t *s)
 {
     char *line = NULL, *hb = NULL;
@@ -438,10 +471,38 @@ static void tm_free(struct tmode *t)
         fclose(t->newbody);
     if (t->in)
         fclose(t->in);
+    rfc5322_addrs_free(t->to, t->nto);
+    free(t->to);
+}
+
+/* Hand the envelope recipients to the session: -r, else To and Cc.
+ * Returns how many were taken, -1 when none of several was. */
+static long give_rcpts(struct tmode *t, session_t *s, char *const *rcpt,
+                       size_t nrcpt)
+{
+    long taken = 0;
+
+    if (nrcpt == 0) {
+        if (read_headers(t, NULL) != 0 || fseeko(t->in, 0, SEEK_SET) != 0)
+            return -2;
+        rcpt = t->to;
+        nrcpt = t->nto;
+    }
+    for (size_t i = 0; i < nrcpt; i++) {
+        struct session_rcpt_reply r;
+        (void)session_rcpt(s, rcpt[i], &r);  /* ENOMEM: fails at eom */
+        if (r.refuse == SESSION_RCPT_ACCEPT) {
+            taken++;
+            continue;
+        }
+        fprintf(stderr, "smime-milter: -t: recipient %s refused: "
+                "%s %s %s\n", rcpt[i], r.rcode, r.xcode, r.msg);
+    }
+    return nrcpt && !taken ? -1 : taken;
 }
 
 int testmode_run(config_t *cfg, const char *path, const char *login,
-                 const char *client)
+                 const char *client, char *const *rcpt, size_t nrcpt)
 {
     struct tmode t = {0};
     session_t *s = session_new();
@@ -463,6 +524,16 @@ int testmode_run(config_t *cfg, const char *path, const char *login,
     session_begin(s, cfg);
     if (session_set_queue_id(s, "TEST") != 0)
         goto oom;
+    switch (give_rcpts(&t, s, rcpt, nrcpt)) {
+    case -1:
+        fputs("smime-milter: -t: every recipient was refused\n", stderr);
+        rc = 69;
+        goto out;
+    case -2:
+        log_info(LOG_ERR, "cannot read %s: %s", path,
+                 errno ? strerror(errno) : "out of memory");
+        goto out;
+    }
     if (read_headers(&t, s) != 0) {
         log_info(LOG_ERR, "cannot read %s: %s", path,
                  errno ? strerror(errno) : "out of memory");

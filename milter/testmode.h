@@ -12,9 +12,12 @@
 #define TESTMODE_DEFAULT_CLIENT "192.0.2.1"
 
 /* path "-" is stdin; login NULL: not authenticated; client NULL: the
- * default.  Returns the exit code: 0 accept, 75 tempfail, 69 reject,
- * 1 when the message cannot be read or the output written. */
+ * default; rcpt/nrcpt the envelope recipients (-r), nrcpt 0: the
+ * addresses in To and Cc.  A recipient the session refuses is reported
+ * on stderr and left out.  Returns the exit code: 0 accept, 75 tempfail,
+ * 69 reject or every recipient refused, 1 when the message cannot be
+ * read or the output written. */
 int testmode_run(config_t *cfg, const char *path, const char *login,
-                 const char *client);
+                 const char *client, char *const *rcpt, size_t nrcpt);
 
 #endif

@@ -43,6 +43,20 @@ char *__wrap_strdup(const char *s)
     return __real_strdup(s);
 }
 
+/* The same for strndup (session_rcpt's copy). */
+char *__real_strndup(const char *s, size_t n);
+char *__wrap_strndup(const char *s, size_t n);
+
+char *__wrap_strndup(const char *s, size_t n)
+{
+    if (strdup_fail_on && strncmp(s, strdup_fail_on, n) == 0 &&
+        strlen(strdup_fail_on) == n) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return __real_strndup(s, n);
+}
+
 static char reports[8192];
 static int nreports;
 
@@ -198,6 +212,35 @@ START_TEST(config_errors)
     load_fails("SpoolDirectory /nonexistent/dir\n", "t.conf:1: SpoolDirectory");
     load_fails("UserID no-such-user-here\n", "t.conf:1: UserID");
     load_fails("Mode v\n# x\nMode s\n", "t.conf:3: Mode already set on line 1");
+}
+END_TEST
+
+/* Mode takes the letters v, s, d and e in any order and case. */
+START_TEST(config_mode_letters)
+{
+    static const struct {
+        const char *v;
+        unsigned m;
+    } ok[] = {
+        {"v", CONFIG_MODE_VERIFY},
+        {"sv", CONFIG_MODE_VERIFY | CONFIG_MODE_SIGN},
+        {"vd", CONFIG_MODE_VERIFY | CONFIG_MODE_DECRYPT},
+        {"E", CONFIG_MODE_ENCRYPT},
+        {"dVeS", CONFIG_MODE_VERIFY | CONFIG_MODE_SIGN | CONFIG_MODE_DECRYPT |
+                     CONFIG_MODE_ENCRYPT},
+    };
+    char text[64];
+
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        snprintf(text, sizeof text, "Mode %s\n", ok[i].v);
+        config_t *c = load(text);
+        ck_assert_msg(c != NULL, "Mode %s: %s", ok[i].v, reports);
+        ck_assert_uint_eq(c->mode, ok[i].m);
+        config_unref(c);
+    }
+    load_fails("Mode vx\n", "t.conf:1: Mode: expected letters out of v, s, "
+               "d and e");
+    load_fails("Mode v d\n", "t.conf:1: Mode");
 }
 END_TEST
 
@@ -998,6 +1041,69 @@ START_TEST(session_client_oom_fails_closed)
 }
 END_TEST
 
+/* Envelope recipients: angle brackets stripped, copied, in order,
+ * forgotten at the next message; today every one is accepted. */
+START_TEST(session_rcpt_stored)
+{
+    config_t *c = load("AuthservID mx.test.example\nMode vd\n");
+    session_t *s = session_new();
+    struct session_rcpt_reply r;
+    char addr[] = "<Bob@Example.COM>";
+
+    ck_assert_ptr_nonnull(c);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_eq(session_set_client(s, "192.0.2.1"), 0);
+    session_begin(s, c);
+    ck_assert_uint_eq(session_nrcpt(s), 0);
+    ck_assert_int_eq(session_rcpt(s, addr, &r), 0);
+    ck_assert_int_eq(r.refuse, SESSION_RCPT_ACCEPT);
+    memset(addr, 'x', sizeof addr - 1);        /* the session has a copy */
+    ck_assert_int_eq(session_rcpt(s, "carol@example.net", &r), 0);
+    ck_assert_int_eq(session_rcpt(s, "<>", &r), 0);
+    ck_assert_uint_eq(session_nrcpt(s), 3);
+    ck_assert_str_eq(session_rcpt_at(s, 0), "Bob@Example.COM");
+    ck_assert_str_eq(session_rcpt_at(s, 1), "carol@example.net");
+    ck_assert_str_eq(session_rcpt_at(s, 2), "");
+    ck_assert_ptr_null(session_rcpt_at(s, 3));
+    session_abort(s);
+    ck_assert_uint_eq(session_nrcpt(s), 0);
+    session_begin(s, c);
+    ck_assert_int_eq(session_rcpt(s, "dave@example.net", &r), 0);
+    session_begin(s, c);                       /* the next message */
+    ck_assert_uint_eq(session_nrcpt(s), 0);
+    session_free(s);
+    config_unref(c);
+}
+END_TEST
+
+/* A recipient that cannot be stored fails the message (OnError), as a
+ * decision over all recipients would otherwise see only some. */
+START_TEST(session_rcpt_oom_fails_closed)
+{
+    config_t *c = load("AuthservID mx.test.example\nMode vd\n");
+    session_t *s = session_new();
+    struct session_rcpt_reply r;
+    struct rec rec = {{0}};
+
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(session_set_client(s, "192.0.2.1"), 0);
+    session_begin(s, c);
+    ck_assert_int_eq(session_rcpt(s, "<bob@example.com>", &r), 0);
+    strdup_fail_on = "carol@example.net";
+    ck_assert_int_eq(session_rcpt(s, "<carol@example.net>", &r), -1);
+    strdup_fail_on = NULL;
+    ck_assert_int_eq(r.refuse, SESSION_RCPT_ACCEPT);
+    session_header(s, "From", "alice@example.org");
+    session_eoh(s);
+    ck_assert_int_eq(session_eom(s, &rec_actions, &rec), SESSION_TEMPFAIL);
+    ck_assert_msg(strstr(session_summary(s), "result=tempfail reason=\""
+                         "storing a recipient") != NULL, "%s",
+                  session_summary(s));
+    session_free(s);
+    config_unref(c);
+}
+END_TEST
+
 /* ---- inbound: as many objects as the parser reports ---- */
 
 /* A multipart/mixed of n pkcs7-mime parts (not valid CMS) verified
@@ -1060,6 +1166,7 @@ static Suite *milter_suite(void)
     tcase_add_test(tc, config_defaults);
     tcase_add_test(tc, config_good);
     tcase_add_test(tc, config_errors);
+    tcase_add_test(tc, config_mode_letters);
     tcase_add_test(tc, config_all_errors_reported);
     tcase_add_test(tc, config_socket_required);
     tcase_add_test(tc, config_trust_errors_have_lines);
@@ -1094,6 +1201,8 @@ static Suite *milter_suite(void)
     tcase_add_test(tc, session_log_priority);
     tcase_add_test(tc, session_log_priority_tempfail);
     tcase_add_test(tc, session_client_oom_fails_closed);
+    tcase_add_test(tc, session_rcpt_stored);
+    tcase_add_test(tc, session_rcpt_oom_fails_closed);
     tcase_add_test(tc, inbound_objects_up_to_parser_limit);
     suite_add_tcase(s, tc);
 

@@ -6,8 +6,8 @@
 #
 # DESCRIPTION
 #	Each case writes a configuration and runs `smime-milter -n -c` on
-#	it: a PidFile or StatsFile in a missing directory, Mode sv without a
-#	Keystore (an error; the default Mode only warns), files unreadable by
+#	it: a PidFile or StatsFile in a missing directory, Mode sv or vd
+#	without a Keystore (an error; the default Mode only warns), files unreadable by
 #	UserID and a SpoolDirectory it cannot write (found at the first
 #	SIGHUP or spill before), the default SpoolDirectory checked only when
 #	the file does not replace it (in a mount namespace without /var/tmp),
@@ -125,6 +125,8 @@ conf statsfile "TrustAnchorFile $T/ca.pem" "StatsFile $T/no-such-dir/stats"
 check statsfile 1 "4: StatsFile: directory $T/no-such-dir: No such file"
 conf nokeystore "Mode sv" "TrustAnchorFile $T/ca.pem"
 check nokeystore 1 "2: Mode has s \\(sign\\) but no Keystore is given"
+conf nokeystore_d "Mode vd" "TrustAnchorFile $T/ca.pem"
+check nokeystore_d 1 "2: Mode has d \\(decrypt\\) but no Keystore is given"
 { echo "Socket unix:$T/m.sock"; echo "TrustAnchorFile $T/ca.pem"; } \
     >"$T/defaultmode.conf"
 check defaultmode 0 " warning: Mode \\(the default sv\\) has s"
