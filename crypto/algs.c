@@ -72,6 +72,8 @@ static const struct smime_alg table[SMIME_ALG_COUNT] = {
          RSADSI, 0x01, 0x09, 0x0f),
     ATTR(ATTR_SIGNING_CERT_V2, "id-aa-signingCertificateV2",
          "1.2.840.113549.1.9.16.2.47", RSADSI, 0x01, 0x09, 0x10, 0x02, 0x2f),
+    ATTR(ATTR_ENC_KEY_PREF, "id-aa-encrypKeyPref",
+         "1.2.840.113549.1.9.16.2.11", RSADSI, 0x01, 0x09, 0x10, 0x02, 0x0b),
 
     /* digests: the name is the micalg value */
     DIG(SHA1, "sha-1", "id-sha1", "1.3.14.3.2.26", GNUTLS_DIG_SHA1,
