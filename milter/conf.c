@@ -774,6 +774,23 @@ static void check_certificate_store(struct pstate *ps)
     certstore_free(cs);
 }
 
+certstore_t *config_certstore(config_t *c, char *err, size_t errlen)
+{
+    certstore_t *cs;
+
+    if (c->certificate_store == NULL) {
+        snprintf(err, errlen, "no CertificateStore");
+        return NULL;
+    }
+    pthread_mutex_lock(&c->certstore_lock);
+    if ((cs = c->certstore_handle) == NULL)
+        cs = c->certstore_handle = certstore_open(c->certificate_store,
+                c->harvest ? CERTSTORE_RDWR : CERTSTORE_RDONLY, 0, err,
+                errlen);
+    pthread_mutex_unlock(&c->certstore_lock);
+    return cs;
+}
+
 /* Trust store, policy, outbound state. */
 static int build_derived(struct pstate *ps)
 {
@@ -827,6 +844,8 @@ static void config_destroy(config_t *c)
         return;
     if (c->outbound)
         outbound_state_free(c->outbound);
+    certstore_free(c->certstore_handle);
+    pthread_mutex_destroy(&c->certstore_lock);
     smime_trust_free(c->trust);
     free(c->socket);
     free(c->authserv_id);
@@ -868,6 +887,7 @@ static config_t *load_stream(const char *name, FILE *fp, unsigned flags,
         (ps.c->path_buf = strdup(name)) == NULL)
         oom = 1;
     if (!oom) {
+        pthread_mutex_init(&ps.c->certstore_lock, NULL);
         ps.c->refs = 1;
         ps.c->path = ps.c->path_buf;
         oom = apply_defaults(&ps) != 0;

@@ -13,6 +13,7 @@
 #ifndef SMIME_CONF_H
 #define SMIME_CONF_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "trust.h"
@@ -73,6 +74,10 @@ typedef struct config {
     void *outbound;                  /* outbound_init() state, or NULL */
     struct encpolicy *encpolicy;     /* EncryptPolicyFile, or NULL */
 
+    /* CertificateStore, opened on first use (config_certstore) */
+    pthread_mutex_t certstore_lock;
+    struct certstore *certstore_handle;
+
     /* Private. */
     unsigned refs;
     char *path_buf;
@@ -109,6 +114,14 @@ void config_unref(config_t *c);                /* NULL ok; thread-safe */
  * none is set); set takes over the caller's reference. */
 config_t *config_current_get(void);
 void config_current_set(config_t *c);
+
+/* The snapshot's CertificateStore (read-write with Harvest yes), opened
+ * on first use and shared by every thread using the snapshot: opened
+ * lazily so that it belongs to the process that uses it (the daemon
+ * loads its configuration before it forks and drops privileges).  NULL
+ * with err when it cannot be opened (tried again next time) or when no
+ * CertificateStore is configured. */
+struct certstore *config_certstore(config_t *c, char *err, size_t errlen);
 
 /* 1 when the textual address (IPv4 or IPv6) is in InternalHosts. */
 int config_is_internal(const config_t *c, const char *addr);

@@ -730,6 +730,10 @@ static int inbound_eom(session_t *s, const struct actions *act, void *arg,
         return -1;
     int r = act->insert_header(arg, 0, AR_NAME, value);
     free(value);
+    /* harvest once the verdict stands; its outcome never changes it */
+    if (r == 0 && !failed && !s->headers_dropped && s->in)
+        s->outcome.harvest = harvest_store(s->cfg, inbound_harvest(s->in),
+                                           session_queue_id(s));
     return r;
 }
 

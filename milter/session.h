@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include "actions.h"
 #include "conf.h"
+#include "harvest.h"
 #include "outbound.h"
 #include "result.h"
 
@@ -118,6 +119,8 @@ struct session_outcome {
     char signer[256];       /* identifier, "" unknown */
     char part[64];          /* IMAP section of the signed entity */
     char serial[130];
+    enum harvest_status harvest; /* Harvest: what became of the signer's
+                                    certificate (HARVEST_NONE: nothing) */
     /* outbound */
     int signed_ok;
     enum outbound_unsigned unsigned_kind; /* why not, when !signed_ok */

@@ -55,6 +55,9 @@ static const char *const names[STATS_N] = {
     [STATS_UNSIGNED_OTHER] = "unsigned_other",
     [STATS_ERRORS] = "errors",
     [STATS_TEMPFAILS] = "tempfails",
+    [STATS_HARVESTED] = "harvested",
+    [STATS_HARVEST_KEPT] = "harvest_kept",
+    [STATS_HARVEST_FAILED] = "harvest_failed",
 };
 
 const char *stats_name(enum stats_counter c)
@@ -124,6 +127,12 @@ void stats_count(const struct session_outcome *o)
     stats_add(o->dir == SESSION_DIR_IN    ? STATS_INBOUND
               : o->dir == SESSION_DIR_OUT ? STATS_OUTBOUND
                                           : STATS_IGNORED);
+    if (o->harvest == HARVEST_STORED)
+        stats_add(STATS_HARVESTED);
+    else if (o->harvest == HARVEST_KEPT)
+        stats_add(STATS_HARVEST_KEPT);
+    else if (o->harvest == HARVEST_FAILED)
+        stats_add(STATS_HARVEST_FAILED);
     if (o->error || o->tempfail)
         stats_add(STATS_ERRORS);
     if (o->tempfail) {
@@ -226,6 +235,14 @@ static const struct {
      "(also those accepted under OnError accept).", STATS_ERRORS, NULL},
     {"smime_milter_tempfails_total", "Messages answered with a 4xx "
      "(tempfail).", STATS_TEMPFAILS, NULL},
+    {"smime_milter_harvested_total", "Inbound signer certificates stored "
+     "in the CertificateStore (Harvest).", STATS_HARVESTED, NULL},
+    {"smime_milter_harvest_kept_total", "Harvest candidates the store "
+     "did not take (an imported or newer certificate).",
+     STATS_HARVEST_KEPT, NULL},
+    {"smime_milter_harvest_failed_total", "Harvest candidates lost to a "
+     "store that could not be opened or written.", STATS_HARVEST_FAILED,
+     NULL},
 };
 
 _Static_assert(sizeof prom_rows / sizeof prom_rows[0] == STATS_N - 1,

@@ -52,6 +52,10 @@ enum stats_counter {
     /* failures */
     STATS_ERRORS,            /* internal errors (with OnError accept too) */
     STATS_TEMPFAILS,         /* messages answered with a 4xx */
+    /* Harvest (session_outcome.harvest) */
+    STATS_HARVESTED,         /* a certificate stored */
+    STATS_HARVEST_KEPT,      /* the store kept what it had */
+    STATS_HARVEST_FAILED,    /* the store could not be opened or written */
     STATS_N
 };
 
