@@ -37,6 +37,7 @@
 #include "errbuf.h"
 #include "inbound.h"
 #include "outbound.h"
+#include "rcpt_policy.h"
 #include "session.h"
 #include "spool.h"
 
@@ -68,6 +69,7 @@ struct session {
     size_t ntail_ours, cap_tail;
     char **rcpt;               /* accepted envelope recipients */
     size_t nrcpt, cap_rcpt;
+    struct encpolicy_txn enc;  /* Mode e: the recipients' policy so far */
     uint64_t size;
     enum direction dir;
     int skipping;              /* body no longer wanted */
@@ -111,6 +113,7 @@ static void message_clear(session_t *s)
     for (size_t i = 0; i < s->nrcpt; i++)
         free(s->rcpt[i]);
     s->nrcpt = 0;
+    memset(&s->enc, 0, sizeof s->enc);
     s->header_bytes = 0;
     s->headers_dropped = 0;
     s->tail_ar = s->tail_tag = s->ntail_ours = 0;
@@ -233,12 +236,46 @@ static int rcpt_store(session_t *s, const char *addr)
     return 0;
 }
 
+static int is_outbound(const session_t *s);
+
+/* Mode e, outbound: the encryption policy may refuse the recipient. */
+static int rcpt_refused(session_t *s, const char *addr,
+                        struct session_rcpt_reply *reply)
+{
+    struct encpolicy_reply er;
+    char bare[512];
+    size_t len = strlen(addr);
+
+    if (s->cfg == NULL || !(s->cfg->mode & CONFIG_MODE_ENCRYPT) ||
+        !is_outbound(s))
+        return 0;
+    if (len >= 2 && addr[0] == '<' && addr[len - 1] == '>') {
+        addr++;
+        len -= 2;
+    }
+    if (len >= sizeof bare)
+        len = sizeof bare - 1;      /* no such address has a certificate */
+    memcpy(bare, addr, len);
+    bare[len] = '\0';
+    rcpt_policy_decide(s->cfg, &s->enc, bare, session_queue_id(s), &er);
+    if (er.verdict == ENCPOLICY_ACCEPT)
+        return 0;
+    reply->refuse = er.rcode[0] == '5' ? SESSION_RCPT_REJECT
+                                       : SESSION_RCPT_TEMPFAIL;
+    snprintf(reply->rcode, sizeof reply->rcode, "%s", er.rcode);
+    snprintf(reply->xcode, sizeof reply->xcode, "%s", er.xcode);
+    snprintf(reply->msg, sizeof reply->msg, "%s", er.text);
+    return 1;
+}
+
 int session_rcpt(session_t *s, const char *addr,
                  struct session_rcpt_reply *reply)
 {
     memset(reply, 0, sizeof *reply);
     reply->refuse = SESSION_RCPT_ACCEPT;
     if (s->failed)
+        return 0;
+    if (rcpt_refused(s, addr, reply))
         return 0;
     errno = 0;
     if (rcpt_store(s, addr) != 0) {
