@@ -13,6 +13,7 @@
 #include "log.h"
 #include "rcpt_policy.h"
 #include "recipient.h"
+#include "stats.h"
 
 /* What the store says about addr: usable, none, or a transient failure
  * (store unreadable, CRL unreadable, ENOMEM); why for the log. */
@@ -56,6 +57,12 @@ void rcpt_policy_decide(config_t *cfg, struct encpolicy_txn *t,
     if (level != ENCPOLICY_NEVER)
         cert = lookup(cfg, addr, why, sizeof why);
     encpolicy_rcpt(t, level, cert, cfg->encrypt_split, out);
+    if (out->verdict == ENCPOLICY_REJECT)
+        stats_add(STATS_RCPT_REJECTED);
+    else if (out->verdict == ENCPOLICY_TEMPFAIL)
+        stats_add(STATS_RCPT_TEMPFAILED);
+    else if (out->verdict == ENCPOLICY_DEFER)
+        stats_add(STATS_RCPT_DEFERRED);
     log_msg(out->verdict == ENCPOLICY_ACCEPT ? LOG_INFO : LOG_NOTICE, qid,
             "event=rcpt rcpt=%s policy=%s match=%s reply=%s%s%s "
             "reason=\"%s%s%s\"", addr, encpolicy_level_name(level), match,

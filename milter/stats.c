@@ -58,6 +58,9 @@ static const char *const names[STATS_N] = {
     [STATS_HARVESTED] = "harvested",
     [STATS_HARVEST_KEPT] = "harvest_kept",
     [STATS_HARVEST_FAILED] = "harvest_failed",
+    [STATS_RCPT_REJECTED] = "rcpt_rejected",
+    [STATS_RCPT_TEMPFAILED] = "rcpt_tempfailed",
+    [STATS_RCPT_DEFERRED] = "rcpt_deferred",
 };
 
 const char *stats_name(enum stats_counter c)
@@ -243,6 +246,15 @@ static const struct {
     {"smime_milter_harvest_failed_total", "Harvest candidates lost to a "
      "store that could not be opened or written.", STATS_HARVEST_FAILED,
      NULL},
+    {"smime_milter_rcpt_rejected_total", "Recipients refused with 550 "
+     "5.7.1: encryption required, no usable certificate.",
+     STATS_RCPT_REJECTED, NULL},
+    {"smime_milter_rcpt_tempfailed_total", "Recipients answered 451 "
+     "4.7.1: the certificate lookup failed for a transient reason.",
+     STATS_RCPT_TEMPFAILED, NULL},
+    {"smime_milter_rcpt_deferred_total", "Recipients answered 452 4.5.3 "
+     "to go in another transaction (mixed recipients, EncryptSplit).",
+     STATS_RCPT_DEFERRED, NULL},
 };
 
 _Static_assert(sizeof prom_rows / sizeof prom_rows[0] == STATS_N - 1,
