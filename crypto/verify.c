@@ -444,6 +444,8 @@ static int certs_load(smime_verify_t *v, cms_signed_t *sd,
     *out = certs;
     *n = 0;
     free(v->der);
+    v->der = NULL;
+    v->nder = 0;
     if (certs == NULL || (v->der = calloc(max, sizeof(*v->der))) == NULL)
         return -1;
     while ((r = cms_next_cert(sd, &b)) == 1) {

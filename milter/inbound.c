@@ -188,8 +188,9 @@ static void harvest_consider(inbound_t *in, smime_verify_t *v, size_t i,
         return;
     for (size_t k = 0; k < in->nfrom && !from; k++)
         from = strcasecmp(in->addrs[k], r->identifier) == 0;
-    if (from && (in->harvest = harvest_take(v, i, r->identifier)) == NULL)
-        in->failed = 1;
+    /* out of memory: nothing harvested, the message goes on as it is */
+    if (from)
+        in->harvest = harvest_take(v, i, r->identifier);
 }
 
 static void cb_smime_end(void *arg, unsigned id)
