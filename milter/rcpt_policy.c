@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <syslog.h>
 #include <time.h>
 
@@ -44,12 +45,18 @@ static enum encpolicy_cert lookup(config_t *cfg, const char *addr,
     }
 }
 
+/* A quoted local part may hold spaces: then the value is quoted. */
+static const char *q_open(const char *a)
+{
+    return strchr(a, ' ') ? "\"" : "";
+}
+
 void rcpt_policy_decide(config_t *cfg, struct encpolicy_txn *t,
                         const char *addr, const char *qid,
                         struct encpolicy_reply *out)
 {
     const char *match;
-    char why[300] = "", q[320];
+    char why[300] = "", q[320], a[600];
     enum encpolicy_level level = encpolicy_lookup(cfg->encpolicy, addr,
             (enum encpolicy_level)cfg->encrypt_default, &match);
     enum encpolicy_cert cert = ENCPOLICY_CERT_NONE;
@@ -57,6 +64,7 @@ void rcpt_policy_decide(config_t *cfg, struct encpolicy_txn *t,
     if (level != ENCPOLICY_NEVER)
         cert = lookup(cfg, addr, why, sizeof why);
     encpolicy_rcpt(t, level, cert, cfg->encrypt_split, out);
+    log_quote(a, sizeof a, addr);
     if (out->verdict == ENCPOLICY_REJECT)
         stats_add(STATS_RCPT_REJECTED);
     else if (out->verdict == ENCPOLICY_TEMPFAIL)
@@ -64,8 +72,9 @@ void rcpt_policy_decide(config_t *cfg, struct encpolicy_txn *t,
     else if (out->verdict == ENCPOLICY_DEFER)
         stats_add(STATS_RCPT_DEFERRED);
     log_msg(out->verdict == ENCPOLICY_ACCEPT ? LOG_INFO : LOG_NOTICE, qid,
-            "event=rcpt rcpt=%s policy=%s match=%s reply=%s%s%s "
-            "reason=\"%s%s%s\"", addr, encpolicy_level_name(level), match,
+            "event=rcpt rcpt=%s%s%s policy=%s match=%s reply=%s%s%s "
+            "reason=\"%s%s%s\"", q_open(a), a, q_open(a),
+            encpolicy_level_name(level), match,
             out->rcode ? out->rcode : "accept", out->xcode ? " xcode=" : "",
             out->xcode ? out->xcode : "", out->reason, why[0] ? ": " : "",
             log_quote(q, sizeof q, why));
