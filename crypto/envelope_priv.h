@@ -11,6 +11,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/crypto.h>
 
+#include "algs.h"
 #include "envelope.h"
 
 #define ENV_MAX_KEY 32           /* longest content-encryption key */
@@ -21,6 +22,10 @@ typedef struct env_calg {
     gnutls_cipher_algorithm_t gc;
     size_t keylen, block;        /* block: CBC block size, 0 for GCM */
 } env_calg_t;
+
+/* The cipher row a (algs.c) as the cipher code wants it: 0, or -1 if
+ * GnuTLS has no such cipher. */
+int env_calg_from(const struct smime_alg *a, env_calg_t *out);
 
 /* Key transport / agreement of one recipient. */
 typedef enum env_kalg {
