@@ -36,6 +36,7 @@
 #include "arheader.h"
 #include "errbuf.h"
 #include "inbound.h"
+#include "encrypt.h"
 #include "outbound.h"
 #include "rcpt_policy.h"
 #include "session.h"
@@ -69,7 +70,7 @@ struct session {
     size_t ntail_ours, cap_tail;
     char **rcpt;               /* accepted envelope recipients */
     size_t nrcpt, cap_rcpt;
-    struct encpolicy_txn enc;  /* Mode e: the recipients' policy so far */
+    struct encpolicy_txn rcpt_enc; /* Mode e: the recipients' policy so far */
     uint64_t size;
     enum direction dir;
     int skipping;              /* body no longer wanted */
@@ -81,6 +82,10 @@ struct session {
     char out_why[256];
     enum outbound_unsigned out_kind;
     int signed_ok;
+    encrypt_t *enc;            /* Mode e: encrypting this message */
+    int encrypt_tried;         /* Mode e applied: enc_why says */
+    int encrypted_ok;
+    char enc_why[256];
     int stripped;              /* strip_forged: 1 done, -1 failed */
     struct msg_headers view;
     struct session_outcome outcome;
@@ -113,7 +118,7 @@ static void message_clear(session_t *s)
     for (size_t i = 0; i < s->nrcpt; i++)
         free(s->rcpt[i]);
     s->nrcpt = 0;
-    memset(&s->enc, 0, sizeof s->enc);
+    memset(&s->rcpt_enc, 0, sizeof s->rcpt_enc);
     s->header_bytes = 0;
     s->headers_dropped = 0;
     s->tail_ar = s->tail_tag = s->ntail_ours = 0;
@@ -121,7 +126,10 @@ static void message_clear(session_t *s)
     s->dir = DIR_NONE;
     s->skipping = s->too_large = s->failed = s->signed_ok = 0;
     s->stripped = 0;
-    s->fail_why[0] = s->out_why[0] = '\0';
+    s->fail_why[0] = s->out_why[0] = s->enc_why[0] = '\0';
+    encrypt_free(s->enc);
+    s->enc = NULL;
+    s->encrypt_tried = s->encrypted_ok = 0;
     s->out_kind = OUTBOUND_UNSIGNED_OTHER;
     inbound_free(s->in);
     s->in = NULL;
@@ -257,7 +265,7 @@ static int rcpt_refused(session_t *s, const char *addr,
         len = sizeof bare - 1;      /* no such address has a certificate */
     memcpy(bare, addr, len);
     bare[len] = '\0';
-    rcpt_policy_decide(s->cfg, &s->enc, bare, session_queue_id(s), &er);
+    rcpt_policy_decide(s->cfg, &s->rcpt_enc, bare, session_queue_id(s), &er);
     if (er.verdict == ENCPOLICY_ACCEPT)
         return 0;
     reply->refuse = er.rcode[0] == '5' ? SESSION_RCPT_REJECT
@@ -411,7 +419,7 @@ enum session_status session_eoh(session_t *s)
     if (s->cfg == NULL)
         return SESSION_CONTINUE;
     if (is_outbound(s)) {
-        if (!(s->cfg->mode & CONFIG_MODE_SIGN))
+        if (!(s->cfg->mode & (CONFIG_MODE_SIGN | CONFIG_MODE_ENCRYPT)))
             return SESSION_CONTINUE;
         s->dir = DIR_OUT;
         if (s->failed)
@@ -419,7 +427,24 @@ enum session_status session_eoh(session_t *s)
         if (s->headers_dropped) {
             snprintf(s->out_why, sizeof s->out_why, "%s", HEADERS_REASON);
             s->out_kind = OUTBOUND_UNSIGNED_TOO_LARGE;
+            if (s->cfg->mode & CONFIG_MODE_ENCRYPT) {
+                s->encrypt_tried = 1;
+                snprintf(s->enc_why, sizeof s->enc_why, "%s", HEADERS_REASON);
+            }
             s->skipping = 1;
+            return SESSION_CONTINUE;
+        }
+        if (s->cfg->mode & CONFIG_MODE_ENCRYPT) {
+            s->encrypt_tried = 1;
+            errno = 0;
+            if (encrypt_begin(s->cfg, s->rcpt, s->nrcpt, &s->view, &s->enc,
+                              s->enc_why, sizeof s->enc_why) < 0) {
+                fail(s, s->enc_why[0] ? s->enc_why : "starting to encrypt");
+                return SESSION_CONTINUE;
+            }
+        }
+        if (!(s->cfg->mode & CONFIG_MODE_SIGN)) {
+            s->skipping = s->enc == NULL;
             return SESSION_CONTINUE;
         }
         errno = 0;
@@ -432,7 +457,7 @@ enum session_status session_eoh(session_t *s)
             fail(s, s->out_why[0] ? s->out_why : "starting to sign");
         }
         else if (r == 0)
-            s->skipping = 1;
+            s->skipping = s->enc == NULL;
         return SESSION_CONTINUE;
     }
     if (!(s->cfg->mode & CONFIG_MODE_VERIFY))
@@ -458,6 +483,10 @@ enum session_status session_body(session_t *s, const char *buf, size_t len)
     if (s->cfg->max_message_size && s->size > s->cfg->max_message_size) {
         s->too_large = 1;
         s->skipping = 1;
+        encrypt_free(s->enc);
+        s->enc = NULL;
+        if (s->encrypt_tried)
+            snprintf(s->enc_why, sizeof s->enc_why, "%s", TOO_LARGE_REASON);
         inbound_free(s->in);
         s->in = NULL;
         outbound_free(s->out);
@@ -472,7 +501,15 @@ enum session_status session_body(session_t *s, const char *buf, size_t len)
         }
         if (inbound_body(s->in, buf, len) != 0)
             fail(s, "verifying");
-    } else if (s->out) {
+    }
+    if (s->enc && encrypt_body(s->enc, buf, len) != 0) {
+        char why[160];
+        snprintf(why, sizeof why, "encrypting, spool in %s",
+                 s->cfg->spool_directory ? s->cfg->spool_directory
+                                         : SPOOL_DEFAULT_DIR);
+        fail(s, why);
+    }
+    if (s->out && !s->failed) {
         if (outbound_body(s->out, buf, len) != 0) {
             char why[160];     /* the spool is what fails in practice */
             snprintf(why, sizeof why, "signing, spool in %s",
@@ -620,6 +657,12 @@ int session_outcome_format(const struct session_outcome *o, char *buf,
     case SESSION_DIR_OUT:
         add(buf, len, &n, " result=%s reason=\"%s\"",
             o->signed_ok ? "signed" : "unsigned", reason);
+        if (o->encrypt_tried) {
+            char enc[320];
+            quote_into(enc, sizeof enc, o->encrypt_reason);
+            add(buf, len, &n, " encrypted=%s encrypt=\"%s\"",
+                o->encrypted_ok ? "yes" : "no", enc);
+        }
         break;
     case SESSION_DIR_ABORTED:
         add(buf, len, &n, " result=aborted");
@@ -703,6 +746,13 @@ static void outcome_outbound(session_t *s)
     struct session_outcome *o = &s->outcome;
 
     o->signed_ok = s->signed_ok;
+    o->encrypt_tried = s->encrypt_tried;
+    o->encrypted_ok = s->encrypted_ok;
+    copy_into(o->encrypt_reason, sizeof o->encrypt_reason,
+              s->encrypted_ok ? s->enc_why : "");
+    if (s->encrypt_tried && !s->encrypted_ok)
+        snprintf(o->encrypt_reason, sizeof o->encrypt_reason,
+                 "not encrypted: %s", s->enc_why);
     o->unsigned_kind = s->too_large ? OUTBOUND_UNSIGNED_TOO_LARGE
                                     : s->out_kind;
     copy_into(o->reason, sizeof o->reason,
@@ -808,13 +858,25 @@ static enum session_status message_end(session_t *s,
         return on_error(s, act, arg);
     }
     if (s->dir == DIR_OUT && s->out) {
-        int r = outbound_finish(s->out, act, arg, &s->out_kind, s->out_why,
-                                sizeof s->out_why);
+        /* sign first; with encryption the signed entity goes to it */
+        const struct actions *sa = s->enc ? encrypt_actions(s->enc, act, arg)
+                                          : act;
+        int r = outbound_finish(s->out, sa, s->enc ? (void *)s->enc : arg,
+                                &s->out_kind, s->out_why, sizeof s->out_why);
         if (r < 0) {
             fail(s, s->out_why[0] ? s->out_why : "signing");
             return on_error(s, act, arg);
         }
         s->signed_ok = r == 1;
+    }
+    if (s->dir == DIR_OUT && s->enc) {
+        int r = encrypt_finish(s->enc, act, arg, s->enc_why,
+                               sizeof s->enc_why);
+        if (r < 0) {
+            fail(s, s->enc_why[0] ? s->enc_why : "encrypting");
+            return on_error(s, act, arg);
+        }
+        s->encrypted_ok = 1;
     }
     return SESSION_ACCEPT;
 }

@@ -124,6 +124,10 @@ struct session_outcome {
     /* outbound */
     int signed_ok;
     enum outbound_unsigned unsigned_kind; /* why not, when !signed_ok */
+    int encrypt_tried;      /* Mode e looked at it (outbound) */
+    int encrypted_ok;
+    char encrypt_reason[300]; /* "encrypted for 3 recipients (aes-256-cbc)",
+                                 "not encrypted: bob@x has no certificate" */
     /* both: the result's comment, why (not) signed, in words */
     char reason[256];
     /* failures */
