@@ -405,6 +405,7 @@ void encpolicy_rcpt(struct encpolicy_txn *t, enum encpolicy_level level,
                 "(EncryptSplit)");
     else {
         t->plain++;
+        t->never += level == ENCPOLICY_NEVER;
         reply(out, ENCPOLICY_ACCEPT, what);
     }
 }

@@ -60,6 +60,7 @@ struct encpolicy_txn {
     unsigned required;        /* required, with a certificate */
     unsigned encryptable;     /* opportunistic, with a certificate */
     unsigned plain;           /* never, or opportunistic without one */
+    unsigned never;           /* of those, never */
 };
 
 enum encpolicy_verdict {

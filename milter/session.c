@@ -48,6 +48,7 @@
 #define HEADERS_REASON "header block too large"
 #define INTERNAL_REASON "internal error"
 #define TOO_LARGE_REASON "message too large"
+#define NEVER_REASON "a recipient's policy is never"
 
 enum direction { DIR_NONE, DIR_IN, DIR_OUT };
 
@@ -434,7 +435,12 @@ enum session_status session_eoh(session_t *s)
             s->skipping = 1;
             return SESSION_CONTINUE;
         }
-        if (s->cfg->mode & CONFIG_MODE_ENCRYPT) {
+        if ((s->cfg->mode & CONFIG_MODE_ENCRYPT) && s->rcpt_enc.never) {
+            /* SPEC: never encrypt mail to a recipient whose policy is never */
+            s->encrypt_tried = 1;
+            snprintf(s->enc_why, sizeof s->enc_why, "%s",
+                     NEVER_REASON);
+        } else if (s->cfg->mode & CONFIG_MODE_ENCRYPT) {
             s->encrypt_tried = 1;
             errno = 0;
             if (encrypt_begin(s->cfg, s->rcpt, s->nrcpt, &s->view, &s->enc,
@@ -824,12 +830,24 @@ static int inbound_eom(session_t *s, const struct actions *act, void *arg,
     return r;
 }
 
+/* SPEC: mail to a required recipient is never sent unencrypted.  The
+ * transaction holds one (encpolicy), so every recipient had a usable
+ * certificate at RCPT; if the message is not encrypted after all (the
+ * certificate went between RCPT and the end, MaxMessageSize, an
+ * internal error, even with OnError accept) it is tempfailed.  Mail the
+ * sender encrypted already goes as it is. */
+static int required_unencrypted(const session_t *s)
+{
+    return s->dir == DIR_OUT && s->rcpt_enc.required && !s->encrypted_ok &&
+           strcmp(s->enc_why, "already encrypted") != 0;
+}
+
 /* OnError: tempfail, or accept the message with what can still be done
  * (inbound: temperror result; outbound: unsigned, forged headers gone). */
 static enum session_status on_error(session_t *s, const struct actions *act,
                                     void *arg)
 {
-    if (!s->cfg->on_error_accept)
+    if (!s->cfg->on_error_accept || required_unencrypted(s))
         return SESSION_TEMPFAIL;
     if (s->dir == DIR_IN)
         return inbound_eom(s, act, arg, 1) != 0 ? SESSION_TEMPFAIL
@@ -877,6 +895,14 @@ static enum session_status message_end(session_t *s,
             return on_error(s, act, arg);
         }
         s->encrypted_ok = 1;
+    }
+    if (required_unencrypted(s)) {
+        char why[400];
+        snprintf(why, sizeof why, "a recipient requires encryption, not "
+                 "encrypted: %s", s->enc_why[0] ? s->enc_why : "unknown");
+        errno = 0;
+        fail(s, why);
+        return SESSION_TEMPFAIL;
     }
     return SESSION_ACCEPT;
 }
