@@ -72,6 +72,8 @@ static const struct smime_alg table[SMIME_ALG_COUNT] = {
          RSADSI, 0x01, 0x09, 0x0f),
     ATTR(ATTR_SIGNING_CERT_V2, "id-aa-signingCertificateV2",
          "1.2.840.113549.1.9.16.2.47", RSADSI, 0x01, 0x09, 0x10, 0x02, 0x2f),
+    ATTR(ATTR_ENC_KEY_PREF, "id-aa-encrypKeyPref",
+         "1.2.840.113549.1.9.16.2.11", RSADSI, 0x01, 0x09, 0x10, 0x02, 0x0b),
 
     /* digests: the name is the micalg value */
     DIG(SHA1, "sha-1", "id-sha1", "1.3.14.3.2.26", GNUTLS_DIG_SHA1,
@@ -180,6 +182,23 @@ static const struct smime_alg table[SMIME_ALG_COUNT] = {
     KA(KA_ECDH_SHA512KDF, "ecdh-sha512kdf",
        "dhSinglePass-stdDH-sha512kdf-scheme", "1.3.132.1.11.3",
        CMS_DIG_SHA512, 0x2b, 0x81, 0x04, 0x01, 0x0b, 0x03),
+    /* dhSinglePass-cofactorDH-*: the cofactor of the NIST prime curves
+     * is 1, so they compute the same as stdDH (read, never written) */
+    KA(KA_ECDH_COF_SHA1KDF, "ecdh-cofactor-sha1kdf",
+       "dhSinglePass-cofactorDH-sha1kdf-scheme", "1.3.133.16.840.63.0.3",
+       CMS_DIG_SHA1, 0x2b, 0x81, 0x05, 0x10, 0x86, 0x48, 0x3f, 0x00, 0x03),
+    KA(KA_ECDH_COF_SHA224KDF, "ecdh-cofactor-sha224kdf",
+       "dhSinglePass-cofactorDH-sha224kdf-scheme", "1.3.132.1.14.0",
+       CMS_DIG_SHA224, 0x2b, 0x81, 0x04, 0x01, 0x0e, 0x00),
+    KA(KA_ECDH_COF_SHA256KDF, "ecdh-cofactor-sha256kdf",
+       "dhSinglePass-cofactorDH-sha256kdf-scheme", "1.3.132.1.14.1",
+       CMS_DIG_SHA256, 0x2b, 0x81, 0x04, 0x01, 0x0e, 0x01),
+    KA(KA_ECDH_COF_SHA384KDF, "ecdh-cofactor-sha384kdf",
+       "dhSinglePass-cofactorDH-sha384kdf-scheme", "1.3.132.1.14.2",
+       CMS_DIG_SHA384, 0x2b, 0x81, 0x04, 0x01, 0x0e, 0x02),
+    KA(KA_ECDH_COF_SHA512KDF, "ecdh-cofactor-sha512kdf",
+       "dhSinglePass-cofactorDH-sha512kdf-scheme", "1.3.132.1.14.3",
+       CMS_DIG_SHA512, 0x2b, 0x81, 0x04, 0x01, 0x0e, 0x03),
 
     /* key wrap (RFC 3394; Nettle has it, GnuTLS does not) */
     WRAP(AES128_WRAP, "aes-128-wrap", "id-aes128-wrap",

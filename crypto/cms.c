@@ -178,6 +178,37 @@ static int attr_single(der_cur_t *a, der_tlv_t *val)
     return 0;
 }
 
+/* The attributes kept for harvesting: where their value goes. */
+static cms_blob_t *harvest_attr(const der_tlv_t *type, cms_signer_t *si)
+{
+    if (oid_eq(type, SMIME_ALG_ATTR_SIGNING_TIME))
+        return &si->signing_time;
+    if (oid_eq(type, SMIME_ALG_ATTR_SMIME_CAPS))
+        return &si->caps;
+    if (oid_eq(type, SMIME_ALG_ATTR_ENC_KEY_PREF))
+        return &si->enc_key_pref;
+    return NULL;
+}
+
+/* The single value TLV of such an attribute; a second occurrence or a
+ * value that is not single spoils it (RFC 5652 11.3 forbids both) but
+ * is no reason to reject the signature: nothing is harvested from it. */
+static void harvest_value(der_cur_t *a, cms_blob_t *dst)
+{
+    static const uint8_t spoiled;
+    der_tlv_t set, val;
+    der_cur_t vs;
+
+    if (dst->p != NULL ||
+        der_expect(a, DER_UNIVERSAL, DER_TAG_SET, &set) < 0 ||
+        !der_cur_empty(a) || der_cur_enter(a, &set, &vs) < 0 ||
+        der_next(&vs, &val) != 1 || !der_cur_empty(&vs)) {
+        *dst = (cms_blob_t){ &spoiled, 0 };
+        return;
+    }
+    *dst = (cms_blob_t){ val.start, val.total };
+}
+
 static cms_status_t attrs_read(const der_cur_t *c, const der_tlv_t *set,
                                cms_signer_t *si)
 {
@@ -186,6 +217,7 @@ static cms_status_t attrs_read(const der_cur_t *c, const der_tlv_t *set,
     int r;
 
     si->content_type.p = si->message_digest.p = NULL;
+    si->signing_time.p = si->caps.p = si->enc_key_pref.p = NULL;
     if (der_cur_enter(c, set, &in) < 0)
         return CMS_MALFORMED;
     while ((r = der_next(&in, &attr)) == 1) {
@@ -195,6 +227,10 @@ static cms_status_t attrs_read(const der_cur_t *c, const der_tlv_t *set,
             return CMS_MALFORMED;
         cms_blob_t *dst = NULL;
         unsigned long want = 0;
+        if ((dst = harvest_attr(&type, si)) != NULL) {
+            harvest_value(&a, dst);
+            continue;
+        }
         if (oid_eq(&type, SMIME_ALG_ATTR_CONTENT_TYPE)) {
             dst = &si->content_type;
             want = DER_TAG_OID;
@@ -210,6 +246,10 @@ static cms_status_t attrs_read(const der_cur_t *c, const der_tlv_t *set,
         dst->p = val.val;
         dst->n = val.vlen;
     }
+    cms_blob_t *kept[] = { &si->signing_time, &si->caps, &si->enc_key_pref };
+    for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++)
+        if (kept[i]->n == 0)
+            kept[i]->p = NULL;
     /* RFC 5652 §5.3: both are required when there are signed attributes. */
     if (r < 0 || si->content_type.p == NULL || si->message_digest.p == NULL)
         return CMS_MALFORMED;

@@ -53,6 +53,11 @@ typedef struct cms_signer {
     cms_blob_t attrs;              /* whole signedAttrs TLV ([0] tag) */
     cms_blob_t content_type;       /* contentType attribute, OID contents */
     cms_blob_t message_digest;     /* messageDigest attribute octets */
+    /* For harvesting (RFC 8551 2.5): the value TLV of each, p NULL when
+     * absent, repeated or not single-valued (never an error here). */
+    cms_blob_t signing_time;       /* UTCTime or GeneralizedTime */
+    cms_blob_t caps;               /* SMIMECapabilities SEQUENCE */
+    cms_blob_t enc_key_pref;       /* SMIMEEncryptionKeyPreference CHOICE */
     cms_blob_t signature;
 } cms_signer_t;
 
@@ -70,6 +75,20 @@ int cms_next_cert(cms_signed_t *sd, cms_blob_t *cert);
 /* Next SignerInfo (1), end (0); problems inside one SignerInfo are in
  * si->status. */
 int cms_next_signer(cms_signed_t *sd, cms_signer_t *si);
+
+/* signingTime value (UTCTime or GeneralizedTime TLV, RFC 5652 11.3) as
+ * seconds since the epoch: 0, or -1 if malformed. */
+int cms_time_parse(cms_blob_t t, int64_t *out);
+
+/* SMIMEEncryptionKeyPreference (RFC 8551 2.5.3), the value TLV: the
+ * issuerAndSerialNumber [0] (issuer: DER Name TLV, serial: INTEGER
+ * contents), or the subjectKeyIdentifier of recipientKeyId [1] or
+ * subjectAltKeyIdentifier [2].  0, or -1 if malformed. */
+typedef struct cms_keypref {
+    int is_ski;
+    cms_blob_t issuer, serial, ski;
+} cms_keypref_t;
+int cms_keypref_parse(cms_blob_t v, cms_keypref_t *out);
 
 /* 1 if oid (contents) is id-data. */
 int cms_oid_is_data(cms_blob_t oid);

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "cert.h"
+#include "algs.h"
 #include "der.h"
 #include "envelope_priv.h"
 
@@ -33,74 +34,34 @@
 #define MAX_SEG_DEPTH 8
 #define NFRAME 4        /* ContentInfo, [0], (Auth)EnvelopedData, ECI */
 
-/* ---- algorithm OIDs ----
- * A private table until the shared algorithm table (crypto/algs.c, being
- * written on another branch) lands: then these move there. */
-#define OID(...) (const uint8_t[]){ __VA_ARGS__ }, \
-                 sizeof((const uint8_t[]){ __VA_ARGS__ })
-#define NIST_AES(n) OID(0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, n)
-#define PKCS(...) OID(0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, __VA_ARGS__)
+/* ---- algorithms: the rows of the one table (algs.c) ---- */
 
-static const struct {
-    const uint8_t *oid;
-    size_t len;
-    int which;                  /* 1 EnvelopedData, 2 AuthEnvelopedData */
-} content_types[] = {
-    { PKCS(0x01, 0x07, 0x03), 1 },                     /* envelopedData */
-    { PKCS(0x01, 0x09, 0x10, 0x01, 0x17), 2 },         /* authEnvelopedData */
+/* The content-encryption algorithms decrypted here (SPEC Decryption). */
+static const enum smime_alg_id content_algs[] = {
+    SMIME_ALG_AES128_CBC, SMIME_ALG_AES192_CBC, SMIME_ALG_AES256_CBC,
+    SMIME_ALG_AES128_GCM, SMIME_ALG_AES256_GCM, SMIME_ALG_DES_EDE3_CBC,
 };
 
-static const struct {
-    const uint8_t *oid;
-    size_t len;
-    env_calg_t alg;
-} content_algs[] = {
-    { NIST_AES(0x02), { "aes-128-cbc", GNUTLS_CIPHER_AES_128_CBC, 16, 16 } },
-    { NIST_AES(0x16), { "aes-192-cbc", GNUTLS_CIPHER_AES_192_CBC, 24, 16 } },
-    { NIST_AES(0x2a), { "aes-256-cbc", GNUTLS_CIPHER_AES_256_CBC, 32, 16 } },
-    { NIST_AES(0x06), { "aes-128-gcm", GNUTLS_CIPHER_AES_128_GCM, 16, 0 } },
-    { NIST_AES(0x1a), { "aes-192-gcm", GNUTLS_CIPHER_UNKNOWN, 24, 0 } },
-    { NIST_AES(0x2e), { "aes-256-gcm", GNUTLS_CIPHER_AES_256_GCM, 32, 0 } },
-    { PKCS(0x03, 0x07), { "des-ede3-cbc", GNUTLS_CIPHER_3DES_CBC, 24, 8 } },
-};
+/* The table row of OID t of that kind, or NULL. */
+static const struct smime_alg *alg_of(enum smime_alg_kind kind,
+                                      const der_tlv_t *t)
+{
+    if (t->cls != DER_UNIVERSAL || t->tag != DER_TAG_OID || t->constructed)
+        return NULL;
+    return smime_alg_by_oid(kind, t->val, t->vlen);
+}
 
-static const struct {
-    const uint8_t *oid;
-    size_t len;
-    env_kalg_t kalg;
-    gnutls_digest_algorithm_t kdf;
-} key_algs[] = {
-    { PKCS(0x01, 0x01, 0x01), ENV_KT_RSA, GNUTLS_DIG_UNKNOWN },
-    { PKCS(0x01, 0x01, 0x07), ENV_KT_RSA_OAEP, GNUTLS_DIG_UNKNOWN },
-    /* dhSinglePass-stdDH-sha1kdf-scheme, -cofactorDH- (RFC 5753 §7.1.4;
-     * the cofactor of the NIST prime curves is 1) */
-    { OID(0x2b, 0x81, 0x05, 0x10, 0x86, 0x48, 0x3f, 0x00, 0x02), ENV_KA_ECDH, GNUTLS_DIG_SHA1 },
-    { OID(0x2b, 0x81, 0x05, 0x10, 0x86, 0x48, 0x3f, 0x00, 0x03), ENV_KA_ECDH, GNUTLS_DIG_SHA1 },
-    { OID(0x2b, 0x81, 0x04, 0x01, 0x0b, 0x00), ENV_KA_ECDH, GNUTLS_DIG_SHA224 },
-    { OID(0x2b, 0x81, 0x04, 0x01, 0x0b, 0x01), ENV_KA_ECDH, GNUTLS_DIG_SHA256 },
-    { OID(0x2b, 0x81, 0x04, 0x01, 0x0b, 0x02), ENV_KA_ECDH, GNUTLS_DIG_SHA384 },
-    { OID(0x2b, 0x81, 0x04, 0x01, 0x0b, 0x03), ENV_KA_ECDH, GNUTLS_DIG_SHA512 },
-    { OID(0x2b, 0x81, 0x04, 0x01, 0x0e, 0x00), ENV_KA_ECDH, GNUTLS_DIG_SHA224 },
-    { OID(0x2b, 0x81, 0x04, 0x01, 0x0e, 0x01), ENV_KA_ECDH, GNUTLS_DIG_SHA256 },
-    { OID(0x2b, 0x81, 0x04, 0x01, 0x0e, 0x02), ENV_KA_ECDH, GNUTLS_DIG_SHA384 },
-    { OID(0x2b, 0x81, 0x04, 0x01, 0x0e, 0x03), ENV_KA_ECDH, GNUTLS_DIG_SHA512 },
-};
+/* A supported content algorithm as the cipher code wants it, or -1. */
+static int calg_of(const der_tlv_t *t, env_calg_t *out)
+{
+    const struct smime_alg *a = alg_of(SMIME_ALG_KIND_CIPHER, t);
 
-static const struct {
-    const uint8_t *oid;
-    size_t len;
-    size_t keylen;
-} wrap_algs[] = {
-    { NIST_AES(0x05), 16 },     /* id-aes128-wrap */
-    { NIST_AES(0x19), 24 },
-    { NIST_AES(0x2d), 32 },
-};
-
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-#define FIND(table, t, i) \
-    for (i = 0; i < COUNT(table); i++) \
-        if (der_oid_is(t, table[i].oid, table[i].len)) \
-            break
+    for (size_t i = 0; a != NULL && i < sizeof(content_algs) /
+                                        sizeof(content_algs[0]); i++)
+        if (a->id == content_algs[i])
+            return env_calg_from(a, out);
+    return -1;
+}
 
 /* ---- the context ---- */
 
@@ -117,7 +78,8 @@ struct smime_decrypt {
     smime_decrypt_status_t err;
     const char *why;
     int auth;                       /* AuthEnvelopedData */
-    const env_calg_t *calg;
+    const env_calg_t *calg;         /* &calg_v once known */
+    env_calg_t calg_v;
     size_t iv_off, ivlen, icvlen;   /* IV or nonce: hb[iv_off..] */
 
     /* header: hb[0..hlen) is the stream from offset 0 */
@@ -254,19 +216,15 @@ static smime_decrypt_status_t h_calg(smime_decrypt_t *d, const der_tlv_t *alg)
 {
     der_cur_t top, c, g;
     der_tlv_t oid, par, n, icv;
-    size_t i;
 
     der_cur_init(&top, NULL, 0);
     if (der_cur_enter(&top, alg, &c) < 0 ||
         der_expect(&c, DER_UNIVERSAL, DER_TAG_OID, &oid) < 0)
         return fail(d, SMIME_DECRYPT_MALFORMED, "damaged CMS header");
-    FIND(content_algs, &oid, i);
-    if (i == COUNT(content_algs) ||
-        content_algs[i].alg.gc == GNUTLS_CIPHER_UNKNOWN ||
-        (content_algs[i].alg.block == 0) != d->auth)
+    if (calg_of(&oid, &d->calg_v) < 0 || (d->calg_v.block == 0) != d->auth)
         return fail(d, SMIME_DECRYPT_UNSUPPORTED,
                     "unsupported content encryption");
-    d->calg = &content_algs[i].alg;
+    d->calg = &d->calg_v;
     if (d->calg->block != 0) {                  /* CBC: the IV */
         if (der_expect(&c, DER_UNIVERSAL, DER_TAG_OCTETS, &par) < 0 ||
             par.constructed || par.vlen != d->calg->block)
@@ -322,7 +280,7 @@ static smime_decrypt_status_t h_econtent(smime_decrypt_t *d,
 static int h_step(smime_decrypt_t *d)
 {
     der_tlv_t t;
-    size_t i;
+    const struct smime_alg *ct;
     int r = -1;
 
     switch (d->step) {
@@ -339,13 +297,14 @@ static int h_step(smime_decrypt_t *d)
     case H_TYPE:
         if ((r = h_elem(d, &t, 0)) <= 0)
             break;
-        FIND(content_types, &t, i);
-        if (i == COUNT(content_types)) {
+        ct = alg_of(SMIME_ALG_KIND_CONTENT_TYPE, &t);
+        if (ct == NULL || (ct->id != SMIME_ALG_ENVELOPED_DATA &&
+                           ct->id != SMIME_ALG_AUTH_ENVELOPED_DATA)) {
             if (t.cls == DER_UNIVERSAL && t.tag == DER_TAG_OID)
                 fail(d, SMIME_DECRYPT_NOT_ENVELOPED, "not CMS EnvelopedData");
             return -1;
         }
-        d->auth = content_types[i].which == 2;
+        d->auth = ct->id == SMIME_ALG_AUTH_ENVELOPED_DATA;
         d->hoff += t.total;
         break;
     case H_VERSION: case H_CTYPE:
@@ -444,7 +403,7 @@ static int parse_ktri(smime_decrypt_t *d, der_cur_t *c)
     env_ri_t ri = { .rid.kind = SMIME_RI_KEY_TRANSPORT };
     der_tlv_t v, rid, alg, oid, ek;
     der_cur_t a;
-    size_t i;
+    const struct smime_alg *ka;
 
     if (der_expect(c, DER_UNIVERSAL, DER_TAG_INTEGER, &v) < 0 ||
         der_next(c, &rid) != 1)
@@ -462,9 +421,8 @@ static int parse_ktri(smime_decrypt_t *d, der_cur_t *c)
         der_expect(c, DER_UNIVERSAL, DER_TAG_OCTETS, &ek) < 0 ||
         octets(&ek, &ri.ek, &ri.ek_len) < 0)
         return -1;
-    FIND(key_algs, &oid, i);
-    if (i < COUNT(key_algs) && key_algs[i].kalg != ENV_KA_ECDH)
-        ri.kalg = key_algs[i].kalg;
+    if ((ka = alg_of(SMIME_ALG_KIND_KEY_TRANSPORT, &oid)) != NULL)
+        ri.kalg = ka->id == SMIME_ALG_KT_RSA ? ENV_KT_RSA : ENV_KT_RSA_OAEP;
     return add_ri(d, &ri) < 0 ? -2 : 0;
 }
 
@@ -498,7 +456,7 @@ static int parse_kari(smime_decrypt_t *d, der_cur_t *c)
     env_ri_t ri = { .rid.kind = SMIME_RI_KEY_AGREEMENT };
     der_tlv_t v, u, uo, alg, oid, wrap, woid, reks, rek, rid, ek;
     der_cur_t a, w, rc, kc, ic;
-    size_t i;
+    const struct smime_alg *ka, *wa;
     int r;
 
     if (der_expect(c, DER_UNIVERSAL, DER_TAG_INTEGER, &v) < 0 ||
@@ -516,18 +474,16 @@ static int parse_kari(smime_decrypt_t *d, der_cur_t *c)
         der_cur_enter(c, &alg, &a) < 0 ||
         der_expect(&a, DER_UNIVERSAL, DER_TAG_OID, &oid) < 0)
         return -1;
-    FIND(key_algs, &oid, i);
-    if (i < COUNT(key_algs) && key_algs[i].kalg == ENV_KA_ECDH) {
+    if ((ka = alg_of(SMIME_ALG_KIND_KEY_AGREEMENT, &oid)) != NULL) {
         ri.kalg = ENV_KA_ECDH;
-        ri.kdf = key_algs[i].kdf;
+        ri.kdf = (gnutls_digest_algorithm_t)smime_alg_digest(ka->digest)->gnutls;
     }
     /* parameters: KeyWrapAlgorithm */
     if (der_optional(&a, DER_UNIVERSAL, DER_TAG_SEQUENCE, &wrap) == 1 &&
         der_cur_enter(&a, &wrap, &w) == 0 &&
         der_expect(&w, DER_UNIVERSAL, DER_TAG_OID, &woid) == 0) {
-        FIND(wrap_algs, &woid, i);
-        if (i < COUNT(wrap_algs)) {
-            ri.wrap_keylen = wrap_algs[i].keylen;
+        if ((wa = alg_of(SMIME_ALG_KIND_KEY_WRAP, &woid)) != NULL) {
+            ri.wrap_keylen = wa->keylen;
             ri.wrap_oid = woid.val;
             ri.wrap_oid_len = woid.vlen;
         }
@@ -981,5 +937,5 @@ const char *smime_decrypt_status_name(smime_decrypt_status_t s)
         "unsupported", "no recipient", "key", "failed", "sink",
         "out of memory", "state"
     };
-    return (unsigned)s < COUNT(n) ? n[s] : "?";
+    return (unsigned)s < sizeof(n) / sizeof(n[0]) ? n[s] : "?";
 }

@@ -21,6 +21,20 @@
 
 #include "envelope_priv.h"
 
+int env_calg_from(const struct smime_alg *a, env_calg_t *out)
+{
+    gnutls_cipher_algorithm_t gc = (gnutls_cipher_algorithm_t)a->gnutls;
+
+    if (a->kind != SMIME_ALG_KIND_CIPHER || gc == GNUTLS_CIPHER_UNKNOWN)
+        return -1;
+    out->name = a->name;
+    out->gc = gc;
+    out->keylen = a->keylen;
+    out->block = gnutls_cipher_get_tag_size(gc) > 0
+                 ? 0 : gnutls_cipher_get_block_size(gc);
+    return 0;
+}
+
 smime_decrypt_status_t env_cipher_init(env_cipher_t *c,
                                        const env_calg_t *alg,
                                        const uint8_t *key,

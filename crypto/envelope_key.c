@@ -13,24 +13,18 @@
  * Key agreement, ECDH ephemeral-static (RFC 5753 §3.1.2, RFC 5008 wrap):
  * GnuTLS 3.7.9 cannot derive a shared secret (gnutls_privkey_derive_secret
  * is 3.8.2), so the private scalar is exported
- * (gnutls_privkey_export_ecc_raw2) and multiplied with the originator's
- * point by Nettle (ecc_point_set checks the point is on the curve); the
- * X9.63 KDF over the ECC-CMS-SharedInfo (RFC 5753 §7.2) is a loop over
- * gnutls_hash, and Nettle's RFC 3394 AES key unwrap recovers the CEK.
- * Every secret is wiped before its memory is released.
+ * (gnutls_privkey_export_ecc_raw2) and handed to ecdh.c, which the
+ * writer shares: the point multiplication (Nettle), the X9.63 KDF and the
+ * RFC 3394 AES key unwrap.  Every secret is wiped before its memory is
+ * released.
  */
 #include "config.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <gnutls/abstract.h>
-#include <nettle/aes.h>
-#include <nettle/bignum.h>
-#include <nettle/ecc.h>
-#include <nettle/ecc-curve.h>
-#include <nettle/nist-keywrap.h>
 
-#include "derw.h"
+#include "ecdh.h"
 #include "envelope_priv.h"
 
 /* all ones if r == 0, else 0, without a branch (RFC 3218 selection). */
@@ -71,41 +65,18 @@ smime_decrypt_status_t env_unwrap_rsa(const env_ri_t *ri,
     return SMIME_DECRYPT_OK;
 }
 
-/* ---- ECDH ---- */
+/* ---- ECDH: the arithmetic is ecdh.c's, shared with the writer ---- */
 
-static const struct ecc_curve *nettle_curve(gnutls_ecc_curve_t c, size_t *flen)
-{
-    switch (c) {
-    case GNUTLS_ECC_CURVE_SECP256R1: *flen = 32; return nettle_get_secp_256r1();
-    case GNUTLS_ECC_CURVE_SECP384R1: *flen = 48; return nettle_get_secp_384r1();
-    case GNUTLS_ECC_CURVE_SECP521R1: *flen = 66; return nettle_get_secp_521r1();
-    default: return NULL;
-    }
-}
-
-static void mpz_wipe(mpz_t x)
-{
-    size_t n = mpz_size(x);
-    if (n > 0)
-        gnutls_memset(mpz_limbs_modify(x, (mp_size_t)n), 0,
-                      n * sizeof(mp_limb_t));
-    mpz_clear(x);
-}
-
-/* Z, the x coordinate of key * originator point (flen bytes): OK, or
- * KEY (our key cannot be used) or MALFORMED (the originator's point), with
- * *why set. */
-static smime_decrypt_status_t ecdh_shared(const env_ri_t *ri, gnutls_privkey_t key,
-                       uint8_t *z, size_t *zlen, const char **why)
+/* Z with our key and the originator's point: OK, or KEY (our key cannot
+ * be used) or MALFORMED / UNSUPPORTED (the originator's point). */
+static smime_decrypt_status_t ecdh_z(const env_ri_t *ri, gnutls_privkey_t key,
+                                     uint8_t *z, size_t *zlen,
+                                     const char **why)
 {
     gnutls_ecc_curve_t curve;
     gnutls_datum_t x = { NULL, 0 }, y = { NULL, 0 }, k = { NULL, 0 };
-    const struct ecc_curve *ec;
-    struct ecc_point pub, shared;
-    struct ecc_scalar s;
-    mpz_t px, py, pk;
-    size_t flen = 0;
     smime_decrypt_status_t st = SMIME_DECRYPT_KEY;
+    size_t flen;
 
     if (gnutls_privkey_export_ecc_raw2(key, &curve, &x, &y, &k, 0) < 0) {
         *why = "EC private key not exportable";
@@ -113,139 +84,22 @@ static smime_decrypt_status_t ecdh_shared(const env_ri_t *ri, gnutls_privkey_t k
     }
     gnutls_free(x.data);
     gnutls_free(y.data);
-    if ((ec = nettle_curve(curve, &flen)) == NULL) {
+    if ((flen = ecdh_field_len(curve)) == 0) {
         *why = "unsupported curve";
-        goto out_k;
-    }
-    /* uncompressed point: 04 || X || Y */
-    if (ri->opub_len != 1 + 2 * flen || ri->opub[0] != 0x04) {
+    } else if (ri->opub_len != 1 + 2 * flen || ri->opub[0] != 0x04) {
+        /* uncompressed point: 04 || X || Y */
         *why = "unsupported originator key";
         st = SMIME_DECRYPT_UNSUPPORTED;
-        goto out_k;
-    }
-    mpz_init(px);
-    mpz_init(py);
-    mpz_init(pk);
-    nettle_mpz_set_str_256_u(px, flen, ri->opub + 1);
-    nettle_mpz_set_str_256_u(py, flen, ri->opub + 1 + flen);
-    nettle_mpz_set_str_256_u(pk, k.size, k.data);
-    ecc_point_init(&pub, ec);
-    ecc_point_init(&shared, ec);
-    ecc_scalar_init(&s, ec);
-    if (!ecc_point_set(&pub, px, py)) {
-        *why = "originator key not on the curve";
-        st = SMIME_DECRYPT_MALFORMED;
-    } else if (!ecc_scalar_set(&s, pk)) {
-        *why = "bad EC private key";
+    } else if (ecdh_shared(curve, k.data, k.size, ri->opub + 1, z, why) < 0) {
+        st = strcmp(*why, "bad EC private key") == 0 ? SMIME_DECRYPT_KEY
+                                                     : SMIME_DECRYPT_MALFORMED;
     } else {
-        ecc_point_mul(&shared, &s, &pub);
-        ecc_point_get(&shared, px, NULL);
-        nettle_mpz_get_str_256(flen, z, px);
         *zlen = flen;
         st = SMIME_DECRYPT_OK;
     }
-    gnutls_memset(s.p, 0, (size_t)ecc_size(ec) * sizeof(mp_limb_t));
-    gnutls_memset(shared.p, 0, 2 * (size_t)ecc_size(ec) * sizeof(mp_limb_t));
-    ecc_scalar_clear(&s);
-    ecc_point_clear(&shared);
-    ecc_point_clear(&pub);
-    mpz_wipe(pk);
-    mpz_wipe(px);
-    mpz_clear(py);
-out_k:
     gnutls_memset(k.data, 0, k.size);
     gnutls_free(k.data);
     return st;
-}
-
-/* ECC-CMS-SharedInfo (RFC 5753 §7.2) for a KEK of keylen bytes. */
-static unsigned char *shared_info(const env_ri_t *ri, size_t keylen,
-                                  size_t *len)
-{
-    derw_t alg, ukm, supp, members, si;
-    unsigned long bits = (unsigned long)keylen * 8;
-    unsigned char b[4] = { (unsigned char)(bits >> 24), (unsigned char)(bits >> 16),
-                           (unsigned char)(bits >> 8), (unsigned char)bits };
-
-    derw_init(&alg);
-    derw_init(&ukm);
-    derw_init(&supp);
-    derw_init(&members);
-    derw_init(&si);
-    derw_tlv(&alg, DER_OID, ri->wrap_oid, ri->wrap_oid_len);
-    derw_wrap(&members, DER_SEQUENCE, &alg);          /* keyInfo */
-    if (ri->ukm != NULL) {
-        derw_tlv(&ukm, DER_OCTETSTRING, ri->ukm, ri->ukm_len);
-        derw_wrap(&members, DER_CTXC(0), &ukm);       /* entityUInfo */
-    }
-    derw_tlv(&supp, DER_OCTETSTRING, b, sizeof(b));
-    derw_wrap(&members, DER_CTXC(2), &supp);          /* suppPubInfo */
-    derw_wrap(&si, DER_SEQUENCE, &members);
-    derw_free(&alg);
-    derw_free(&ukm);
-    derw_free(&supp);
-    derw_free(&members);
-    return derw_take(&si, len);
-}
-
-/* ANSI X9.63 KDF: kek = H(Z || counter || SharedInfo) for counter 1, 2... */
-static int x963_kdf(gnutls_digest_algorithm_t alg, const uint8_t *z,
-                    size_t zlen, const uint8_t *info, size_t infolen,
-                    uint8_t *kek, size_t keklen)
-{
-    uint8_t d[64];
-    size_t hlen = gnutls_hash_get_len(alg), off = 0;
-
-    if (hlen == 0 || hlen > sizeof(d))
-        return -1;
-    for (uint32_t ctr = 1; off < keklen; ctr++) {
-        gnutls_hash_hd_t h;
-        uint8_t c[4] = { (uint8_t)(ctr >> 24), (uint8_t)(ctr >> 16),
-                         (uint8_t)(ctr >> 8), (uint8_t)ctr };
-        if (gnutls_hash_init(&h, alg) < 0)
-            return -1;
-        gnutls_hash(h, z, zlen);
-        gnutls_hash(h, c, sizeof(c));
-        gnutls_hash(h, info, infolen);
-        gnutls_hash_deinit(h, d);
-        size_t n = keklen - off < hlen ? keklen - off : hlen;
-        memcpy(kek + off, d, n);
-        off += n;
-    }
-    gnutls_memset(d, 0, sizeof(d));
-    return 0;
-}
-
-/* RFC 3394 unwrap of ek (ceklen + 8 bytes) with kek: 1 ok, 0 bad. */
-static int aes_unwrap(const uint8_t *kek, size_t keklen, const uint8_t *ek,
-                      uint8_t *cek, size_t ceklen)
-{
-    static const uint8_t iv[8] = {
-        0xa6, 0xa6, 0xa6, 0xa6, 0xa6, 0xa6, 0xa6, 0xa6
-    };
-    union {
-        struct aes128_ctx a128;
-        struct aes192_ctx a192;
-        struct aes256_ctx a256;
-    } ctx;
-    int ok = 0;
-
-    switch (keklen) {
-    case 16:
-        aes128_set_decrypt_key(&ctx.a128, kek);
-        ok = aes128_keyunwrap(&ctx.a128, iv, ceklen, cek, ek);
-        break;
-    case 24:
-        aes192_set_decrypt_key(&ctx.a192, kek);
-        ok = aes192_keyunwrap(&ctx.a192, iv, ceklen, cek, ek);
-        break;
-    case 32:
-        aes256_set_decrypt_key(&ctx.a256, kek);
-        ok = aes256_keyunwrap(&ctx.a256, iv, ceklen, cek, ek);
-        break;
-    }
-    gnutls_memset(&ctx, 0, sizeof(ctx));
-    return ok;
 }
 
 smime_decrypt_status_t env_unwrap_ecdh(const env_ri_t *ri,
@@ -253,9 +107,8 @@ smime_decrypt_status_t env_unwrap_ecdh(const env_ri_t *ri,
                                        uint8_t *cek, size_t ceklen,
                                        const char **why)
 {
-    uint8_t z[66], kek[32];
-    size_t zlen = 0, infolen = 0;
-    unsigned char *info = NULL;
+    uint8_t z[ECDH_MAX_FIELD], kek[32];
+    size_t zlen = 0;
     smime_decrypt_status_t st;
 
     if (ri->wrap_keylen == 0 || ri->kdf == GNUTLS_DIG_UNKNOWN) {
@@ -270,20 +123,16 @@ smime_decrypt_status_t env_unwrap_ecdh(const env_ri_t *ri,
         *why = "key unwrap failed";
         return SMIME_DECRYPT_FAILED;
     }
-    if ((st = ecdh_shared(ri, key, z, &zlen, why)) != SMIME_DECRYPT_OK)
+    if ((st = ecdh_z(ri, key, z, &zlen, why)) != SMIME_DECRYPT_OK)
         return st;
-    if ((info = shared_info(ri, ri->wrap_keylen, &infolen)) == NULL) {
-        *why = "out of memory";
-        st = SMIME_DECRYPT_NOMEM;
-    } else if (x963_kdf(ri->kdf, z, zlen, info, infolen, kek,
-                        ri->wrap_keylen) < 0) {
+    if (ecdh_kek(ri->kdf, z, zlen, ri->wrap_oid, ri->wrap_oid_len, ri->ukm,
+                 ri->ukm_len, kek, ri->wrap_keylen) < 0) {
         *why = "key derivation failed";
         st = SMIME_DECRYPT_KEY;
-    } else if (!aes_unwrap(kek, ri->wrap_keylen, ri->ek, cek, ceklen)) {
+    } else if (!ecdh_aes_unwrap(kek, ri->wrap_keylen, ri->ek, cek, ceklen)) {
         *why = "key unwrap failed";
         st = SMIME_DECRYPT_FAILED;
     }
-    free(info);
     gnutls_memset(z, 0, sizeof(z));
     gnutls_memset(kek, 0, sizeof(kek));
     return st;

@@ -11,7 +11,10 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/crypto.h>
 
+#include "algs.h"
+#include "derw.h"
 #include "envelope.h"
+#include "envelope_write.h"
 
 #define ENV_MAX_KEY 32           /* longest content-encryption key */
 
@@ -21,6 +24,10 @@ typedef struct env_calg {
     gnutls_cipher_algorithm_t gc;
     size_t keylen, block;        /* block: CBC block size, 0 for GCM */
 } env_calg_t;
+
+/* The cipher row a (algs.c) as the cipher code wants it: 0, or -1 if
+ * GnuTLS has no such cipher. */
+int env_calg_from(const struct smime_alg *a, env_calg_t *out);
 
 /* Key transport / agreement of one recipient. */
 typedef enum env_kalg {
@@ -56,6 +63,13 @@ smime_decrypt_status_t env_unwrap_ecdh(const env_ri_t *ri,
                                        gnutls_privkey_t key,
                                        uint8_t *cek, size_t ceklen,
                                        const char **why);
+
+/* The writer (envelope_write_ri.c): one RecipientInfo for crt carrying
+ * cek, appended to w as a whole TLV; *kari is set to 1 for a
+ * KeyAgreeRecipientInfo (which makes EnvelopedData version 2). */
+smime_encrypt_status_t env_ri_build(derw_t *w, gnutls_x509_crt_t crt,
+                                    const uint8_t *cek, size_t ceklen,
+                                    int *kari, const char **why);
 
 /* Streaming content decryption: CBC (unpadded at the end) or GCM (tag
  * checked at the end). */

@@ -41,6 +41,16 @@
 
 #define ADDRS_MAX   32
 #define PEEK_BYTES  64            /* kept of an oversized CMS: its type */
+#define PICKS_MAX   16
+
+/* What harvesting would store of one signer (smime_verify_harvest). */
+struct pick {
+    int ok;                       /* a certificate to store */
+    size_t cert;                  /* its index in der */
+    cms_blob_t caps;              /* SMIMECapabilities TLV, p may be NULL */
+    int64_t signing_time;         /* 0: none */
+    const char *why;              /* !ok: why not */
+};
 
 struct smime_verify {
     const smime_trust_t *trust;
@@ -51,6 +61,13 @@ struct smime_verify {
     gnutls_hash_hd_t hash[CMS_DIG_COUNT];
     uint8_t *cms;
     size_t cmslen, cmscap;
+    /* for smime_verify_harvest: blobs point into cms */
+    cms_blob_t *der;              /* DER of each certificate in certs */
+    size_t nder;
+    struct pick picks[PICKS_MAX]; /* per result of finish() */
+    size_t npicks;
+    const unsigned char **chain;  /* the last smime_verify_harvest() */
+    size_t *chain_len;
 };
 
 /* The GnuTLS hash of digest index d (algs.h). */
@@ -123,6 +140,9 @@ void smime_verify_free(smime_verify_t *v)
         return;
     hashes_done(v, NULL);
     free(v->cms);
+    free(v->der);
+    free(v->chain);
+    free(v->chain_len);
     free(v);
 }
 
@@ -371,7 +391,8 @@ static smime_result_t judge_cert(const struct judge *j, const cms_signer_t *si,
 
 static smime_result_t judge_signer(const struct judge *j,
                                    const cms_signer_t *si,
-                                   smime_signer_result_t *r)
+                                   smime_signer_result_t *r,
+                                   gnutls_x509_crt_t *signer)
 {
     gnutls_x509_crt_t crt = NULL;
 
@@ -389,6 +410,7 @@ static smime_result_t judge_signer(const struct judge *j,
             crt = j->certs[i];
     if (crt == NULL)
         return set(r, SMIME_RESULT_PERMERROR, "no signer certificate");
+    *signer = crt;
     smime_cert_serial_hex(crt, r->serial, sizeof(r->serial));
     smime_cert_issuer_dn(crt, r->issuer, sizeof(r->issuer));
     int match = identify(crt, j->addrs, j->naddrs, r);
@@ -421,7 +443,10 @@ static int certs_load(smime_verify_t *v, cms_signed_t *sd,
 
     *out = certs;
     *n = 0;
-    if (certs == NULL)
+    free(v->der);
+    v->der = NULL;
+    v->nder = 0;
+    if (certs == NULL || (v->der = calloc(max, sizeof(*v->der))) == NULL)
         return -1;
     while ((r = cms_next_cert(sd, &b)) == 1) {
         if (++seen > max)
@@ -432,7 +457,8 @@ static int certs_load(smime_verify_t *v, cms_signed_t *sd,
         if (gnutls_x509_crt_import(certs[*n], &d, GNUTLS_X509_FMT_DER) < 0)
             gnutls_x509_crt_deinit(certs[*n]);
         else
-            (*n)++;
+            v->der[(*n)++] = b;
+        v->nder = *n;
     }
     return r < 0 ? -3 : 0;
 }
@@ -451,6 +477,88 @@ static size_t one(smime_signer_result_t *out, size_t max,
         return 0;
     memset(out, 0, sizeof(*out));
     set(out, res, reason);
+    return 1;
+}
+
+/* The certificate to harvest from a passing signer (SPEC "Certificate
+ * store and harvesting"): the one its SMIMEEncryptionKeyPreference
+ * names among the CMS certificates, else the signer's own; either only
+ * when it can encrypt to the signer's address. */
+static void harvest_pick(const struct judge *j, const cms_signer_t *si,
+                         gnutls_x509_crt_t signer,
+                         const smime_signer_result_t *r, struct pick *h)
+{
+    gnutls_x509_crt_t crt = signer;
+    cms_keypref_t kp;
+
+    memset(h, 0, sizeof(*h));
+    h->caps = si->caps;
+    if (si->signing_time.p != NULL &&
+        cms_time_parse(si->signing_time, &h->signing_time) < 0)
+        h->signing_time = 0;
+    if (si->enc_key_pref.p != NULL) {
+        if (cms_keypref_parse(si->enc_key_pref, &kp) < 0) {
+            h->why = "malformed SMIMEEncryptionKeyPreference";
+            return;
+        }
+        crt = NULL;
+        for (size_t i = 0; i < j->ncerts && crt == NULL; i++)
+            if (kp.is_ski ? smime_cert_has_ski(j->certs[i], kp.ski.p,
+                                               kp.ski.n)
+                          : smime_cert_is_issuer_serial(j->certs[i],
+                                kp.issuer.p, kp.issuer.n, kp.serial.p,
+                                kp.serial.n))
+                crt = j->certs[i];
+        if (crt == NULL) {
+            h->why = "preferred certificate not in the message";
+            return;
+        }
+    }
+    if (!smime_cert_can_encrypt(crt, r->identifier)) {
+        h->why = crt == signer ? "signer certificate cannot encrypt"
+                               : "preferred certificate cannot encrypt";
+        return;
+    }
+    for (size_t i = 0; i < j->ncerts; i++)
+        if (j->certs[i] == crt)
+            h->cert = i;
+    h->ok = 1;
+}
+
+int smime_verify_harvest(smime_verify_t *v, size_t i, smime_harvest_t *h)
+{
+    const struct pick *p = i < v->npicks ? &v->picks[i] : NULL;
+    size_t n = 0;
+
+    memset(h, 0, sizeof(*h));
+    if (p == NULL || (!p->ok && p->why == NULL)) {
+        h->why = "no passing signature";
+        return 0;
+    }
+    h->caps = p->caps.p;
+    h->caps_len = p->caps.p ? p->caps.n : 0;
+    h->signing_time = p->signing_time;
+    if (!p->ok) {
+        h->why = p->why;
+        return 0;
+    }
+    h->cert = v->der[p->cert].p;
+    h->cert_len = v->der[p->cert].n;
+    free(v->chain);
+    free(v->chain_len);
+    v->chain_len = NULL;
+    if ((v->chain = calloc(v->nder, sizeof(*v->chain))) == NULL ||
+        (v->chain_len = calloc(v->nder, sizeof(*v->chain_len))) == NULL)
+        return -1;
+    /* the other certificates of the CMS: its chain, as the sender sent it */
+    for (size_t k = 0; k < v->nder; k++)
+        if (k != p->cert) {
+            v->chain[n] = v->der[k].p;
+            v->chain_len[n++] = v->der[k].n;
+        }
+    h->chain = v->chain;
+    h->chain_len = v->chain_len;
+    h->nchain = n;
     return 1;
 }
 
@@ -510,8 +618,14 @@ size_t smime_verify_finish(smime_verify_t *v, const char *const *addrs,
                    SMIME_RESULT_PERMERROR, r == -1 ? "internal error" :
                    r == -2 ? "too many certificates" : "malformed CMS");
     }
-    while (n < max && cms_next_signer(&sd, &si) == 1)
-        judge_signer(&j, &si, &out[n++]);
+    while (n < max && cms_next_signer(&sd, &si) == 1) {
+        gnutls_x509_crt_t signer = NULL;
+        if (judge_signer(&j, &si, &out[n], &signer) == SMIME_RESULT_PASS &&
+            n < PICKS_MAX)
+            harvest_pick(&j, &si, signer, &out[n], &v->picks[n]);
+        n++;
+    }
+    v->npicks = n < PICKS_MAX ? n : PICKS_MAX;
     certs_free(j.certs, j.ncerts);
     return n;
 }

@@ -49,6 +49,7 @@
 #define SMIME_VERIFY_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 #include "result.h"
 #include "trust.h"
@@ -87,5 +88,32 @@ int smime_verify_cms(smime_verify_t *v, const void *buf, size_t len);
 size_t smime_verify_finish(smime_verify_t *v, const char *const *addrs,
                            size_t naddrs, smime_signer_result_t *out,
                            size_t max);
+
+/*
+ * Harvesting (SPEC "Certificate store and harvesting"): after finish(),
+ * what result i (an index into its out) offers to the certificate store
+ * when it is a pass: the certificate its SMIMEEncryptionKeyPreference
+ * attribute names among the CMS certificates, else the signer
+ * certificate, in both cases only if it can encrypt to the signer's
+ * address (smime_cert_can_encrypt with the result's identifier); the
+ * other CMS certificates as its chain; the SMIMECapabilities and the
+ * signingTime of the SignerInfo.  Whether the result is a whole-message
+ * pass for the From address is the caller's to judge.  Returns 1 with
+ * h->cert set, 0 with h->why saying why not, -1 on ENOMEM.  Pointers
+ * stay valid until the next call or smime_verify_free(v).
+ */
+typedef struct smime_harvest {
+    const unsigned char *cert;            /* DER */
+    size_t cert_len;
+    const unsigned char *const *chain;    /* the other CMS certificates */
+    const size_t *chain_len;
+    size_t nchain;
+    const unsigned char *caps;            /* SMIMECapabilities DER, or NULL */
+    size_t caps_len;
+    int64_t signing_time;                 /* seconds since the epoch; 0:
+                                             absent or malformed */
+    const char *why;                      /* nothing to harvest: why */
+} smime_harvest_t;
+int smime_verify_harvest(smime_verify_t *v, size_t i, smime_harvest_t *h);
 
 #endif

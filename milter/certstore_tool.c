@@ -33,6 +33,7 @@
 #include "certstore.h"
 #include "conf.h"
 #include "errbuf.h"
+#include "recipient.h"
 
 #define MAX_FILE (16 * 1024 * 1024)
 #define MAX_CHAIN 8
@@ -457,39 +458,18 @@ struct check {
     unsigned certs, problems;
 };
 
-/* The first problem of one stored certificate, or NULL. */
+/* The first problem of one stored certificate, or NULL: the rule the
+ * daemon applies before encrypting (crypto/recipient.c). */
 static const char *judge(struct check *ck, const char *address,
                          const struct certstore_entry *e,
                          gnutls_x509_crt_t crt)
 {
-    enum smime_cert_status s;
-    gnutls_x509_crt_t pool[MAX_CHAIN];
-    size_t np = 0;
-    enum smime_chain_status ch;
-    int sha1;
+    int transient;
 
-    if ((s = smime_cert_check_time(crt, ck->now)) != SMIME_CERT_OK ||
-        (s = smime_cert_check_encrypt_usage(crt)) != SMIME_CERT_OK)
-        return smime_cert_status_string(s);
-    if (!smime_cert_has_address(crt, address))
-        return "address not in certificate";
-    if (ck->conf == NULL)
-        return NULL;
-    for (size_t i = 0; i < e->nchain && np < MAX_CHAIN; i++) {
-        gnutls_datum_t d = { (unsigned char *)e->chain[i],
-                             (unsigned)e->chain_len[i] };
-        if (gnutls_x509_crt_init(&pool[np]) < 0)
-            break;
-        if (gnutls_x509_crt_import(pool[np], &d, GNUTLS_X509_FMT_DER) < 0)
-            gnutls_x509_crt_deinit(pool[np]);
-        else
-            np++;
-    }
-    ch = smime_trust_verify_chain(ck->conf->trust, crt, pool, np,
-                                  ck->conf->policy.max_chain, &sha1);
-    for (size_t i = 0; i < np; i++)
-        gnutls_x509_crt_deinit(pool[i]);
-    return ch == SMIME_CHAIN_OK ? NULL : smime_chain_status_string(ch);
+    return smime_rcpt_judge(e, crt, address,
+                            ck->conf ? ck->conf->trust : NULL,
+                            ck->conf ? ck->conf->policy.max_chain : 0,
+                            ck->now, &transient);
 }
 
 static int check_address(void *arg, const char *address,

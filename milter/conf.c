@@ -30,6 +30,7 @@
 #include "certstore.h"
 #include "conf.h"
 #include "conf_check.h"
+#include "encpolicy.h"
 #include "errbuf.h"
 #include "outbound.h"
 #include "sockspec.h"
@@ -37,7 +38,8 @@
 
 enum ktype {
     T_STRING, T_PATHS, T_BOOL, T_SIZE, T_MODE, T_NETS, T_ONERROR,
-    T_LOGLEVEL, T_FACILITY, T_SOCKET, T_USER, T_HEADER, T_DIR, T_AUTHSERV
+    T_LOGLEVEL, T_FACILITY, T_SOCKET, T_USER, T_HEADER, T_DIR, T_AUTHSERV,
+    T_ENCLEVEL
 };
 
 struct key {
@@ -70,6 +72,14 @@ static const struct key keys[] = {
      T_STRING, F(certificate_store), NULL, 0},
     {{"Harvest", "yes", "store signer certificates of inbound pass mail in "
       "CertificateStore"}, T_BOOL, F(harvest), "yes", 0},
+    {{"EncryptPolicyFile", "none", "ADDRESS, DOMAIN or .DOMAIN then never, "
+      "opportunistic or required, one per line; the most specific wins"},
+     T_STRING, F(encrypt_policy_file), NULL, 0},
+    {{"EncryptDefault", "opportunistic", "policy for recipients the "
+      "EncryptPolicyFile does not name"},
+     T_ENCLEVEL, F(encrypt_default), "opportunistic", 0},
+    {{"EncryptSplit", "no", "split opportunistic recipients with and "
+      "without certificates with 452"}, T_BOOL, F(encrypt_split), "no", 0},
     {{"InternalHosts", "none", "clients (IPs, CIDRs) whose mail is "
       "outbound without SASL; none for no client"},
      T_NETS, F(internal_hosts), NULL, F(n_internal_hosts)},
@@ -594,6 +604,15 @@ static int set_value(struct pstate *ps, const struct key *k, const char *v)
             problem(ps, ps->line, "%s: expected tempfail or accept, not "
                     "\"%s\"", name, v);
         return 0;
+    case T_ENCLEVEL: {
+        enum encpolicy_level l;
+        if (encpolicy_level_parse(v, &l) != 0)
+            problem(ps, ps->line, "%s: expected never, opportunistic or "
+                    "required, not \"%s\"", name, v);
+        else
+            *FIELD(c, k, int) = (int)l;
+        return 0;
+    }
     case T_LOGLEVEL:
     case T_FACILITY:
         if (lookup_name(v, FIELD(c, k, int), k->type == T_FACILITY) != 0)
@@ -692,6 +711,32 @@ static void check_header_names(struct pstate *ps)
                 "X-SMIME-Decrypted", decrypt_header_name(ps->c), why);
 }
 
+/* EncryptPolicyFile problems come as "POLICYFILE:LINE: message". */
+static void policy_report(void *arg, const char *msg)
+{
+    struct pstate *ps = arg;
+
+    ps->errors++;
+    if (ps->report)
+        ps->report(ps->arg, msg);
+}
+
+/* The policy file is part of the configuration: read with it, so -n
+ * checks it and a SIGHUP reloads it (a broken one keeps the old
+ * snapshot). */
+static void load_policy_file(struct pstate *ps)
+{
+    config_t *c = ps->c;
+    int before = ps->errors;
+
+    if (c->encrypt_policy_file == NULL)
+        return;
+    c->encpolicy = encpolicy_load(c->encrypt_policy_file, policy_report, ps);
+    if (c->encpolicy == NULL && ps->errors == before)
+        problem(ps, key_line(ps, "EncryptPolicyFile"), "EncryptPolicyFile: "
+                "%s cannot be used", c->encrypt_policy_file);
+}
+
 /* AuthservID defaults to the host name, which must be a domain name too:
  * checked once the file had its chance to set it. */
 static void check_default_authserv(struct pstate *ps)
@@ -740,6 +785,23 @@ static void check_certificate_store(struct pstate *ps)
         problem(ps, key_line(ps, "CertificateStore"), "CertificateStore: %s",
                 err);
     certstore_free(cs);
+}
+
+certstore_t *config_certstore(config_t *c, char *err, size_t errlen)
+{
+    certstore_t *cs;
+
+    if (c->certificate_store == NULL) {
+        snprintf(err, errlen, "no CertificateStore");
+        return NULL;
+    }
+    pthread_mutex_lock(&c->certstore_lock);
+    if ((cs = c->certstore_handle) == NULL)
+        cs = c->certstore_handle = certstore_open(c->certificate_store,
+                c->harvest ? CERTSTORE_RDWR : CERTSTORE_RDONLY, 0, err,
+                errlen);
+    pthread_mutex_unlock(&c->certstore_lock);
+    return cs;
 }
 
 /* Trust store, policy, outbound state. */
@@ -796,6 +858,8 @@ static void config_destroy(config_t *c)
         return;
     if (c->outbound)
         outbound_state_free(c->outbound);
+    certstore_free(c->certstore_handle);
+    pthread_mutex_destroy(&c->certstore_lock);
     smime_trust_free(c->trust);
     free(c->socket);
     free(c->authserv_id);
@@ -807,6 +871,8 @@ static void config_destroy(config_t *c)
     free(c->crl_files);
     free(c->keystore);
     free(c->certificate_store);
+    free(c->encrypt_policy_file);
+    encpolicy_free(c->encpolicy);
     free(c->internal_hosts);
     free(c->tag_header);
     free(c->decrypt_header);
@@ -836,6 +902,7 @@ static config_t *load_stream(const char *name, FILE *fp, unsigned flags,
         (ps.c->path_buf = strdup(name)) == NULL)
         oom = 1;
     if (!oom) {
+        pthread_mutex_init(&ps.c->certstore_lock, NULL);
         ps.c->refs = 1;
         ps.c->path = ps.c->path_buf;
         oom = apply_defaults(&ps) != 0;
@@ -852,6 +919,7 @@ static config_t *load_stream(const char *name, FILE *fp, unsigned flags,
     if (!oom) {
         check_default_authserv(&ps);
         check_header_names(&ps);
+        load_policy_file(&ps);
     }
     if (!oom && ferror(fp))
         problem(&ps, 0, "read error: %s",

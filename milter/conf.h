@@ -13,6 +13,7 @@
 #ifndef SMIME_CONF_H
 #define SMIME_CONF_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "trust.h"
@@ -45,7 +46,10 @@ typedef struct config {
     size_t n_crl_files;
     char *keystore;                  /* NULL: none */
     char *certificate_store;         /* NULL: none (smime-certstore) */
-    int harvest;                     /* Harvest (not used yet) */
+    int harvest;                     /* Harvest */
+    char *encrypt_policy_file;       /* NULL: none */
+    int encrypt_default;             /* enum encpolicy_level */
+    int encrypt_split;               /* EncryptSplit */
     struct config_net *internal_hosts;
     size_t n_internal_hosts;
     int require_from_match;
@@ -69,6 +73,11 @@ typedef struct config {
     smime_trust_t *trust;
     smime_policy_t policy;
     void *outbound;                  /* outbound_init() state, or NULL */
+    struct encpolicy *encpolicy;     /* EncryptPolicyFile, or NULL */
+
+    /* CertificateStore, opened on first use (config_certstore) */
+    pthread_mutex_t certstore_lock;
+    struct certstore *certstore_handle;
 
     /* Private. */
     unsigned refs;
@@ -106,6 +115,14 @@ void config_unref(config_t *c);                /* NULL ok; thread-safe */
  * none is set); set takes over the caller's reference. */
 config_t *config_current_get(void);
 void config_current_set(config_t *c);
+
+/* The snapshot's CertificateStore (read-write with Harvest yes), opened
+ * on first use and shared by every thread using the snapshot: opened
+ * lazily so that it belongs to the process that uses it (the daemon
+ * loads its configuration before it forks and drops privileges).  NULL
+ * with err when it cannot be opened (tried again next time) or when no
+ * CertificateStore is configured. */
+struct certstore *config_certstore(config_t *c, char *err, size_t errlen);
 
 /* 1 when the textual address (IPv4 or IPv6) is in InternalHosts. */
 int config_is_internal(const config_t *c, const char *addr);

@@ -65,6 +65,8 @@ struct inbound {
     int failed;                /* internal error seen */
     char *addrs[2 * MAX_ADDRS];
     size_t naddrs;
+    size_t nfrom;              /* addrs[0..nfrom) are From's */
+    harvest_t *harvest;        /* Harvest: the From signer's certificate */
     struct object obj[MAX_OBJECTS];
     struct inbound_result res[MAX_OBJECTS * MAX_SIGNERS];
     unsigned res_id[MAX_OBJECTS * MAX_SIGNERS]; /* object of each result */
@@ -174,6 +176,23 @@ static struct inbound_result *add_result(inbound_t *in, unsigned id,
     return r;
 }
 
+/* SPEC: each inbound whole-message pass with From match offers its
+ * signer's encryption certificate; the first such signature is taken. */
+static void harvest_consider(inbound_t *in, smime_verify_t *v, size_t i,
+                             const smime_signer_result_t *r)
+{
+    int from = 0;
+
+    if (in->harvest != NULL || !in->cfg->harvest ||
+        in->cfg->certificate_store == NULL)
+        return;
+    for (size_t k = 0; k < in->nfrom && !from; k++)
+        from = strcasecmp(in->addrs[k], r->identifier) == 0;
+    /* out of memory: nothing harvested, the message goes on as it is */
+    if (from)
+        in->harvest = harvest_take(v, i, r->identifier);
+}
+
 static void cb_smime_end(void *arg, unsigned id)
 {
     inbound_t *in = arg;
@@ -189,10 +208,10 @@ static void cb_smime_end(void *arg, unsigned id)
           STRUCTURAL_ERRORS;
     n = smime_verify_finish(o->v, (const char *const *)in->addrs,
                             in->naddrs, out, MAX_SIGNERS);
-    smime_verify_free(o->v);
-    o->v = NULL;
     if (bad && ((bad & MIME_ERR_LIMITS) ||
                 !(n == 1 && out[0].result == SMIME_RESULT_PERMERROR))) {
+        smime_verify_free(o->v);
+        o->v = NULL;
         struct inbound_result *r = add_result(in, id, o);
         r->r.result = SMIME_RESULT_PERMERROR;
         snprintf(r->r.reason, sizeof r->r.reason, "%s",
@@ -202,11 +221,15 @@ static void cb_smime_end(void *arg, unsigned id)
     for (size_t i = 0; i < n && i < MAX_SIGNERS; i++) {
         struct inbound_result *r = add_result(in, id, o);
         r->r = out[i];
+        if (!o->nested && out[i].result == SMIME_RESULT_PASS)
+            harvest_consider(in, o->v, i, &out[i]);
         if (o->nested && r->r.result == SMIME_RESULT_PASS) {
             r->r.result = SMIME_RESULT_NEUTRAL;
             snprintf(r->r.reason, sizeof r->r.reason, NEUTRAL_REASON);
         }
     }
+    smime_verify_free(o->v);
+    o->v = NULL;
 }
 
 /* From and Sender addresses, From first. */
@@ -221,6 +244,8 @@ static void collect_addrs(inbound_t *in, const struct msg_headers *h)
                                            in->addrs + in->naddrs,
                                            MAX_ADDRS);
                 in->naddrs += got < MAX_ADDRS ? got : MAX_ADDRS;
+                if (k == 0)
+                    in->nfrom = in->naddrs;
                 break;
             }
 }
@@ -274,6 +299,7 @@ void inbound_free(inbound_t *in)
     for (size_t i = 0; i < MAX_OBJECTS; i++)
         smime_verify_free(in->obj[i].v);
     rfc5322_addrs_free(in->addrs, in->naddrs);
+    harvest_free(in->harvest);
     free(in);
 }
 
@@ -307,9 +333,17 @@ int inbound_finish(inbound_t *in)
 
     if (in->failed || mime_parser_finish(in->parser) != 0 || in->failed)
         return in->failed = 1, -1;
-    if ((limits = mime_parser_errors(in->parser) & MIME_ERR_LIMITS) != 0)
+    if ((limits = mime_parser_errors(in->parser) & MIME_ERR_LIMITS) != 0) {
         limit_result(in, limits);
+        harvest_free(in->harvest);      /* the message is permerror */
+        in->harvest = NULL;
+    }
     return 0;
+}
+
+const harvest_t *inbound_harvest(const inbound_t *in)
+{
+    return in->harvest;
 }
 
 size_t inbound_results(const inbound_t *in,

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include "actions.h"
 #include "conf.h"
+#include "harvest.h"
 #include "result.h"
 
 typedef struct inbound inbound_t;
@@ -40,5 +41,10 @@ int inbound_finish(inbound_t *in);
  * permerror result without part whose reason names the limit. */
 size_t inbound_results(const inbound_t *in,
                        const struct inbound_result **out);
+
+/* After finish: with Harvest yes and a CertificateStore, the candidate
+ * of the top-level signature that passed for a From address (the first
+ * one), or NULL.  Never for a message that ended permerror. */
+const harvest_t *inbound_harvest(const inbound_t *in);
 
 #endif

@@ -37,7 +37,9 @@
 #include "decrypt.h"
 #include "errbuf.h"
 #include "inbound.h"
+#include "encrypt.h"
 #include "outbound.h"
+#include "rcpt_policy.h"
 #include "session.h"
 #include "spool.h"
 
@@ -47,6 +49,7 @@
 #define HEADERS_REASON "header block too large"
 #define INTERNAL_REASON "internal error"
 #define TOO_LARGE_REASON "message too large"
+#define NEVER_REASON "a recipient's policy is never"
 
 enum direction { DIR_NONE, DIR_IN, DIR_OUT };
 
@@ -70,6 +73,7 @@ struct session {
     size_t ntail_ours, cap_tail;
     char **rcpt;               /* accepted envelope recipients */
     size_t nrcpt, cap_rcpt;
+    struct encpolicy_txn rcpt_enc; /* Mode e: the recipients' policy so far */
     uint64_t size;
     enum direction dir;
     int skipping;              /* body no longer wanted */
@@ -82,6 +86,10 @@ struct session {
     char out_why[256];
     enum outbound_unsigned out_kind;
     int signed_ok;
+    encrypt_t *enc;            /* Mode e: encrypting this message */
+    int encrypt_tried;         /* Mode e applied: enc_why says */
+    int encrypted_ok;
+    char enc_why[256];
     int stripped;              /* strip_forged: 1 done, -1 failed */
     struct msg_headers view;
     struct session_outcome outcome;
@@ -114,6 +122,7 @@ static void message_clear(session_t *s)
     for (size_t i = 0; i < s->nrcpt; i++)
         free(s->rcpt[i]);
     s->nrcpt = 0;
+    memset(&s->rcpt_enc, 0, sizeof s->rcpt_enc);
     s->header_bytes = 0;
     s->headers_dropped = 0;
     s->tail_ar = s->tail_tag = s->tail_dec = s->ntail_ours = 0;
@@ -121,7 +130,10 @@ static void message_clear(session_t *s)
     s->dir = DIR_NONE;
     s->skipping = s->too_large = s->failed = s->signed_ok = 0;
     s->stripped = 0;
-    s->fail_why[0] = s->out_why[0] = '\0';
+    s->fail_why[0] = s->out_why[0] = s->enc_why[0] = '\0';
+    encrypt_free(s->enc);
+    s->enc = NULL;
+    s->encrypt_tried = s->encrypted_ok = 0;
     s->out_kind = OUTBOUND_UNSIGNED_OTHER;
     inbound_free(s->in);
     s->in = NULL;
@@ -238,12 +250,46 @@ static int rcpt_store(session_t *s, const char *addr)
     return 0;
 }
 
+static int is_outbound(const session_t *s);
+
+/* Mode e, outbound: the encryption policy may refuse the recipient. */
+static int rcpt_refused(session_t *s, const char *addr,
+                        struct session_rcpt_reply *reply)
+{
+    struct encpolicy_reply er;
+    char bare[512];
+    size_t len = strlen(addr);
+
+    if (s->cfg == NULL || !(s->cfg->mode & CONFIG_MODE_ENCRYPT) ||
+        !is_outbound(s))
+        return 0;
+    if (len >= 2 && addr[0] == '<' && addr[len - 1] == '>') {
+        addr++;
+        len -= 2;
+    }
+    if (len >= sizeof bare)
+        len = sizeof bare - 1;      /* no such address has a certificate */
+    memcpy(bare, addr, len);
+    bare[len] = '\0';
+    rcpt_policy_decide(s->cfg, &s->rcpt_enc, bare, session_queue_id(s), &er);
+    if (er.verdict == ENCPOLICY_ACCEPT)
+        return 0;
+    reply->refuse = er.rcode[0] == '5' ? SESSION_RCPT_REJECT
+                                       : SESSION_RCPT_TEMPFAIL;
+    snprintf(reply->rcode, sizeof reply->rcode, "%s", er.rcode);
+    snprintf(reply->xcode, sizeof reply->xcode, "%s", er.xcode);
+    snprintf(reply->msg, sizeof reply->msg, "%s", er.text);
+    return 1;
+}
+
 int session_rcpt(session_t *s, const char *addr,
                  struct session_rcpt_reply *reply)
 {
     memset(reply, 0, sizeof *reply);
     reply->refuse = SESSION_RCPT_ACCEPT;
     if (s->failed)
+        return 0;
+    if (rcpt_refused(s, addr, reply))
         return 0;
     errno = 0;
     if (rcpt_store(s, addr) != 0) {
@@ -417,7 +463,7 @@ enum session_status session_eoh(session_t *s)
     if (s->cfg == NULL)
         return SESSION_CONTINUE;
     if (is_outbound(s)) {
-        if (!(s->cfg->mode & CONFIG_MODE_SIGN))
+        if (!(s->cfg->mode & (CONFIG_MODE_SIGN | CONFIG_MODE_ENCRYPT)))
             return SESSION_CONTINUE;
         s->dir = DIR_OUT;
         if (s->failed)
@@ -425,7 +471,29 @@ enum session_status session_eoh(session_t *s)
         if (s->headers_dropped) {
             snprintf(s->out_why, sizeof s->out_why, "%s", HEADERS_REASON);
             s->out_kind = OUTBOUND_UNSIGNED_TOO_LARGE;
+            if (s->cfg->mode & CONFIG_MODE_ENCRYPT) {
+                s->encrypt_tried = 1;
+                snprintf(s->enc_why, sizeof s->enc_why, "%s", HEADERS_REASON);
+            }
             s->skipping = 1;
+            return SESSION_CONTINUE;
+        }
+        if ((s->cfg->mode & CONFIG_MODE_ENCRYPT) && s->rcpt_enc.never) {
+            /* SPEC: never encrypt mail to a recipient whose policy is never */
+            s->encrypt_tried = 1;
+            snprintf(s->enc_why, sizeof s->enc_why, "%s",
+                     NEVER_REASON);
+        } else if (s->cfg->mode & CONFIG_MODE_ENCRYPT) {
+            s->encrypt_tried = 1;
+            errno = 0;
+            if (encrypt_begin(s->cfg, s->rcpt, s->nrcpt, &s->view, &s->enc,
+                              s->enc_why, sizeof s->enc_why) < 0) {
+                fail(s, s->enc_why[0] ? s->enc_why : "starting to encrypt");
+                return SESSION_CONTINUE;
+            }
+        }
+        if (!(s->cfg->mode & CONFIG_MODE_SIGN)) {
+            s->skipping = s->enc == NULL;
             return SESSION_CONTINUE;
         }
         errno = 0;
@@ -438,7 +506,7 @@ enum session_status session_eoh(session_t *s)
             fail(s, s->out_why[0] ? s->out_why : "starting to sign");
         }
         else if (r == 0)
-            s->skipping = 1;
+            s->skipping = s->enc == NULL;
         return SESSION_CONTINUE;
     }
     return eoh_inbound(s);
@@ -452,6 +520,10 @@ enum session_status session_body(session_t *s, const char *buf, size_t len)
     if (s->cfg->max_message_size && s->size > s->cfg->max_message_size) {
         s->too_large = 1;
         s->skipping = 1;
+        encrypt_free(s->enc);
+        s->enc = NULL;
+        if (s->encrypt_tried)
+            snprintf(s->enc_why, sizeof s->enc_why, "%s", TOO_LARGE_REASON);
         inbound_free(s->in);
         s->in = NULL;
         decrypt_free(s->dec);
@@ -478,7 +550,15 @@ enum session_status session_body(session_t *s, const char *buf, size_t len)
         } else if (inbound_body(s->in, buf, len) != 0) {
             fail(s, "verifying");
         }
-    } else if (s->out) {
+    }
+    if (s->enc && encrypt_body(s->enc, buf, len) != 0) {
+        char why[160];
+        snprintf(why, sizeof why, "encrypting, spool in %s",
+                 s->cfg->spool_directory ? s->cfg->spool_directory
+                                         : SPOOL_DEFAULT_DIR);
+        fail(s, why);
+    }
+    if (s->out && !s->failed) {
         if (outbound_body(s->out, buf, len) != 0) {
             char why[160];     /* the spool is what fails in practice */
             snprintf(why, sizeof why, "signing, spool in %s",
@@ -638,6 +718,12 @@ int session_outcome_format(const struct session_outcome *o, char *buf,
     case SESSION_DIR_OUT:
         add(buf, len, &n, " result=%s reason=\"%s\"",
             o->signed_ok ? "signed" : "unsigned", reason);
+        if (o->encrypt_tried) {
+            char enc[320];
+            quote_into(enc, sizeof enc, o->encrypt_reason);
+            add(buf, len, &n, " encrypted=%s encrypt=\"%s\"",
+                o->encrypted_ok ? "yes" : "no", enc);
+        }
         break;
     case SESSION_DIR_ABORTED:
         add(buf, len, &n, " result=aborted");
@@ -725,6 +811,13 @@ static void outcome_outbound(session_t *s)
     struct session_outcome *o = &s->outcome;
 
     o->signed_ok = s->signed_ok;
+    o->encrypt_tried = s->encrypt_tried;
+    o->encrypted_ok = s->encrypted_ok;
+    copy_into(o->encrypt_reason, sizeof o->encrypt_reason,
+              s->encrypted_ok ? s->enc_why : "");
+    if (s->encrypt_tried && !s->encrypted_ok)
+        snprintf(o->encrypt_reason, sizeof o->encrypt_reason,
+                 "not encrypted: %s", s->enc_why);
     o->unsigned_kind = s->too_large ? OUTBOUND_UNSIGNED_TOO_LARGE
                                     : s->out_kind;
     copy_into(o->reason, sizeof o->reason,
@@ -858,7 +951,23 @@ static int inbound_eom(session_t *s, const struct actions *act, void *arg,
     if (r == 0 && value)
         r = act->insert_header(arg, 0, AR_NAME, value);
     free(value);
+    /* harvest once the verdict stands; its outcome never changes it */
+    if (r == 0 && !failed && !s->headers_dropped && s->in)
+        s->outcome.harvest = harvest_store(s->cfg, inbound_harvest(s->in),
+                                           session_queue_id(s));
     return r;
+}
+
+/* SPEC: mail to a required recipient is never sent unencrypted.  The
+ * transaction holds one (encpolicy), so every recipient had a usable
+ * certificate at RCPT; if the message is not encrypted after all (the
+ * certificate went between RCPT and the end, MaxMessageSize, an
+ * internal error, even with OnError accept) it is tempfailed.  Mail the
+ * sender encrypted already goes as it is. */
+static int required_unencrypted(const session_t *s)
+{
+    return s->dir == DIR_OUT && s->rcpt_enc.required && !s->encrypted_ok &&
+           strcmp(s->enc_why, "already encrypted") != 0;
 }
 
 /* OnError: tempfail, or accept the message with what can still be done
@@ -866,7 +975,7 @@ static int inbound_eom(session_t *s, const struct actions *act, void *arg,
 static enum session_status on_error(session_t *s, const struct actions *act,
                                     void *arg)
 {
-    if (!s->cfg->on_error_accept)
+    if (!s->cfg->on_error_accept || required_unencrypted(s))
         return SESSION_TEMPFAIL;
     if (s->dir == DIR_IN)
         return inbound_eom(s, act, arg, 1) != 0 ? SESSION_TEMPFAIL
@@ -895,13 +1004,33 @@ static enum session_status message_end(session_t *s,
         return on_error(s, act, arg);
     }
     if (s->dir == DIR_OUT && s->out) {
-        int r = outbound_finish(s->out, act, arg, &s->out_kind, s->out_why,
-                                sizeof s->out_why);
+        /* sign first; with encryption the signed entity goes to it */
+        const struct actions *sa = s->enc ? encrypt_actions(s->enc, act, arg)
+                                          : act;
+        int r = outbound_finish(s->out, sa, s->enc ? (void *)s->enc : arg,
+                                &s->out_kind, s->out_why, sizeof s->out_why);
         if (r < 0) {
             fail(s, s->out_why[0] ? s->out_why : "signing");
             return on_error(s, act, arg);
         }
         s->signed_ok = r == 1;
+    }
+    if (s->dir == DIR_OUT && s->enc) {
+        int r = encrypt_finish(s->enc, act, arg, s->enc_why,
+                               sizeof s->enc_why);
+        if (r < 0) {
+            fail(s, s->enc_why[0] ? s->enc_why : "encrypting");
+            return on_error(s, act, arg);
+        }
+        s->encrypted_ok = 1;
+    }
+    if (required_unencrypted(s)) {
+        char why[400];
+        snprintf(why, sizeof why, "a recipient requires encryption, not "
+                 "encrypted: %s", s->enc_why[0] ? s->enc_why : "unknown");
+        errno = 0;
+        fail(s, why);
+        return SESSION_TEMPFAIL;
     }
     return SESSION_ACCEPT;
 }

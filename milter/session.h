@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include "actions.h"
 #include "conf.h"
+#include "harvest.h"
 #include "outbound.h"
 #include "result.h"
 
@@ -125,9 +126,15 @@ struct session_outcome {
     char cipher[24];        /* decrypted: "aes-256-cbc" */
     char integrity[12];     /* decrypted: signature, aead, none */
     char decrypt_reason[200];
+    enum harvest_status harvest; /* Harvest: what became of the signer's
+                                    certificate (HARVEST_NONE: nothing) */
     /* outbound */
     int signed_ok;
     enum outbound_unsigned unsigned_kind; /* why not, when !signed_ok */
+    int encrypt_tried;      /* Mode e looked at it (outbound) */
+    int encrypted_ok;
+    char encrypt_reason[300]; /* "encrypted for 3 recipients (aes-256-cbc)",
+                                 "not encrypted: bob@x has no certificate" */
     /* both: the result's comment, why (not) signed, in words */
     char reason[256];
     /* failures */

@@ -58,6 +58,12 @@ static const char *const names[STATS_N] = {
     [STATS_NOT_DECRYPTED_FAILED] = "not_decrypted_failed",
     [STATS_ERRORS] = "errors",
     [STATS_TEMPFAILS] = "tempfails",
+    [STATS_HARVESTED] = "harvested",
+    [STATS_HARVEST_KEPT] = "harvest_kept",
+    [STATS_HARVEST_FAILED] = "harvest_failed",
+    [STATS_RCPT_REJECTED] = "rcpt_rejected",
+    [STATS_RCPT_TEMPFAILED] = "rcpt_tempfailed",
+    [STATS_RCPT_DEFERRED] = "rcpt_deferred",
 };
 
 const char *stats_name(enum stats_counter c)
@@ -132,6 +138,12 @@ void stats_count(const struct session_outcome *o)
     stats_add(o->dir == SESSION_DIR_IN    ? STATS_INBOUND
               : o->dir == SESSION_DIR_OUT ? STATS_OUTBOUND
                                           : STATS_IGNORED);
+    if (o->harvest == HARVEST_STORED)
+        stats_add(STATS_HARVESTED);
+    else if (o->harvest == HARVEST_KEPT)
+        stats_add(STATS_HARVEST_KEPT);
+    else if (o->harvest == HARVEST_FAILED)
+        stats_add(STATS_HARVEST_FAILED);
     if (o->error || o->tempfail)
         stats_add(STATS_ERRORS);
     if (o->tempfail) {
@@ -242,6 +254,23 @@ static const struct {
      "(also those accepted under OnError accept).", STATS_ERRORS, NULL},
     {"smime_milter_tempfails_total", "Messages answered with a 4xx "
      "(tempfail).", STATS_TEMPFAILS, NULL},
+    {"smime_milter_harvested_total", "Inbound signer certificates stored "
+     "in the CertificateStore (Harvest).", STATS_HARVESTED, NULL},
+    {"smime_milter_harvest_kept_total", "Harvest candidates the store "
+     "did not take (an imported or newer certificate).",
+     STATS_HARVEST_KEPT, NULL},
+    {"smime_milter_harvest_failed_total", "Harvest candidates lost to a "
+     "store that could not be opened or written.", STATS_HARVEST_FAILED,
+     NULL},
+    {"smime_milter_rcpt_rejected_total", "Recipients refused with 550 "
+     "5.7.1: encryption required, no usable certificate.",
+     STATS_RCPT_REJECTED, NULL},
+    {"smime_milter_rcpt_tempfailed_total", "Recipients answered 451 "
+     "4.7.1: the certificate lookup failed for a transient reason.",
+     STATS_RCPT_TEMPFAILED, NULL},
+    {"smime_milter_rcpt_deferred_total", "Recipients answered 452 4.5.3 "
+     "to go in another transaction (mixed recipients, EncryptSplit).",
+     STATS_RCPT_DEFERRED, NULL},
 };
 
 _Static_assert(sizeof prom_rows / sizeof prom_rows[0] == STATS_N - 1,

@@ -58,6 +58,14 @@ enum stats_counter {
     /* failures */
     STATS_ERRORS,            /* internal errors (with OnError accept too) */
     STATS_TEMPFAILS,         /* messages answered with a 4xx */
+    /* Harvest (session_outcome.harvest) */
+    STATS_HARVESTED,         /* a certificate stored */
+    STATS_HARVEST_KEPT,      /* the store kept what it had */
+    STATS_HARVEST_FAILED,    /* the store could not be opened or written */
+    /* the encryption policy at RCPT (Mode e, outbound recipients) */
+    STATS_RCPT_REJECTED,     /* 550 5.7.1: required, no certificate */
+    STATS_RCPT_TEMPFAILED,   /* 451 4.7.1: certificate lookup failed */
+    STATS_RCPT_DEFERRED,     /* 452 4.5.3: another transaction */
     STATS_N
 };
 

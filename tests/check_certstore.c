@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/crypto.h>
@@ -24,6 +25,8 @@
 #include "cert.h"
 #include "certstore.h"
 #include "crypto_testlib.h"
+#include "recipient.h"
+#include "trust.h"
 
 static char dir[1100];
 
@@ -651,6 +654,137 @@ START_TEST(test_concurrent_writers)
 }
 END_TEST
 
+/* ---- the usable certificate of a recipient (crypto/recipient.c) ---- */
+
+static enum certstore_status imp_chain(certstore_t *cs, const char *addr,
+                                       const char *name)
+{
+    struct der d = der_of(name), in = der_of("inter");
+    const unsigned char *cp[1] = { in.p };
+    size_t cl[1] = { in.n };
+    char err[300];
+    enum certstore_status st = certstore_import(cs, addr, d.p, d.n, cp, cl,
+                                                1, err, sizeof(err));
+    free(d.p);
+    free(in.p);
+    return st;
+}
+
+static smime_trust_t *trust_with(const char *crl)
+{
+    char path[1200], err[300];
+    smime_trust_t *t = smime_trust_new();
+
+    ck_assert_ptr_nonnull(t);
+    snprintf(path, sizeof(path), "%s/roots.pem", pki);
+    ck_assert_int_ge(smime_trust_add_anchors(t, path, err, sizeof(err)), 1);
+    if (crl != NULL)
+        smime_trust_add_crl(t, crl, err, sizeof(err));
+    return t;
+}
+
+static enum smime_rcpt_status rlook(certstore_t *cs, const smime_trust_t *t,
+                                    const char *addr, smime_rcpt_cert_t *c,
+                                    char *why)
+{
+    return smime_rcpt_lookup(cs, t, 8, addr, time(NULL), c, why, 200);
+}
+
+START_TEST(test_recipient_lookup)
+{
+    /* SMIMECapabilities: SEQUENCE { SEQUENCE { id-aes256-GCM } ,
+     * SEQUENCE { id-aes256-CBC } } */
+    static const unsigned char gcm_caps[] = {
+        0x30, 0x1a, 0x30, 0x0b, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65,
+        0x03, 0x04, 0x01, 0x2e, 0x30, 0x0b, 0x06, 0x09, 0x60, 0x86, 0x48,
+        0x01, 0x65, 0x03, 0x04, 0x01, 0x2a };
+    static const unsigned char cbc_caps[] = {
+        0x30, 0x0d, 0x30, 0x0b, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65,
+        0x03, 0x04, 0x01, 0x2a };
+    certstore_t *cs = open_new("rcpt.mdb", 0);
+    char crl[1200], why[200], err[300];
+    smime_trust_t *t;
+    smime_rcpt_cert_t c;
+    struct der ec = der_of("ecdh256"), ex = der_of("expired");
+
+    snprintf(crl, sizeof(crl), "%s/crl.pem", pki);
+    t = trust_with(crl);
+    ck_assert_int_eq(smime_caps_have_aes256_gcm(gcm_caps, sizeof(gcm_caps)), 1);
+    ck_assert_int_eq(smime_caps_have_aes256_gcm(cbc_caps, sizeof(cbc_caps)), 0);
+    ck_assert_int_eq(smime_caps_have_aes256_gcm(gcm_caps, 5), 0);
+
+    ck_assert_int_eq(imp_chain(cs, "encrsa@example.org", "encrsa"), CERTSTORE_OK);
+    ck_assert_int_eq(rlook(cs, t, "ENCRSA@example.org", &c, why), SMIME_RCPT_OK);
+    ck_assert_ptr_nonnull(c.crt);
+    ck_assert_int_eq(c.gcm, 0);
+    ck_assert_int_eq(c.imported, 1);
+    smime_rcpt_cert_clear(&c);
+
+    /* harvested without its intermediate: the chain cannot be built */
+    ck_assert_int_eq(certstore_harvest(cs, "ecdh256@example.org", ec.p, ec.n,
+                     NULL, NULL, 0, gcm_caps, sizeof(gcm_caps), 100, err,
+                     sizeof(err)), CERTSTORE_OK);
+    ck_assert_int_eq(rlook(cs, t, "ecdh256@example.org", &c, why),
+                     SMIME_RCPT_UNUSABLE);
+    ck_assert_str_eq(why, "untrusted issuer");
+    ck_assert_ptr_null(c.crt);
+    {
+        struct der in = der_of("inter");
+        const unsigned char *cp[1] = { in.p };
+        size_t cl[1] = { in.n };
+        ck_assert_int_eq(certstore_harvest(cs, "ecdh256@example.org", ec.p,
+                         ec.n, cp, cl, 1, gcm_caps, sizeof(gcm_caps), 200,
+                         err, sizeof(err)), CERTSTORE_OK);
+        free(in.p);
+    }
+    ck_assert_int_eq(rlook(cs, t, "ecdh256@example.org", &c, why), SMIME_RCPT_OK);
+    ck_assert_int_eq(c.gcm, 1);
+    ck_assert_int_eq(c.imported, 0);
+    smime_rcpt_cert_clear(&c);
+
+    ck_assert_int_eq(rlook(cs, t, "nobody@example.org", &c, why), SMIME_RCPT_NONE);
+    ck_assert_str_eq(why, "no certificate");
+
+    ck_assert_int_eq(imp(cs, "expired@example.org", &ex), CERTSTORE_OK);
+    ck_assert_int_eq(rlook(cs, t, "expired@example.org", &c, why),
+                     SMIME_RCPT_UNUSABLE);
+    ck_assert_str_eq(why, smime_cert_status_string(SMIME_CERT_EXPIRED));
+
+    ck_assert_int_eq(imp_chain(cs, "revoked@example.org", "revoked"), CERTSTORE_OK);
+    ck_assert_int_eq(rlook(cs, t, "revoked@example.org", &c, why),
+                     SMIME_RCPT_UNUSABLE);
+    ck_assert_str_eq(why, smime_chain_status_string(SMIME_CHAIN_REVOKED));
+
+    /* signing-only key, and a certificate stored under another address */
+    ck_assert_int_eq(imp_chain(cs, "ecdsa@example.org", "ecdsa"), CERTSTORE_OK);
+    ck_assert_int_eq(rlook(cs, t, "ecdsa@example.org", &c, why),
+                     SMIME_RCPT_UNUSABLE);
+    ck_assert_str_eq(why, smime_cert_status_string(SMIME_CERT_KEY_USAGE));
+    ck_assert_int_eq(imp_chain(cs, "mallory@example.org", "encrsa"), CERTSTORE_OK);
+    ck_assert_int_eq(rlook(cs, t, "mallory@example.org", &c, why),
+                     SMIME_RCPT_UNUSABLE);
+    ck_assert_str_eq(why, "address not in certificate");
+    ck_assert_int_eq(imp_chain(cs, "untrusted@example.org", "untrusted"),
+                     CERTSTORE_OK);
+    ck_assert_int_eq(rlook(cs, t, "untrusted@example.org", &c, why),
+                     SMIME_RCPT_UNUSABLE);
+    smime_trust_free(t);
+
+    /* an unreadable CRL: revocation unknown, a transient failure */
+    snprintf(crl, sizeof(crl), "%s/no-such-crl.pem", dir);
+    t = trust_with(crl);
+    ck_assert_int_eq(rlook(cs, t, "encrsa@example.org", &c, why), SMIME_RCPT_TEMP);
+    ck_assert_str_eq(why, "CRL unreadable");
+    smime_trust_free(t);
+    /* no store at all: nobody has a certificate */
+    ck_assert_int_eq(rlook(NULL, NULL, "encrsa@example.org", &c, why),
+                     SMIME_RCPT_NONE);
+    free(ec.p);
+    free(ex.p);
+    certstore_free(cs);
+}
+END_TEST
+
 static Suite *certstore_suite(void)
 {
     Suite *s = suite_create("certstore");
@@ -669,6 +803,7 @@ static Suite *certstore_suite(void)
     tcase_add_test(tc, test_format_version);
     tcase_add_test(tc, test_map_growth);
     tcase_add_test(tc, test_concurrent_writers);
+    tcase_add_test(tc, test_recipient_lookup);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -829,6 +829,68 @@ START_TEST(test_cert_helpers)
 }
 END_TEST
 
+/* signingTime (RFC 5652 11.3) and SMIMEEncryptionKeyPreference (RFC 8551
+ * 2.5.3) as harvesting reads them: DER forms only, all three CHOICEs. */
+START_TEST(test_harvest_attrs)
+{
+    static const uint8_t utc[] = "\x17\x0d" "200601120000Z";
+    static const uint8_t utc19[] = "\x17\x0d" "991231235959Z";
+    static const uint8_t gen[] = "\x18\x0f" "20500101000001Z";
+    static const uint8_t frac[] = "\x18\x11" "20500101000001.5Z";
+    static const uint8_t feb30[] = "\x17\x0d" "200230120000Z";
+    static const uint8_t local[] = "\x17\x0d" "2006011200000";
+    int64_t t = -1;
+
+    ck_assert_int_eq(cms_time_parse((cms_blob_t){ utc, 15 }, &t), 0);
+    ck_assert_int_eq(t, 1591012800);           /* 2020-06-01T12:00:00Z */
+    ck_assert_int_eq(cms_time_parse((cms_blob_t){ utc19, 15 }, &t), 0);
+    ck_assert_int_eq(t, 946684799);            /* 1999-12-31T23:59:59Z */
+    ck_assert_int_eq(cms_time_parse((cms_blob_t){ gen, 17 }, &t), 0);
+    ck_assert_int_eq(t, 2524608001LL);         /* 2050-01-01T00:00:01Z */
+    ck_assert_int_eq(cms_time_parse((cms_blob_t){ frac, 19 }, &t), -1);
+    ck_assert_int_eq(cms_time_parse((cms_blob_t){ feb30, 15 }, &t), -1);
+    ck_assert_int_eq(cms_time_parse((cms_blob_t){ local, 15 }, &t), -1);
+    ck_assert_int_eq(cms_time_parse((cms_blob_t){ utc, 14 }, &t), -1);
+
+    /* [0] issuerAndSerialNumber: Name (empty SEQUENCE here), serial 0x1103 */
+    static const uint8_t ias[] = { 0xa0, 0x06, 0x30, 0x00, 0x02, 0x02,
+                                   0x11, 0x03 };
+    /* [1] recipientKeyId: SKI, then a date */
+    static const uint8_t rkid[] = { 0xa1, 0x15, 0x04, 0x02, 0xab, 0xcd,
+        0x18, 0x0f, '2', '0', '2', '0', '0', '1', '0', '1', '0', '0', '0',
+        '0', '0', '0', 'Z' };
+    /* [2] subjectAltKeyIdentifier */
+    static const uint8_t saki[] = { 0x82, 0x03, 0x01, 0x02, 0x03 };
+    static const uint8_t bad_tag[] = { 0x83, 0x01, 0x00 };
+    static const uint8_t empty_ski[] = { 0x82, 0x00 };
+    static const uint8_t trailing[] = { 0x82, 0x01, 0x01, 0x00 };
+    cms_keypref_t kp;
+
+    ck_assert_int_eq(cms_keypref_parse((cms_blob_t){ ias, sizeof ias }, &kp),
+                     0);
+    ck_assert_int_eq(kp.is_ski, 0);
+    ck_assert_uint_eq(kp.issuer.n, 2);
+    ck_assert_uint_eq(kp.serial.n, 2);
+    ck_assert_int_eq(kp.serial.p[0], 0x11);
+    ck_assert_int_eq(cms_keypref_parse((cms_blob_t){ rkid, sizeof rkid },
+                                       &kp), 0);
+    ck_assert_int_eq(kp.is_ski, 1);
+    ck_assert_uint_eq(kp.ski.n, 2);
+    ck_assert_int_eq(kp.ski.p[1], 0xcd);
+    ck_assert_int_eq(cms_keypref_parse((cms_blob_t){ saki, sizeof saki },
+                                       &kp), 0);
+    ck_assert_int_eq(kp.is_ski, 1);
+    ck_assert_uint_eq(kp.ski.n, 3);
+    ck_assert_int_eq(cms_keypref_parse((cms_blob_t){ bad_tag,
+                                       sizeof bad_tag }, &kp), -1);
+    ck_assert_int_eq(cms_keypref_parse((cms_blob_t){ empty_ski,
+                                       sizeof empty_ski }, &kp), -1);
+    ck_assert_int_eq(cms_keypref_parse((cms_blob_t){ trailing,
+                                       sizeof trailing }, &kp), -1);
+    ck_assert_int_eq(cms_keypref_parse((cms_blob_t){ ias, 5 }, &kp), -1);
+}
+END_TEST
+
 static Suite *crypto_suite(void)
 {
     Suite *s = suite_create("crypto");
@@ -870,6 +932,7 @@ static Suite *crypto_suite(void)
     tcase_add_test(tc, test_strerror);
     tcase_add_test(tc, test_trust_errors);
     tcase_add_test(tc, test_cert_helpers);
+    tcase_add_test(tc, test_harvest_attrs);
     suite_add_tcase(s, tc);
     suite_add_tcase(s, trust_tcase());
     return s;

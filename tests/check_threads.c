@@ -7,7 +7,10 @@
  * Each thread verifies signed messages made by `openssl cms' (RSA and
  * ECDSA, base64 signature parts: the MIME parser, its base64 decoder and
  * the verifier all run), signs a message as alice through the keystore,
- * and verifies what it signed.  Results are checked in every build;
+ * and verifies what it signed, with Harvest on: the threads share one
+ * certificate store handle and write alice's certificate concurrently.
+ * A harvest that cannot be written leaves the message as it would be
+ * without harvesting.  Results are checked in every build;
  * tests/hardening.sh also runs this under ThreadSanitizer, which is what
  * finds shared state written without a lock.
  */
@@ -21,6 +24,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "certstore.h"
 #include "conf.h"
 #include "keystore.h"
 #include "session.h"
@@ -138,17 +142,44 @@ static void report(void *arg, const char *msg)
     fprintf(stderr, "%s\n", msg);
 }
 
-static config_t *config_make(void)
+/* A new, empty certificate store at work/NAME. */
+static void certstore_make(const char *name, char *path, size_t len)
 {
-    char ks[1200], conf[8192];
+    char err[256] = "";
+    certstore_t *cs;
+
+    snprintf(path, len, "%s/%s", work, name);
+    remove(path);
+    snprintf(err, sizeof err, "%s-lock", path);
+    remove(err);
+    if ((cs = certstore_open(path, CERTSTORE_RDWR | CERTSTORE_CREATE, 0, err,
+                             sizeof err)) == NULL)
+        die(err);
+    certstore_free(cs);
+}
+
+/* harvest: "yes" or "no"; store: NULL for a new one (certs.mdb) */
+static config_t *config_make_with(const char *harvest, const char *store)
+{
+    char ks[1200], cs[1200], conf[8192];
 
     snprintf(ks, sizeof ks, "%s/keystore.cdb", work);
     keystore_make(ks);
+    if (store == NULL)
+        certstore_make("certs.mdb", cs, sizeof cs);
+    else
+        snprintf(cs, sizeof cs, "%s", store);
     snprintf(conf, sizeof conf, "Mode sv\nAuthservID mx.test.example\n"
              "InternalHosts none\nTrustAnchorFile %s/roots.pem\n"
-             "CRLFile %s/crl.pem\nKeystore %s\nSpoolDirectory %s\n",
-             pki, pki, ks, work);
+             "CRLFile %s/crl.pem\nKeystore %s\nSpoolDirectory %s\n"
+             "CertificateStore %s\nHarvest %s\n",
+             pki, pki, ks, work, cs, harvest);
     return config_load_string("threads.conf", conf, 0, report, NULL);
+}
+
+static config_t *config_make(void)
+{
+    return config_make_with("yes", NULL);
 }
 
 /* ---- one message through the session ---- */
@@ -217,6 +248,7 @@ static void msg_free(struct msg *m)
 /* The actions a signed message asks for, kept to rebuild the message. */
 struct capture {
     char content_type[512];
+    char ar[2048];                 /* Authentication-Results */
     char *body;
     size_t len;
     int failed;
@@ -230,6 +262,8 @@ static int cap_insert(void *arg, unsigned idx, const char *name,
     (void)idx;
     if (strcasecmp(name, "Content-Type") == 0)
         snprintf(c->content_type, sizeof c->content_type, "%s", value);
+    if (strcasecmp(name, "Authentication-Results") == 0)
+        snprintf(c->ar, sizeof c->ar, "%s", value);
     return 0;
 }
 
@@ -413,9 +447,63 @@ START_TEST(verify_and_sign_in_threads)
                       "of %d: %s", i, w[i].verified, w[i].signed_ok,
                       w[i].roundtrip, ROUNDS, w[i].problem);
     }
+    /* every thread harvested alice's certificate into one store */
+    char err[256] = "";
+    certstore_t *cs = config_certstore(cfg, err, sizeof err);
+    certstore_list_t *l = NULL;
+    ck_assert_msg(cs != NULL, "%s", err);
+    ck_assert_int_eq(certstore_lookup(cs, "alice@example.org", &l, err,
+                                      sizeof err), CERTSTORE_OK);
+    ck_assert_uint_eq(certstore_list_count(l), 1);
+    ck_assert_int_eq(certstore_list_get(l, 0)->source, CERTSTORE_HARVEST);
+    certstore_list_free(l);
     msg_free(&in[0]);
     msg_free(&in[1]);
     config_unref(cfg);
+}
+END_TEST
+
+/* A harvest the store refuses (a damaged record for the address) is
+ * logged and counted; the message gets exactly what it gets without
+ * harvesting. */
+START_TEST(harvest_failure_keeps_message)
+{
+    struct msg in = {0};
+    struct capture with = {0}, without = {0};
+    struct session_outcome o1, o2;
+    char path[1200], store[1200], err[256] = "";
+    size_t len;
+
+    setup_pki();
+    certstore_make("damaged.mdb", store, sizeof store);
+    certstore_t *cs = certstore_open(store, CERTSTORE_RDWR, 0, err,
+                                     sizeof err);
+    ck_assert_msg(cs != NULL, "%s", err);
+    ck_assert_int_eq(certstore_put_raw(cs, "alice@example.org", "\xff\x01",
+                                       2, err, sizeof err), CERTSTORE_OK);
+    certstore_free(cs);
+    snprintf(path, sizeof path, "%s/alice.eml", work);
+    char *text = slurp(path, &len);
+    msg_parse(&in, text);
+    free(text);
+
+    config_t *on = config_make_with("yes", store);
+    config_t *off = config_make_with("no", store);
+    ck_assert_ptr_nonnull(on);
+    ck_assert_ptr_nonnull(off);
+    ck_assert_int_eq(run(on, NULL, &in, &with, &o1), SESSION_ACCEPT);
+    ck_assert_int_eq(run(off, NULL, &in, &without, &o2), SESSION_ACCEPT);
+    ck_assert_int_eq(o1.result, SMIME_RESULT_PASS);
+    ck_assert_int_eq(o1.harvest, HARVEST_FAILED);
+    ck_assert_int_eq(o2.harvest, HARVEST_NONE);
+    ck_assert_int_eq(o1.error, 0);
+    ck_assert_str_eq(with.ar, without.ar);
+    ck_assert_ptr_null(with.body);
+    ck_assert_ptr_null(without.body);
+    ck_assert_str_eq(o1.reason, o2.reason);
+    msg_free(&in);
+    config_unref(on);
+    config_unref(off);
 }
 END_TEST
 
@@ -428,6 +516,7 @@ int main(void)
 
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, verify_and_sign_in_threads);
+    tcase_add_test(tc, harvest_failure_keeps_message);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
