@@ -56,6 +56,8 @@ static const char *const names[STATS_N] = {
     [STATS_DECRYPTED] = "decrypted",
     [STATS_NOT_DECRYPTED_NO_KEY] = "not_decrypted_no_key",
     [STATS_NOT_DECRYPTED_FAILED] = "not_decrypted_failed",
+    [STATS_ENCRYPTED] = "encrypted",
+    [STATS_NOT_ENCRYPTED] = "not_encrypted",
     [STATS_ERRORS] = "errors",
     [STATS_TEMPFAILS] = "tempfails",
     [STATS_HARVESTED] = "harvested",
@@ -156,6 +158,8 @@ void stats_count(const struct session_outcome *o)
         stats_add(STATS_SIGNED);
     else if (o->dir == SESSION_DIR_OUT && !o->error)
         stats_add(unsigned_counter(o->unsigned_kind));
+    if (o->dir == SESSION_DIR_OUT && o->encrypt_tried && !o->error)
+        stats_add(o->encrypted_ok ? STATS_ENCRYPTED : STATS_NOT_ENCRYPTED);
 }
 
 /* ---- output ---- */
@@ -250,6 +254,11 @@ static const struct {
     {"smime_milter_not_decrypted_failed_total", "Inbound enveloped "
      "messages left encrypted: unsupported, damaged, wrong key or failed "
      "tag.", STATS_NOT_DECRYPTED_FAILED, NULL},
+    {"smime_milter_encrypted_total", "Outbound messages encrypted "
+     "(Mode e).", STATS_ENCRYPTED, NULL},
+    {"smime_milter_not_encrypted_total", "Outbound messages left "
+     "unencrypted under Mode e (the log line says why).",
+     STATS_NOT_ENCRYPTED, NULL},
     {"smime_milter_errors_total", "Messages with an internal error "
      "(also those accepted under OnError accept).", STATS_ERRORS, NULL},
     {"smime_milter_tempfails_total", "Messages answered with a 4xx "

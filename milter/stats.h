@@ -56,6 +56,9 @@ enum stats_counter {
     STATS_NOT_DECRYPTED_NO_KEY,
     STATS_NOT_DECRYPTED_FAILED,
     /* failures */
+    STATS_ENCRYPTED,         /* outbound, Mode e: encrypted */
+    STATS_NOT_ENCRYPTED,     /* outbound, Mode e: left unencrypted */
+
     STATS_ERRORS,            /* internal errors (with OnError accept too) */
     STATS_TEMPFAILS,         /* messages answered with a 4xx */
     /* Harvest (session_outcome.harvest) */

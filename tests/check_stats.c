@@ -252,6 +252,40 @@ static void expect_line(const struct session_outcome *o, const char *want)
     ck_assert_int_eq(n, (int)strlen(want));
 }
 
+/* Mode e: encrypted or not, counted besides signed/unsigned; the log
+ * line carries the reason. */
+START_TEST(count_encrypt_outcomes)
+{
+    struct session_outcome o;
+
+    stats_reset();
+    o = outbound(1, OUTBOUND_UNSIGNED_OTHER);
+    o.encrypt_tried = o.encrypted_ok = 1;
+    snprintf(o.encrypt_reason, sizeof o.encrypt_reason,
+             "encrypted for 3 recipients (aes-256-cbc)");
+    stats_count(&o);
+    expect_line(&o, "event=message dir=out client=local "
+                "login=alice@example.org result=signed reason=\"\" "
+                "encrypted=yes encrypt=\"encrypted for 3 recipients "
+                "(aes-256-cbc)\"");
+    o = outbound(0, OUTBOUND_UNSIGNED_NO_ENTRY);
+    o.encrypt_tried = 1;
+    snprintf(o.encrypt_reason, sizeof o.encrypt_reason,
+             "not encrypted: bob@example.net has no certificate");
+    stats_count(&o);
+    /* an internal error is neither */
+    o.error = 1;
+    stats_count(&o);
+    /* Mode without e: not counted */
+    o = outbound(1, OUTBOUND_UNSIGNED_OTHER);
+    stats_count(&o);
+    expect((const int[]){STATS_MESSAGES, 4, STATS_OUTBOUND, 4,
+                         STATS_SIGNED, 2, STATS_UNSIGNED_NO_ENTRY, 1,
+                         STATS_ERRORS, 1, STATS_ENCRYPTED, 1,
+                         STATS_NOT_ENCRYPTED, 1, -1});
+}
+END_TEST
+
 START_TEST(format_from_outcome)
 {
     struct session_outcome o = inbound(SMIME_RESULT_PASS);
@@ -1038,7 +1072,7 @@ START_TEST(prom_format_rules)
     ck_assert_uint_eq(dirsum, (STATS_INBOUND + 1) + (STATS_OUTBOUND + 1) +
                                   (STATS_IGNORED + 1));
     ck_assert_int_eq(nhelp, ntype);
-    ck_assert_int_eq(ntype, 15);   /* 6, 3 decrypt, 3 harvest, 3 RCPT policy */
+    ck_assert_int_eq(ntype, 17);   /* 6, 3 decrypt, 2 encrypt, 3 harvest, 3 RCPT */
     /* as snprintf: the length needed when the buffer is short */
     ck_assert_int_eq(stats_format_prom(buf, 10), len);
     ck_assert_uint_eq(strlen(buf), 9);
@@ -1098,6 +1132,7 @@ static Suite *stats_suite(void)
     tcase_add_test(tc, format_lists_everything);
     tcase_add_test(tc, count_inbound_outcomes);
     tcase_add_test(tc, count_decrypt_outcomes);
+    tcase_add_test(tc, count_encrypt_outcomes);
     tcase_add_test(tc, count_outbound_outcomes);
     tcase_add_test(tc, format_from_outcome);
     tcase_add_test(tc, count_real_sessions);
