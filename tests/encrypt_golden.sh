@@ -1,0 +1,201 @@
+#!/bin/sh
+# encrypt_golden.sh - Mode e through `smime-milter -t`, the results judged
+# by independent tools (SPEC "Encryption"):
+#   - signed and encrypted to an RSA and an EC recipient: openssl decrypts
+#     with either key and the content verifies (openssl cms -verify);
+#   - to an RSA recipient only: NSS cmsutil and gpgsm decrypt it too, our
+#     reader (crypto/envelope.c) as well, and the content verifies;
+#     (NSS 3.87 and gpgsm 2.2 cannot do ECDH: tests/encrypt_interop.sh)
+#   - unsigned (no keystore entry for From): the decrypted entity is the
+#     message's Content-* headers and body, byte for byte (CRLF);
+#   - a message over SpoolThreshold (spooled) decrypts the same;
+#   - every header that is not Content-* stays, in order; Content-Type is
+#     application/pkcs7-mime; smime-type=enveloped-data; name=smime.p7m,
+#     Content-Transfer-Encoding base64;
+#   - a recipient without certificate: the message is left exactly as it
+#     was and the log says "not encrypted: bob@example.net has no
+#     certificate"; already encrypted mail is left alone.
+# Every tool is required (tests/need.sh).  "N passed, N failed".
+set -u
+export LC_ALL=C
+
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
+top_builddir=${top_builddir:-$(pwd)}
+OPENSSL=${OPENSSL:-openssl}
+MILTER=$top_builddir/milter/smime-milter
+KS=$top_builddir/milter/smime-keystore
+CS=$top_builddir/milter/smime-certstore
+ENC=$top_builddir/tests/encrypt_tool
+PKI=$top_builddir/tests/work/pki
+W=$top_builddir/tests/work/encrypt-golden
+. "$top_srcdir/tests/need.sh"
+need_tool "$OPENSSL" openssl
+need_tool gpgsm gpgsm
+need_tool gpgconf gpgconf
+need_tool cmsutil libnss3-tools
+need_tool certutil libnss3-tools
+need_tool pk12util libnss3-tools
+
+sh "$top_srcdir/tests/pki/mkpki.sh" "$PKI" >/dev/null || {
+	echo "encrypt_golden: cannot make the test PKI" >&2; exit 1; }
+rm -rf "$W"
+mkdir -p "$W"
+GNUPGHOME=$(mktemp -d /tmp/encrypt-golden-gpg.XXXXXX)
+export GNUPGHOME
+cleanup() {
+	gpgconf --kill gpg-agent >/dev/null 2>&1
+	rm -rf "$GNUPGHOME"
+}
+trap cleanup EXIT
+
+passed=0 failed=0
+ok() { passed=$((passed + 1)); echo "ok - $1"; }
+notok() { failed=$((failed + 1)); echo "not ok - $1"; }
+check() {
+	name=$1; shift
+	if "$@" >"$W/last.log" 2>&1; then ok "$name"
+	else notok "$name"; sed 's/^/    /' "$W/last.log"; fi
+}
+
+# --- set-up: keystore for alice, certificate store, the decrypters ---
+printf 'alice@example.org %s/alice.pem\n' "$PKI" >"$W/ks.txt"
+check "keystore" "$KS" build "$W/ks.txt" "$W/ks.cdb"
+check "certificate store: encrsa, ecdh256 imported" "$CS" import \
+    "$W/cs.mdb" "$PKI/encrsa.chain.pem" "$PKI/ecdh256.chain.pem"
+conf() {	# conf FILE EXTRA-LINES
+	cat >"$1" <<EOF
+Socket inet:10025@127.0.0.1
+Mode sve
+AuthservID mx.test.example
+TrustAnchorFile $PKI/roots.pem
+CRLFile $PKI/crl.pem
+Keystore $W/ks.cdb
+CertificateStore $W/cs.mdb
+InternalHosts none
+SpoolDirectory $W
+$2
+EOF
+}
+conf "$W/c.conf" ""
+conf "$W/small.conf" "SpoolThreshold 4096"
+D=sql:$W/nss
+mkdir "$W/nss"
+check "NSS set-up" sh -c "certutil -N -d '$D' --empty-password &&
+    pk12util -i '$PKI/encrsa.p12' -d '$D' -W test"
+echo disable-crl-checks >"$GNUPGHOME/gpgsm.conf"
+check "gpgsm set-up" sh -c "
+    '$OPENSSL' pkcs12 -export -legacy -inkey '$PKI/encrsa.key' \
+        -in '$PKI/encrsa.crt' -passout pass:test -out '$W/encrsa.p12' &&
+    echo test | gpgsm --batch --pinentry-mode loopback --passphrase-fd 0 \
+        --import '$W/encrsa.p12'"
+
+msg() {	# msg FILE FROM [BODY-FILE]
+	{
+		printf 'Received: from x by y; Mon, 01 Jan 2024 10:00:00 +0000\n'
+		printf 'From: Sender <%s>\nTo: Encrsa <encrsa@example.org>\n' "$2"
+		printf 'Subject: Order 4711\nMessage-ID: <e@example.org>\n'
+		printf 'MIME-Version: 1.0\n'
+		printf 'Content-Type: text/plain; charset=utf-8\n'
+		printf 'Content-Transfer-Encoding: 8bit\n'
+		printf 'X-After: stays\n\n'
+		if [ $# -ge 3 ]; then cat "$3"
+		else printf 'Hello,\nthe total is 100 EUR, M\303\274ller.\n'; fi
+	} >"$1"
+}
+run() {	# run CONF IN OUT LOGIN RCPT...
+	c=$1 in=$2 out=$3 login=$4
+	shift 4
+	args=
+	for r; do args="$args -r $r"; done
+	# shellcheck disable=SC2086
+	"$MILTER" -c "$c" -t "$in" -A "$login" $args >"$out" 2>"$out.log"
+}
+# The base64 CMS of a -t output, as DER.
+der() { awk 'p { print } /^$/ { p = 1 }' "$1" | "$OPENSSL" base64 -d >"$2"; }
+# Non-Content headers of a message, in order (continuation lines joined).
+others() {
+	awk '/^$/ { exit } /^[ \t]/ { next } { print }' "$1" |
+	    grep -iv '^Content-' | grep -iv '^MIME-Version:'
+}
+headers_kept() {
+	others "$1" >"$W/h1" && others "$2" >"$W/h2" && cmp "$W/h1" "$W/h2"
+}
+is_enveloped() {
+	grep -q '^Content-Type: application/pkcs7-mime; smime-type=enveloped-data;' "$1" &&
+	grep -q '^	name="smime.p7m"' "$1" &&
+	grep -q '^Content-Transfer-Encoding: base64' "$1" &&
+	[ "$(grep -ci '^Content-Type:' "$1")" = 1 ]
+}
+verifies() { "$OPENSSL" cms -verify -in "$1" -CAfile "$PKI/roots.pem" -out /dev/null; }
+
+# --- 1: signed, then encrypted to RSA and EC ---
+msg "$W/m1.eml" alice@example.org
+check "signed+encrypted to 2: accepted" run "$W/c.conf" "$W/m1.eml" \
+    "$W/o1.eml" alice@example.org encrsa@example.org ecdh256@example.org
+check "signed+encrypted: enveloped-data, base64" is_enveloped "$W/o1.eml"
+check "signed+encrypted: the other headers stay in order" \
+    headers_kept "$W/m1.eml" "$W/o1.eml"
+check "signed+encrypted: log line" grep -q \
+    'result=signed .*encrypted=yes encrypt="encrypted for 2 recipients (aes-256-cbc)"' \
+    "$W/o1.eml.log"
+for u in encrsa ecdh256; do
+	check "openssl decrypts with $u's key" "$OPENSSL" cms -decrypt \
+	    -in "$W/o1.eml" -recip "$PKI/$u.crt" -inkey "$PKI/$u.key" \
+	    -out "$W/d1-$u.eml"
+	check "decrypted with $u's key: the signature verifies" \
+	    verifies "$W/d1-$u.eml"
+done
+
+# --- 2: to RSA only: NSS, gpgsm, our reader ---
+check "signed+encrypted to encrsa: accepted" run "$W/c.conf" "$W/m1.eml" \
+    "$W/o2.eml" alice@example.org encrsa@example.org
+der "$W/o2.eml" "$W/o2.der"
+check "NSS cmsutil decrypts" cmsutil -D -d "$D" -i "$W/o2.der" -o "$W/d2-nss.eml"
+check "NSS's output verifies" verifies "$W/d2-nss.eml"
+check "gpgsm decrypts" sh -c "echo test | gpgsm --batch --pinentry-mode \
+    loopback --passphrase-fd 0 --decrypt -o '$W/d2-gpgsm.eml' '$W/o2.der'"
+check "gpgsm's output verifies" verifies "$W/d2-gpgsm.eml"
+check "our reader decrypts" "$ENC" -d "$PKI/encrsa.crt" "$PKI/encrsa.key" \
+    "$W/o2.der" "$W/d2-ours.eml"
+check "our reader's output verifies" verifies "$W/d2-ours.eml"
+check "our reader and NSS agree" cmp "$W/d2-ours.eml" "$W/d2-nss.eml"
+
+# --- 3: unsigned (carol has no keystore entry), and 4: over SpoolThreshold ---
+msg "$W/m3.eml" carol@example.org
+printf 'Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nHello,\r\nthe total is 100 EUR, M\303\274ller.\r\n' \
+    >"$W/want3"
+check "unsigned, encrypted: accepted" run "$W/c.conf" "$W/m3.eml" \
+    "$W/o3.eml" carol@example.org encrsa@example.org
+check "unsigned, encrypted: enveloped-data" is_enveloped "$W/o3.eml"
+check "unsigned, encrypted: MIME-Version once" \
+    test "$(grep -c '^MIME-Version:' "$W/o3.eml")" = 1
+check "unsigned: the entity is the content headers and body" sh -c "
+    '$OPENSSL' cms -decrypt -binary -in '$W/o3.eml' -recip '$PKI/encrsa.crt' \
+        -inkey '$PKI/encrsa.key' -out '$W/d3.eml' && cmp '$W/d3.eml' '$W/want3'"
+awk 'BEGIN { for (i = 0; i < 20000; i++) printf "line %06d of a long message\n", i }' \
+    >"$W/long"
+msg "$W/m4.eml" carol@example.org "$W/long"
+check "over SpoolThreshold: accepted" run "$W/small.conf" "$W/m4.eml" \
+    "$W/o4.eml" carol@example.org encrsa@example.org
+check "over SpoolThreshold: decrypts to the whole body" sh -c "
+    '$OPENSSL' cms -decrypt -binary -in '$W/o4.eml' -recip '$PKI/encrsa.crt' \
+        -inkey '$PKI/encrsa.key' -out '$W/d4.eml' &&
+    awk 'p { print } /^\r\$/ { p = 1 }' '$W/d4.eml' | tr -d '\r' >'$W/d4.body' &&
+    cmp '$W/d4.body' '$W/long'"
+
+# --- 5: a recipient without certificate; already encrypted mail ---
+check "bob without certificate: accepted" run "$W/c.conf" "$W/m3.eml" \
+    "$W/o5.eml" carol@example.org encrsa@example.org bob@example.net
+check "bob without certificate: message unchanged" cmp "$W/o5.eml" "$W/m3.eml"
+check "bob without certificate: log says why" grep -q \
+    'encrypted=no encrypt="not encrypted: bob@example.net has no certificate"' \
+    "$W/o5.eml.log"
+tr -d '\r' <"$W/o3.eml" >"$W/m6.eml"
+check "already encrypted: accepted" run "$W/c.conf" "$W/m6.eml" \
+    "$W/o6.eml" carol@example.org encrsa@example.org
+check "already encrypted: unchanged" cmp "$W/o6.eml" "$W/m6.eml"
+check "already encrypted: log says so" grep -q \
+    'encrypt="not encrypted: already encrypted"' "$W/o6.eml.log"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
