@@ -190,10 +190,15 @@ static int h_elem(smime_decrypt_t *d, der_tlv_t *t, int hdr_only)
     if (r == 0) {                   /* when to look again */
         der_tlv_t h;
         size_t grow = d->hlen - d->hoff;
-        d->retry_at = d->hlen + (grow > 64 ? grow : 64);
-        if (der_partial_header(d->hb + d->hoff, avail, &h) == 1 &&
-            !h.indefinite)
+        int hr = der_partial_header(d->hb + d->hoff, avail, &h);
+        if (hr == 1 && !h.indefinite)
             d->retry_at = d->hoff + h.total;
+        else if (hr == 1 && !hdr_only)
+            d->retry_at = d->hlen + (grow > 64 ? grow : 64);
+        else        /* a few identifier and length octets: the next byte
+                     * may complete them, and the rest of a short message
+                     * may be less than any batch (GCM content of a byte) */
+            d->retry_at = d->hlen + 1;
     }
     return r;
 }

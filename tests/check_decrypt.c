@@ -18,6 +18,7 @@
 
 #include "der.h"
 #include "envelope.h"
+#include "envelope_write.h"
 #include "crypto_testlib.h"
 
 static char enc[1100];           /* mkenc.sh output */
@@ -838,6 +839,182 @@ START_TEST(test_api_order)
 }
 END_TEST
 
+/* ---- the writer (envelope_write.c), read back by the reader ---- */
+
+static int enc_sink(void *arg, const void *p, size_t n)
+{
+    return sink(arg, p, n);
+}
+
+static int failing_sink(void *arg, const void *p, size_t n)
+{
+    (void)arg; (void)p; (void)n;
+    return -1;
+}
+
+/* Encrypts len pseudo-random bytes to users, fed chunk at a time. */
+static outbuf_t writer_run(const char *const *users, size_t nusers, int gcm,
+                           const unsigned char *plain, size_t len,
+                           size_t chunk)
+{
+    outbuf_t o = { NULL, 0, 0 };
+    smime_encrypt_t *e = smime_encrypt_new(gcm ? SMIME_ENCRYPT_AES256_GCM
+                                               : SMIME_ENCRYPT_AES256_CBC,
+                                           enc_sink, &o);
+
+    ck_assert_ptr_nonnull(e);
+    for (size_t i = 0; i < nusers; i++) {
+        gnutls_x509_crt_t c = load_crt(users[i]);
+        ck_assert_int_eq(smime_encrypt_add_recipient(e, c), SMIME_ENCRYPT_OK);
+        gnutls_x509_crt_deinit(c);
+    }
+    for (size_t off = 0; off < len; off += chunk)
+        ck_assert_int_eq(smime_encrypt_update(e, plain + off,
+                         len - off < chunk ? len - off : chunk),
+                         SMIME_ENCRYPT_OK);
+    ck_assert_int_eq(smime_encrypt_finish(e), SMIME_ENCRYPT_OK);
+    ck_assert_str_eq(smime_encrypt_error(e), "");
+    smime_encrypt_free(e);
+    return o;
+}
+
+/* Every key type and curve, both ciphers, sizes around the block and
+ * chunk boundaries (0: an empty entity still pads / tags). */
+START_TEST(test_writer_roundtrip)
+{
+    static const char *const users[] = { "encrsa", "ecdh256", "ecdh384",
+                                         "ecdh521" };
+    static const size_t sizes[] = { 0, 1, 15, 16, 17, 16383, 16384, 16385,
+                                    50000 };
+    const char *u = users[_i / 2];
+    int gcm = _i % 2;
+    unsigned char *plain = malloc(50000);
+
+    ck_assert_ptr_nonnull(plain);
+    for (size_t i = 0; i < 50000; i++)
+        plain[i] = (unsigned char)(i * 7 + (i >> 8));
+    for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+        outbuf_t o = writer_run(&u, 1, gcm, plain, sizes[k], 1000);
+        drun_t r = { .certuser = u, .chunk = -1 };
+        ck_assert_msg(decrypt(&r, o.p, o.n) == SMIME_DECRYPT_OK,
+                      "%s %s %zu: %s", u, gcm ? "gcm" : "cbc", sizes[k],
+                      r.why);
+        ck_assert_str_eq(r.cipher, gcm ? "aes-256-gcm" : "aes-256-cbc");
+        ck_assert_int_eq(r.aead, gcm);
+        ck_assert_uint_eq(r.out.n, sizes[k]);
+        ck_assert(sizes[k] == 0 || memcmp(r.out.p, plain, sizes[k]) == 0);
+        free(r.out.p);
+        free(o.p);
+    }
+    free(plain);
+}
+END_TEST
+
+/* Several recipients: each one's key opens it; a key of none does not. */
+START_TEST(test_writer_multi)
+{
+    static const char *const users[] = { "bob", "ecdh384", "encrsa",
+                                         "ecdh256" };
+    static const unsigned char plain[] = "Content-Type: text/plain\r\n\r\nhi\r\n";
+    outbuf_t o = writer_run(users, 4, 0, plain, sizeof(plain) - 1, 5);
+
+    for (size_t i = 0; i < 4; i++) {
+        drun_t r = { .certuser = users[i], .chunk = 0 };
+        ck_assert_int_eq(decrypt(&r, o.p, o.n), SMIME_DECRYPT_OK);
+        ck_assert_uint_eq(r.out.n, sizeof(plain) - 1);
+        free(r.out.p);
+    }
+    drun_t r = { .certuser = "ecdh521", .chunk = 0 };
+    ck_assert_int_eq(decrypt(&r, o.p, o.n), SMIME_DECRYPT_NO_RECIPIENT);
+    free(r.out.p);
+    free(o.p);
+}
+END_TEST
+
+/* Misuse and failures: clear statuses, sticky, nothing half-written
+ * claimed as success. */
+START_TEST(test_writer_errors)
+{
+    outbuf_t o = { NULL, 0, 0 };
+    smime_encrypt_t *e;
+    gnutls_x509_crt_t rsa = load_crt("encrsa"), ed = load_crt("ed25519");
+
+    /* no recipient */
+    e = smime_encrypt_new(SMIME_ENCRYPT_AES256_CBC, enc_sink, &o);
+    ck_assert_int_eq(smime_encrypt_update(e, "x", 1), SMIME_ENCRYPT_STATE);
+    ck_assert_int_eq(smime_encrypt_finish(e), SMIME_ENCRYPT_STATE);
+    ck_assert_str_eq(smime_encrypt_error(e), "no recipient");
+    smime_encrypt_free(e);
+    /* a key that cannot encrypt */
+    e = smime_encrypt_new(SMIME_ENCRYPT_AES256_GCM, enc_sink, &o);
+    ck_assert_int_eq(smime_encrypt_add_recipient(e, ed), SMIME_ENCRYPT_KEY);
+    ck_assert_int_eq(smime_encrypt_add_recipient(e, rsa), SMIME_ENCRYPT_KEY);
+    smime_encrypt_free(e);
+    /* a recipient after content */
+    e = smime_encrypt_new(SMIME_ENCRYPT_AES256_CBC, enc_sink, &o);
+    ck_assert_int_eq(smime_encrypt_add_recipient(e, rsa), SMIME_ENCRYPT_OK);
+    ck_assert_int_eq(smime_encrypt_update(e, "x", 1), SMIME_ENCRYPT_OK);
+    ck_assert_int_eq(smime_encrypt_add_recipient(e, rsa), SMIME_ENCRYPT_STATE);
+    smime_encrypt_free(e);
+    /* finished twice */
+    e = smime_encrypt_new(SMIME_ENCRYPT_AES256_CBC, enc_sink, &o);
+    ck_assert_int_eq(smime_encrypt_add_recipient(e, rsa), SMIME_ENCRYPT_OK);
+    ck_assert_int_eq(smime_encrypt_finish(e), SMIME_ENCRYPT_OK);
+    ck_assert_int_eq(smime_encrypt_finish(e), SMIME_ENCRYPT_STATE);
+    ck_assert_int_eq(smime_encrypt_update(e, "x", 1), SMIME_ENCRYPT_STATE);
+    smime_encrypt_free(e);
+    /* the output fails */
+    e = smime_encrypt_new(SMIME_ENCRYPT_AES256_CBC, failing_sink, NULL);
+    ck_assert_int_eq(smime_encrypt_add_recipient(e, rsa), SMIME_ENCRYPT_OK);
+    ck_assert_int_eq(smime_encrypt_update(e, "x", 1), SMIME_ENCRYPT_SINK);
+    ck_assert_int_eq(smime_encrypt_finish(e), SMIME_ENCRYPT_SINK);
+    smime_encrypt_free(e);
+    smime_encrypt_free(NULL);
+    ck_assert_str_eq(smime_encrypt_smime_type(SMIME_ENCRYPT_AES256_GCM),
+                     "authEnveloped-data");
+    gnutls_x509_crt_deinit(rsa);
+    gnutls_x509_crt_deinit(ed);
+    free(o.p);
+}
+END_TEST
+
+/* A short message split in two at every offset: the reader used to wait
+ * for 64 more bytes before looking at a header element again, so a
+ * message whose header ended less than 64 bytes before the end (GCM
+ * content of a few bytes) was "truncated CMS" when the first piece
+ * ended at the encryptedContent. */
+START_TEST(test_every_split_short)
+{
+    static const char *const users[] = { "encrsa", "ecdh521" };
+    const char *u = users[_i / 2];
+    outbuf_t o = writer_run(&u, 1, _i % 2, (const unsigned char *)"x", 1, 1);
+    gnutls_x509_crt_t c = load_crt(u);
+    gnutls_privkey_t key = load_key(u);
+
+    for (size_t split = 1; split < o.n; split++) {
+        outbuf_t out = { NULL, 0, 0 };
+        smime_decrypt_t *d = smime_decrypt_new(NULL, sink, &out);
+        smime_decrypt_status_t st = smime_decrypt_feed(d, o.p, split);
+        if (st == SMIME_DECRYPT_NEED_KEY)
+            st = smime_decrypt_unwrap(d, key, c);
+        if (st == SMIME_DECRYPT_OK)
+            st = smime_decrypt_feed(d, o.p + split, o.n - split);
+        if (st == SMIME_DECRYPT_NEED_KEY)
+            st = smime_decrypt_unwrap(d, key, c);
+        if (st == SMIME_DECRYPT_OK)
+            st = smime_decrypt_finish(d);
+        ck_assert_msg(st == SMIME_DECRYPT_OK && out.n == 1 && out.p[0] == 'x',
+                      "%s split %zu/%zu: %s", u, split, o.n,
+                      smime_decrypt_error(d));
+        smime_decrypt_free(d);
+        free(out.p);
+    }
+    gnutls_privkey_deinit(key);
+    gnutls_x509_crt_deinit(c);
+    free(o.p);
+}
+END_TEST
+
 static Suite *decrypt_suite(void)
 {
     Suite *s = suite_create("decrypt");
@@ -850,6 +1027,10 @@ static Suite *decrypt_suite(void)
                         sizeof(good) / sizeof(good[0]));
     tcase_add_loop_test(tc, test_ber_segments, 0, 4);
     tcase_add_test(tc, test_oaep_unsupported);
+    tcase_add_loop_test(tc, test_writer_roundtrip, 0, 8);
+    tcase_add_test(tc, test_writer_multi);
+    tcase_add_loop_test(tc, test_every_split_short, 0, 4);
+    tcase_add_test(tc, test_writer_errors);
     tcase_add_test(tc, test_recipients_listed);
     tcase_add_loop_test(tc, test_recipient_keyid, 0, 2);
     tcase_add_test(tc, test_no_recipient);
