@@ -9,6 +9,8 @@
 #   - unsigned (no keystore entry for From): the decrypted entity is the
 #     message's Content-* headers and body, byte for byte (CRLF);
 #   - a message over SpoolThreshold (spooled) decrypts the same;
+#   - AES-256-GCM AuthEnvelopedData when every recipient's recorded
+#     SMIMECapabilities list it (a harvested entry), CBC when one does not;
 #   - every header that is not Content-* stays, in order; Content-Type is
 #     application/pkcs7-mime; smime-type=enveloped-data; name=smime.p7m,
 #     Content-Transfer-Encoding base64;
@@ -182,6 +184,26 @@ check "over SpoolThreshold: decrypts to the whole body" sh -c "
         -inkey '$PKI/encrsa.key' -out '$W/d4.eml' &&
     awk 'p { print } /^\r\$/ { p = 1 }' '$W/d4.eml' | tr -d '\r' >'$W/d4.body' &&
     cmp '$W/d4.body' '$W/long'"
+
+# --- GCM: only when every recipient announced it (harvested caps) ---
+check "ecdh384 harvested with AES-256-GCM in its SMIMECapabilities" \
+    "$ENC" -H "$W/cs.mdb" ecdh384@example.org "$PKI/ecdh384.crt" "$PKI/inter.crt"
+check "to ecdh384: accepted" run "$W/c.conf" "$W/m1.eml" "$W/o7.eml" \
+    alice@example.org ecdh384@example.org
+check "to ecdh384: authEnveloped-data" grep -q \
+    '^Content-Type: application/pkcs7-mime; smime-type=authEnveloped-data;' \
+    "$W/o7.eml"
+check "to ecdh384: log says aes-256-gcm" grep -q \
+    'encrypt="encrypted for 1 recipient (aes-256-gcm)"' "$W/o7.eml.log"
+check "openssl decrypts the GCM message and the content verifies" sh -c "
+    '$OPENSSL' cms -decrypt -in '$W/o7.eml' -recip '$PKI/ecdh384.crt' \
+        -inkey '$PKI/ecdh384.key' -out '$W/d7.eml' &&
+    '$OPENSSL' cms -verify -in '$W/d7.eml' -CAfile '$PKI/roots.pem' -out /dev/null"
+check "ecdh384 and encrsa (no capabilities): accepted" run "$W/c.conf" \
+    "$W/m1.eml" "$W/o8.eml" alice@example.org ecdh384@example.org \
+    encrsa@example.org
+check "ecdh384 and encrsa: AES-256-CBC" grep -q \
+    'encrypt="encrypted for 2 recipients (aes-256-cbc)"' "$W/o8.eml.log"
 
 # --- 5: a recipient without certificate; already encrypted mail ---
 check "bob without certificate: accepted" run "$W/c.conf" "$W/m3.eml" \

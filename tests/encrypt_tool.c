@@ -6,6 +6,9 @@
  *
  *   encrypt_tool [-g] [-c CHUNK] IN OUT.der CERT...   encrypt IN to CERTs
  *   encrypt_tool -d CERT KEY IN.der OUT               decrypt (our reader)
+ *   encrypt_tool -H STORE ADDRESS CERT CHAIN          harvest CERT (with
+ *       SMIMECapabilities listing AES-256-GCM and -CBC) into a
+ *       certificate store, as an inbound signed message would
  *
  * -g: AES-256-GCM AuthEnvelopedData (default AES-256-CBC EnvelopedData);
  * -c feeds the content in chunks of that size (default 4096).  CERT and
@@ -16,10 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
 
+#include "certstore.h"
 #include "envelope.h"
 #include "envelope_write.h"
 
@@ -128,13 +133,55 @@ static int decrypt(char **argv)
     return fclose(out) == 0 ? 0 : die(argv[3], "write failed");
 }
 
+static int der_of(const char *path, gnutls_datum_t *der)
+{
+    gnutls_datum_t pem;
+    int r;
+
+    if (load(path, &pem) < 0)
+        return -1;
+    r = gnutls_pem_base64_decode2("CERTIFICATE", &pem, der);
+    gnutls_free(pem.data);
+    return r < 0 ? -1 : 0;
+}
+
+static int harvest(char **argv)
+{
+    /* SEQUENCE { SEQUENCE { id-aes256-GCM }, SEQUENCE { id-aes256-CBC } } */
+    static const unsigned char caps[] = {
+        0x30, 0x1a, 0x30, 0x0b, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65,
+        0x03, 0x04, 0x01, 0x2e, 0x30, 0x0b, 0x06, 0x09, 0x60, 0x86, 0x48,
+        0x01, 0x65, 0x03, 0x04, 0x01, 0x2a };
+    gnutls_datum_t c, ch;
+    char err[256];
+    certstore_t *cs;
+
+    if (der_of(argv[2], &c) < 0 || der_of(argv[3], &ch) < 0)
+        return die(argv[2], "not a PEM certificate");
+    const unsigned char *cp[1] = { ch.data };
+    size_t cl[1] = { ch.size };
+    cs = certstore_open(argv[0], CERTSTORE_RDWR | CERTSTORE_CREATE, 0, err,
+                        sizeof(err));
+    if (cs == NULL)
+        return die(argv[0], err);
+    if (certstore_harvest(cs, argv[1], c.data, c.size, cp, cl, 1, caps,
+                          sizeof(caps), (int64_t)time(NULL), err,
+                          sizeof(err)) != CERTSTORE_OK)
+        return die(argv[1], err);
+    certstore_free(cs);
+    gnutls_free(c.data);
+    gnutls_free(ch.data);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    int gcm = 0, dec = 0, o;
+    int gcm = 0, dec = 0, harv = 0, o;
     size_t chunk = 4096;
 
-    while ((o = getopt(argc, argv, "gdc:")) != -1) {
+    while ((o = getopt(argc, argv, "gdHc:")) != -1) {
         switch (o) {
+        case 'H': harv = 1; break;
         case 'g': gcm = 1; break;
         case 'd': dec = 1; break;
         case 'c': chunk = strtoul(optarg, NULL, 10); break;
@@ -143,6 +190,8 @@ int main(int argc, char **argv)
     }
     argc -= optind;
     argv += optind;
+    if (harv)
+        return argc == 4 ? harvest(argv) : 2;
     if (chunk == 0 || (dec ? argc != 4 : argc < 3)) {
         fprintf(stderr, "usage: encrypt_tool [-g] [-c CHUNK] IN OUT CERT...\n"
                         "       encrypt_tool -d CERT KEY IN OUT\n");
