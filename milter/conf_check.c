@@ -292,6 +292,10 @@ void conf_check_files(const config_t *c, int mode_set, time_t now,
         say(fn, arg, "Mode", 0, 0, "Mode has d (decrypt) but no Keystore "
             "is given: nothing could be decrypted; add Keystore FILE or "
             "remove d");
+    if ((c->mode & CONFIG_MODE_ENCRYPT) && c->certificate_store == NULL)
+        say(fn, arg, "Mode", 0, 0, "Mode has e (encrypt) but no "
+            "CertificateStore is given: nothing could be encrypted; add "
+            "CertificateStore FILE or remove e");
     check_user_access(c, fn, arg);
     check_keystore_expiry(c, now, fn, arg);
     check_crl_dates(c, now, fn, arg);

@@ -127,6 +127,8 @@ conf nokeystore "Mode sv" "TrustAnchorFile $T/ca.pem"
 check nokeystore 1 "2: Mode has s \\(sign\\) but no Keystore is given"
 conf nokeystore_d "Mode vd" "TrustAnchorFile $T/ca.pem"
 check nokeystore_d 1 "2: Mode has d \\(decrypt\\) but no Keystore is given"
+conf nocertstore_e "Mode ve" "TrustAnchorFile $T/ca.pem"
+check nocertstore_e 1 "2: Mode has e \\(encrypt\\) but no CertificateStore is given"
 { echo "Socket unix:$T/m.sock"; echo "TrustAnchorFile $T/ca.pem"; } \
     >"$T/defaultmode.conf"
 check defaultmode 0 " warning: Mode \\(the default sv\\) has s"
