@@ -8,7 +8,9 @@
 #     (NSS 3.87 and gpgsm 2.2 cannot do ECDH: tests/encrypt_interop.sh)
 #   - unsigned (no keystore entry for From): the decrypted entity is the
 #     message's Content-* headers and body, byte for byte (CRLF);
-#   - a message over SpoolThreshold (spooled) decrypts the same;
+#   - a message over SpoolThreshold (spooled) decrypts the same, and a
+#     20 MB one signed and encrypted peaks within 4 MB of the RSS of a
+#     small one (memory O(SpoolThreshold), not O(message));
 #   - AES-256-GCM AuthEnvelopedData when every recipient's recorded
 #     SMIMECapabilities list it (a harvested entry), CBC when one does not;
 #   - every header that is not Content-* stays, in order; Content-Type is
@@ -37,6 +39,7 @@ need_tool gpgconf gpgconf
 need_tool cmsutil libnss3-tools
 need_tool certutil libnss3-tools
 need_tool pk12util libnss3-tools
+need_tool /usr/bin/time time
 
 sh "$top_srcdir/tests/pki/mkpki.sh" "$PKI" >/dev/null || {
 	echo "encrypt_golden: cannot make the test PKI" >&2; exit 1; }
@@ -184,6 +187,23 @@ check "over SpoolThreshold: decrypts to the whole body" sh -c "
         -inkey '$PKI/encrsa.key' -out '$W/d4.eml' &&
     awk 'p { print } /^\r\$/ { p = 1 }' '$W/d4.eml' | tr -d '\r' >'$W/d4.body' &&
     cmp '$W/d4.body' '$W/long'"
+
+# peak RSS (KB) of one -t run
+rss() {
+	/usr/bin/time -f %M -o "$W/rss" "$MILTER" -c "$W/c.conf" -t "$1" \
+	    -A alice@example.org -r encrsa@example.org >"$W/rss.out" 2>/dev/null &&
+	    tail -n 1 "$W/rss"
+}
+{ sed -n '1,/^$/p' "$W/m1.eml"
+  head -c 15000000 /dev/urandom | "$OPENSSL" base64; } >"$W/m20.eml"
+small=$(rss "$W/m1.eml") big=$(rss "$W/m20.eml")
+check "20 MB signed+encrypted: peak RSS $big KB, small $small KB" \
+    test "$big" -le $((small + 4096))
+check "20 MB: decrypts and verifies" sh -c "
+    '$OPENSSL' cms -decrypt -in '$W/rss.out' -recip '$PKI/encrsa.crt' \
+        -inkey '$PKI/encrsa.key' -out '$W/d20.eml' &&
+    '$OPENSSL' cms -verify -in '$W/d20.eml' -CAfile '$PKI/roots.pem' -out /dev/null"
+rm -f "$W/m20.eml" "$W/rss.out" "$W/d20.eml"
 
 # --- GCM: only when every recipient announced it (harvested caps) ---
 check "ecdh384 harvested with AES-256-GCM in its SMIMECapabilities" \
