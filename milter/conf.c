@@ -772,9 +772,9 @@ static void check_report(void *arg, const char *key, size_t i, int warning,
     ps->report(ps->arg, out);
 }
 
-/* Nothing uses the certificate store yet (encryption, harvesting): it
- * is opened read-only, to report a missing or unreadable one, and
- * closed. */
+/* At -n and at load the certificate store is opened read-only, to
+ * report a missing or unreadable one, and closed; the daemon opens it
+ * for good on first use (config_certstore). */
 static void check_certificate_store(struct pstate *ps)
 {
     char err[600];
