@@ -216,9 +216,13 @@ static int entry_expiry(void *arg, const char *address,
     struct expiry *x = arg;
     char soon[200];
 
+    const smime_signer_t *signer = e ? keystore_entry_signer(e) : NULL;
+
     if (e == NULL || err != NULL)
         return 0;        /* broken entries are the keystore's errors */
-    if (keystore_vet_expiry(smime_signer_cert(keystore_entry_signer(e), 0),
+    if (signer == NULL)
+        return 0;        /* decryption only: old keys are kept on purpose */
+    if (keystore_vet_expiry(smime_signer_cert(signer, 0),
                             x->now, soon, sizeof soon))
         say(x->fn, x->arg, "Keystore", 0, 1, "Keystore: %s: certificate %s",
             address, soon);
