@@ -499,7 +499,9 @@ outbound_finish(outbound_t *o, const struct actions *act, void *actarg,
                  smime_strerror(errno, eb, sizeof eb));
         return -1;
     }
-    if (smime_sign_finish(o->sign, &der, &derlen) < 0) {
+    int signed_ok = smime_sign_finish(o->sign, &der, &derlen) == 0;
+    log_token_state();          /* a token key: its state, once */
+    if (!signed_ok) {
         snprintf(why, whylen, "%s", smime_sign_error(o->sign));
         return -1;
     }

@@ -1,0 +1,666 @@
+/*
+ * token.c - PKCS#11 token keys (see token.h): one provider for the
+ * process, a registry of token keys, each a GnuTLS "external" private
+ * key whose callbacks reach the real PKCS#11 key, imported on first use
+ * and again after the token came back.
+ *
+ * Locks: `prov' (read: any operation on a token key; write: loading or
+ * reloading the module, which invalidates every PKCS#11 handle) and per
+ * key `mu' (its imported key and its own session).  `reg' guards the
+ * registry list and the reported state.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/crypto.h>
+#include <gnutls/pkcs11.h>
+#include <p11-kit/pkcs11.h>
+
+#include "errbuf.h"
+#include "token.h"
+
+struct tok_key {
+    pthread_mutex_t mu;
+    char *url;
+    gnutls_privkey_t outer;           /* what callers hold */
+    int pk;                           /* from the certificate */
+    unsigned bits;
+    gnutls_privkey_t inner;           /* the PKCS#11 key, NULL: not yet */
+    gnutls_pkcs11_obj_t obj;          /* our own session on the key: */
+    CK_FUNCTION_LIST *mod;            /* liveness check and C_DeriveKey */
+    CK_SESSION_HANDLE sess;
+    CK_OBJECT_HANDLE oh;
+    int has_sess;
+    unsigned gen;                     /* provider generation of inner */
+    struct tok_key *next;
+};
+
+static pthread_rwlock_t prov = PTHREAD_RWLOCK_INITIALIZER;
+static unsigned gen;                  /* changes under the write lock */
+static int initialised;
+static pid_t prov_pid;                /* after a fork: load again */
+static char *module;                  /* NULL: p11-kit's modules */
+static char *pin;                     /* NULL: none */
+static atomic_int pin_bad;            /* the PIN was refused: don't send */
+
+static pthread_mutex_t reg = PTHREAD_MUTEX_INITIALIZER;
+static struct tok_key *keys;
+static int state = 1, reported = 1;   /* 1 usable */
+static char why[256];
+
+/* ---- state ---- */
+
+static void
+state_set(int usable, const char *msg)
+{
+    pthread_mutex_lock(&reg);
+    state = usable;
+    if (!usable)
+        snprintf(why, sizeof(why), "%s", msg);
+    pthread_mutex_unlock(&reg);
+}
+
+int
+smime_token_event(int *usable, char *msg, size_t len)
+{
+    int changed;
+
+    pthread_mutex_lock(&reg);
+    changed = state != reported;
+    if (changed) {
+        reported = state;
+        *usable = state;
+        snprintf(msg, len, "%s", state ? "token usable again" : why);
+    }
+    pthread_mutex_unlock(&reg);
+    return changed;
+}
+
+/* ---- provider ---- */
+
+static int
+pin_cb(void *arg, int attempt, const char *url, const char *label,
+       unsigned flags, char *out, size_t max)
+{
+    (void)arg;
+    (void)url;
+    (void)label;
+    if (attempt > 0 || pin == NULL || (flags & GNUTLS_PIN_SO) ||
+        atomic_load(&pin_bad) || strlen(pin) >= max)
+        return -1;
+    memcpy(out, pin, strlen(pin) + 1);
+    return 0;
+}
+
+/* Close what a key holds (its mu held, or no other user). */
+static void
+key_drop(struct tok_key *k)
+{
+    if (k->has_sess)
+        k->mod->C_CloseSession(k->sess);
+    k->has_sess = 0;
+    if (k->obj)
+        gnutls_pkcs11_obj_deinit(k->obj);
+    k->obj = NULL;
+    if (k->inner)
+        gnutls_privkey_deinit(k->inner);
+    k->inner = NULL;
+}
+
+/* Under the write lock: drop every key's handles, unload, load again. */
+static int
+prov_reload_locked(char *err, size_t errlen)
+{
+    int r;
+
+    pthread_mutex_lock(&reg);
+    for (struct tok_key *k = keys; k; k = k->next)
+        key_drop(k);
+    pthread_mutex_unlock(&reg);
+    if (initialised)
+        gnutls_pkcs11_deinit();
+    initialised = 0;
+    gen++;
+    r = gnutls_pkcs11_init(module ? GNUTLS_PKCS11_FLAG_MANUAL
+                                  : GNUTLS_PKCS11_FLAG_AUTO, NULL);
+    if (r >= 0 && module && (r = gnutls_pkcs11_add_provider(module, NULL)) < 0)
+        gnutls_pkcs11_deinit();
+    if (r < 0) {
+        smime_seterr(err, errlen, "cannot load the PKCS#11 module %s: %s",
+                     module ? module : "(p11-kit)", gnutls_strerror(r));
+        return -1;
+    }
+    gnutls_pkcs11_set_pin_function(pin_cb, NULL);
+    initialised = 1;
+    prov_pid = getpid();
+    return 0;
+}
+
+int
+smime_token_setup(const char *mod, const char *newpin, char *err,
+                  size_t errlen)
+{
+    int r = 0;
+
+    pthread_rwlock_wrlock(&prov);
+    int same_mod = (mod == NULL && module == NULL) ||
+                   (mod && module && strcmp(mod, module) == 0);
+    int same_pin = (newpin == NULL && pin == NULL) ||
+                   (newpin && pin && strcmp(newpin, pin) == 0);
+    if (!same_pin) {
+        if (pin)
+            gnutls_memset(pin, 0, strlen(pin));
+        free(pin);
+        pin = newpin ? strdup(newpin) : NULL;
+        atomic_store(&pin_bad, 0);
+    }
+    if (!same_mod) {
+        free(module);
+        module = mod ? strdup(mod) : NULL;
+    }
+    if (!initialised || !same_mod || !same_pin)
+        r = prov_reload_locked(err, errlen);
+    pthread_rwlock_unlock(&prov);
+    return r;
+}
+
+void
+smime_token_shutdown(void)
+{
+    pthread_rwlock_wrlock(&prov);
+    pthread_mutex_lock(&reg);
+    for (struct tok_key *k = keys; k; k = k->next)
+        key_drop(k);
+    pthread_mutex_unlock(&reg);
+    if (initialised)
+        gnutls_pkcs11_deinit();
+    initialised = 0;
+    pthread_rwlock_unlock(&prov);
+}
+
+/* ---- one key ---- */
+
+/* Import the key (k->mu and prov read-locked).  0, or a GnuTLS error. */
+static int
+key_ready(struct tok_key *k)
+{
+    void *mod = NULL, *sess = NULL, *oh = NULL;
+    unsigned long slot;
+    int r;
+
+    if (k->inner && k->gen == gen)
+        return 0;
+    key_drop(k);
+    if (!initialised)
+        return GNUTLS_E_PKCS11_LOAD_ERROR;
+    if ((r = gnutls_privkey_init(&k->inner)) < 0)
+        return r;
+    r = gnutls_privkey_import_url(k->inner, k->url, 0);
+    if (r == GNUTLS_E_PKCS11_PIN_ERROR)
+        atomic_store(&pin_bad, 1);
+    if (r >= 0)
+        r = gnutls_pkcs11_obj_init(&k->obj);
+    if (r >= 0)
+        r = gnutls_pkcs11_obj_import_url(k->obj, k->url,
+                                         GNUTLS_PKCS11_OBJ_FLAG_LOGIN);
+    if (r >= 0)
+        r = gnutls_pkcs11_obj_get_ptr(k->obj, &mod, &sess, &oh, &slot,
+                                      GNUTLS_PKCS11_OBJ_FLAG_LOGIN);
+    if (r < 0) {
+        key_drop(k);
+        return r;
+    }
+    k->mod = mod;
+    k->sess = (CK_SESSION_HANDLE)(uintptr_t)sess;
+    k->oh = (CK_OBJECT_HANDLE)(uintptr_t)oh;
+    k->has_sess = 1;
+    k->gen = gen;
+    return 0;
+}
+
+/* The key is still there: the same question whatever the operation and
+ * its input, so its cost tells nothing about the input. */
+static int
+key_alive(struct tok_key *k)
+{
+    CK_KEY_TYPE kt;
+    CK_ATTRIBUTE a = { CKA_KEY_TYPE, &kt, sizeof(kt) };
+
+    return k->mod->C_GetAttributeValue(k->sess, k->oh, &a, 1) == CKR_OK;
+}
+
+/* An operation on the inner key: its result; *lost when it failed
+ * because of the token. */
+typedef int (*key_op)(struct tok_key *k, void *arg, int *lost);
+
+static int
+key_run(struct tok_key *k, key_op op, void *arg)
+{
+    char msg[200], e2[200];
+    int r = GNUTLS_E_PKCS11_ERROR;
+
+    pthread_rwlock_rdlock(&prov);
+    int load = (!initialised && gen == 0) ||
+               (initialised && prov_pid != getpid());
+    pthread_rwlock_unlock(&prov);
+    if (load) {                                 /* first use, or forked */
+        pthread_rwlock_wrlock(&prov);
+        if ((!initialised && gen == 0) ||
+            (initialised && prov_pid != getpid()))
+            prov_reload_locked(msg, sizeof(msg));
+        pthread_rwlock_unlock(&prov);
+    }
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int lost = 0;
+        pthread_rwlock_rdlock(&prov);
+        pthread_mutex_lock(&k->mu);
+        if ((r = key_ready(k)) < 0) {
+            lost = 1;
+            snprintf(msg, sizeof(msg), "%s: %s", k->url,
+                     r == GNUTLS_E_PKCS11_PIN_ERROR ||
+                     (r == GNUTLS_E_PKCS11_ERROR && atomic_load(&pin_bad)) ?
+                     "PIN refused (fix the PIN and reload)" :
+                     r == GNUTLS_E_PKCS11_LOAD_ERROR ?
+                     "the PKCS#11 module is not loaded" :
+                     gnutls_strerror(r));
+        } else if (!key_alive(k)) {
+            lost = 1;
+            r = GNUTLS_E_PKCS11_DEVICE_ERROR;
+            snprintf(msg, sizeof(msg), "%s: the key is gone (token removed "
+                     "or session lost)", k->url);
+        } else {
+            r = op(k, arg, &lost);
+            snprintf(msg, sizeof(msg), "%s: %s", k->url,
+                     lost ? gnutls_strerror(r) : "");
+        }
+        if (lost)
+            key_drop(k);
+        pthread_mutex_unlock(&k->mu);
+        pthread_rwlock_unlock(&prov);
+        if (!lost) {
+            state_set(1, NULL);
+            return r;
+        }
+        state_set(0, msg);
+        if (attempt > 0 || atomic_load(&pin_bad))
+            break;
+        /* the token may be back behind a module that lost it */
+        pthread_rwlock_wrlock(&prov);
+        int loaded = prov_reload_locked(e2, sizeof(e2)) == 0;
+        pthread_rwlock_unlock(&prov);
+        if (!loaded) {
+            snprintf(msg, sizeof(msg), "%.120s (%.70s)", e2, k->url);
+            state_set(0, msg);
+            break;
+        }
+    }
+    return r < 0 ? r : GNUTLS_E_PKCS11_ERROR;
+}
+
+static struct tok_key *
+key_find(gnutls_privkey_t outer)
+{
+    struct tok_key *k;
+
+    pthread_mutex_lock(&reg);
+    for (k = keys; k && k->outer != outer; k = k->next)
+        ;
+    pthread_mutex_unlock(&reg);
+    return k;
+}
+
+/* ---- GnuTLS external key callbacks ---- */
+
+struct sign_arg {
+    gnutls_sign_algorithm_t algo;
+    unsigned flags;
+    int hashed;
+    const gnutls_datum_t *in;
+    gnutls_datum_t *sig;
+};
+
+static int
+op_sign(struct tok_key *k, void *arg, int *lost)
+{
+    struct sign_arg *a = arg;
+    int r = a->hashed ?
+        gnutls_privkey_sign_hash2(k->inner, a->algo, a->flags, a->in, a->sig) :
+        gnutls_privkey_sign_data2(k->inner, a->algo, a->flags, a->in, a->sig);
+
+    *lost = r < 0;      /* the key was there a moment ago */
+    return r;
+}
+
+static int
+ext_sign_data(gnutls_privkey_t key, gnutls_sign_algorithm_t algo,
+              void *ud, unsigned flags, const gnutls_datum_t *data,
+              gnutls_datum_t *sig)
+{
+    struct sign_arg a = { algo, flags, 0, data, sig };
+    (void)key;
+    return key_run(ud, op_sign, &a);
+}
+
+static int
+ext_sign_hash(gnutls_privkey_t key, gnutls_sign_algorithm_t algo,
+              void *ud, unsigned flags, const gnutls_datum_t *hash,
+              gnutls_datum_t *sig)
+{
+    struct sign_arg a = { algo, flags, 1, hash, sig };
+    (void)key;
+    return key_run(ud, op_sign, &a);
+}
+
+static int
+ext_info(gnutls_privkey_t key, unsigned flags, void *ud)
+{
+    struct tok_key *k = ud;
+    (void)key;
+
+    if (flags & GNUTLS_PRIVKEY_INFO_PK_ALGO)
+        return k->pk;
+    if (flags & GNUTLS_PRIVKEY_INFO_PK_ALGO_BITS)
+        return (int)k->bits;
+    if (flags & GNUTLS_PRIVKEY_INFO_HAVE_SIGN_ALGO) {
+        gnutls_sign_algorithm_t s = GNUTLS_FLAGS_TO_SIGN_ALGO(flags);
+        gnutls_pk_algorithm_t p = gnutls_sign_get_pk_algorithm(s);
+        return p == (gnutls_pk_algorithm_t)k->pk ||
+               (k->pk == GNUTLS_PK_RSA && p == GNUTLS_PK_RSA_PSS);
+    }
+    return GNUTLS_E_UNIMPLEMENTED_FEATURE;
+}
+
+static void
+ext_deinit(gnutls_privkey_t key, void *ud)
+{
+    struct tok_key *k = ud, **pp;
+    (void)key;
+
+    pthread_rwlock_rdlock(&prov);
+    pthread_mutex_lock(&reg);
+    for (pp = &keys; *pp && *pp != k; pp = &(*pp)->next)
+        ;
+    if (*pp)
+        *pp = k->next;
+    pthread_mutex_unlock(&reg);
+    key_drop(k);
+    pthread_rwlock_unlock(&prov);
+    pthread_mutex_destroy(&k->mu);
+    free(k->url);
+    free(k);
+}
+
+/* ---- public ---- */
+
+int
+smime_token_url_ok(const char *url, char *err, size_t errlen)
+{
+    if (strncmp(url, "pkcs11:", 7) != 0) {
+        smime_seterr(err, errlen, "not a PKCS#11 URI (pkcs11:...)");
+        return 0;
+    }
+    if (strstr(url, "pin-value=") != NULL) {
+        smime_seterr(err, errlen, "the URI holds a PIN (pin-value): the "
+                     "keystore never stores one; use PKCS11PinFile or "
+                     "pin-source");
+        return 0;
+    }
+    if (strpbrk(url, " \t\r\n") != NULL || strlen(url) > 2048) {
+        smime_seterr(err, errlen, "bad PKCS#11 URI");
+        return 0;
+    }
+    return 1;
+}
+
+gnutls_privkey_t
+smime_token_key_new(const char *url, gnutls_x509_crt_t crt, char *err,
+                    size_t errlen)
+{
+    struct tok_key *k = calloc(1, sizeof(*k));
+    gnutls_privkey_t key = NULL;
+    int pk;
+
+    if (k == NULL || (k->url = strdup(url)) == NULL ||
+        pthread_mutex_init(&k->mu, NULL) != 0) {
+        if (k)
+            free(k->url);
+        free(k);
+        smime_seterr(err, errlen, "out of memory");
+        return NULL;
+    }
+    pk = gnutls_x509_crt_get_pk_algorithm(crt, &k->bits);
+    k->pk = pk == GNUTLS_PK_RSA_PSS ? GNUTLS_PK_RSA : pk;
+    if (k->pk != GNUTLS_PK_RSA && k->pk != GNUTLS_PK_ECDSA) {
+        smime_seterr(err, errlen, "token keys must be RSA or EC, not %s",
+                     gnutls_pk_get_name((gnutls_pk_algorithm_t)pk));
+        goto fail;
+    }
+    if (gnutls_privkey_init(&key) < 0 ||
+        gnutls_privkey_import_ext4(key, k, ext_sign_data, ext_sign_hash,
+                                   NULL, ext_deinit, ext_info,
+                                   GNUTLS_PRIVKEY_IMPORT_AUTO_RELEASE) < 0) {
+        smime_seterr(err, errlen, "out of memory");
+        gnutls_privkey_deinit(key);
+        goto fail;
+    }
+    k->outer = key;
+    pthread_mutex_lock(&reg);
+    k->next = keys;
+    keys = k;
+    pthread_mutex_unlock(&reg);
+    return key;
+fail:
+    pthread_mutex_destroy(&k->mu);
+    free(k->url);
+    free(k);
+    return NULL;
+}
+
+const char *
+smime_token_key_url(gnutls_privkey_t key)
+{
+    struct tok_key *k = key ? key_find(key) : NULL;
+
+    return k ? k->url : NULL;
+}
+
+struct probe_arg {
+    gnutls_pubkey_t pub;              /* the certificate's key */
+    int pk;
+};
+
+/* 0, -2 another type of key, -3 another key, or a GnuTLS error. */
+static int
+op_probe(struct tok_key *k, void *arg, int *lost)
+{
+    struct probe_arg *a = arg;
+    unsigned char rnd[32];
+    gnutls_datum_t d = { rnd, sizeof(rnd) }, sig = { NULL, 0 };
+    gnutls_sign_algorithm_t algo = a->pk == GNUTLS_PK_ECDSA ?
+        GNUTLS_SIGN_ECDSA_SHA256 : GNUTLS_SIGN_RSA_SHA256;
+    int r;
+
+    *lost = 0;
+    if (gnutls_privkey_get_pk_algorithm(k->inner, NULL) != k->pk)
+        return -2;
+    if ((r = gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd))) < 0 ||
+        (r = gnutls_privkey_sign_data2(k->inner, algo, 0, &d, &sig)) < 0)
+        return r;
+    r = gnutls_pubkey_verify_data2(a->pub, algo, 0, &d, &sig) < 0 ? -3 : 0;
+    gnutls_free(sig.data);
+    return r;
+}
+
+int
+smime_token_probe(gnutls_privkey_t key, gnutls_x509_crt_t crt, char *err,
+                  size_t errlen)
+{
+    struct tok_key *k = key_find(key);
+    struct probe_arg a = { NULL, 0 };
+    int r;
+
+    if (k == NULL) {
+        smime_seterr(err, errlen, "not a token key");
+        return -1;
+    }
+    a.pk = k->pk;
+    if (gnutls_pubkey_init(&a.pub) < 0 ||
+        gnutls_pubkey_import_x509(a.pub, crt, 0) < 0) {
+        gnutls_pubkey_deinit(a.pub);
+        smime_seterr(err, errlen, "cannot read the certificate's key");
+        return -1;
+    }
+    r = key_run(k, op_probe, &a);
+    gnutls_pubkey_deinit(a.pub);
+    if (r == -2 || r == -3)
+        smime_seterr(err, errlen, "the token key does not match the "
+                     "certificate (%s)", r == -2 ? "another key type" :
+                     "another key");
+    else if (r == GNUTLS_E_PKCS11_PIN_ERROR || atomic_load(&pin_bad))
+        smime_seterr(err, errlen, "PIN refused");
+    else if (r == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE ||
+             r == GNUTLS_E_PKCS11_REQUESTED_OBJECT_NOT_AVAILBLE)
+        smime_seterr(err, errlen, "no such key on the token (or the token "
+                     "is absent, or the PIN is needed)");
+    else if (r < 0)
+        smime_seterr(err, errlen, "cannot use the token key: %s",
+                     gnutls_strerror(r));
+    return r < 0 ? -1 : 0;
+}
+
+/* ---- decryption ---- */
+
+struct dec_arg {
+    const gnutls_datum_t *ct;
+    unsigned char *out;
+    size_t outlen;
+};
+
+static int
+op_decrypt(struct tok_key *k, void *arg, int *lost)
+{
+    struct dec_arg *a = arg;
+
+    /* a failure here is the content's (RFC 3218): never the token's */
+    *lost = 0;
+    return gnutls_privkey_decrypt_data2(k->inner, 0, a->ct, a->out,
+                                        a->outlen);
+}
+
+int
+smime_token_decrypt2(gnutls_privkey_t key, const gnutls_datum_t *ct,
+                     unsigned char *out, size_t outlen)
+{
+    struct tok_key *k = key_find(key);
+    struct dec_arg a = { ct, out, outlen };
+
+    if (k == NULL)
+        return SMIME_TOKEN_NOT_TOKEN;
+    return key_run(k, op_decrypt, &a);
+}
+
+struct ecdh_arg {
+    const uint8_t *point;
+    size_t pointlen;
+    uint8_t *z;
+    size_t flen;
+};
+
+static int
+op_ecdh(struct tok_key *k, void *arg, int *lost)
+{
+    struct ecdh_arg *a = arg;
+    CK_ECDH1_DERIVE_PARAMS p = { CKD_NULL, 0, NULL, a->pointlen,
+                                 (unsigned char *)a->point };
+    CK_MECHANISM m = { CKM_ECDH1_DERIVE, &p, sizeof(p) };
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_KEY_TYPE kt = CKK_GENERIC_SECRET;
+    CK_BBOOL no = CK_FALSE, yes = CK_TRUE;
+    CK_ULONG len = a->flen;
+    CK_ATTRIBUTE t[] = {
+        { CKA_CLASS, &cls, sizeof(cls) },
+        { CKA_KEY_TYPE, &kt, sizeof(kt) },
+        { CKA_TOKEN, &no, sizeof(no) },
+        { CKA_SENSITIVE, &no, sizeof(no) },
+        { CKA_EXTRACTABLE, &yes, sizeof(yes) },
+        { CKA_VALUE_LEN, &len, sizeof(len) },
+    };
+    CK_ATTRIBUTE v = { CKA_VALUE, a->z, a->flen };
+    CK_OBJECT_HANDLE dk;
+    CK_RV rv;
+
+    *lost = 0;          /* a refused point is the message's problem */
+    rv = k->mod->C_DeriveKey(k->sess, &m, k->oh, t, 6, &dk);
+    if (rv != CKR_OK)
+        return rv == CKR_KEY_FUNCTION_NOT_PERMITTED ? -2 : -1;
+    rv = k->mod->C_GetAttributeValue(k->sess, dk, &v, 1);
+    k->mod->C_DestroyObject(k->sess, dk);
+    return rv == CKR_OK && v.ulValueLen == a->flen ? 0 : -1;
+}
+
+int
+smime_token_ecdh(gnutls_privkey_t key, const uint8_t *point,
+                 size_t pointlen, uint8_t *z, size_t flen)
+{
+    struct tok_key *k = key_find(key);
+    struct ecdh_arg a = { point, pointlen, z, flen };
+
+    if (k == NULL)
+        return SMIME_TOKEN_NOT_TOKEN;
+    int r = key_run(k, op_ecdh, &a);
+    return r == 0 ? 0 : r == -2 ? -2 : -1;
+}
+
+/* ---- the PIN file ---- */
+
+int
+smime_token_read_pin(const char *path, char *pin_out, size_t len, char *err,
+                     size_t errlen)
+{
+    char eb[128];
+    struct stat st;
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        smime_seterr(err, errlen, "cannot open %s: %s", path,
+                     smime_strerror(errno, eb, sizeof(eb)));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode) || (st.st_uid != geteuid() && geteuid() != 0) ||
+        (st.st_mode & 077)) {
+        smime_seterr(err, errlen, "%s must be a regular file owned by uid "
+                     "%lu with no group or other permissions (mode %04o): "
+                     "chmod 600 %s", path, (unsigned long)geteuid(),
+                     (unsigned)(st.st_mode & 07777), path);
+        close(fd);
+        return -1;
+    }
+    n = read(fd, pin_out, len - 1);
+    close(fd);
+    if (n < 0) {
+        smime_seterr(err, errlen, "cannot read %s: %s", path,
+                     smime_strerror(errno, eb, sizeof(eb)));
+        return -1;
+    }
+    while (n > 0 && (pin_out[n - 1] == '\n' || pin_out[n - 1] == '\r'))
+        n--;
+    pin_out[n] = '\0';
+    if (n == 0 || memchr(pin_out, '\n', (size_t)n)) {
+        gnutls_memset(pin_out, 0, len);
+        smime_seterr(err, errlen, "%s must hold the PIN on one line", path);
+        return -1;
+    }
+    return 0;
+}
