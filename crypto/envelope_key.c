@@ -18,6 +18,10 @@
  * X9.63 KDF over the ECC-CMS-SharedInfo (RFC 5753 §7.2) is a loop over
  * gnutls_hash, and Nettle's RFC 3394 AES key unwrap recovers the CEK.
  * Every secret is wiped before its memory is released.
+ *
+ * Keys on a PKCS#11 token (token.h) never leave it: RSA is
+ * gnutls_privkey_decrypt_data2 on the token (same RFC 3218 selection),
+ * ECDH is C_DeriveKey (CKM_ECDH1_DERIVE) there, giving the same Z.
  */
 #include "config.h"
 
@@ -32,6 +36,7 @@
 
 #include "derw.h"
 #include "envelope_priv.h"
+#include "token.h"
 
 /* all ones if r == 0, else 0, without a branch (RFC 3218 selection). */
 static unsigned char zero_mask(int r)
@@ -63,7 +68,9 @@ smime_decrypt_status_t env_unwrap_rsa(const env_ri_t *ri,
         return SMIME_DECRYPT_KEY;
     }
     memset(tmp, 0, sizeof(tmp));
-    r = gnutls_privkey_decrypt_data2(key, 0, &ct, tmp, ceklen);
+    r = smime_token_decrypt2(key, &ct, tmp, ceklen);  /* a token key? */
+    if (r == SMIME_TOKEN_NOT_TOKEN)
+        r = gnutls_privkey_decrypt_data2(key, 0, &ct, tmp, ceklen);
     m = zero_mask(r);
     for (size_t i = 0; i < ceklen; i++)
         cek[i] = (unsigned char)((tmp[i] & m) | (cek[i] & ~m));
@@ -92,6 +99,34 @@ static void mpz_wipe(mpz_t x)
     mpz_clear(x);
 }
 
+/* ecdh_shared() for a key on a token: C_DeriveKey there (token.h).
+ * SMIME_TOKEN_NOT_TOKEN for other keys, else 0 with *st set. */
+static int token_shared(const env_ri_t *ri, gnutls_privkey_t key, uint8_t *z,
+                        size_t *zlen, const char **why,
+                        smime_decrypt_status_t *st)
+{
+    size_t flen = ri->opub_len > 1 ? (ri->opub_len - 1) / 2 : 0;
+
+    if (smime_token_key_url(key) == NULL)
+        return SMIME_TOKEN_NOT_TOKEN;
+    if (ri->opub_len != 1 + 2 * flen || ri->opub[0] != 0x04 ||
+        (flen != 32 && flen != 48 && flen != 66)) {
+        *why = "unsupported originator key";
+        *st = SMIME_DECRYPT_UNSUPPORTED;
+        return 0;
+    }
+    int r = smime_token_ecdh(key, ri->opub, ri->opub_len, z, flen);
+    if (r == 0) {
+        *zlen = flen;
+        *st = SMIME_DECRYPT_OK;
+    } else {
+        *why = r == -2 ? "the token key may not derive (CKA_DERIVE)"
+                       : "ECDH on the token failed";
+        *st = SMIME_DECRYPT_KEY;
+    }
+    return 0;
+}
+
 /* Z, the x coordinate of key * originator point (flen bytes): OK, or
  * KEY (our key cannot be used) or MALFORMED (the originator's point), with
  * *why set. */
@@ -107,6 +142,9 @@ static smime_decrypt_status_t ecdh_shared(const env_ri_t *ri, gnutls_privkey_t k
     size_t flen = 0;
     smime_decrypt_status_t st = SMIME_DECRYPT_KEY;
 
+    int t = token_shared(ri, key, z, zlen, why, &st);
+    if (t != SMIME_TOKEN_NOT_TOKEN)
+        return st;
     if (gnutls_privkey_export_ecc_raw2(key, &curve, &x, &y, &k, 0) < 0) {
         *why = "EC private key not exportable";
         return SMIME_DECRYPT_KEY;

@@ -11,6 +11,8 @@
 #              PIN and a PIN file others may read are refused
 #   sign       token keys sign what openssl, gpgsm and NSS verify (RSA,
 #              ECDSA P-256); smime-milter -t signs with a token key
+#   decrypt    CMS made by openssl to the RSA and EC token keys decrypts
+#              (key transport; ECDH by C_DeriveKey on the token)
 #   failures   wrong PIN and missing token at start, and the module
 #              missing: tempfail (OnError) and one event=token line; the
 #              token removed while running: the signature fails, one
@@ -229,6 +231,29 @@ if grep -q 'result=signed' "$W/m-ecdsa.log" &&
 else
 	notok "smime-milter -t signs with an ECDSA token key, openssl verifies"
 	show "$W/m-ecdsa.log"
+fi
+
+# --- decryption: CMS made by openssl to the token keys ---
+for f in ossl-rsa-aes256 ossl-rsa-aes128-indef ossl-rsa-gcm256 \
+    ossl-rsa-aes256-keyid ossl-ec256-aes256 ossl-ec256-aes256-sha256 \
+    ossl-ec256-aes128-keyid ossl-ec256-gcm256; do
+	case $f in *-ec256-*) u=ecdh256 ;; *) u=encrsa ;; esac
+	rm -f "$W/$f.out"
+	if "$TT" decrypt "$W/ks.cdb" $u@example.org "$ENC/$f.der" \
+	       "$W/$f.out" >"$W/dec.log" 2>&1 &&
+	   cmp -s "$W/$f.out" "$ENC/plain.txt"; then
+		ok "$u's token key decrypts $f"
+	else
+		notok "$u's token key decrypts $f"; show "$W/dec.log"
+	fi
+done
+# the wrong key: RSA hides it (RFC 3218), the content does not decrypt
+cp "$ENC/ossl-rsa-aes256.der" "$W/to-encrsa.der"
+if "$TT" decrypt "$W/ks.cdb" alice@example.org "$W/to-encrsa.der" \
+       "$W/wrong.out" >"$W/dec.log" 2>&1; then
+	notok "alice's token key does not decrypt mail to encrsa"
+else
+	ok "alice's token key does not decrypt mail to encrsa"
 fi
 
 # --- failures at start ---
