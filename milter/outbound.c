@@ -503,6 +503,7 @@ outbound_finish(outbound_t *o, const struct actions *act, void *actarg,
     log_token_state();          /* a token key: its state, once */
     if (!signed_ok) {
         snprintf(why, whylen, "%s", smime_sign_error(o->sign));
+        errno = 0;              /* why says it all; errno is the library's */
         return -1;
     }
     if ((b64 = b64_encode_lines(der, derlen, &b64len)) == NULL ||
