@@ -167,24 +167,12 @@ smime_token_setup(const char *mod, const char *newpin, char *err,
         free(module);
         module = mod ? strdup(mod) : NULL;
     }
-    if (!initialised || !same_mod || !same_pin)
+    /* loaded: again if anything changed; not yet: now if a module is
+     * named (a missing one is reported at start), else at first use */
+    if (initialised ? !same_mod || !same_pin : mod != NULL)
         r = prov_reload_locked(err, errlen);
     pthread_rwlock_unlock(&prov);
     return r;
-}
-
-void
-smime_token_shutdown(void)
-{
-    pthread_rwlock_wrlock(&prov);
-    pthread_mutex_lock(&reg);
-    for (struct tok_key *k = keys; k; k = k->next)
-        key_drop(k);
-    pthread_mutex_unlock(&reg);
-    if (initialised)
-        gnutls_pkcs11_deinit();
-    initialised = 0;
-    pthread_rwlock_unlock(&prov);
 }
 
 /* ---- one key ---- */

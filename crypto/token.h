@@ -33,9 +33,11 @@
 
 /* The PKCS#11 module (a shared library path; NULL: the modules p11-kit
  * is configured with) and the user PIN (NULL: none; a URI's pin-source
- * still works).  May be called again (a configuration reload): another
- * module or PIN reinitialises the provider.  0, or -1 with a message
- * (the module cannot be loaded; token keys then fail until it can). */
+ * still works).  A named module is loaded now; p11-kit's modules when a
+ * token key is first used.  May be called again (a configuration
+ * reload): another module or PIN reinitialises a loaded provider.  0, or
+ * -1 with a message (the module cannot be loaded; token keys then fail
+ * until it can, each use trying again). */
 int smime_token_setup(const char *module, const char *pin, char *err,
                       size_t errlen);
 /* The PIN from a file: one line (a final newline is not part of it),
@@ -44,8 +46,6 @@ int smime_token_setup(const char *module, const char *pin, char *err,
  * message.  The caller wipes pin (gnutls_memset). */
 int smime_token_read_pin(const char *path, char *pin, size_t len, char *err,
                          size_t errlen);
-/* Forget the provider (the end of the program; tests). */
-void smime_token_shutdown(void);
 
 /* 1 if url looks like a PKCS#11 URI naming a private key we may store:
  * "pkcs11:" with no pin-value (a PIN is never stored). */

@@ -797,8 +797,7 @@ static int build_derived(struct pstate *ps)
                 "TrustSystemStore is no: nothing could pass");
     if (c->certificate_store)
         check_certificate_store(ps);
-    if (c->pkcs11_module || c->pkcs11_pin_file)
-        setup_token(ps);
+    setup_token(ps);            /* also when a reload dropped the keys */
     if ((c->mode & CONFIG_MODE_SIGN) && !(ps->flags & CONFIG_NO_KEYSTORE)) {
         err[0] = '\0';
         if (outbound_init(c, &c->outbound, err, sizeof err) != 0)
