@@ -10,14 +10,16 @@
 #              not found, another certificate's key, a pin-value, a wrong
 #              PIN and a PIN file others may read are refused
 #   sign       token keys sign what openssl, gpgsm and NSS verify (RSA,
-#              ECDSA P-256); smime-milter -t signs with a token key
+#              ECDSA P-256), from 4 threads sharing a key too;
+#              smime-milter -t signs with a token key
 #   decrypt    CMS made by openssl to the RSA and EC token keys decrypts
 #              (key transport; ECDH by C_DeriveKey on the token)
 #   failures   wrong PIN and missing token at start, and the module
 #              missing: tempfail (OnError) and one event=token line; the
 #              token removed while running: the signature fails, one
 #              state line; back: signs again without a restart, one line;
-#              a wrong PIN is not sent again until another one is given
+#              a reload with a wrong PIN while running: the same; a wrong
+#              PIN at start works once another one is given
 # Every tool is required (tests/need.sh).  Prints "N passed, N failed".
 set -u
 
@@ -206,6 +208,18 @@ for u in alice ecdsa; do
 	done
 done
 
+# one token key, one session: 4 threads sign with it at once
+for u in alice ecdsa; do
+	"$TT" threads "$W/ks.cdb" $u@example.org "$W/content" 4 25 \
+	    >"$W/threads.out" 2>&1
+	if [ "$(cat "$W/threads.out")" = "ok 100" ]; then
+		ok "4 threads share $u's token key: 100 signatures"
+	else
+		notok "4 threads share $u's token key: 100 signatures"
+		show "$W/threads.out"
+	fi
+done
+
 msg() {	# msg FILE FROM
 	printf 'From: Sender <%s>\nTo: Bob <bob@example.org>\nSubject: token test\nDate: Mon, 01 Jan 2024 10:00:00 +0000\nMessage-ID: <token@example.org>\nMIME-Version: 1.0\nContent-Type: text/plain\n\nHello Bob,\n\nsigned with a key on a token.\n' "$2" >"$1"
 }
@@ -320,6 +334,11 @@ ask sign
 mv "$W/tokens.away" "$W/tokens"
 ask sign
 ask sign
+ask "pin $W/badpin"		# a reload with a wrong PIN while running
+ask sign
+ask sign
+ask "pin $W/pin"		# and with the right one again
+ask sign
 exec 7>&-
 wait $SERVE
 SERVE=
@@ -331,13 +350,21 @@ fail
 event usable
 ok
 ok
+ok
+event unusable
+fail
+fail
+ok
+event usable
+ok
 EOT
 sed 's/^\(ok\|fail\|event usable\|event unusable\).*/\1/' "$W/serve.out" \
     >"$W/serve.got"
-if cmp -s "$W/serve.want" "$W/serve.got"; then
-	ok "token removed while running: fails, one line each way, recovers"
+if cmp -s "$W/serve.want" "$W/serve.got" &&
+   grep -q '^event unusable .*PIN refused' "$W/serve.out"; then
+	ok "while running: token removed, then a wrong PIN: fails, one line each way, recovers"
 else
-	notok "token removed while running: fails, one line each way, recovers"
+	notok "while running: token removed, then a wrong PIN: fails, one line each way, recovers"
 	show "$W/serve.out"
 fi
 printf 'sign\nsign\npin %s\nsign\n' "$W/pin" |

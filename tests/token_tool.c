@@ -14,6 +14,9 @@
  *	(smime_token_setup, a reload) -> "ok"; before an answer, a line
  *	"event usable" or "event unusable REASON" for each token state
  *	change (what the daemon logs)
+ *   token_tool threads KEYSTORE ADDRESS CONTENT N COUNT
+ *	N threads sign COUNT times each with the one credential (one token
+ *	key shared by all): "ok N*COUNT" when every signature was made
  *   token_tool allow-derive URI
  *	set CKA_DERIVE on a private key (SoftHSM imports EC keys without
  *	it; a real HSM is set up so by its own tools)
@@ -24,6 +27,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -272,6 +276,62 @@ cmd_serve(const keystore_entry_t *e, const char *content)
     return 0;
 }
 
+struct thr {
+    const smime_signer_t *signer;
+    const unsigned char *msg;
+    size_t mlen;
+    int count, ok;
+    gnutls_pubkey_t pub;
+};
+
+/* Sign count times; count the signatures that verify. */
+static void *
+thr_main(void *arg)
+{
+    struct thr *t = arg;
+
+    for (int i = 0; i < t->count; i++) {
+        unsigned char *der;
+        size_t dlen;
+        char why[256];
+        if (sign(t->signer, t->msg, t->mlen, &der, &dlen, why,
+                 sizeof(why)) == 0) {
+            t->ok++;
+            free(der);
+        }
+    }
+    return NULL;
+}
+
+/* N threads sign with the same credential at once: prints "ok TOTAL"
+ * when every signature was made. */
+static int
+cmd_threads(const keystore_entry_t *e, const char *content, int n, int count)
+{
+    size_t mlen = 0;
+    unsigned char *msg = slurp(content, &mlen);
+    const smime_signer_t *signer = keystore_entry_signer(e);
+    pthread_t tid[16];
+    struct thr t[16];
+    int total = 0;
+
+    if (msg == NULL || signer == NULL || n < 1 || n > 16)
+        return 1;
+    for (int i = 0; i < n; i++) {
+        t[i] = (struct thr){ signer, msg, mlen, count, 0, NULL };
+        if (pthread_create(&tid[i], NULL, thr_main, &t[i]) != 0)
+            return 1;
+    }
+    for (int i = 0; i < n; i++) {
+        pthread_join(tid[i], NULL);
+        total += t[i].ok;
+    }
+    events();
+    printf("%s %d\n", total == n * count ? "ok" : "fail", total);
+    free(msg);
+    return total == n * count ? 0 : 1;
+}
+
 static int
 cmd_allow_derive(const char *url)
 {
@@ -325,6 +385,8 @@ main(int argc, char **argv)
         r = cmd_decrypt(e, argv[4], argv[5]);
     else if (strcmp(argv[1], "serve") == 0 && argc == 5)
         r = cmd_serve(e, argv[4]);
+    else if (strcmp(argv[1], "threads") == 0 && argc == 7)
+        r = cmd_threads(e, argv[4], atoi(argv[5]), atoi(argv[6]));
     else
         goto usage;
     keystore_entry_free(e);
@@ -336,6 +398,7 @@ usage_or_fail:
 usage:
     fprintf(stderr, "usage: token_tool sign|decrypt KEYSTORE ADDRESS IN OUT\n"
             "       token_tool serve KEYSTORE ADDRESS CONTENT\n"
+            "       token_tool threads KEYSTORE ADDRESS CONTENT N COUNT\n"
             "       token_tool allow-derive URI\n");
     return 2;
 }
