@@ -24,6 +24,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/pkcs11.h>
 #include <p11-kit/pkcs11.h>
+#include <p11-kit/uri.h>
 
 #include "errbuf.h"
 #include "token.h"
@@ -230,23 +231,32 @@ key_alive(struct tok_key *k)
  * because of the token. */
 typedef int (*key_op)(struct tok_key *k, void *arg, int *lost);
 
-static int
-key_run(struct tok_key *k, key_op op, void *arg)
+/* Load the provider at its first use, and again in a forked child. */
+static void
+prov_ensure(void)
 {
-    char msg[200], e2[200];
-    int r = GNUTLS_E_PKCS11_ERROR;
+    char msg[200];
 
     pthread_rwlock_rdlock(&prov);
     int load = (!initialised && gen == 0) ||
                (initialised && prov_pid != getpid());
     pthread_rwlock_unlock(&prov);
-    if (load) {                                 /* first use, or forked */
+    if (load) {
         pthread_rwlock_wrlock(&prov);
         if ((!initialised && gen == 0) ||
             (initialised && prov_pid != getpid()))
             prov_reload_locked(msg, sizeof(msg));
         pthread_rwlock_unlock(&prov);
     }
+}
+
+static int
+key_run(struct tok_key *k, key_op op, void *arg)
+{
+    char msg[200], e2[200];
+    int r = GNUTLS_E_PKCS11_ERROR;
+
+    prov_ensure();
     for (int attempt = 0; attempt < 2; attempt++) {
         int lost = 0;
         pthread_rwlock_rdlock(&prov);
@@ -651,4 +661,81 @@ smime_token_read_pin(const char *path, char *pin_out, size_t len, char *err,
         return -1;
     }
     return 0;
+}
+
+/* ---- certificates on the token ---- */
+
+/* url as a URI of class cls (for_what: P11_KIT_URI_FOR_*); NULL if it
+ * cannot be parsed.  free() it. */
+static char *
+url_as(const char *url, CK_OBJECT_CLASS cls, P11KitUriType for_what)
+{
+    P11KitUri *u = p11_kit_uri_new();
+    CK_ATTRIBUTE a = { CKA_CLASS, &cls, sizeof(cls) };
+    char *out = NULL;
+
+    if (u && p11_kit_uri_parse(url, P11_KIT_URI_FOR_ANY, u) == P11_KIT_URI_OK &&
+        p11_kit_uri_set_attribute(u, &a) == P11_KIT_URI_OK &&
+        p11_kit_uri_format(u, for_what, &out) != P11_KIT_URI_OK)
+        out = NULL;
+    p11_kit_uri_free(u);
+    return out;
+}
+
+static int
+export_der(gnutls_x509_crt_t crt, gnutls_datum_t *der)
+{
+    return gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, der);
+}
+
+int
+smime_token_certs(const char *url, gnutls_datum_t *der, size_t max,
+                  char *err, size_t errlen)
+{
+    char *curl = url_as(url, CKO_CERTIFICATE, P11_KIT_URI_FOR_OBJECT_ON_TOKEN);
+    char *turl = url_as(url, CKO_CERTIFICATE, P11_KIT_URI_FOR_TOKEN);
+    gnutls_x509_crt_t crt = NULL;
+    size_t n = 0;
+    int r;
+
+    if (curl == NULL || turl == NULL || max == 0) {
+        smime_seterr(err, errlen, "bad PKCS#11 URI");
+        goto out;
+    }
+    prov_ensure();
+    pthread_rwlock_rdlock(&prov);
+    if ((r = gnutls_x509_crt_init(&crt)) >= 0)
+        r = gnutls_x509_crt_import_url(crt, curl,
+                                       GNUTLS_PKCS11_OBJ_FLAG_LOGIN);
+    if (r >= 0)
+        r = export_der(crt, &der[0]);
+    if (r < 0) {
+        smime_seterr(err, errlen, "no certificate for the key on the token "
+                     "(%s): %s", curl, gnutls_strerror(r));
+    } else {
+        n = 1;
+        /* the issuers the token holds, up to a self-signed one */
+        while (n < max && gnutls_x509_crt_check_issuer(crt, crt) != 1) {
+            gnutls_datum_t iss = { NULL, 0 };
+            if (gnutls_pkcs11_get_raw_issuer(turl, crt, &iss,
+                                             GNUTLS_X509_FMT_DER,
+                                             GNUTLS_PKCS11_OBJ_FLAG_LOGIN |
+                                             GNUTLS_PKCS11_OBJ_FLAG_RETRIEVE_ANY) < 0)
+                break;
+            gnutls_x509_crt_deinit(crt);
+            crt = NULL;
+            if (gnutls_x509_crt_init(&crt) < 0 ||
+                gnutls_x509_crt_import(crt, &iss, GNUTLS_X509_FMT_DER) < 0) {
+                gnutls_free(iss.data);
+                break;
+            }
+            der[n++] = iss;
+        }
+    }
+    pthread_rwlock_unlock(&prov);
+    gnutls_x509_crt_deinit(crt);
+out:
+    free(curl);
+    free(turl);
+    return n ? (int)n : -1;
 }

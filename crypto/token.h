@@ -65,6 +65,12 @@ const char *smime_token_key_url(gnutls_privkey_t key);
 int smime_token_probe(gnutls_privkey_t key, gnutls_x509_crt_t crt,
                       char *err, size_t errlen);
 
+/* The certificate on the token with the key at url (the same URI for
+ * class certificate), then its issuers found on the token, as DER into
+ * der[0..max) (gnutls_free each).  Count, or -1 with a message. */
+int smime_token_certs(const char *url, gnutls_datum_t *der, size_t max,
+                      char *err, size_t errlen);
+
 /* For envelope_key.c.  SMIME_TOKEN_NOT_TOKEN: key is not a token key
  * (do it the usual way).  Otherwise the result of
  * gnutls_privkey_decrypt_data2 on the token (0 or a GnuTLS error). */

@@ -306,7 +306,8 @@ read_certs(const char *path, gnutls_datum_t *der, size_t max, char *err,
 
 /*
  * A credential whose key is on a token: URI, certificates from a file
- * (the key's first).  The key must be found, usable with the PIN, and
+ * (the key's first), or from the token when the file is the word
+ * "token".  The key must be found, usable with the PIN, and
  * the certificate's (a test signature).  Problem count, at most 1.
  */
 static int
@@ -315,10 +316,12 @@ load_token_entry(const char *source, struct source_entry *e, const char *url,
 {
     gnutls_datum_t der[16];
     char err[512];
-    char *path = resolve(source, certfile);
-    int n = path ? read_certs(path, der, 16, err, sizeof(err)) : -1;
+    int from_token = strcmp(certfile, "token") == 0;
+    char *path = from_token ? NULL : resolve(source, certfile);
+    int n = from_token ? smime_token_certs(url, der, 16, err, sizeof(err))
+          : path ? read_certs(path, der, 16, err, sizeof(err)) : -1;
 
-    if (path == NULL)
+    if (!from_token && path == NULL)
         snprintf(err, sizeof(err), "out of memory");
     free(path);
     if (n < 0) {

@@ -6,7 +6,8 @@
 #              ecdsa (P-256, sign), encrsa (RSA, decrypt) and ecdh256
 #              (P-256, decrypt: CKA_DERIVE set) keys
 #   build      smime-keystore build -c with PKCS11Module/PKCS11PinFile:
-#              URIs stored, never the PIN; list shows key=token; a key
+#              URIs stored, never the PIN; list shows key=token; the
+#              certificate and intermediate taken from the token; a key
 #              not found, another certificate's key, a pin-value, a wrong
 #              PIN and a PIN file others may read are refused
 #   sign       token keys sign what openssl, gpgsm and NSS verify (RSA,
@@ -35,6 +36,7 @@ W=$top_builddir/tests/work/token
 . "$top_srcdir/tests/need.sh"
 need_tool "$OPENSSL" openssl
 need_tool softhsm2-util softhsm2
+need_tool p11tool gnutls-bin
 need_tool gpgsm gpgsm
 need_tool gpgconf gpgconf
 need_tool cmsutil libnss3-tools
@@ -121,6 +123,11 @@ encrsa@example.org  $URI;object=encrsa  ../pki/encrsa.chain.pem
 ecdh256@example.org $URI;object=ecdh256 ../pki/ecdh256.chain.pem
 EOT
 
+# the signed entity: canonical CRLF MIME, as the milter signs it
+printf 'Content-Type: text/plain; charset=us-ascii\r\n\r\nHello Bob,\r\n\r\nsigned on a token.\r\n' >"$W/content"
+cp "$W/content" "$W/altered"
+printf 'P.S. added later\r\n' >>"$W/altered"
+
 # --- build and list ---
 check "build a keystore of token keys" "$KS" build -c "$W/m.conf" \
     "$W/src.txt" "$W/ks.cdb"
@@ -165,6 +172,36 @@ refuse_build "a wrong PIN" "$W/badpin.conf" "PIN refused" \
 refuse_build "a token line without a certificate file" "$W/m.conf" \
     "expected ADDRESS pkcs11:URI CERTIFICATE-FILE" \
     "alice@example.org $URI;object=alice"
+# the certificate from the token: alice's and the intermediate there
+P11W="p11tool --provider $MODULE --login --write --no-mark-private"
+if GNUTLS_PIN=$PIN $P11W --label alice --id 01 \
+       --load-certificate "$PKI/alice.crt" "pkcs11:token=smime-test" \
+       >"$W/p11.log" 2>&1 &&
+   GNUTLS_PIN=$PIN $P11W --label inter --mark-ca \
+       --load-certificate "$PKI/inter.crt" "pkcs11:token=smime-test" \
+       >>"$W/p11.log" 2>&1; then
+	ok "certificates written to the token"
+else
+	notok "certificates written to the token"; show "$W/p11.log"
+fi
+echo "alice@example.org $URI;object=alice token" >"$W/tsrc.txt"
+check "build with the certificate from the token" "$KS" build \
+    -c "$W/m.conf" "$W/tsrc.txt" "$W/tks.cdb"
+if SMIME_PKCS11_PIN_FILE="$W/pin" "$TT" sign "$W/tks.cdb" \
+       alice@example.org "$W/content" "$W/tks.der" >"$W/tks.log" 2>&1 &&
+   "$OPENSSL" cms -verify -binary -inform DER -in "$W/tks.der" \
+       -content "$W/content" -CAfile "$PKI/roots.pem" -out /dev/null \
+       >>"$W/tks.log" 2>&1 &&
+   [ "$("$OPENSSL" cms -cmsout -print -inform DER -in "$W/tks.der" |
+       grep -c 'subject: .*CN=Test \(User alice\|Intermediate CA\)')" = 2 ]; then
+	ok "the chain from the token: alice and the intermediate, openssl verifies"
+else
+	notok "the chain from the token: alice and the intermediate, openssl verifies"
+	show "$W/tks.log"
+fi
+refuse_build "token for a key without a certificate there" "$W/m.conf" \
+    "no certificate for the key on the token" \
+    "ecdsa@example.org $URI;object=ecdsa token"
 chmod 644 "$W/badpin"
 if "$MILTER" -n -c "$W/badpin.conf" >"$W/n.out" 2>&1; then
 	notok "a PIN file others may read is refused"
@@ -176,9 +213,6 @@ fi
 chmod 600 "$W/badpin"
 
 # --- signing: judged by openssl, gpgsm and NSS ---
-printf 'Content-Type: text/plain; charset=us-ascii\r\n\r\nHello Bob,\r\n\r\nsigned on a token.\r\n' >"$W/content"
-cp "$W/content" "$W/altered"
-printf 'P.S. added later\r\n' >>"$W/altered"
 echo disable-crl-checks >"$GNUPGHOME/gpgsm.conf"
 gpgsm --batch --import "$PKI/root.crt" >/dev/null 2>&1
 fpr=$(gpgsm --with-colons --list-keys 2>/dev/null |
