@@ -162,8 +162,8 @@ smime_token_setup(const char *mod, const char *newpin, char *err,
             gnutls_memset(pin, 0, strlen(pin));
         free(pin);
         pin = newpin ? strdup(newpin) : NULL;
-        atomic_store(&pin_bad, 0);
     }
+    atomic_store(&pin_bad, 0);      /* a reload: the operator fixed it */
     if (!same_mod) {
         free(module);
         module = mod ? strdup(mod) : NULL;
@@ -191,6 +191,8 @@ key_ready(struct tok_key *k)
     key_drop(k);
     if (!initialised)
         return GNUTLS_E_PKCS11_LOAD_ERROR;
+    if (atomic_load(&pin_bad))      /* not even a URI's pin-source again */
+        return GNUTLS_E_PKCS11_PIN_ERROR;
     if ((r = gnutls_privkey_init(&k->inner)) < 0)
         return r;
     r = gnutls_privkey_import_url(k->inner, k->url, 0);
@@ -260,6 +262,7 @@ key_run(struct tok_key *k, key_op op, void *arg)
     for (int attempt = 0; attempt < 2; attempt++) {
         int lost = 0;
         pthread_rwlock_rdlock(&prov);
+        unsigned g0 = gen;
         pthread_mutex_lock(&k->mu);
         if ((r = key_ready(k)) < 0) {
             lost = 1;
@@ -291,9 +294,14 @@ key_run(struct tok_key *k, key_op op, void *arg)
         state_set(0, msg);
         if (attempt > 0 || atomic_load(&pin_bad))
             break;
-        /* the token may be back behind a module that lost it */
+        /* the token may be back behind a module that lost it; when
+         * another thread reloaded meanwhile, try with its load */
         pthread_rwlock_wrlock(&prov);
-        int loaded = prov_reload_locked(e2, sizeof(e2)) == 0;
+        int other = gen != g0;
+        int loaded = other ? initialised
+                           : prov_reload_locked(e2, sizeof(e2)) == 0;
+        if (!loaded && other)
+            snprintf(e2, sizeof(e2), "the PKCS#11 module is not loaded");
         pthread_rwlock_unlock(&prov);
         if (!loaded) {
             snprintf(msg, sizeof(msg), "%.120s (%.70s)", e2, k->url);

@@ -12,8 +12,9 @@
  * dropped and the provider reinitialised once, then the operation is
  * tried again: a token that is back works again without a restart; one
  * that is still gone fails that operation only.  A wrong PIN is tried
- * once: it is not sent to the token again (tokens lock after a few wrong
- * PINs) until smime_token_setup() gives another one.
+ * once: no PIN (nor a URI's pin-source) is sent to the token again
+ * (tokens lock after a few wrong PINs) until smime_token_setup() is
+ * called again (a configuration reload).
  *
  * GnuTLS 3.7.9 has no key derivation for PKCS#11 keys
  * (gnutls_privkey_derive_secret is 3.8.2), so ECDH (CKM_ECDH1_DERIVE)
