@@ -3,8 +3,8 @@
 # token directory through SOFTHSM2_CONF).
 #
 #   set-up     a token with the test PKI's alice (RSA, sign and decrypt),
-#              ecdsa (P-256, sign), encrsa (RSA, decrypt) and ecdh256
-#              (P-256, decrypt: CKA_DERIVE set) keys
+#              ecdsa (P-256, sign), encrsa (RSA, decrypt) and ecdh256,
+#              ecdh384, ecdh521 (decrypt: CKA_DERIVE set) keys
 #   build      smime-keystore build -c with PKCS11Module/PKCS11PinFile:
 #              URIs stored, never the PIN; list shows key=token; the
 #              certificate and intermediate taken from the token; a key
@@ -13,8 +13,9 @@
 #   sign       token keys sign what openssl, gpgsm and NSS verify (RSA,
 #              ECDSA P-256), from 4 threads sharing a key too;
 #              smime-milter -t signs with a token key
-#   decrypt    CMS made by openssl to the RSA and EC token keys decrypts
-#              (key transport; ECDH by C_DeriveKey on the token)
+#   decrypt    CMS made by openssl to the RSA and EC (P-256, P-384,
+#              P-521) token keys decrypts (key transport; ECDH by
+#              C_DeriveKey on the token)
 #   failures   wrong PIN and missing token at start, and the module
 #              missing: tempfail (OnError) and one event=token line; the
 #              token removed while running: the signature fails, one
@@ -88,7 +89,7 @@ URI="pkcs11:token=smime-test;type=private"
 check "SoftHSM2 token initialised" softhsm2-util --init-token --free \
     --label smime-test --pin $PIN --so-pin 87654321
 id=1
-for u in alice ecdsa encrsa ecdh256; do
+for u in alice ecdsa encrsa ecdh256 ecdh384 ecdh521; do
 	check "key $u imported to the token" softhsm2-util --import \
 	    "$PKI/$u.key" --token smime-test --label $u --id 0$id --pin $PIN
 	id=$((id + 1))
@@ -97,8 +98,10 @@ printf '%s\n' $PIN >"$W/pin"
 printf '1111\n' >"$W/badpin"
 chmod 600 "$W/pin" "$W/badpin"
 export SMIME_PKCS11_MODULE="$MODULE"
-check "CKA_DERIVE set on the EC decryption key" env \
-    SMIME_PKCS11_PIN_FILE="$W/pin" "$TT" allow-derive "$URI;object=ecdh256"
+for u in ecdh256 ecdh384 ecdh521; do
+	check "CKA_DERIVE set on the EC decryption key $u" env \
+	    SMIME_PKCS11_PIN_FILE="$W/pin" "$TT" allow-derive "$URI;object=$u"
+done
 
 conf() {	# conf FILE PINFILE [MODULE]
 	cat >"$1" <<EOT
@@ -121,6 +124,8 @@ alice@example.org   $URI;object=alice   ../pki/alice.chain.pem
 ecdsa@example.org   $URI;object=ecdsa   ../pki/ecdsa.chain.pem  ecdsa-login
 encrsa@example.org  $URI;object=encrsa  ../pki/encrsa.chain.pem
 ecdh256@example.org $URI;object=ecdh256 ../pki/ecdh256.chain.pem
+ecdh384@example.org $URI;object=ecdh384 ../pki/ecdh384.chain.pem
+ecdh521@example.org $URI;object=ecdh521 ../pki/ecdh521.chain.pem
 EOT
 
 # the signed entity: canonical CRLF MIME, as the milter signs it
@@ -136,7 +141,7 @@ if grep -q "^alice@example.org .* purpose=sign,decrypt logins=- key=token uri=\"
    grep -q "^ecdsa@example.org .* purpose=sign logins=ecdsa-login key=token uri=\"$URI;object=ecdsa\"$" "$W/list" &&
    grep -q "^encrsa@example.org .* purpose=decrypt logins=- key=token " "$W/list" &&
    grep -q "^ecdh256@example.org .* key=token uri=\"$URI;object=ecdh256\"$" "$W/list" &&
-   [ "$(wc -l <"$W/list")" = 4 ]; then
+   [ "$(wc -l <"$W/list")" = 6 ]; then
 	ok "list shows key=token and the URI"
 else
 	notok "list shows key=token and the URI"; show "$W/list"
@@ -284,12 +289,20 @@ fi
 # --- decryption: CMS made by openssl to the token keys ---
 for f in ossl-rsa-aes256 ossl-rsa-aes128-indef ossl-rsa-gcm256 \
     ossl-rsa-aes256-keyid ossl-ec256-aes256 ossl-ec256-aes256-sha256 \
-    ossl-ec256-aes128-keyid ossl-ec256-gcm256; do
-	case $f in *-ec256-*) u=ecdh256 ;; *) u=encrsa ;; esac
+    ossl-ec256-aes128-keyid ossl-ec256-gcm256 ossl-ec384-aes256-sha384 \
+    ossl-ec384-gcm256-stream ossl-ec521-aes256-sha512; do
+	case $f in
+	*-ec256-*) u=ecdh256 ;;
+	*-ec384-*) u=ecdh384 ;;
+	*-ec521-*) u=ecdh521 ;;
+	*) u=encrsa ;;
+	esac
+	want=$ENC/plain.txt
+	case $f in *-stream) want=$ENC/big.bin ;; esac
 	rm -f "$W/$f.out"
 	if "$TT" decrypt "$W/ks.cdb" $u@example.org "$ENC/$f.der" \
 	       "$W/$f.out" >"$W/dec.log" 2>&1 &&
-	   cmp -s "$W/$f.out" "$ENC/plain.txt"; then
+	   cmp -s "$W/$f.out" "$want"; then
 		ok "$u's token key decrypts $f"
 	else
 		notok "$u's token key decrypts $f"; show "$W/dec.log"
