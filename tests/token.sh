@@ -356,8 +356,19 @@ else
 	notok "token missing at start: tempfail and one event=token line (exit $rc)"
 	show "$W/f.log"
 fi
+if "$MILTER" -n -c "$W/m.conf" >"$W/n.out" 2>&1 &&
+   grep -q "warning: Keystore: alice@example.org: key on a token unusable now ($URI;object=alice): no such key on the token" "$W/n.out"; then
+	ok "token missing: -n warns for each token key, exit 0"
+else
+	notok "token missing: -n warns for each token key, exit 0"; show "$W/n.out"
+fi
 rmdir "$W/tokens"
 mv "$W/tokens.away" "$W/tokens"
+if "$MILTER" -n -c "$W/m.conf" >"$W/n.out" 2>&1 && ! grep -q token "$W/n.out"; then
+	ok "token present: -n says nothing about it"
+else
+	notok "token present: -n says nothing about it"; show "$W/n.out"
+fi
 
 # --- failures while running: one process, commands through a FIFO ---
 mkfifo "$W/in"
