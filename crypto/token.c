@@ -484,6 +484,41 @@ struct probe_arg {
     int pk;
 };
 
+/* A key that may not sign (CKA_SIGN false: a decryption key): RSA
+ * decrypts what the certificate's key encrypted; EC (derive only) has its
+ * public half compared, as the token gives it.  0, -3, or an error. */
+static int
+probe_nosign(struct tok_key *k, gnutls_pubkey_t pub)
+{
+    unsigned char rnd[32], out[32], id1[32], id2[32];
+    size_t n1 = sizeof(id1), n2 = sizeof(id2);
+    gnutls_datum_t d = { rnd, sizeof(rnd) }, ct = { NULL, 0 };
+    gnutls_pubkey_t tpub = NULL;
+    int r;
+
+    if (k->pk == GNUTLS_PK_RSA) {
+        if ((r = gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd))) < 0 ||
+            (r = gnutls_pubkey_encrypt_data(pub, 0, &d, &ct)) < 0)
+            return r;
+        r = gnutls_privkey_decrypt_data2(k->inner, 0, &ct, out, sizeof(out));
+        gnutls_free(ct.data);
+        /* the token is there (key_alive): a failure is another key's
+         * ciphertext (padding, or a number past our modulus) */
+        return r < 0 || memcmp(out, rnd, sizeof(rnd)) ? -3 : 0;
+    }
+    if ((r = gnutls_pubkey_init(&tpub)) < 0 ||
+        (r = gnutls_pubkey_import_privkey(tpub, k->inner, 0, 0)) < 0 ||
+        (r = gnutls_pubkey_get_key_id(tpub, GNUTLS_KEYID_USE_SHA256, id1,
+                                      &n1)) < 0 ||
+        (r = gnutls_pubkey_get_key_id(pub, GNUTLS_KEYID_USE_SHA256, id2,
+                                      &n2)) < 0) {
+        gnutls_pubkey_deinit(tpub);
+        return r;
+    }
+    gnutls_pubkey_deinit(tpub);
+    return n1 == n2 && memcmp(id1, id2, n1) == 0 ? 0 : -3;
+}
+
 /* 0, -2 another type of key, -3 another key, or a GnuTLS error. */
 static int
 op_probe(struct tok_key *k, void *arg, int *lost)
@@ -498,9 +533,10 @@ op_probe(struct tok_key *k, void *arg, int *lost)
     *lost = 0;
     if (gnutls_privkey_get_pk_algorithm(k->inner, NULL) != k->pk)
         return -2;
-    if ((r = gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd))) < 0 ||
-        (r = gnutls_privkey_sign_data2(k->inner, algo, 0, &d, &sig)) < 0)
+    if ((r = gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd))) < 0)
         return r;
+    if (gnutls_privkey_sign_data2(k->inner, algo, 0, &d, &sig) < 0)
+        return probe_nosign(k, a->pub);
     r = gnutls_pubkey_verify_data2(a->pub, algo, 0, &d, &sig) < 0 ? -3 : 0;
     gnutls_free(sig.data);
     return r;

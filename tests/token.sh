@@ -102,6 +102,12 @@ for u in ecdh256 ecdh384 ecdh521; do
 	check "CKA_DERIVE set on the EC decryption key $u" env \
 	    SMIME_PKCS11_PIN_FILE="$W/pin" "$TT" allow-derive "$URI;object=$u"
 done
+# decryption keys as HSMs hold them: they may not sign (build cannot
+# prove them with a test signature)
+for u in encrsa ecdh256 ecdh384 ecdh521; do
+	check "CKA_SIGN cleared on the decryption key $u" env \
+	    SMIME_PKCS11_PIN_FILE="$W/pin" "$TT" no-sign "$URI;object=$u"
+done
 
 conf() {	# conf FILE PINFILE [MODULE]
 	cat >"$1" <<EOT
@@ -170,6 +176,12 @@ refuse_build "a key not on the token" "$W/m.conf" \
 refuse_build "another certificate's key" "$W/m.conf" \
     "the token key does not match the certificate" \
     "alice@example.org $URI;object=ecdsa ../pki/alice.chain.pem"
+refuse_build "a decryption-only key that is another certificate's" \
+    "$W/m.conf" "the token key does not match the certificate" \
+    "encrsa@example.org $URI;object=encrsa ../pki/bob.chain.pem"
+refuse_build "an EC decryption-only key that is another certificate's" \
+    "$W/m.conf" "the token key does not match the certificate" \
+    "ecdh256@example.org $URI;object=ecdh384 ../pki/ecdh256.chain.pem"
 refuse_build "a PIN in the URI" "$W/m.conf" "holds a PIN (pin-value)" \
     "alice@example.org $URI;object=alice?pin-value=$PIN ../pki/alice.chain.pem"
 refuse_build "a wrong PIN" "$W/badpin.conf" "PIN refused" \

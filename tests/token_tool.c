@@ -20,6 +20,8 @@
  *   token_tool allow-derive URI
  *	set CKA_DERIVE on a private key (SoftHSM imports EC keys without
  *	it; a real HSM is set up so by its own tools)
+ *   token_tool no-sign URI
+ *	clear CKA_SIGN (a key only for decryption, as HSMs often hold)
  *
  * The provider: SMIME_PKCS11_MODULE (a module path; else p11-kit's) and
  * SMIME_PKCS11_PIN_FILE (else no PIN).  Exit 0 done, 1 failed, 2 usage.
@@ -332,15 +334,15 @@ cmd_threads(const keystore_entry_t *e, const char *content, int n, int count)
     return total == n * count ? 0 : 1;
 }
 
+/* allow-derive: CKA_DERIVE true; no-sign: CKA_SIGN false. */
 static int
-cmd_allow_derive(const char *url)
+cmd_set_attr(const char *url, CK_ATTRIBUTE_TYPE type, CK_BBOOL value)
 {
     gnutls_pkcs11_obj_t obj;
     void *mod, *sess, *oh;
     unsigned long slot;
     CK_SESSION_HANDLE rw;
-    CK_BBOOL yes = CK_TRUE;
-    CK_ATTRIBUTE a = { CKA_DERIVE, &yes, sizeof(yes) };
+    CK_ATTRIBUTE a = { type, &value, sizeof(value) };
 
     if (gnutls_pkcs11_obj_init(&obj) < 0 ||
         gnutls_pkcs11_obj_import_url(obj, url,
@@ -355,7 +357,7 @@ cmd_allow_derive(const char *url)
                          NULL, &rw) != CKR_OK ||
         f->C_SetAttributeValue(rw, (CK_OBJECT_HANDLE)(uintptr_t)oh, &a, 1)
         != CKR_OK) {
-        fprintf(stderr, "token_tool: %s: cannot set CKA_DERIVE\n", url);
+        fprintf(stderr, "token_tool: %s: cannot set the attribute\n", url);
         return 1;
     }
     f->C_CloseSession(rw);
@@ -376,7 +378,9 @@ main(int argc, char **argv)
     if (setup(getenv("SMIME_PKCS11_PIN_FILE")) < 0)
         return 1;
     if (strcmp(argv[1], "allow-derive") == 0 && argc == 3)
-        return cmd_allow_derive(argv[2]);
+        return cmd_set_attr(argv[2], CKA_DERIVE, CK_TRUE);
+    if (strcmp(argv[1], "no-sign") == 0 && argc == 3)
+        return cmd_set_attr(argv[2], CKA_SIGN, CK_FALSE);
     if (argc < 5 || (e = entry(argv[2], argv[3], &ks)) == NULL)
         goto usage_or_fail;
     if (strcmp(argv[1], "sign") == 0 && argc == 6)
@@ -399,6 +403,6 @@ usage:
     fprintf(stderr, "usage: token_tool sign|decrypt KEYSTORE ADDRESS IN OUT\n"
             "       token_tool serve KEYSTORE ADDRESS CONTENT\n"
             "       token_tool threads KEYSTORE ADDRESS CONTENT N COUNT\n"
-            "       token_tool allow-derive URI\n");
+            "       token_tool allow-derive|no-sign URI\n");
     return 2;
 }
