@@ -69,6 +69,11 @@ smime_decrypt_status_t env_unwrap_rsa(const env_ri_t *ri,
     }
     memset(tmp, 0, sizeof(tmp));
     r = smime_token_decrypt2(key, &ct, tmp, ceklen);  /* a token key? */
+    if (r == SMIME_TOKEN_UNAVAILABLE) {     /* known before any decryption */
+        gnutls_memset(tmp, 0, sizeof(tmp));
+        *why = "the key's token is unavailable";
+        return SMIME_DECRYPT_KEY;
+    }
     if (r == SMIME_TOKEN_NOT_TOKEN)
         r = gnutls_privkey_decrypt_data2(key, 0, &ct, tmp, ceklen);
     m = zero_mask(r);
@@ -101,29 +106,60 @@ static void mpz_wipe(mpz_t x)
 
 /* ecdh_shared() for a key on a token: C_DeriveKey there (token.h).
  * SMIME_TOKEN_NOT_TOKEN for other keys, else 0 with *st set. */
+/* 1 if the uncompressed point (flen bytes a coordinate) is on ec. */
+static int point_on_curve(const struct ecc_curve *ec, const uint8_t *p,
+                          size_t flen)
+{
+    struct ecc_point pt;
+    mpz_t x, y;
+    int ok;
+
+    mpz_init(x);
+    mpz_init(y);
+    nettle_mpz_set_str_256_u(x, flen, p + 1);
+    nettle_mpz_set_str_256_u(y, flen, p + 1 + flen);
+    ecc_point_init(&pt, ec);
+    ok = ecc_point_set(&pt, x, y);
+    ecc_point_clear(&pt);
+    mpz_clear(x);
+    mpz_clear(y);
+    return ok;
+}
+
+/* ecdh_shared() for a key on a token: the point is checked here as for a
+ * file key, then multiplied by C_DeriveKey on the token (token.h).
+ * SMIME_TOKEN_NOT_TOKEN for other keys, else 0 with *st set. */
 static int token_shared(const env_ri_t *ri, gnutls_privkey_t key, uint8_t *z,
                         size_t *zlen, const char **why,
                         smime_decrypt_status_t *st)
 {
-    size_t flen = ri->opub_len > 1 ? (ri->opub_len - 1) / 2 : 0;
+    size_t flen = ri->opub_len > 1 ? (ri->opub_len - 1) / 2 : 0, cl = 0;
+    const struct ecc_curve *ec =
+        nettle_curve(flen == 32 ? GNUTLS_ECC_CURVE_SECP256R1 :
+                     flen == 48 ? GNUTLS_ECC_CURVE_SECP384R1 :
+                     flen == 66 ? GNUTLS_ECC_CURVE_SECP521R1 :
+                     GNUTLS_ECC_CURVE_INVALID, &cl);
 
     if (smime_token_key_url(key) == NULL)
         return SMIME_TOKEN_NOT_TOKEN;
-    if (ri->opub_len != 1 + 2 * flen || ri->opub[0] != 0x04 ||
-        (flen != 32 && flen != 48 && flen != 66)) {
+    if (ec == NULL || ri->opub_len != 1 + 2 * flen || ri->opub[0] != 0x04) {
         *why = "unsupported originator key";
         *st = SMIME_DECRYPT_UNSUPPORTED;
         return 0;
     }
-    int r = smime_token_ecdh(key, ri->opub, ri->opub_len, z, flen);
-    if (r == 0) {
-        *zlen = flen;
-        *st = SMIME_DECRYPT_OK;
-    } else {
-        *why = r == -2 ? "the token key may not derive (CKA_DERIVE)"
-                       : "ECDH on the token failed";
-        *st = SMIME_DECRYPT_KEY;
+    if (!point_on_curve(ec, ri->opub, flen)) {
+        *why = "originator key not on the curve";
+        *st = SMIME_DECRYPT_MALFORMED;
+        return 0;
     }
+    int r = smime_token_ecdh(key, ri->opub, ri->opub_len, z, flen);
+    *st = r == 0 ? SMIME_DECRYPT_OK : SMIME_DECRYPT_KEY;
+    if (r == 0)
+        *zlen = flen;
+    else
+        *why = r == -2 ? "the token key may not derive (CKA_DERIVE)" :
+               r == -1 ? "ECDH on the token failed (another curve?)" :
+                         "the key's token is unavailable";
     return 0;
 }
 

@@ -585,17 +585,21 @@ struct dec_arg {
     const gnutls_datum_t *ct;
     unsigned char *out;
     size_t outlen;
+    int r;                            /* the decryption's result */
 };
 
+/* Always 0 for key_run: a failure here is the content's (RFC 3218),
+ * never the token's, and must not steer anything but the caller's
+ * constant-time selection. */
 static int
 op_decrypt(struct tok_key *k, void *arg, int *lost)
 {
     struct dec_arg *a = arg;
 
-    /* a failure here is the content's (RFC 3218): never the token's */
     *lost = 0;
-    return gnutls_privkey_decrypt_data2(k->inner, 0, a->ct, a->out,
+    a->r = gnutls_privkey_decrypt_data2(k->inner, 0, a->ct, a->out,
                                         a->outlen);
+    return 0;
 }
 
 int
@@ -603,11 +607,12 @@ smime_token_decrypt2(gnutls_privkey_t key, const gnutls_datum_t *ct,
                      unsigned char *out, size_t outlen)
 {
     struct tok_key *k = key_find(key);
-    struct dec_arg a = { ct, out, outlen };
+    struct dec_arg a = { ct, out, outlen, GNUTLS_E_DECRYPTION_FAILED };
 
     if (k == NULL)
         return SMIME_TOKEN_NOT_TOKEN;
-    return key_run(k, op_decrypt, &a);
+    /* unusable is known before the ciphertext is touched: no oracle */
+    return key_run(k, op_decrypt, &a) < 0 ? SMIME_TOKEN_UNAVAILABLE : a.r;
 }
 
 struct ecdh_arg {
@@ -615,6 +620,7 @@ struct ecdh_arg {
     size_t pointlen;
     uint8_t *z;
     size_t flen;
+    int r;                            /* 0, -1 refused, -2 no CKA_DERIVE */
 };
 
 static int
@@ -642,11 +648,14 @@ op_ecdh(struct tok_key *k, void *arg, int *lost)
 
     *lost = 0;          /* a refused point is the message's problem */
     rv = k->mod->C_DeriveKey(k->sess, &m, k->oh, t, 6, &dk);
-    if (rv != CKR_OK)
-        return rv == CKR_KEY_FUNCTION_NOT_PERMITTED ? -2 : -1;
+    if (rv != CKR_OK) {
+        a->r = rv == CKR_KEY_FUNCTION_NOT_PERMITTED ? -2 : -1;
+        return 0;
+    }
     rv = k->mod->C_GetAttributeValue(k->sess, dk, &v, 1);
     k->mod->C_DestroyObject(k->sess, dk);
-    return rv == CKR_OK && v.ulValueLen == a->flen ? 0 : -1;
+    a->r = rv == CKR_OK && v.ulValueLen == a->flen ? 0 : -1;
+    return 0;
 }
 
 int
@@ -654,12 +663,11 @@ smime_token_ecdh(gnutls_privkey_t key, const uint8_t *point,
                  size_t pointlen, uint8_t *z, size_t flen)
 {
     struct tok_key *k = key_find(key);
-    struct ecdh_arg a = { point, pointlen, z, flen };
+    struct ecdh_arg a = { point, pointlen, z, flen, -1 };
 
     if (k == NULL)
         return SMIME_TOKEN_NOT_TOKEN;
-    int r = key_run(k, op_ecdh, &a);
-    return r == 0 ? 0 : r == -2 ? -2 : -1;
+    return key_run(k, op_ecdh, &a) < 0 ? SMIME_TOKEN_UNAVAILABLE : a.r;
 }
 
 /* ---- the PIN file ---- */

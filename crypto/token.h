@@ -73,14 +73,19 @@ int smime_token_certs(const char *url, gnutls_datum_t *der, size_t max,
                       char *err, size_t errlen);
 
 /* For envelope_key.c.  SMIME_TOKEN_NOT_TOKEN: key is not a token key
- * (do it the usual way).  Otherwise the result of
- * gnutls_privkey_decrypt_data2 on the token (0 or a GnuTLS error). */
+ * (do it the usual way).  SMIME_TOKEN_UNAVAILABLE: the key could not be
+ * reached (token gone, PIN, module), found before the ciphertext is
+ * touched, so saying so is no oracle: a temporary failure.  Otherwise
+ * the result of gnutls_privkey_decrypt_data2 on the token (0 or a
+ * GnuTLS error). */
 #define SMIME_TOKEN_NOT_TOKEN 1
+#define SMIME_TOKEN_UNAVAILABLE 2
 int smime_token_decrypt2(gnutls_privkey_t key, const gnutls_datum_t *ct,
                          unsigned char *out, size_t outlen);
 /* ECDH on the token: z gets the x coordinate of key * point (point: the
  * uncompressed 04||X||Y of the key's curve, flen bytes each).
- * SMIME_TOKEN_NOT_TOKEN, 0, or -1 (token, or the point refused). */
+ * SMIME_TOKEN_NOT_TOKEN, SMIME_TOKEN_UNAVAILABLE, 0, -1 (the token
+ * refused the point) or -2 (the key may not derive: CKA_DERIVE). */
 int smime_token_ecdh(gnutls_privkey_t key, const uint8_t *point,
                      size_t pointlen, uint8_t *z, size_t flen);
 

@@ -368,6 +368,19 @@ else
 	notok "token missing at start: tempfail and one event=token line (exit $rc)"
 	show "$W/f.log"
 fi
+# decryption with the token gone: "unavailable" (a temporary failure),
+# never taken for content that does not decrypt
+for f in ossl-rsa-aes256:encrsa ossl-ec256-aes256:ecdh256; do
+	if "$TT" decrypt "$W/ks.cdb" ${f#*:}@example.org "$ENC/${f%:*}.der" \
+	       "$W/gone.out" >"$W/gone.log" 2>&1; then
+		notok "token gone: ${f#*:} cannot decrypt, says the token is unavailable"
+	elif grep -q "the key's token is unavailable" "$W/gone.log"; then
+		ok "token gone: ${f#*:} cannot decrypt, says the token is unavailable"
+	else
+		notok "token gone: ${f#*:} cannot decrypt, says the token is unavailable"
+		show "$W/gone.log"
+	fi
+done
 if "$MILTER" -n -c "$W/m.conf" >"$W/n.out" 2>&1 &&
    grep -q "warning: Keystore: alice@example.org: key on a token unusable now ($URI;object=alice): no such key on the token" "$W/n.out"; then
 	ok "token missing: -n warns for each token key, exit 0"
