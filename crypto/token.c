@@ -7,43 +7,27 @@
  * Locks: `prov' (read: any operation on a token key; write: loading or
  * reloading the module, which invalidates every PKCS#11 handle) and per
  * key `mu' (its imported key and its own session).  `reg' guards the
- * registry list and the reported state.
+ * registry list and the reported state.  The operations themselves are
+ * in token_use.c, the PIN file and certificates in token_setup.c.
  */
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/crypto.h>
 #include <gnutls/pkcs11.h>
 #include <p11-kit/pkcs11.h>
-#include <p11-kit/uri.h>
 
 #include "errbuf.h"
 #include "token.h"
+#include "token_priv.h"
 
-struct tok_key {
-    pthread_mutex_t mu;
-    char *url;
-    gnutls_privkey_t outer;           /* what callers hold */
-    int pk;                           /* from the certificate */
-    unsigned bits;
-    gnutls_privkey_t inner;           /* the PKCS#11 key, NULL: not yet */
-    gnutls_pkcs11_obj_t obj;          /* our own session on the key: */
-    CK_FUNCTION_LIST *mod;            /* liveness check and C_DeriveKey */
-    CK_SESSION_HANDLE sess;
-    CK_OBJECT_HANDLE oh;
-    int has_sess;
-    unsigned gen;                     /* provider generation of inner */
-    struct tok_key *next;
-};
 
 static pthread_rwlock_t prov = PTHREAD_RWLOCK_INITIALIZER;
 static unsigned gen;                  /* changes under the write lock */
@@ -229,13 +213,10 @@ key_alive(struct tok_key *k)
     return k->mod->C_GetAttributeValue(k->sess, k->oh, &a, 1) == CKR_OK;
 }
 
-/* An operation on the inner key: its result; *lost when it failed
- * because of the token. */
-typedef int (*key_op)(struct tok_key *k, void *arg, int *lost);
 
 /* Load the provider at its first use, and again in a forked child. */
-static void
-prov_ensure(void)
+void
+tok_prov_ensure(void)
 {
     char msg[200];
 
@@ -252,13 +233,13 @@ prov_ensure(void)
     }
 }
 
-static int
-key_run(struct tok_key *k, key_op op, void *arg)
+int
+tok_key_run(struct tok_key *k, tok_op op, void *arg)
 {
     char msg[200], e2[200];
     int r = GNUTLS_E_PKCS11_ERROR;
 
-    prov_ensure();
+    tok_prov_ensure();
     for (int attempt = 0; attempt < 2; attempt++) {
         int lost = 0;
         pthread_rwlock_rdlock(&prov);
@@ -312,8 +293,8 @@ key_run(struct tok_key *k, key_op op, void *arg)
     return r < 0 ? r : GNUTLS_E_PKCS11_ERROR;
 }
 
-static struct tok_key *
-key_find(gnutls_privkey_t outer)
+struct tok_key *
+tok_key_find(gnutls_privkey_t outer)
 {
     struct tok_key *k;
 
@@ -353,7 +334,7 @@ ext_sign_data(gnutls_privkey_t key, gnutls_sign_algorithm_t algo,
 {
     struct sign_arg a = { algo, flags, 0, data, sig };
     (void)key;
-    return key_run(ud, op_sign, &a);
+    return tok_key_run(ud, op_sign, &a);
 }
 
 static int
@@ -363,7 +344,7 @@ ext_sign_hash(gnutls_privkey_t key, gnutls_sign_algorithm_t algo,
 {
     struct sign_arg a = { algo, flags, 1, hash, sig };
     (void)key;
-    return key_run(ud, op_sign, &a);
+    return tok_key_run(ud, op_sign, &a);
 }
 
 static int
@@ -474,320 +455,26 @@ fail:
 const char *
 smime_token_key_url(gnutls_privkey_t key)
 {
-    struct tok_key *k = key ? key_find(key) : NULL;
+    struct tok_key *k = key ? tok_key_find(key) : NULL;
 
     return k ? k->url : NULL;
 }
 
-struct probe_arg {
-    gnutls_pubkey_t pub;              /* the certificate's key */
-    int pk;
-};
 
-/* A key that may not sign (CKA_SIGN false: a decryption key): RSA
- * decrypts what the certificate's key encrypted; EC (derive only) has its
- * public half compared, as the token gives it.  0, -3, or an error. */
-static int
-probe_nosign(struct tok_key *k, gnutls_pubkey_t pub)
+void
+tok_prov_rdlock(void)
 {
-    unsigned char rnd[32], out[32], id1[32], id2[32];
-    size_t n1 = sizeof(id1), n2 = sizeof(id2);
-    gnutls_datum_t d = { rnd, sizeof(rnd) }, ct = { NULL, 0 };
-    gnutls_pubkey_t tpub = NULL;
-    int r;
-
-    if (k->pk == GNUTLS_PK_RSA) {
-        if ((r = gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd))) < 0 ||
-            (r = gnutls_pubkey_encrypt_data(pub, 0, &d, &ct)) < 0)
-            return r;
-        r = gnutls_privkey_decrypt_data2(k->inner, 0, &ct, out, sizeof(out));
-        gnutls_free(ct.data);
-        /* the token is there (key_alive): a failure is another key's
-         * ciphertext (padding, or a number past our modulus) */
-        return r < 0 || memcmp(out, rnd, sizeof(rnd)) ? -3 : 0;
-    }
-    if ((r = gnutls_pubkey_init(&tpub)) < 0 ||
-        (r = gnutls_pubkey_import_privkey(tpub, k->inner, 0, 0)) < 0 ||
-        (r = gnutls_pubkey_get_key_id(tpub, GNUTLS_KEYID_USE_SHA256, id1,
-                                      &n1)) < 0 ||
-        (r = gnutls_pubkey_get_key_id(pub, GNUTLS_KEYID_USE_SHA256, id2,
-                                      &n2)) < 0) {
-        gnutls_pubkey_deinit(tpub);
-        return r;
-    }
-    gnutls_pubkey_deinit(tpub);
-    return n1 == n2 && memcmp(id1, id2, n1) == 0 ? 0 : -3;
-}
-
-/* 0, -2 another type of key, -3 another key, or a GnuTLS error. */
-static int
-op_probe(struct tok_key *k, void *arg, int *lost)
-{
-    struct probe_arg *a = arg;
-    unsigned char rnd[32];
-    gnutls_datum_t d = { rnd, sizeof(rnd) }, sig = { NULL, 0 };
-    gnutls_sign_algorithm_t algo = a->pk == GNUTLS_PK_ECDSA ?
-        GNUTLS_SIGN_ECDSA_SHA256 : GNUTLS_SIGN_RSA_SHA256;
-    int r;
-
-    *lost = 0;
-    if (gnutls_privkey_get_pk_algorithm(k->inner, NULL) != k->pk)
-        return -2;
-    if ((r = gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd))) < 0)
-        return r;
-    if (gnutls_privkey_sign_data2(k->inner, algo, 0, &d, &sig) < 0)
-        return probe_nosign(k, a->pub);
-    r = gnutls_pubkey_verify_data2(a->pub, algo, 0, &d, &sig) < 0 ? -3 : 0;
-    gnutls_free(sig.data);
-    return r;
-}
-
-int
-smime_token_probe(gnutls_privkey_t key, gnutls_x509_crt_t crt, char *err,
-                  size_t errlen)
-{
-    struct tok_key *k = key_find(key);
-    struct probe_arg a = { NULL, 0 };
-    int r;
-
-    if (k == NULL) {
-        smime_seterr(err, errlen, "not a token key");
-        return -1;
-    }
-    a.pk = k->pk;
-    if (gnutls_pubkey_init(&a.pub) < 0 ||
-        gnutls_pubkey_import_x509(a.pub, crt, 0) < 0) {
-        gnutls_pubkey_deinit(a.pub);
-        smime_seterr(err, errlen, "cannot read the certificate's key");
-        return -1;
-    }
-    r = key_run(k, op_probe, &a);
-    gnutls_pubkey_deinit(a.pub);
-    if (r == -2 || r == -3)
-        smime_seterr(err, errlen, "the token key does not match the "
-                     "certificate (%s)", r == -2 ? "another key type" :
-                     "another key");
-    else if (r == GNUTLS_E_PKCS11_PIN_ERROR || atomic_load(&pin_bad))
-        smime_seterr(err, errlen, "PIN refused");
-    else if (r == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE ||
-             r == GNUTLS_E_PKCS11_REQUESTED_OBJECT_NOT_AVAILBLE)
-        smime_seterr(err, errlen, "no such key on the token (or the token "
-                     "is absent, or the PIN is needed)");
-    else if (r < 0)
-        smime_seterr(err, errlen, "cannot use the token key: %s",
-                     gnutls_strerror(r));
-    return r < 0 ? -1 : 0;
-}
-
-/* ---- decryption ---- */
-
-struct dec_arg {
-    const gnutls_datum_t *ct;
-    unsigned char *out;
-    size_t outlen;
-    int r;                            /* the decryption's result */
-};
-
-/* Always 0 for key_run: a failure here is the content's (RFC 3218),
- * never the token's, and must not steer anything but the caller's
- * constant-time selection. */
-static int
-op_decrypt(struct tok_key *k, void *arg, int *lost)
-{
-    struct dec_arg *a = arg;
-
-    *lost = 0;
-    a->r = gnutls_privkey_decrypt_data2(k->inner, 0, a->ct, a->out,
-                                        a->outlen);
-    return 0;
-}
-
-int
-smime_token_decrypt2(gnutls_privkey_t key, const gnutls_datum_t *ct,
-                     unsigned char *out, size_t outlen)
-{
-    struct tok_key *k = key_find(key);
-    struct dec_arg a = { ct, out, outlen, GNUTLS_E_DECRYPTION_FAILED };
-
-    if (k == NULL)
-        return SMIME_TOKEN_NOT_TOKEN;
-    /* unusable is known before the ciphertext is touched: no oracle */
-    return key_run(k, op_decrypt, &a) < 0 ? SMIME_TOKEN_UNAVAILABLE : a.r;
-}
-
-struct ecdh_arg {
-    const uint8_t *point;
-    size_t pointlen;
-    uint8_t *z;
-    size_t flen;
-    int r;                            /* 0, -1 refused, -2 no CKA_DERIVE */
-};
-
-static int
-op_ecdh(struct tok_key *k, void *arg, int *lost)
-{
-    struct ecdh_arg *a = arg;
-    CK_ECDH1_DERIVE_PARAMS p = { CKD_NULL, 0, NULL, a->pointlen,
-                                 (unsigned char *)a->point };
-    CK_MECHANISM m = { CKM_ECDH1_DERIVE, &p, sizeof(p) };
-    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-    CK_KEY_TYPE kt = CKK_GENERIC_SECRET;
-    CK_BBOOL no = CK_FALSE, yes = CK_TRUE;
-    CK_ULONG len = a->flen;
-    CK_ATTRIBUTE t[] = {
-        { CKA_CLASS, &cls, sizeof(cls) },
-        { CKA_KEY_TYPE, &kt, sizeof(kt) },
-        { CKA_TOKEN, &no, sizeof(no) },
-        { CKA_SENSITIVE, &no, sizeof(no) },
-        { CKA_EXTRACTABLE, &yes, sizeof(yes) },
-        { CKA_VALUE_LEN, &len, sizeof(len) },
-    };
-    CK_ATTRIBUTE v = { CKA_VALUE, a->z, a->flen };
-    CK_OBJECT_HANDLE dk;
-    CK_RV rv;
-
-    *lost = 0;          /* a refused point is the message's problem */
-    rv = k->mod->C_DeriveKey(k->sess, &m, k->oh, t, 6, &dk);
-    if (rv != CKR_OK) {
-        a->r = rv == CKR_KEY_FUNCTION_NOT_PERMITTED ? -2 : -1;
-        return 0;
-    }
-    rv = k->mod->C_GetAttributeValue(k->sess, dk, &v, 1);
-    k->mod->C_DestroyObject(k->sess, dk);
-    a->r = rv == CKR_OK && v.ulValueLen == a->flen ? 0 : -1;
-    return 0;
-}
-
-int
-smime_token_ecdh(gnutls_privkey_t key, const uint8_t *point,
-                 size_t pointlen, uint8_t *z, size_t flen)
-{
-    struct tok_key *k = key_find(key);
-    struct ecdh_arg a = { point, pointlen, z, flen, -1 };
-
-    if (k == NULL)
-        return SMIME_TOKEN_NOT_TOKEN;
-    return key_run(k, op_ecdh, &a) < 0 ? SMIME_TOKEN_UNAVAILABLE : a.r;
-}
-
-/* ---- the PIN file ---- */
-
-int
-smime_token_read_pin(const char *path, char *pin_out, size_t len, char *err,
-                     size_t errlen)
-{
-    char eb[128];
-    struct stat st;
-    ssize_t n;
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        smime_seterr(err, errlen, "cannot open %s: %s", path,
-                     smime_strerror(errno, eb, sizeof(eb)));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    if (!S_ISREG(st.st_mode) || (st.st_uid != geteuid() && geteuid() != 0) ||
-        (st.st_mode & 077)) {
-        smime_seterr(err, errlen, "%s must be a regular file owned by uid "
-                     "%lu with no group or other permissions (mode %04o): "
-                     "chmod 600 %s", path, (unsigned long)geteuid(),
-                     (unsigned)(st.st_mode & 07777), path);
-        close(fd);
-        return -1;
-    }
-    n = read(fd, pin_out, len - 1);
-    close(fd);
-    if (n < 0) {
-        smime_seterr(err, errlen, "cannot read %s: %s", path,
-                     smime_strerror(errno, eb, sizeof(eb)));
-        return -1;
-    }
-    while (n > 0 && (pin_out[n - 1] == '\n' || pin_out[n - 1] == '\r'))
-        n--;
-    pin_out[n] = '\0';
-    if (n == 0 || memchr(pin_out, '\n', (size_t)n)) {
-        gnutls_memset(pin_out, 0, len);
-        smime_seterr(err, errlen, "%s must hold the PIN on one line", path);
-        return -1;
-    }
-    return 0;
-}
-
-/* ---- certificates on the token ---- */
-
-/* url as a URI of class cls (for_what: P11_KIT_URI_FOR_*); NULL if it
- * cannot be parsed.  free() it. */
-static char *
-url_as(const char *url, CK_OBJECT_CLASS cls, P11KitUriType for_what)
-{
-    P11KitUri *u = p11_kit_uri_new();
-    CK_ATTRIBUTE a = { CKA_CLASS, &cls, sizeof(cls) };
-    char *out = NULL;
-
-    if (u && p11_kit_uri_parse(url, P11_KIT_URI_FOR_ANY, u) == P11_KIT_URI_OK &&
-        p11_kit_uri_set_attribute(u, &a) == P11_KIT_URI_OK &&
-        p11_kit_uri_format(u, for_what, &out) != P11_KIT_URI_OK)
-        out = NULL;
-    p11_kit_uri_free(u);
-    return out;
-}
-
-static int
-export_der(gnutls_x509_crt_t crt, gnutls_datum_t *der)
-{
-    return gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, der);
-}
-
-int
-smime_token_certs(const char *url, gnutls_datum_t *der, size_t max,
-                  char *err, size_t errlen)
-{
-    char *curl = url_as(url, CKO_CERTIFICATE, P11_KIT_URI_FOR_OBJECT_ON_TOKEN);
-    char *turl = url_as(url, CKO_CERTIFICATE, P11_KIT_URI_FOR_TOKEN);
-    gnutls_x509_crt_t crt = NULL;
-    size_t n = 0;
-    int r;
-
-    if (curl == NULL || turl == NULL || max == 0) {
-        smime_seterr(err, errlen, "bad PKCS#11 URI");
-        goto out;
-    }
-    prov_ensure();
     pthread_rwlock_rdlock(&prov);
-    if ((r = gnutls_x509_crt_init(&crt)) >= 0)
-        r = gnutls_x509_crt_import_url(crt, curl,
-                                       GNUTLS_PKCS11_OBJ_FLAG_LOGIN);
-    if (r >= 0)
-        r = export_der(crt, &der[0]);
-    if (r < 0) {
-        smime_seterr(err, errlen, "no certificate for the key on the token "
-                     "(%s): %s", curl, gnutls_strerror(r));
-    } else {
-        n = 1;
-        /* the issuers the token holds, up to a self-signed one */
-        while (n < max && gnutls_x509_crt_check_issuer(crt, crt) != 1) {
-            gnutls_datum_t iss = { NULL, 0 };
-            if (gnutls_pkcs11_get_raw_issuer(turl, crt, &iss,
-                                             GNUTLS_X509_FMT_DER,
-                                             GNUTLS_PKCS11_OBJ_FLAG_LOGIN |
-                                             GNUTLS_PKCS11_OBJ_FLAG_RETRIEVE_ANY) < 0)
-                break;
-            gnutls_x509_crt_deinit(crt);
-            crt = NULL;
-            if (gnutls_x509_crt_init(&crt) < 0 ||
-                gnutls_x509_crt_import(crt, &iss, GNUTLS_X509_FMT_DER) < 0) {
-                gnutls_free(iss.data);
-                break;
-            }
-            der[n++] = iss;
-        }
-    }
+}
+
+void
+tok_prov_unlock(void)
+{
     pthread_rwlock_unlock(&prov);
-    gnutls_x509_crt_deinit(crt);
-out:
-    free(curl);
-    free(turl);
-    return n ? (int)n : -1;
+}
+
+int
+tok_pin_refused(void)
+{
+    return atomic_load(&pin_bad);
 }
