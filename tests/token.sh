@@ -23,6 +23,8 @@
 #              a reload with a wrong PIN while running: the same; a wrong
 #              PIN at start works once another one is given
 # Every tool is required (tests/need.sh).  Prints "N passed, N failed".
+# TOKEN_TOOL: another build of tests/token_tool (tests/hardening.sh runs
+# this script with its ThreadSanitizer build).
 set -u
 
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -30,7 +32,7 @@ top_builddir=${top_builddir:-$(pwd)}
 OPENSSL=${OPENSSL:-openssl}
 KS=$top_builddir/milter/smime-keystore
 MILTER=$top_builddir/milter/smime-milter
-TT=$top_builddir/tests/token_tool
+TT=${TOKEN_TOOL:-$top_builddir/tests/token_tool}
 PKI=$top_builddir/tests/work/pki
 ENC=$top_builddir/tests/work/enc
 W=$top_builddir/tests/work/token
