@@ -85,6 +85,28 @@ static int mul(const struct ecc_curve *ec, size_t flen,
     return r;
 }
 
+int ecdh_point_valid(gnutls_ecc_curve_t curve, const uint8_t *xy)
+{
+    size_t flen;
+    const struct ecc_curve *ec = nettle_curve(curve, &flen);
+    struct ecc_point pt;
+    mpz_t x, y;
+    int ok;
+
+    if (ec == NULL)
+        return 0;
+    mpz_init(x);
+    mpz_init(y);
+    nettle_mpz_set_str_256_u(x, flen, xy);
+    nettle_mpz_set_str_256_u(y, flen, xy + flen);
+    ecc_point_init(&pt, ec);
+    ok = ecc_point_set(&pt, x, y);
+    ecc_point_clear(&pt);
+    mpz_clear(x);
+    mpz_clear(y);
+    return ok;
+}
+
 int ecdh_shared(gnutls_ecc_curve_t curve, const uint8_t *k, size_t klen,
                 const uint8_t *xy, uint8_t *z, const char **why)
 {

@@ -18,6 +18,11 @@
 /* Field size in octets of a supported curve (P-256/384/521), else 0. */
 size_t ecdh_field_len(gnutls_ecc_curve_t curve);
 
+/* 1 if the point (x || y, flen octets each) is on the curve, else 0:
+ * the check ecdh_shared makes, for a key on a token whose device does
+ * the multiplication (envelope_key.c). */
+int ecdh_point_valid(gnutls_ecc_curve_t curve, const uint8_t *xy);
+
 /* Z, the x coordinate of scalar k (big-endian, any length) times the
  * point (x || y, flen octets each), into z (flen octets).  0, or -1 with
  * *why ("originator key not on the curve", "bad EC private key"). */

@@ -48,7 +48,8 @@ typedef enum smime_decrypt_status {
     SMIME_DECRYPT_LIMIT,         /* header size or RecipientInfo count */
     SMIME_DECRYPT_UNSUPPORTED,   /* an algorithm or form we do not do */
     SMIME_DECRYPT_NO_RECIPIENT,  /* no RecipientInfo names the cert */
-    SMIME_DECRYPT_KEY,           /* the key cannot be used (type, export) */
+    SMIME_DECRYPT_KEY,           /* the key cannot be used (type, export,
+                                    its token unavailable: temporary) */
     SMIME_DECRYPT_FAILED,        /* content did not decrypt: wrong key,
                                     damaged ciphertext, bad tag */
     SMIME_DECRYPT_SINK,          /* the sink returned an error */

@@ -17,6 +17,11 @@
  * writer shares: the point multiplication (Nettle), the X9.63 KDF and the
  * RFC 3394 AES key unwrap.  Every secret is wiped before its memory is
  * released.
+ *
+ * Keys on a PKCS#11 token (token.h) never leave it: RSA is
+ * gnutls_privkey_decrypt_data2 on the token (same RFC 3218 selection),
+ * ECDH is C_DeriveKey (CKM_ECDH1_DERIVE) there, giving the same Z; the
+ * originator's point is checked here first, as for a file key.
  */
 #include "config.h"
 
@@ -26,6 +31,7 @@
 
 #include "ecdh.h"
 #include "envelope_priv.h"
+#include "token.h"
 
 /* all ones if r == 0, else 0, without a branch (RFC 3218 selection). */
 static unsigned char zero_mask(int r)
@@ -57,7 +63,14 @@ smime_decrypt_status_t env_unwrap_rsa(const env_ri_t *ri,
         return SMIME_DECRYPT_KEY;
     }
     memset(tmp, 0, sizeof(tmp));
-    r = gnutls_privkey_decrypt_data2(key, 0, &ct, tmp, ceklen);
+    r = smime_token_decrypt2(key, &ct, tmp, ceklen);  /* a token key? */
+    if (r == SMIME_TOKEN_UNAVAILABLE) {     /* known before any decryption */
+        gnutls_memset(tmp, 0, sizeof(tmp));
+        *why = "the key's token is unavailable";
+        return SMIME_DECRYPT_KEY;
+    }
+    if (r == SMIME_TOKEN_NOT_TOKEN)
+        r = gnutls_privkey_decrypt_data2(key, 0, &ct, tmp, ceklen);
     m = zero_mask(r);
     for (size_t i = 0; i < ceklen; i++)
         cek[i] = (unsigned char)((tmp[i] & m) | (cek[i] & ~m));
@@ -66,6 +79,38 @@ smime_decrypt_status_t env_unwrap_rsa(const env_ri_t *ri,
 }
 
 /* ---- ECDH: the arithmetic is ecdh.c's, shared with the writer ---- */
+
+/* Z for a key on a token: the point is checked here as for a file key,
+ * then multiplied by C_DeriveKey on the token (token.h). */
+static smime_decrypt_status_t token_z(const env_ri_t *ri,
+                                      gnutls_privkey_t key, uint8_t *z,
+                                      size_t *zlen, const char **why)
+{
+    size_t flen = ri->opub_len > 1 ? (ri->opub_len - 1) / 2 : 0;
+    gnutls_ecc_curve_t curve = flen == 32 ? GNUTLS_ECC_CURVE_SECP256R1 :
+                               flen == 48 ? GNUTLS_ECC_CURVE_SECP384R1 :
+                               flen == 66 ? GNUTLS_ECC_CURVE_SECP521R1 :
+                                            GNUTLS_ECC_CURVE_INVALID;
+    int r;
+
+    if (curve == GNUTLS_ECC_CURVE_INVALID || ri->opub_len != 1 + 2 * flen ||
+        ri->opub[0] != 0x04) {
+        *why = "unsupported originator key";
+        return SMIME_DECRYPT_UNSUPPORTED;
+    }
+    if (!ecdh_point_valid(curve, ri->opub + 1)) {
+        *why = "originator key not on the curve";
+        return SMIME_DECRYPT_MALFORMED;
+    }
+    if ((r = smime_token_ecdh(key, ri->opub, ri->opub_len, z, flen)) == 0) {
+        *zlen = flen;
+        return SMIME_DECRYPT_OK;
+    }
+    *why = r == -2 ? "the token key may not derive (CKA_DERIVE)" :
+           r == -1 ? "ECDH on the token failed (another curve?)" :
+                     "the key's token is unavailable";
+    return SMIME_DECRYPT_KEY;
+}
 
 /* Z with our key and the originator's point: OK, or KEY (our key cannot
  * be used) or MALFORMED / UNSUPPORTED (the originator's point). */
@@ -78,6 +123,8 @@ static smime_decrypt_status_t ecdh_z(const env_ri_t *ri, gnutls_privkey_t key,
     smime_decrypt_status_t st = SMIME_DECRYPT_KEY;
     size_t flen;
 
+    if (smime_token_key_url(key) != NULL)
+        return token_z(ri, key, z, zlen, why);
     if (gnutls_privkey_export_ecc_raw2(key, &curve, &x, &y, &k, 0) < 0) {
         *why = "EC private key not exportable";
         return SMIME_DECRYPT_KEY;

@@ -17,7 +17,10 @@
  *     'P' one byte, KEYSTORE_SIGN and/or KEYSTORE_DECRYPT: starts a
  *         credential, what `build' found it good for (1 to KEYSTORE_MAX_CREDS
  *         per address); the fields after it up to the next 'P' are its:
- *     'K' the private key, PKCS#8 DER, unencrypted (exactly one)
+ *     'K' the private key, PKCS#8 DER, unencrypted, or
+ *     'U' instead: the RFC 7512 pkcs11: URI of a private key on a token
+ *         (crypto/token.h), never with a PIN (exactly one 'K' or 'U');
+ *         a reader older than this field finds the record damaged
  *     'C' a certificate, DER: the credential's first, then intermediates
  * Version 1 (still read): marker "1", records with version byte 0x01 and
  * no 'P': one credential, KEYSTORE_SIGN.  A reader refuses other versions

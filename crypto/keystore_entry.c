@@ -275,8 +275,9 @@ creds_sort(struct ks_cred *v, size_t n)
 /* A credential's fields as they are read. */
 struct cred_in {
     unsigned purpose;
-    const unsigned char *key;
+    const unsigned char *key;         /* 'K', or */
     size_t keylen;
+    int is_url;                       /* 'U' (key, keylen: the URI) */
     gnutls_datum_t certs[KS_MAX_CERTS];
     size_t ncerts;
 };
@@ -296,8 +297,16 @@ cred_finish(keystore_entry_t *e, const struct cred_in *in, char *err,
     struct ks_cred *c = &e->creds[e->ncreds];
     memset(c, 0, sizeof(*c));
     c->purpose = in->purpose;
-    c->signer = smime_signer_from_der(in->key, in->keylen, in->certs,
-                                      in->ncerts, why, sizeof(why));
+    if (in->is_url) {
+        char url[KS_MAX_URI + 1];
+        memcpy(url, in->key, in->keylen);
+        url[in->keylen] = '\0';
+        c->signer = smime_signer_from_token(url, in->certs, in->ncerts, why,
+                                            sizeof(why));
+    } else {
+        c->signer = smime_signer_from_der(in->key, in->keylen, in->certs,
+                                          in->ncerts, why, sizeof(why));
+    }
     if (c->signer == NULL) {
         smime_seterr(err, errlen, "entry %s: %s", e->address, why);
         return -1;
@@ -359,6 +368,10 @@ ks_record_check(const unsigned char *v, size_t vlen)
             ncerts = 0;
         } else if (type == KS_FIELD_KEY && open_cred && !haskey) {
             haskey = 1;
+        } else if (type == KS_FIELD_URI && v[0] >= 2 && open_cred &&
+                   !haskey && n > 7 && n <= KS_MAX_URI &&
+                   memchr(d, '\0', n) == NULL) {
+            haskey = 1;
         } else if (type == KS_FIELD_CERT && open_cred &&
                    ncerts < KS_MAX_CERTS) {
             ncerts++;
@@ -408,9 +421,10 @@ ks_entry_parse(const char *address, const unsigned char *v, size_t vlen,
                 goto fail;
             memset(&in, 0, sizeof(in));
             in.purpose = d[0];
-        } else if (type == KS_FIELD_KEY) {
+        } else if (type == KS_FIELD_KEY || type == KS_FIELD_URI) {
             in.key = d;
             in.keylen = n;
+            in.is_url = type == KS_FIELD_URI;
         } else {
             in.certs[in.ncerts].data = (unsigned char *)d;
             in.certs[in.ncerts++].size = (unsigned)n;

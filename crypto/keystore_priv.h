@@ -20,6 +20,8 @@
 #define KS_FIELD_PURPOSE  'P'        /* version 2: starts a credential */
 #define KS_FIELD_KEY      'K'
 #define KS_FIELD_CERT     'C'
+#define KS_FIELD_URI      'U'        /* a token key: instead of 'K' */
+#define KS_MAX_URI        2048
 #define KS_MAX_ADDRESS    320        /* 64 + 1 + 255 */
 #define KS_MAX_CREDS      KEYSTORE_MAX_CREDS
 #define KS_MAX_CERTS      16         /* a credential's chain */

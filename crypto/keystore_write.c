@@ -148,12 +148,20 @@ rec_cred(struct rec *r, const struct keystore_cred *c)
     gnutls_datum_t k = { NULL, 0 };
     unsigned char purpose = (unsigned char)c->purpose;
 
+    const char *url = smime_signer_token_url(c->signer);
+
     rec_field(r, KS_FIELD_PURPOSE, &purpose, 1);
-    if (smime_signer_export_key(c->signer, &k) < 0)
-        return -1;
-    rec_field(r, KS_FIELD_KEY, k.data, k.size);
-    gnutls_memset(k.data, 0, k.size);
-    gnutls_free(k.data);
+    if (url != NULL) {
+        if (strlen(url) > KS_MAX_URI)
+            return -1;
+        rec_field(r, KS_FIELD_URI, url, strlen(url));
+    } else {
+        if (smime_signer_export_key(c->signer, &k) < 0)
+            return -1;
+        rec_field(r, KS_FIELD_KEY, k.data, k.size);
+        gnutls_memset(k.data, 0, k.size);
+        gnutls_free(k.data);
+    }
     for (size_t i = 0; i < smime_signer_ncerts(c->signer); i++) {
         gnutls_datum_t d = { NULL, 0 };
         if (gnutls_x509_crt_export2(smime_signer_cert(c->signer, i),

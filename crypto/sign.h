@@ -65,6 +65,15 @@ smime_signer_t *smime_signer_from_der(const void *key, size_t keylen,
                                       const gnutls_datum_t *certs,
                                       size_t ncerts,
                                       char *err, size_t errlen);
+/* A key on a PKCS#11 token (RFC 7512 URI, no PIN in it; crypto/token.h)
+ * with DER certificates, the key's first.  The token is not touched: it
+ * is reached when the key is used (smime_token_probe() checks it now). */
+smime_signer_t *smime_signer_from_token(const char *url,
+                                        const gnutls_datum_t *certs,
+                                        size_t ncerts, char *err,
+                                        size_t errlen);
+/* The URI of a token credential; NULL for a key held in memory. */
+const char *smime_signer_token_url(const smime_signer_t *signer);
 void smime_signer_free(smime_signer_t *signer);     /* accepts NULL */
 
 /* Borrowed certificates: 0 is the signer, then the intermediates. */

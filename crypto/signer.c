@@ -19,6 +19,7 @@
 
 #include "errbuf.h"
 #include "signer_priv.h"
+#include "token.h"
 
 
 void
@@ -254,8 +255,27 @@ choose_algorithms(smime_signer_t *s, char *err, size_t errlen)
 }
 
 /*
- * The common end of every constructor.  Takes ownership of xkey and of
- * crts[0..n) (also on failure).
+ * The common end of every constructor: s holds its key, kpub is the
+ * key's public half.  Takes ownership of s, kpub and crts[0..n) (also on
+ * failure).
+ */
+static smime_signer_t *
+signer_finish(smime_signer_t *s, gnutls_pubkey_t kpub, gnutls_x509_crt_t *crts,
+              size_t n, char *err, size_t errlen)
+{
+    int ret = order_chain(kpub, crts, n, &s->crts, &s->ncrts, err, errlen);
+
+    gnutls_pubkey_deinit(kpub);
+    if (ret < 0 || choose_algorithms(s, err, errlen) < 0 ||
+        smime_signer_precompute(s, err, errlen) < 0) {
+        smime_signer_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/*
+ * A file key: takes ownership of xkey and of crts[0..n) (also on failure).
  */
 static smime_signer_t *
 signer_build(gnutls_x509_privkey_t xkey, gnutls_x509_crt_t *crts, size_t n,
@@ -282,13 +302,7 @@ signer_build(gnutls_x509_privkey_t xkey, gnutls_x509_crt_t *crts, size_t n,
         smime_seterr(err, errlen, "cannot derive the public key");
         goto fail;
     }
-    ret = order_chain(kpub, crts, n, &s->crts, &s->ncrts, err, errlen);
-    n = 0;                                      /* crts now consumed */
-    if (ret < 0 || choose_algorithms(s, err, errlen) < 0 ||
-        smime_signer_precompute(s, err, errlen) < 0)
-        goto fail;
-    gnutls_pubkey_deinit(kpub);
-    return s;
+    return signer_finish(s, kpub, crts, n, err, errlen);
 fail:
     for (size_t i = 0; i < n; i++)
         gnutls_x509_crt_deinit(crts[i]);
@@ -404,6 +418,31 @@ smime_signer_from_blob(const void *data, size_t len, const char *password,
     return smime_signer_from_p12(data, len, password, err, errlen);
 }
 
+/* DER certificates into new crts[0..ncerts); 0 or -1 with a message. */
+static int
+import_certs(const gnutls_datum_t *certs, size_t ncerts, gnutls_x509_crt_t *crts,
+             char *err, size_t errlen)
+{
+    for (size_t n = 0; n < ncerts; n++) {
+        int ret;
+        if (gnutls_x509_crt_init(&crts[n]) < 0) {
+            smime_seterr(err, errlen, "out of memory");
+            ret = -1;
+        } else if ((ret = gnutls_x509_crt_import(crts[n], &certs[n],
+                                                 GNUTLS_X509_FMT_DER)) < 0) {
+            gnutls_x509_crt_deinit(crts[n]);
+            smime_seterr(err, errlen, "bad certificate: %s",
+                         gnutls_strerror(ret));
+        }
+        if (ret < 0) {
+            while (n-- > 0)
+                gnutls_x509_crt_deinit(crts[n]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 smime_signer_t *
 smime_signer_from_der(const void *key, size_t keylen,
                       const gnutls_datum_t *certs, size_t ncerts,
@@ -412,7 +451,6 @@ smime_signer_from_der(const void *key, size_t keylen,
     gnutls_datum_t d = { (unsigned char *)key, (unsigned)keylen };
     gnutls_x509_privkey_t xkey = NULL;
     gnutls_x509_crt_t *crts = calloc(ncerts + 1, sizeof(*crts));
-    size_t n = 0;
     int ret;
 
     if (crts == NULL || gnutls_x509_privkey_init(&xkey) < 0) {
@@ -425,28 +463,61 @@ smime_signer_from_der(const void *key, size_t keylen,
         smime_seterr(err, errlen, "bad private key: %s", gnutls_strerror(ret));
         goto fail;
     }
-    for (n = 0; n < ncerts; n++) {
-        if (gnutls_x509_crt_init(&crts[n]) < 0) {
-            smime_seterr(err, errlen, "out of memory");
-            goto fail;
-        }
-        ret = gnutls_x509_crt_import(crts[n], &certs[n], GNUTLS_X509_FMT_DER);
-        if (ret < 0) {
-            gnutls_x509_crt_deinit(crts[n]);
-            smime_seterr(err, errlen, "bad certificate: %s", gnutls_strerror(ret));
-            goto fail;
-        }
-    }
-    smime_signer_t *s = signer_build(xkey, crts, n, err, errlen);
+    if (import_certs(certs, ncerts, crts, err, errlen) < 0)
+        goto fail;
+    smime_signer_t *s = signer_build(xkey, crts, ncerts, err, errlen);
     free(crts);
     return s;
 fail:
-    for (size_t i = 0; i < n; i++)
-        gnutls_x509_crt_deinit(crts[i]);
     if (xkey)
         gnutls_x509_privkey_deinit(xkey);
     free(crts);
     return NULL;
+}
+
+smime_signer_t *
+smime_signer_from_token(const char *url, const gnutls_datum_t *certs,
+                        size_t ncerts, char *err, size_t errlen)
+{
+    gnutls_x509_crt_t *crts = calloc(ncerts + 1, sizeof(*crts));
+    smime_signer_t *s = calloc(1, sizeof(*s));
+    gnutls_pubkey_t kpub = NULL;
+
+    if (crts == NULL || s == NULL) {
+        smime_seterr(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (ncerts == 0) {
+        smime_seterr(err, errlen, "no certificate found");
+        goto fail;
+    }
+    if (!smime_token_url_ok(url, err, errlen) ||
+        import_certs(certs, ncerts, crts, err, errlen) < 0)
+        goto fail;
+    /* the first certificate is the key's (build checks it on the token) */
+    if ((s->key = smime_token_key_new(url, crts[0], err, errlen)) == NULL ||
+        gnutls_pubkey_init(&kpub) < 0 ||
+        gnutls_pubkey_import_x509(kpub, crts[0], 0) < 0) {
+        if (s->key)
+            smime_seterr(err, errlen, "cannot read the certificate's key");
+        for (size_t i = 0; i < ncerts; i++)
+            gnutls_x509_crt_deinit(crts[i]);
+        gnutls_pubkey_deinit(kpub);
+        goto fail;
+    }
+    s = signer_finish(s, kpub, crts, ncerts, err, errlen);
+    free(crts);
+    return s;
+fail:
+    smime_signer_free(s);
+    free(crts);
+    return NULL;
+}
+
+const char *
+smime_signer_token_url(const smime_signer_t *s)
+{
+    return smime_token_key_url(s->key);
 }
 
 int

@@ -25,6 +25,7 @@
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
+#include <gnutls/crypto.h>
 
 #include "arheader.h"
 #include "certstore.h"
@@ -35,6 +36,7 @@
 #include "outbound.h"
 #include "sockspec.h"
 #include "spool.h"
+#include "token.h"
 
 enum ktype {
     T_STRING, T_PATHS, T_BOOL, T_SIZE, T_MODE, T_NETS, T_ONERROR,
@@ -67,6 +69,12 @@ static const struct key keys[] = {
      T_PATHS, F(crl_files), NULL, F(n_crl_files)},
     {{"Keystore", "none", "CDB file built by smime-keystore (needed for s)"},
      T_STRING, F(keystore), NULL, 0},
+    {{"PKCS11Module", "p11-kit", "PKCS#11 module (shared library) for "
+      "keystore keys on a token; default: the modules p11-kit loads"},
+     T_STRING, F(pkcs11_module), NULL, 0},
+    {{"PKCS11PinFile", "none", "file holding the token's user PIN (mode "
+      "0600, owned by the daemon's user)"},
+     T_STRING, F(pkcs11_pin_file), NULL, 0},
     {{"CertificateStore", "none", "recipient certificate store managed by "
       "smime-certstore (needed for e)"},
      T_STRING, F(certificate_store), NULL, 0},
@@ -804,6 +812,35 @@ certstore_t *config_certstore(config_t *c, char *err, size_t errlen)
     return cs;
 }
 
+/* PKCS11Module and PKCS11PinFile: the token provider for keystore keys
+ * on a token (crypto/token.h; process-wide, a reload may change it). */
+static void setup_token(struct pstate *ps)
+{
+    config_t *c = ps->c;
+    char pin[256], err[512];
+    int have_pin = 0;
+
+    if (c->pkcs11_pin_file) {
+        if (smime_token_read_pin(c->pkcs11_pin_file, pin, sizeof pin, err,
+                                 sizeof err) < 0) {
+            problem(ps, key_line(ps, "PKCS11PinFile"), "PKCS11PinFile: %s",
+                    err);
+            return;
+        }
+        have_pin = 1;
+    }
+    /* a module that does not load is a token failure like the others:
+     * messages needing it get OnError, each use tries it again */
+    if (smime_token_setup(c->pkcs11_module, have_pin ? pin : NULL, err,
+                          sizeof err) < 0) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "PKCS11Module: %s (keys on a token "
+                 "cannot be used until it loads)", err);
+        check_report(ps, "PKCS11Module", 0, 1, msg);
+    }
+    gnutls_memset(pin, 0, sizeof pin);
+}
+
 /* Trust store, policy, outbound state. */
 static int build_derived(struct pstate *ps)
 {
@@ -840,6 +877,7 @@ static int build_derived(struct pstate *ps)
                 "TrustSystemStore is no: nothing could pass");
     if (c->certificate_store)
         check_certificate_store(ps);
+    setup_token(ps);            /* also when a reload dropped the keys */
     if ((c->mode & (CONFIG_MODE_SIGN | CONFIG_MODE_DECRYPT)) &&
         !(ps->flags & CONFIG_NO_KEYSTORE)) {
         err[0] = '\0';
@@ -870,6 +908,8 @@ static void config_destroy(config_t *c)
         free(c->crl_files[i]);
     free(c->crl_files);
     free(c->keystore);
+    free(c->pkcs11_module);
+    free(c->pkcs11_pin_file);
     free(c->certificate_store);
     free(c->encrypt_policy_file);
     encpolicy_free(c->encpolicy);

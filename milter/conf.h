@@ -45,6 +45,8 @@ typedef struct config {
     char **crl_files;
     size_t n_crl_files;
     char *keystore;                  /* NULL: none */
+    char *pkcs11_module;             /* NULL: p11-kit's modules */
+    char *pkcs11_pin_file;           /* NULL: none (URI pin-source) */
     char *certificate_store;         /* NULL: none (smime-certstore) */
     int harvest;                     /* Harvest */
     char *encrypt_policy_file;       /* NULL: none */

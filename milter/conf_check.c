@@ -28,6 +28,7 @@
 #include "errbuf.h"
 #include "keystore.h"
 #include "keystore_vet.h"
+#include "token.h"
 
 static void say(conf_check_fn fn, void *arg, const char *key, size_t i,
                 int warning, const char *fmt, ...)
@@ -214,15 +215,39 @@ struct expiry {
     void *arg;
 };
 
+/* Each credential on a token is reached now (a test signature): an
+ * absent token, a wrong PIN or a missing module is a warning, not an
+ * error, since the daemon tries again with each message. */
+static void entry_tokens(struct expiry *x, const char *address,
+                         const keystore_entry_t *e)
+{
+    char why[300];
+
+    for (size_t i = 0; i < keystore_entry_ncreds(e); i++) {
+        const smime_signer_t *c = keystore_entry_cred(e, i);
+        if (smime_signer_token_url(c) != NULL &&
+            smime_token_probe(smime_signer_privkey(c),
+                              smime_signer_cert(c, 0), why, sizeof why) < 0)
+            say(x->fn, x->arg, "Keystore", 0, 1, "Keystore: %s: key on a "
+                "token unusable now (%s): %s", address,
+                smime_signer_token_url(c), why);
+    }
+}
+
 static int entry_expiry(void *arg, const char *address,
                         const keystore_entry_t *e, const char *err)
 {
     struct expiry *x = arg;
     char soon[200];
 
+    const smime_signer_t *signer = e ? keystore_entry_signer(e) : NULL;
+
     if (e == NULL || err != NULL)
         return 0;        /* broken entries are the keystore's errors */
-    if (keystore_vet_expiry(smime_signer_cert(keystore_entry_signer(e), 0),
+    entry_tokens(x, address, e);
+    if (signer == NULL)
+        return 0;        /* decryption only: old keys are kept on purpose */
+    if (keystore_vet_expiry(smime_signer_cert(signer, 0),
                             x->now, soon, sizeof soon))
         say(x->fn, x->arg, "Keystore", 0, 1, "Keystore: %s: certificate %s",
             address, soon);

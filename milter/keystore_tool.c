@@ -6,7 +6,8 @@
  *   smime-keystore list KEYSTORE.cdb
  *   smime-keystore check KEYSTORE.cdb
  *
- * build reads every SOURCE line (ADDRESS CREDENTIAL-FILE [LOGIN ...],
+ * build reads every SOURCE line (ADDRESS CREDENTIAL-FILE [LOGIN ...], or
+ * ADDRESS pkcs11:URI CERTIFICATE-FILE [LOGIN ...] for a key on a token,
  * logins separated by blanks or commas; an ADDRESS on several lines has
  * several credentials and the union of their logins), loads and
  * validates every credential first and decides what it is for (signing:
@@ -36,6 +37,7 @@
 #include "errbuf.h"
 #include "keystore.h"
 #include "keystore_vet.h"
+#include "token.h"
 
 #define MAX_CREDENTIAL (1024 * 1024)
 #define MAX_LOGINS 64
@@ -258,6 +260,93 @@ load_entry(const char *source, struct source_entry *e, const char *file,
     return decide_purpose(source, e, vc);
 }
 
+/* DER copies of the certificates in a PEM (or one DER) file: the
+ * first must be the token key's.  Count, or -1 with a message. */
+static int
+read_certs(const char *path, gnutls_datum_t *der, size_t max, char *err,
+           size_t errlen)
+{
+    size_t len = 0;
+    unsigned char *data = read_credential(path, &len);
+    gnutls_datum_t d = { data, (unsigned)len };
+    gnutls_x509_crt_t *crts = NULL;
+    unsigned n = 0;
+    int ret;
+    char eb[128];               /* smime_strerror() text */
+
+    if (data == NULL) {
+        snprintf(err, errlen, "cannot read %s: %s", path,
+                 errno == EFBIG ? "file too large" :
+                 errno == EINVAL ? "not a regular file"
+                                 : smime_strerror(errno, eb, sizeof eb));
+        return -1;
+    }
+    ret = gnutls_x509_crt_list_import2(&crts, &n, &d, GNUTLS_X509_FMT_PEM, 0);
+    if (ret < 0)
+        ret = gnutls_x509_crt_list_import2(&crts, &n, &d,
+                                           GNUTLS_X509_FMT_DER, 0);
+    free(data);
+    if (ret < 0 || n == 0) {
+        snprintf(err, errlen, "%s: no certificate (%s)", path,
+                 ret < 0 ? gnutls_strerror(ret) : "empty");
+        return -1;
+    }
+    size_t k = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (k < max && gnutls_x509_crt_export2(crts[i], GNUTLS_X509_FMT_DER,
+                                               &der[k]) == 0)
+            k++;
+        gnutls_x509_crt_deinit(crts[i]);
+    }
+    gnutls_free(crts);
+    if (k < n) {
+        for (size_t i = 0; i < k; i++)
+            gnutls_free(der[i].data);
+        snprintf(err, errlen, "%s: too many certificates (at most %zu)",
+                 path, max);
+        return -1;
+    }
+    return (int)k;
+}
+
+/*
+ * A credential whose key is on a token: URI, certificates from a file
+ * (the key's first), or from the token when the file is the word
+ * "token".  The key must be found, usable with the PIN, and
+ * the certificate's (a test signature).  Problem count, at most 1.
+ */
+static int
+load_token_entry(const char *source, struct source_entry *e, const char *url,
+                 const char *certfile, const struct vet_ctx *vc)
+{
+    gnutls_datum_t der[16];
+    char err[512];
+    int from_token = strcmp(certfile, "token") == 0;
+    char *path = from_token ? NULL : resolve(source, certfile);
+    int n = from_token ? smime_token_certs(url, der, 16, err, sizeof(err))
+          : path ? read_certs(path, der, 16, err, sizeof(err)) : -1;
+
+    if (!from_token && path == NULL)
+        snprintf(err, sizeof(err), "out of memory");
+    free(path);
+    if (n < 0) {
+        fprintf(stderr, "%s:%u: %s\n", source, e->line, err);
+        return 1;
+    }
+    e->signer = smime_signer_from_token(url, der, (size_t)n, err,
+                                        sizeof(err));
+    for (int i = 0; i < n; i++)
+        gnutls_free(der[i].data);
+    if (e->signer == NULL ||
+        smime_token_probe(smime_signer_privkey(e->signer),
+                          smime_signer_cert(e->signer, 0), err,
+                          sizeof(err)) < 0) {
+        fprintf(stderr, "%s:%u: %s: %s\n", source, e->line, url, err);
+        return 1;
+    }
+    return decide_purpose(source, e, vc);
+}
+
 /* Split one line into fields (in place); '#' at a field start begins a
  * comment.  ADDRESS and CREDENTIAL-FILE are separated by blanks, the
  * logins after them by blanks or commas.  Returns the number of fields
@@ -296,9 +385,9 @@ entries_free(struct source_entry *v, size_t n)
 
 /* A LOGIN starting with '+' is a word: only +internal exists. */
 static int
-valid_logins(char **fields, size_t nf, const char **bad)
+valid_logins(char **fields, size_t first, size_t nf, const char **bad)
 {
-    for (size_t i = 2; i < nf; i++)
+    for (size_t i = first; i < nf; i++)
         if (fields[i][0] == '+' && strcmp(fields[i], KEYSTORE_INTERNAL)) {
             *bad = fields[i];
             return 0;
@@ -331,7 +420,7 @@ read_source(const char *source, const struct vet_ctx *vc,
             struct source_entry **out, size_t *nout)
 {
     FILE *f = fopen(source, "r");
-    char *line = NULL, *fields[2 + MAX_LOGINS];
+    char *line = NULL, *fields[3 + MAX_LOGINS];
     size_t cap = 0, n = 0;
     struct source_entry *v = NULL;
     unsigned lineno = 0;
@@ -349,9 +438,19 @@ read_source(const char *source, const struct vet_ctx *vc,
         char *start = line;
         if (lineno == 1 && strncmp(line, UTF8_BOM, 3) == 0)
             start += 3;             /* editors on some systems write one */
-        size_t nf = split(start, fields, 2 + MAX_LOGINS, &toomany);
+        size_t nf = split(start, fields, 3 + MAX_LOGINS, &toomany);
         if (nf == 0)
             continue;
+        /* ADDRESS pkcs11:URI CERTIFICATE-FILE [LOGIN ...] */
+        int tok = nf >= 2 && strncmp(fields[1], "pkcs11:", 7) == 0;
+        size_t first = tok ? 3 : 2;
+        toomany |= nf > first + MAX_LOGINS;
+        if (tok && nf < 3 && !toomany) {
+            fprintf(stderr, "%s:%u: bad syntax: expected ADDRESS pkcs11:URI "
+                    "CERTIFICATE-FILE [LOGIN ...]\n", source, lineno);
+            problems++;
+            continue;
+        }
         if (nf < 2 || toomany || !valid_address(fields[0])) {
             fprintf(stderr, "%s:%u: %s\n", source, lineno, toomany ?
                     "too many logins (at most 64)" : nf < 2 ?
@@ -360,7 +459,7 @@ read_source(const char *source, const struct vet_ctx *vc,
             problems++;
             continue;
         }
-        if (!valid_logins(fields, nf, &bad)) {
+        if (!valid_logins(fields, first, nf, &bad)) {
             fprintf(stderr, "%s:%u: unknown word %s among the logins (a "
                     "login cannot start with +; only " KEYSTORE_INTERNAL
                     " is known)\n", source, lineno, bad);
@@ -387,9 +486,10 @@ read_source(const char *source, const struct vet_ctx *vc,
         memset(e, 0, sizeof(*e));
         e->line = lineno;
         e->address = strdup(fields[0]);
-        for (size_t i = 2; i < nf; i++)
+        for (size_t i = first; i < nf; i++)
             e->logins[e->nlogins++] = strdup(fields[i]);
-        if (load_entry(source, e, fields[1], vc) > 0)
+        if ((tok ? load_token_entry(source, e, fields[1], fields[2], vc)
+                 : load_entry(source, e, fields[1], vc)) > 0)
             problems++;
         else
             problems += duplicate_cred(source, v, n - 1, e);
@@ -573,6 +673,11 @@ print_entry(void *arg, const char *address, const keystore_entry_t *e,
         for (size_t i = 0; i < nl; i++)
             printf("%s%s", i ? "," : "", keystore_entry_login(e, i));
         printf("%s", nl ? "" : "-");
+        const char *url = smime_signer_token_url(keystore_entry_cred(e, c));
+        if (url)
+            printf(" key=token uri=\"%s\"", url);
+        else
+            printf(" key=file");
         if (!(purpose & KEYSTORE_SIGN))
             ;           /* an expired decryption key is kept on purpose */
         else if (t != (time_t)-1 && t < *now)

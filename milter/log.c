@@ -12,6 +12,7 @@
 #include <syslog.h>
 
 #include "log.h"
+#include "token.h"
 
 static int log_level = LOG_INFO;
 static int log_facility = LOG_MAIL;
@@ -116,4 +117,18 @@ const char *log_quote(char *buf, size_t len, const char *text)
     }
     buf[n] = '\0';
     return buf;
+}
+
+void log_token_state(void)
+{
+    char msg[300], q[400];
+    int usable;
+
+    if (!smime_token_event(&usable, msg, sizeof msg))
+        return;
+    if (usable)
+        log_info(LOG_NOTICE, "event=token status=usable");
+    else
+        log_info(LOG_ERR, "event=token status=unusable error=\"%s\"",
+                 log_quote(q, sizeof q, msg));
 }

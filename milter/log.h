@@ -32,4 +32,9 @@ void log_info(int prio, const char *fmt, ...)
  * Returns buf. */
 const char *log_quote(char *buf, size_t len, const char *text);
 
+/* Log a change of the PKCS#11 token state (crypto/token.h) once:
+ * "event=token status=unusable error=..." or "status=usable".  Call it
+ * after each use of a keystore key (signing, decryption). */
+void log_token_state(void);
+
 #endif

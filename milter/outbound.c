@@ -510,8 +510,11 @@ outbound_finish(outbound_t *o, const struct actions *act, void *actarg,
                  smime_strerror(errno, eb, sizeof eb));
         return -1;
     }
-    if (smime_sign_finish(o->sign, &der, &derlen) < 0) {
+    int signed_ok = smime_sign_finish(o->sign, &der, &derlen) == 0;
+    log_token_state();          /* a token key: its state, once */
+    if (!signed_ok) {
         snprintf(why, whylen, "%s", smime_sign_error(o->sign));
+        errno = 0;              /* why says it all; errno is the library's */
         return -1;
     }
     if ((b64 = b64_encode_lines(der, derlen, &b64len)) == NULL ||

@@ -471,6 +471,82 @@ START_TEST(unknown_versions)
 }
 END_TEST
 
+/* A credential on a token: the record holds the URI ('U') and the
+ * certificates, no key and no PIN; reading it does not touch the token
+ * (none exists here).  'U' and 'K' in one credential are damage, and a
+ * URI carrying a PIN is refused. */
+START_TEST(token_uri_record)
+{
+    static const char url[] = "pkcs11:token=none;object=alice;type=private";
+    char path[2048], err[512] = "";
+    smime_signer_t *file = load("alice");
+    gnutls_datum_t der[2];
+    size_t n = smime_signer_ncerts(file);
+    keystore_entry_t *e = NULL;
+
+    ck_assert_uint_eq(n, 2);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_int_eq(gnutls_x509_crt_export2(smime_signer_cert(file, i),
+                                                 GNUTLS_X509_FMT_DER,
+                                                 &der[i]), 0);
+    ck_assert_ptr_null(smime_signer_from_token(
+        "pkcs11:token=none;object=alice?pin-value=1234", der, n, err,
+        sizeof(err)));
+    ck_assert_msg(strstr(err, "pin-value") != NULL, "%s", err);
+    smime_signer_t *tok = smime_signer_from_token(url, der, n, err,
+                                                  sizeof(err));
+    ck_assert_msg(tok != NULL, "%s", err);
+    ck_assert_ptr_null(smime_signer_token_url(file));
+    ck_assert_str_eq(smime_signer_token_url(tok), url);
+
+    snprintf(path, sizeof(path), "%s/token.cdb", work);
+    keystore_writer_t *w = keystore_writer_new(path, err, sizeof(err));
+    ck_assert_msg(w != NULL, "%s", err);
+    ck_assert_int_eq(keystore_writer_add(w, "alice@example.org", tok, NULL, 0,
+                                         err, sizeof(err)), 0);
+    ck_assert_int_eq(keystore_writer_commit(w, err, sizeof(err)), 0);
+    keystore_writer_free(w);
+    keystore_t *ks = keystore_open(path, err, sizeof(err));
+    ck_assert_msg(ks != NULL, "%s", err);
+    ck_assert_int_eq(keystore_lookup(ks, "alice@example.org", &e, err,
+                                     sizeof(err)), 1);
+    const smime_signer_t *c = keystore_entry_signer_at(e, T2050);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_str_eq(smime_signer_token_url(c), url);
+    ck_assert_str_eq(serial_of(c), "1001");
+    ck_assert_uint_eq(smime_signer_ncerts(c), 2);
+    keystore_entry_free(e);
+    keystore_free(ks);
+
+    /* nothing of the key in the file, the URI as given */
+    FILE *f = fopen(path, "rb");
+    unsigned char buf[65536];
+    size_t len = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    ck_assert_ptr_nonnull(memmem(buf, len, url, strlen(url)));
+    gnutls_datum_t k;
+    ck_assert_int_eq(smime_signer_export_key(file, &k), 0);
+    ck_assert_ptr_null(memmem(buf, len, k.data + k.size - 32, 32));
+    gnutls_memset(k.data, 0, k.size);
+    gnutls_free(k.data);
+
+    /* 'U' then 'K' in one credential: damaged */
+    size_t ul = strlen(url);
+    unsigned char extra[11 + sizeof(url)];
+    memcpy(extra, "P\0\0\0\1\1" "U\0\0\0", 10);
+    extra[10] = (unsigned char)ul;
+    memcpy(extra + 11, url, ul);
+    write_raw(path, "2", 2, extra, 11 + ul);
+    ck_assert_ptr_null(keystore_open(path, err, sizeof(err)));
+    ck_assert_msg(strstr(err, "damaged") != NULL, "%s", err);
+
+    for (size_t i = 0; i < n; i++)
+        gnutls_free(der[i].data);
+    smime_signer_free(tok);
+    smime_signer_free(file);
+}
+END_TEST
+
 /* An entry and its credentials stay valid across a rebuild, a reload and
  * keystore_free(), until keystore_entry_free(). */
 START_TEST(held_across_reload)
@@ -529,6 +605,7 @@ keystore_suite(void)
     tcase_add_test(tc, writer_refuses);
     tcase_add_test(tc, version1_read);
     tcase_add_test(tc, unknown_versions);
+    tcase_add_test(tc, token_uri_record);
     tcase_add_test(tc, held_across_reload);
     suite_add_tcase(s, tc);
     return s;

@@ -99,6 +99,22 @@ cat "$T/alice.key" "$T/alice.crt" >"$T/alice.pem"
 echo "alice@example.org alice.pem" >"$T/ks.src"
 "$K" build "$T/ks.src" "$T/ks.cdb" >"$T/build.out" 2>&1 ||
     bad "smime-keystore build: $(cat "$T/build.out")"
+# bob: a decryption-only credential (no signing credential at all)
+ct --generate-privkey --key-type rsa --bits 2048 --outfile "$T/bob.key"
+cat >"$T/bob.tmpl" <<EOF
+cn = "Bob"
+email = "bob@example.org"
+encryption_key
+email_protection_key
+expiration_days = 3650
+EOF
+ct --generate-certificate --load-privkey "$T/bob.key" \
+    --load-ca-certificate "$T/ca.pem" --load-ca-privkey "$T/ca.key" \
+    --template "$T/bob.tmpl" --outfile "$T/bob.crt"
+cat "$T/bob.key" "$T/bob.crt" >"$T/bob.pem"
+echo "bob@example.org bob.pem" >"$T/ksdec.src"
+"$K" build "$T/ksdec.src" "$T/ksdec.cdb" >"$T/build.out" 2>&1 ||
+    bad "smime-keystore build (decryption only): $(cat "$T/build.out")"
 cat >"$T/crl.tmpl" <<EOF
 crl_number = 7
 crl_this_update_date = "2020-01-01 00:00:00 UTC"
@@ -115,6 +131,10 @@ check good 0 ""
 # --- warnings, exit 0 ------------------------------------------------------
 conf expiring "Mode sv" "TrustAnchorFile $T/ca.pem" "Keystore $T/ks.cdb"
 check expiring 0 "4: warning: Keystore: alice@example.org: certificate expires in (9|10) days"
+# an entry without a signing credential has no expiry to warn about
+# (-n used to crash on it)
+conf decryptonly "Mode sv" "TrustAnchorFile $T/ca.pem" "Keystore $T/ksdec.cdb"
+check decryptonly 0 ""
 conf stalecrl "TrustAnchorFile $T/ca.pem" "CRLFile $T/stale.crl"
 check stalecrl 0 "4: warning: CRLFile: $T/stale.crl: the CRL of CN=Check Root is past its nextUpdate \\(2020-02-01T00:00:00Z\\)"
 

@@ -21,7 +21,9 @@
 #	   ./configure --enable-sanitizers=thread in
 #	   $top_builddir/build-tsan, and its Check unit tests (check_threads
 #	   verifies and signs from 4 threads through session.c) with
-#	   TSAN_OPTIONS=halt_on_error=1: a data race is a failure.
+#	   TSAN_OPTIONS=halt_on_error=1: a data race is a failure; then
+#	   tests/token.sh with that build's token_tool (threads sharing a
+#	   token key, the provider reloaded when the token comes back).
 #	3. Valgrind: every -t test message (tests/data/*.eml with its .conf
 #	   and .opts, and the signed messages of tests/work/msgs) through the
 #	   normal build's smime-milter -t under `valgrind --error-exitcode=1
@@ -188,6 +190,21 @@ tsan_build() {
 	else
 		fail tsan-check "make check failed under ThreadSanitizer:"
 		san_report tsan-check.log
+	fi
+	# token keys shared by threads, reloaded when the token comes back:
+	# tests/token.sh with this build's token_tool (its other programs
+	# from the main build); a race report fails a check there
+	note "tests/token.sh with token_tool under ThreadSanitizer"
+	if make -C "$obj" tests/token_tool >"$H/tsan-token-build.log" 2>&1 &&
+	    top_srcdir=$top_srcdir top_builddir=$top_builddir \
+	    TOKEN_TOOL=$obj/tests/token_tool \
+	    TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	    sh "$top_srcdir/tests/token.sh" >"$H/tsan-token.log" 2>&1; then
+		pass
+	else
+		fail tsan-token "tests/token.sh under ThreadSanitizer ($H/tsan-token.log):"
+		grep -E '^not ok|WARNING: ThreadSanitizer' "$H/tsan-token.log" |
+			head -10 | sed 's/^/	/'
 	fi
 }
 

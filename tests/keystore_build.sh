@@ -76,10 +76,10 @@ rc=$?
 if [ $rc = 0 ] &&
    grep -q "^$W/src/multi.txt:3: warning: expired certificate (valid until 2002-01-01T00:00:00Z): kept for decryption only$" "$W/out" &&
    [ "$(grep -c warning "$W/out")" = 1 ] &&
-   grep -q '^carol@example.org .* serial=1101 .* purpose=sign logins=carol,boss,+internal$' "$W/list" &&
-   grep -q '^carol@example.org .* serial=1103 .* purpose=decrypt logins=carol,boss,+internal$' "$W/list" &&
-   grep -q '^carol@example.org .* serial=1104 not-after=2002-01-01T00:00:00Z purpose=decrypt logins=carol,boss,+internal$' "$W/list" &&
-   grep -q '^alice@example.org .* purpose=sign,decrypt logins=-$' "$W/list" &&
+   grep -q '^carol@example.org .* serial=1101 .* purpose=sign logins=carol,boss,+internal key=file$' "$W/list" &&
+   grep -q '^carol@example.org .* serial=1103 .* purpose=decrypt logins=carol,boss,+internal key=file$' "$W/list" &&
+   grep -q '^carol@example.org .* serial=1104 not-after=2002-01-01T00:00:00Z purpose=decrypt logins=carol,boss,+internal key=file$' "$W/list" &&
+   grep -q '^alice@example.org .* purpose=sign,decrypt logins=- key=file$' "$W/list" &&
    [ "$(wc -l <"$W/list")" = 4 ] &&
    "$KS" check "$W/multi.cdb" >/dev/null 2>&1; then
 	ok "an address on several lines: one credential each, purposes listed, logins combined"
@@ -116,8 +116,8 @@ else
 	notok "a source starting with a UTF-8 BOM builds"; show "$W/out"
 fi
 "$KS" list "$W/logins.cdb" >"$W/list" 2>&1
-if grep -q '^alice@example.org .* logins=bob,dave$' "$W/list" &&
-   grep -q '^ecdsa@example.org .* logins=x,carol,+internal$' "$W/list"; then
+if grep -q '^alice@example.org .* logins=bob,dave key=file$' "$W/list" &&
+   grep -q '^ecdsa@example.org .* logins=x,carol,+internal key=file$' "$W/list"; then
 	ok "logins after commas are separate logins"
 else
 	notok "logins after commas are separate logins"; show "$W/list"

@@ -56,6 +56,7 @@ hidden() {
 
 hidden tests/sign_interop.sh cmsutil libnss3-tools
 hidden tests/sign_interop.sh gpgsm gpgsm
+hidden tests/token.sh softhsm2-util softhsm2
 hidden tests/sendmail/contrib_check.sh systemd-analyze systemd
 hidden tests/man_check.sh mandoc mandoc
 hidden tests/snippets.sh postconf postfix

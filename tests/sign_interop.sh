@@ -172,9 +172,9 @@ check "build a good keystore" env SMIME_KEYSTORE_PASSWORD=test \
 mode=$(stat -c %a "$OUT" 2>/dev/null)
 [ "$mode" = 600 ] && ok "keystore mode 0600" || notok "keystore mode is $mode"
 "$KS" list "$OUT" >"$W/list.out" 2>&1
-if grep -q '^alice@example.org subject="CN=Test User alice,O=smime-milter test" serial=1001 not-after=2099-12-31T23:59:59Z purpose=sign,decrypt logins=-$' "$W/list.out" &&
-   grep -q '^ecdsa@example.org .* purpose=sign logins=ecdsa,boss$' "$W/list.out" &&
-   grep -q '^pss@example.org .* purpose=sign logins=-$' "$W/list.out" &&
+if grep -q '^alice@example.org subject="CN=Test User alice,O=smime-milter test" serial=1001 not-after=2099-12-31T23:59:59Z purpose=sign,decrypt logins=- key=file$' "$W/list.out" &&
+   grep -q '^ecdsa@example.org .* purpose=sign logins=ecdsa,boss key=file$' "$W/list.out" &&
+   grep -q '^pss@example.org .* purpose=sign logins=- key=file$' "$W/list.out" &&
    [ "$(wc -l <"$W/list.out")" = 3 ]; then
 	ok "list shows every entry"
 else

@@ -19,6 +19,8 @@
 #	   /proc/PID/stat: the "per core" rate) and its peak RSS (VmHWM),
 #	   and checks what the milter did (A-R results, bodies replaced; a
 #	   signed output is verified with `openssl cms -verify').
+#	   The RSA-2048 signing row is repeated with alice's key on a
+#	   SoftHSM2 token (private token directory) next to the file key.
 #	3. The ceiling: tests/bench/rawcrypto, GnuTLS's own sign and verify
 #	   rates for the same keys, 1 and 2 threads, in the same run.
 #	4. Through Postfix: a private instance (tests/e2e/lib.sh) and
@@ -125,6 +127,43 @@ make_keystore() {
         { cat "$TMP/ks.log" >&2; die "smime-keystore build failed"; }
 }
 
+# alice's key on a SoftHSM2 token (private token directory) and a
+# keystore naming it: TOKEN_CONF (extra milter configuration lines), or
+# empty with TOKEN_WHY when softhsm2 is not there.
+make_token_keystore() {
+    TOKEN_CONF= TOKEN_WHY=
+    _mod=
+    for _m in /usr/lib/softhsm/libsofthsm2.so \
+        /usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so; do
+        [ -f "$_m" ] && _mod=$_m && break
+    done
+    if [ -z "$_mod" ] || ! command -v softhsm2-util >/dev/null 2>&1; then
+        TOKEN_WHY="n/a (install softhsm2)"
+        return
+    fi
+    mkdir -p "$TMP/tokens"
+    printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' \
+        "$TMP/tokens" >"$TMP/softhsm2.conf"
+    SOFTHSM2_CONF=$TMP/softhsm2.conf
+    export SOFTHSM2_CONF
+    printf '2468\n' >"$TMP/pin"
+    chmod 600 "$TMP/pin"
+    softhsm2-util --init-token --free --label bench --pin 2468 \
+        --so-pin 13579111 >"$TMP/token.log" 2>&1 &&
+    softhsm2-util --import "$PKI/alice.key" --token bench --label alice \
+        --id 01 --pin 2468 >>"$TMP/token.log" 2>&1 ||
+        { cat "$TMP/token.log" >&2; die "SoftHSM2 set-up failed"; }
+    TOKEN_CONF="PKCS11Module $_mod
+PKCS11PinFile $TMP/pin"
+    printf 'TrustAnchorFile %s\n%s\n' "$PKI/roots.pem" "$TOKEN_CONF" \
+        >"$TMP/token-build.conf"
+    echo "alice@example.org pkcs11:token=bench;object=alice;type=private $PKI/alice.chain.pem" \
+        >"$TMP/keystore-token.src"
+    "$KSTOOL" build -c "$TMP/token-build.conf" "$TMP/keystore-token.src" \
+        "$TMP/keystore-token.cdb" >"$TMP/ks.log" 2>&1 ||
+        { cat "$TMP/ks.log" >&2; die "smime-keystore build (token) failed"; }
+}
+
 # ---------------------------------------------------------------------------
 # The milter
 
@@ -135,10 +174,11 @@ Mode sv
 AuthservID mx.bench.example
 TrustAnchorFile $PKI/roots.pem
 CRLFile $PKI/crl.pem
-Keystore $TMP/keystore.cdb
+Keystore ${BENCH_KEYSTORE:-$TMP/keystore.cdb}
 InternalHosts none
 SpoolDirectory $TMP
 LogLevel warning
+${BENCH_CONF_EXTRA:-}
 EOF
     rm -f "$TMP/milter.sock"
     if [ "${FILTER:-smime}" = null ]; then
@@ -344,6 +384,25 @@ sign_row() {
         "$R_CHECK"
 }
 
+# token_row: the same 4 KB outbound signing with alice's key on a
+# SoftHSM2 token, against the file key's row just measured.
+token_row() {
+    _label="sign 4 KB outbound, RSA-2048 on a SoftHSM2 token"
+    make_token_keystore
+    if [ -z "$TOKEN_CONF" ]; then
+        row "$_label" "$BENCH_CONNS" "$TOKEN_WHY" - - - - "$TOKEN_WHY"
+        return
+    fi
+    BENCH_KEYSTORE=$TMP/keystore-token.cdb BENCH_CONF_EXTRA=$TOKEN_CONF
+    scenario "$_label" "$MSGS/out-alice.eml" "$BENCH_CONNS" 1000000 \
+        "$BENCH_SECS" sign -A alice@example.org
+    BENCH_KEYSTORE= BENCH_CONF_EXTRA=
+    row "$_label" "$BENCH_CONNS" "$R_MSGS" "$R_RATE" "$R_PERCPU" \
+        "$(mb "$R_HWM")" \
+        "$(ratio "$R_PERCPU" "$FILE_PERCPU") of the same key from the keystore file per milter CPU-s ($FILE_PERCPU), wall $(ratio "$R_RATE" "$FILE_RATE") ($FILE_RATE/s); SoftHSM2 signs in-process, a network HSM adds its round trip" \
+        "$R_CHECK"
+}
+
 run_milter() {
     S=$BENCH_SECS C=$BENCH_CONNS
     null_rate "unsigned 4 KB inbound" "$MSGS/plain4k.eml"
@@ -371,6 +430,8 @@ run_milter() {
         "$(mb "$R_HWM")" "(RSS baseline for the large messages)" "$R_CHECK"
 
     sign_row alice rsa2048 "RSA-2048"
+    FILE_PERCPU=$R_PERCPU FILE_RATE=$R_RATE
+    token_row
     sign_row ecdsa p256 "ECDSA P-256"
     SIGN_JUDGE=certtool
     sign_row ed25519 ed25519 "Ed25519"
