@@ -3,7 +3,8 @@
  *
  * An open file is a "generation": a private copy of the file (a sealed
  * memfd that nobody else can change), tinycdb's mmap of it and a cache
- * of parsed entries.  keystore_reload() swaps in a new generation; the
+ * of parsed entries (the KS_CACHE_MAX most recently used: a cache of
+ * every sender of a large keystore would hold gigabytes).  keystore_reload() swaps in a new generation; the
  * old one is freed when the last lookup using it is done.  Entries are
  * reference-counted on their own, so a message that holds one keeps its
  * signer however often the file is replaced.
@@ -41,7 +42,7 @@
 #include "keystore.h"
 #include "keystore_priv.h"
 
-#define KS_BUCKETS 64
+#define KS_BUCKETS 1024                /* > KS_CACHE_MAX: short chains */
 
 struct ks_ident {                     /* which file state we have */
     dev_t dev;
@@ -57,6 +58,9 @@ struct ks_gen {
     struct cdb cdb;
     struct ks_ident id;
     keystore_entry_t *cache[KS_BUCKETS];
+    keystore_entry_t *lru_head;       /* most recently used */
+    keystore_entry_t *lru_tail;
+    size_t ncached;                   /* at most KS_CACHE_MAX */
 };
 
 struct keystore {
@@ -443,16 +447,82 @@ keystore_reload(keystore_t *ks, char *err, size_t errlen)
     return ret;
 }
 
-/* Find key in the cache of g (lock held); adds a reference. */
+static void
+lru_unlink(struct ks_gen *g, keystore_entry_t *e)
+{
+    if (e->lru_prev)
+        e->lru_prev->lru_next = e->lru_next;
+    else
+        g->lru_head = e->lru_next;
+    if (e->lru_next)
+        e->lru_next->lru_prev = e->lru_prev;
+    else
+        g->lru_tail = e->lru_prev;
+    e->lru_prev = e->lru_next = NULL;
+}
+
+static void
+lru_push(struct ks_gen *g, keystore_entry_t *e)
+{
+    e->lru_prev = NULL;
+    e->lru_next = g->lru_head;
+    if (g->lru_head)
+        g->lru_head->lru_prev = e;
+    else
+        g->lru_tail = e;
+    g->lru_head = e;
+}
+
+/* Find key in the cache of g (lock held); adds a reference and makes it
+ * the most recently used. */
 static keystore_entry_t *
 cache_get(struct ks_gen *g, const char *key)
 {
     for (keystore_entry_t *e = g->cache[bucket_of(key)]; e; e = e->next)
         if (strcmp(e->address, key) == 0) {
             atomic_fetch_add(&e->refs, 1);
+            if (g->lru_head != e) {
+                lru_unlink(g, e);
+                lru_push(g, e);
+            }
             return e;
         }
     return NULL;
+}
+
+/* Add e (its cache reference taken) to the cache of g (lock held).  When
+ * the cache is full, the least recently used entry leaves it and is
+ * returned: the caller drops the cache's reference after unlocking
+ * (holders of other references keep it whole). */
+static keystore_entry_t *
+cache_add(struct ks_gen *g, const char *key, keystore_entry_t *e)
+{
+    keystore_entry_t *victim = NULL;
+    unsigned b = bucket_of(key);
+
+    e->next = g->cache[b];
+    g->cache[b] = e;
+    lru_push(g, e);
+    if (++g->ncached > KS_CACHE_MAX) {
+        victim = g->lru_tail;
+        lru_unlink(g, victim);
+        keystore_entry_t **pp = &g->cache[bucket_of(victim->address)];
+        while (*pp != victim)
+            pp = &(*pp)->next;
+        *pp = victim->next;
+        victim->next = NULL;
+        g->ncached--;
+    }
+    return victim;
+}
+
+size_t
+ks_cache_count(keystore_t *ks)
+{
+    pthread_mutex_lock(&ks->lock);
+    size_t n = ks->gen->ncached;
+    pthread_mutex_unlock(&ks->lock);
+    return n;
 }
 
 int
@@ -484,18 +554,18 @@ keystore_lookup(keystore_t *ks, const char *address, keystore_entry_t **out,
             ret = e ? 1 : -1;
         }
         if (e) {
+            keystore_entry_t *drop = NULL;
             pthread_mutex_lock(&ks->lock);
             keystore_entry_t *other = cache_get(g, key);
             if (other) {                     /* another thread was faster */
-                keystore_entry_free(e);
+                drop = e;
                 e = other;
             } else {
                 atomic_fetch_add(&e->refs, 1);      /* the cache's */
-                unsigned b = bucket_of(key);
-                e->next = g->cache[b];
-                g->cache[b] = e;
+                drop = cache_add(g, key, e);
             }
             pthread_mutex_unlock(&ks->lock);
+            keystore_entry_free(drop);
         }
     } else {
         ret = 1;

@@ -54,7 +54,19 @@ struct keystore_entry {
     struct ks_cred *creds;            /* newest (latest notBefore) first */
     size_t ncreds;
     struct keystore_entry *next;      /* cache bucket chain (keystore.c) */
+    struct keystore_entry *lru_prev;  /* cache use order, newest first */
+    struct keystore_entry *lru_next;
 };
+
+/* Parsed entries each generation keeps (least recently used ones go):
+ * a parsed entry (key and certificates in GnuTLS's structures) takes
+ * about 60 KB, so a cache of every sender of a million-address keystore
+ * would take tens of GB.  Lookups of other addresses parse again (about
+ * 0.5 ms). */
+#define KS_CACHE_MAX      256
+
+/* How many parsed entries the current generation caches (tests). */
+size_t ks_cache_count(keystore_t *ks);
 
 /* The record rules of keystore.h, without parsing keys or certificates:
  * 0 sound, -1 damaged (v NULL: tinycdb found it running past the end of

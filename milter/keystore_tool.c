@@ -10,7 +10,9 @@
  * ADDRESS pkcs11:URI CERTIFICATE-FILE [LOGIN ...] for a key on a token,
  * logins separated by blanks or commas; an ADDRESS on several lines has
  * several credentials and the union of their logins), loads and
- * validates every credential first and decides what it is for (signing:
+ * validates every credential, one address at a time (the lines grouped
+ * by address with a sort: memory and time stay in proportion to the
+ * lines, for a million of them), and decides what it is for (signing:
  * keystore_check, with -c also its chain against the daemon's trust
  * anchors and CRLs, keystore_vet.h; decryption: keystore_check_decrypt,
  * expired allowed), reports each problem
@@ -46,10 +48,18 @@
 struct source_entry {               /* one line: one credential */
     unsigned line;
     char *address;
-    char *logins[MAX_LOGINS];
+    char *file;                     /* CREDENTIAL-FILE or pkcs11:URI */
+    char *certfile;                 /* a token key's CERTIFICATE-FILE */
+    char **logins;
     size_t nlogins;
-    smime_signer_t *signer;
+    smime_signer_t *signer;         /* loaded while its address is built */
     unsigned purpose;               /* KEYSTORE_SIGN | KEYSTORE_DECRYPT */
+};
+
+/* The lines of one address: v[idx[0..n)], in line order. */
+struct source_group {
+    const size_t *idx;
+    size_t n;
 };
 
 /* What build checks credentials against (-c CONF), and the clock. */
@@ -260,6 +270,45 @@ load_entry(const char *source, struct source_entry *e, const char *file,
     return decide_purpose(source, e, vc);
 }
 
+/* Split one line into fields (in place); '#' at a field start begins a
+ * comment.  ADDRESS and CREDENTIAL-FILE are separated by blanks, the
+ * logins after them by blanks or commas.  Returns the number of fields
+ * (at most max). */
+static size_t
+split(char *line, char **f, size_t max, int *toomany)
+{
+    size_t n = 0;
+    char *save = NULL;
+
+    *toomany = 0;
+    for (char *t = strtok_r(line, " \t\r\n", &save); t;
+         t = strtok_r(NULL, n < 2 ? " \t\r\n" : " \t\r\n,", &save)) {
+        if (t[0] == '#')
+            break;
+        if (n == max) {
+            *toomany = 1;
+            break;
+        }
+        f[n++] = t;
+    }
+    return n;
+}
+
+static void
+entries_free(struct source_entry *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].address);
+        free(v[i].file);
+        free(v[i].certfile);
+        for (size_t j = 0; j < v[i].nlogins; j++)
+            free(v[i].logins[j]);
+        free(v[i].logins);
+        smime_signer_free(v[i].signer);
+    }
+    free(v);
+}
+
 /* DER copies of the certificates in a PEM (or one DER) file: the
  * first must be the token key's.  Count, or -1 with a message. */
 static int
@@ -347,42 +396,6 @@ load_token_entry(const char *source, struct source_entry *e, const char *url,
     return decide_purpose(source, e, vc);
 }
 
-/* Split one line into fields (in place); '#' at a field start begins a
- * comment.  ADDRESS and CREDENTIAL-FILE are separated by blanks, the
- * logins after them by blanks or commas.  Returns the number of fields
- * (at most max). */
-static size_t
-split(char *line, char **f, size_t max, int *toomany)
-{
-    size_t n = 0;
-    char *save = NULL;
-
-    *toomany = 0;
-    for (char *t = strtok_r(line, " \t\r\n", &save); t;
-         t = strtok_r(NULL, n < 2 ? " \t\r\n" : " \t\r\n,", &save)) {
-        if (t[0] == '#')
-            break;
-        if (n == max) {
-            *toomany = 1;
-            break;
-        }
-        f[n++] = t;
-    }
-    return n;
-}
-
-static void
-entries_free(struct source_entry *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(v[i].address);
-        for (size_t j = 0; j < v[i].nlogins; j++)
-            free(v[i].logins[j]);
-        smime_signer_free(v[i].signer);
-    }
-    free(v);
-}
-
 /* A LOGIN starting with '+' is a word: only +internal exists. */
 static int
 valid_logins(char **fields, size_t first, size_t nf, const char **bad)
@@ -396,32 +409,36 @@ valid_logins(char **fields, size_t first, size_t nf, const char **bad)
 }
 
 /* The same certificate twice for one address is a mistake (a line
- * copied, not changed): 1 and a message, else 0. */
+ * copied, not changed): 1 and a message, else 0.  g: the address's
+ * lines before e. */
 static int
-duplicate_cred(const char *source, const struct source_entry *v, size_t n,
-               const struct source_entry *e)
+duplicate_cred(const char *source, const struct source_entry *v,
+               const struct source_group *g, const struct source_entry *e)
 {
     gnutls_x509_crt_t crt = smime_signer_cert(e->signer, 0);
 
-    for (size_t i = 0; i < n; i++)
-        if (v[i].signer && strcasecmp(v[i].address, e->address) == 0 &&
-            gnutls_x509_crt_equals(smime_signer_cert(v[i].signer, 0), crt)) {
+    for (size_t k = 0; k < g->n; k++) {
+        const struct source_entry *o = &v[g->idx[k]];
+        if (o->signer &&
+            gnutls_x509_crt_equals(smime_signer_cert(o->signer, 0), crt)) {
             fprintf(stderr, "%s:%u: duplicate credential: %s has the same "
                     "certificate on line %u\n", source, e->line, e->address,
-                    v[i].line);
+                    o->line);
             return 1;
         }
+    }
     return 0;
 }
 
-/* Parse and validate SOURCE; *out gets the entries.  Problem count. */
+/* Read SOURCE's lines into *out (syntax only: the credentials are
+ * loaded address by address, see build_groups).  Problem count, -1 on
+ * a read error or out of memory. */
 static int
-read_source(const char *source, const struct vet_ctx *vc,
-            struct source_entry **out, size_t *nout)
+read_source(const char *source, struct source_entry **out, size_t *nout)
 {
     FILE *f = fopen(source, "r");
     char *line = NULL, *fields[3 + MAX_LOGINS];
-    size_t cap = 0, n = 0;
+    size_t cap = 0, n = 0, vcap = 0;
     struct source_entry *v = NULL;
     unsigned lineno = 0;
     int problems = 0, toomany;
@@ -466,44 +483,93 @@ read_source(const char *source, const struct vet_ctx *vc,
             problems++;
             continue;
         }
-        size_t same = 0;
-        for (size_t i = 0; i < n; i++)
-            same += strcasecmp(v[i].address, fields[0]) == 0;
-        if (same == KEYSTORE_MAX_CREDS) {
-            fprintf(stderr, "%s:%u: too many credentials for %s (at most "
-                    "%d)\n", source, lineno, fields[0], KEYSTORE_MAX_CREDS);
-            problems++;
-            continue;
+        if (n == vcap) {
+            size_t nc = vcap ? 2 * vcap : 64;
+            struct source_entry *nv = realloc(v, nc * sizeof(*v));
+            if (nv == NULL)
+                goto oom;
+            v = nv;
+            vcap = nc;
         }
-        struct source_entry *nv = realloc(v, (n + 1) * sizeof(*v));
-        if (nv == NULL) {
-            fprintf(stderr, "smime-keystore: out of memory\n");
-            problems = -1;
-            break;
-        }
-        v = nv;
         struct source_entry *e = &v[n++];
         memset(e, 0, sizeof(*e));
         e->line = lineno;
         e->address = strdup(fields[0]);
+        e->file = strdup(fields[1]);
+        if (tok && (e->certfile = strdup(fields[2])) == NULL)
+            goto oom;
+        if (nf > first &&
+            (e->logins = calloc(nf - first, sizeof(char *))) == NULL)
+            goto oom;
         for (size_t i = first; i < nf; i++)
-            e->logins[e->nlogins++] = strdup(fields[i]);
-        if ((tok ? load_token_entry(source, e, fields[1], fields[2], vc)
-                 : load_entry(source, e, fields[1], vc)) > 0)
-            problems++;
-        else
-            problems += duplicate_cred(source, v, n - 1, e);
+            if ((e->logins[e->nlogins++] = strdup(fields[i])) == NULL)
+                goto oom;
+        if (e->address == NULL || e->file == NULL)
+            goto oom;
     }
     if (ferror(f)) {
         fprintf(stderr, "smime-keystore: cannot read %s: %s\n", source,
                 smime_strerror(errno, eb, sizeof eb));
         problems = -1;
     }
+    goto done;
+oom:
+    fprintf(stderr, "smime-keystore: out of memory\n");
+    problems = -1;
+done:
     free(line);
     fclose(f);
     *out = v;
     *nout = n;
     return problems;
+}
+
+/* Sort order of line indexes: by address (any case), then by line. */
+static const struct source_entry *sort_v;
+
+static int
+by_address(const void *a, const void *b)
+{
+    const struct source_entry *x = &sort_v[*(const size_t *)a],
+                              *y = &sort_v[*(const size_t *)b];
+    int c = strcasecmp(x->address, y->address);
+    return c ? c : (x->line > y->line) - (x->line < y->line);
+}
+
+static int
+by_first_line(const void *a, const void *b)
+{
+    const struct source_group *x = a, *y = b;
+    unsigned lx = sort_v[x->idx[0]].line, ly = sort_v[y->idx[0]].line;
+    return (lx > ly) - (lx < ly);
+}
+
+/* The lines of v grouped by address, the groups in the order their
+ * addresses first appear (O(n log n): a million lines must not compare
+ * each line with every other).  *idx holds the line indexes the groups
+ * point into.  Number of groups, or (size_t)-1 out of memory. */
+static size_t
+group_lines(const struct source_entry *v, size_t n, size_t **idx,
+            struct source_group **groups)
+{
+    size_t ng = 0;
+
+    *idx = malloc((n ? n : 1) * sizeof(**idx));
+    *groups = malloc((n ? n : 1) * sizeof(**groups));
+    if (*idx == NULL || *groups == NULL)
+        return (size_t)-1;
+    for (size_t i = 0; i < n; i++)
+        (*idx)[i] = i;
+    sort_v = v;
+    qsort(*idx, n, sizeof(**idx), by_address);
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0 || strcasecmp(v[(*idx)[i]].address,
+                                 v[(*idx)[i - 1]].address) != 0)
+            (*groups)[ng++] = (struct source_group){ *idx + i, 0 };
+        (*groups)[ng - 1].n++;
+    }
+    qsort(*groups, ng, sizeof(**groups), by_first_line);
+    return ng;
 }
 
 /* 1 when OUTPUT names the same file as SOURCE (another path, a hard or
@@ -524,29 +590,22 @@ conf_print(void *arg, const char *msg)
     fprintf(stderr, "%s\n", msg);
 }
 
-/*
- * Write the address of line v[first] with the credentials of all its
- * lines and the union of their logins (each once, in the order they
- * first appear), unless an earlier line had it (0).  1 written, -1 error.
- */
+/* Write the address of group g with the credentials of all its lines
+ * (at most KEYSTORE_MAX_CREDS) and the union of their logins (each once,
+ * in the order they first appear).  0, or -1 with a message. */
 static int
-write_address(keystore_writer_t *w, const struct source_entry *v, size_t n,
-              size_t first, char *err, size_t errlen)
+write_group(keystore_writer_t *w, const struct source_entry *v,
+            const struct source_group *g, char *err, size_t errlen)
 {
     struct keystore_cred creds[KEYSTORE_MAX_CREDS];
     const char **logins = NULL;
     size_t nc = 0, nl = 0;
-    const char *addr = v[first].address;
 
-    for (size_t i = 0; i < first; i++)
-        if (strcasecmp(v[i].address, addr) == 0)
-            return 0;
-    for (size_t i = first; i < n; i++) {
-        if (strcasecmp(v[i].address, addr) != 0)
-            continue;
-        creds[nc].signer = v[i].signer;
-        creds[nc++].purpose = v[i].purpose;
-        const char **l = realloc(logins, (nl + v[i].nlogins + 1) *
+    for (size_t k = 0; k < g->n && k < KEYSTORE_MAX_CREDS; k++) {
+        const struct source_entry *e = &v[g->idx[k]];
+        creds[nc].signer = e->signer;
+        creds[nc++].purpose = e->purpose;
+        const char **l = realloc(logins, (nl + e->nlogins + 1) *
                                          sizeof(*l));
         if (l == NULL) {
             free(logins);
@@ -554,18 +613,58 @@ write_address(keystore_writer_t *w, const struct source_entry *v, size_t n,
             return -1;
         }
         logins = l;
-        for (size_t j = 0; j < v[i].nlogins; j++) {
-            size_t k = 0;
-            while (k < nl && strcmp(logins[k], v[i].logins[j]) != 0)
-                k++;
-            if (k == nl)
-                logins[nl++] = v[i].logins[j];
+        for (size_t j = 0; j < e->nlogins; j++) {
+            size_t i = 0;
+            while (i < nl && strcmp(logins[i], e->logins[j]) != 0)
+                i++;
+            if (i == nl)
+                logins[nl++] = e->logins[j];
         }
     }
-    int r = keystore_writer_add_creds(w, addr, creds, nc, logins, nl, err,
-                                      errlen);
+    int r = keystore_writer_add_creds(w, v[g->idx[0]].address, creds, nc,
+                                      logins, nl, err, errlen);
     free(logins);
-    return r < 0 ? -1 : 1;
+    return r < 0 ? -1 : 0;
+}
+
+/*
+ * Load and check the credentials of one address (group g), and write it
+ * when w is set (no problem so far); the credentials are freed again
+ * after: memory stays that of one address, not of the whole keystore.
+ * Problem count, or -1 when writing failed (message printed).
+ */
+static int
+build_group(const char *source, struct source_entry *v,
+            const struct source_group *g, const struct vet_ctx *vc,
+            keystore_writer_t *w, const char *output)
+{
+    int problems = 0;
+    char err[512];
+
+    for (size_t k = 0; k < g->n; k++) {
+        struct source_entry *e = &v[g->idx[k]];
+        struct source_group before = { g->idx, k };
+        if (k >= KEYSTORE_MAX_CREDS) {
+            fprintf(stderr, "%s:%u: too many credentials for %s (at most "
+                    "%d)\n", source, e->line, e->address, KEYSTORE_MAX_CREDS);
+            problems++;
+        } else if ((e->certfile
+                    ? load_token_entry(source, e, e->file, e->certfile, vc)
+                    : load_entry(source, e, e->file, vc)) > 0) {
+            problems++;
+        } else {
+            problems += duplicate_cred(source, v, &before, e);
+        }
+    }
+    if (problems == 0 && w && write_group(w, v, g, err, sizeof(err)) < 0) {
+        fprintf(stderr, "smime-keystore: %s: %s\n", output, err);
+        problems = -1;
+    }
+    for (size_t k = 0; k < g->n; k++) {
+        smime_signer_free(v[g->idx[k]].signer);
+        v[g->idx[k]].signer = NULL;
+    }
+    return problems;
 }
 
 static int
@@ -601,36 +700,45 @@ cmd_build(const char *conf, const char *source, const char *output)
         vc.trust = cfg->trust;
         vc.max_chain = cfg->policy.max_chain;
     }
-    int problems = read_source(source, &vc, &v, &n);
-    config_unref(cfg);
+    size_t *idx = NULL;
+    struct source_group *groups = NULL;
+    size_t ng = 0;
+    keystore_writer_t *w = NULL;
+    int problems = read_source(source, &v, &n);
 
+    if (problems >= 0 && (ng = group_lines(v, n, &idx, &groups)) ==
+                         (size_t)-1) {
+        fprintf(stderr, "smime-keystore: out of memory\n");
+        problems = -1;
+    }
+    /* a temporary file: removed unless committed */
+    if (problems == 0 &&
+        (w = keystore_writer_new(output, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "smime-keystore: %s: %s\n", output, err);
+        problems = -1;
+    }
+    for (size_t i = 0; problems >= 0 && i < ng; i++) {
+        int p = build_group(source, v, &groups[i], &vc,
+                            problems == 0 ? w : NULL, output);
+        problems = p < 0 ? -1 : problems + p;
+    }
+    config_unref(cfg);
+    free(idx);
+    free(groups);
+    entries_free(v, n);
+    if (problems == 0 && keystore_writer_commit(w, err, sizeof(err)) < 0) {
+        fprintf(stderr, "smime-keystore: %s: %s\n", output, err);
+        problems = -1;
+    }
+    keystore_writer_free(w);
     if (problems != 0) {
         if (problems > 0)
             fprintf(stderr, "smime-keystore: %d problem%s, %s not written\n",
                     problems, problems == 1 ? "" : "s", output);
-        entries_free(v, n);
         return 1;
     }
-    keystore_writer_t *w = keystore_writer_new(output, err, sizeof(err));
-    size_t naddr = 0;
-    for (size_t i = 0; w && i < n; i++) {
-        int r = write_address(w, v, n, i, err, sizeof(err));
-        naddr += r > 0;
-        if (r < 0) {
-            keystore_writer_free(w);
-            w = NULL;
-        }
-    }
-    if (w == NULL || keystore_writer_commit(w, err, sizeof(err)) < 0) {
-        fprintf(stderr, "smime-keystore: %s: %s\n", output, err);
-        keystore_writer_free(w);
-        entries_free(v, n);
-        return 1;
-    }
-    keystore_writer_free(w);
     printf("smime-keystore: wrote %zu entr%s for %zu address%s to %s\n",
-           n, n == 1 ? "y" : "ies", naddr, naddr == 1 ? "" : "es", output);
-    entries_free(v, n);
+           n, n == 1 ? "y" : "ies", ng, ng == 1 ? "" : "es", output);
     return 0;
 }
 

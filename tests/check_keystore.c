@@ -4,7 +4,8 @@
  * (crypto/cert.h usage rules), the signer chosen at a time, decryption
  * credentials (expired ones too) listed and found by issuer and serial
  * or by subjectKeyIdentifier, version 1 files, unknown versions, damaged
- * records, and entries held across a reload.
+ * records, entries held across a reload, and the bounded cache of
+ * parsed entries.
  *
  * The certificates are pki/carol-* and friends from tests/pki/mkpki.sh:
  * carol-sign (digitalSignature, 2020-2099), carol-sign2 (digitalSignature,
@@ -25,6 +26,7 @@
 
 #include "cert.h"
 #include "keystore.h"
+#include "keystore_priv.h"
 #include "sign.h"
 
 static char pki[1024], work[1024];
@@ -591,6 +593,62 @@ START_TEST(held_across_reload)
 }
 END_TEST
 
+/* The cache of parsed entries keeps the KS_CACHE_MAX most recently
+ * used: looking up more addresses than that does not keep them all
+ * parsed (about 60 KB each: a million senders would take tens of GB).
+ * An entry that left the cache stays whole for its holder, and a new
+ * lookup of its address parses it again. */
+START_TEST(cache_bounded)
+{
+    char path[2048], addr[64], err[512] = "";
+    const size_t n = KS_CACHE_MAX + 40;
+    smime_signer_t *s = load("carol-sign");
+    struct keystore_cred c = { s, KEYSTORE_SIGN };
+
+    snprintf(path, sizeof(path), "%s/many.cdb", work);
+    keystore_writer_t *w = keystore_writer_new(path, err, sizeof(err));
+    ck_assert_msg(w != NULL, "%s", err);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(addr, sizeof(addr), "u%zu@example.org", i);
+        ck_assert_msg(keystore_writer_add_creds(w, addr, &c, 1, NULL, 0, err,
+                                                sizeof(err)) == 0, "%s", err);
+    }
+    ck_assert_msg(keystore_writer_commit(w, err, sizeof(err)) == 0, "%s", err);
+    keystore_writer_free(w);
+    smime_signer_free(s);
+
+    keystore_t *ks = keystore_open(path, err, sizeof(err));
+    ck_assert_msg(ks != NULL, "%s", err);
+    keystore_entry_t *first = lookup(ks, "u0@example.org");
+    keystore_entry_t *again = lookup(ks, "U0@example.org");
+    ck_assert_ptr_eq(again, first);                 /* cached */
+    keystore_entry_free(again);
+    for (size_t i = 1; i < n; i++) {
+        snprintf(addr, sizeof(addr), "u%zu@example.org", i);
+        keystore_entry_free(lookup(ks, addr));
+        ck_assert_uint_le(ks_cache_count(ks), KS_CACHE_MAX);
+    }
+    ck_assert_uint_eq(ks_cache_count(ks), KS_CACHE_MAX);
+    /* the most recently used are still cached ... */
+    snprintf(addr, sizeof(addr), "u%zu@example.org", n - 1);
+    keystore_entry_t *last = lookup(ks, addr);
+    keystore_entry_t *last2 = lookup(ks, addr);
+    ck_assert_ptr_eq(last, last2);
+    keystore_entry_free(last);
+    keystore_entry_free(last2);
+    /* ... the first left: parsed again, while the one held is whole */
+    again = lookup(ks, "u0@example.org");
+    ck_assert_ptr_ne(again, first);
+    ck_assert_str_eq(keystore_entry_address(first), "u0@example.org");
+    ck_assert_str_eq(serial_of(keystore_entry_cred(first, 0)),
+                     serial_of(keystore_entry_cred(again, 0)));
+    keystore_entry_free(again);
+    keystore_free(ks);
+    ck_assert_str_eq(keystore_entry_address(first), "u0@example.org");
+    keystore_entry_free(first);
+}
+END_TEST
+
 static Suite *
 keystore_suite(void)
 {
@@ -607,6 +665,7 @@ keystore_suite(void)
     tcase_add_test(tc, unknown_versions);
     tcase_add_test(tc, token_uri_record);
     tcase_add_test(tc, held_across_reload);
+    tcase_add_test(tc, cache_bounded);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -66,15 +66,15 @@ done
 # --- several credentials per address: purposes, union of logins ---
 cat >"$W/src/multi.txt" <<EOT
 carol@example.org ../../pki/carol-sign.pem carol
+alice@example.org ../../pki/alice.pem
 Carol@example.org ../../pki/carol-enc.pem boss,+internal
 carol@example.org ../../pki/carol-old.pem carol
-alice@example.org ../../pki/alice.pem
 EOT
 "$KS" build "$W/src/multi.txt" "$W/multi.cdb" >"$W/out" 2>&1
 rc=$?
 "$KS" list "$W/multi.cdb" >"$W/list" 2>&1
 if [ $rc = 0 ] &&
-   grep -q "^$W/src/multi.txt:3: warning: expired certificate (valid until 2002-01-01T00:00:00Z): kept for decryption only$" "$W/out" &&
+   grep -q "^$W/src/multi.txt:4: warning: expired certificate (valid until 2002-01-01T00:00:00Z): kept for decryption only$" "$W/out" &&
    [ "$(grep -c warning "$W/out")" = 1 ] &&
    grep -q '^carol@example.org .* serial=1101 .* purpose=sign logins=carol,boss,+internal key=file$' "$W/list" &&
    grep -q '^carol@example.org .* serial=1103 .* purpose=decrypt logins=carol,boss,+internal key=file$' "$W/list" &&
@@ -86,6 +86,24 @@ if [ $rc = 0 ] &&
 else
 	notok "an address on several lines: one credential each, purposes listed, logins combined (exit $rc)"
 	show "$W/out"; show "$W/list"
+fi
+# at most 64 credentials per address, counted over lines that are not
+# adjacent (the 65th line of carol is line 66 here)
+awk 'BEGIN { print "carol@example.org ../../pki/carol-sign.pem"
+	print "alice@example.org ../../pki/alice.pem"
+	for (i = 0; i < 65; i++) print "CAROL@example.org ../../pki/carol-sign.pem" }' \
+    >"$W/src/many.txt"
+"$KS" build "$W/src/many.txt" "$W/many.cdb" >"$W/out" 2>&1
+rc=$?
+if [ $rc = 1 ] && [ ! -e "$W/many.cdb" ] &&
+   grep -q "^$W/src/many.txt:66: too many credentials for CAROL@example.org (at most 64)$" "$W/out" &&
+   grep -q "^$W/src/many.txt:67: too many credentials" "$W/out" &&
+   ! grep -q "^$W/src/many.txt:65: too many" "$W/out" &&
+   grep -q "^$W/src/many.txt:3: duplicate credential: CAROL@example.org has the same certificate on line 1$" "$W/out"; then
+	ok "more than 64 credentials for an address: refused from the 65th line on"
+else
+	notok "more than 64 credentials for an address: refused from the 65th line on (exit $rc)"
+	show "$W/out"
 fi
 # an expired certificate that also signs: kept to decrypt, with a warning;
 # one that allows neither use, or an expired signing-only one: refused

@@ -27,6 +27,9 @@
 #	   smtp-source sending 500 x 4 KB over 10 sessions, once without
 #	   milter and once with smime-milter; time to accept all and time
 #	   until all are delivered.
+#	5. Both cores: 200 concurrent SMTP sessions of mixed mail through
+#	   the same private Postfix (tests/bench/smtpmix.py), against twice
+#	   the composed ceiling of the mix.
 #	Prints one Markdown table with date, machine and load at the top and
 #	writes it to $top_builddir/tests/work/bench/table.md.  Exit 1 when a
 #	scenario went wrong (errors, unexpected results); targets missed are
@@ -37,8 +40,11 @@
 #	BENCH_SECS	seconds per 4 KB scenario (default 8)
 #	BENCH_CONNS	concurrent milter connections (default 4)
 #	BENCH_POSTFIX=no	skip the Postfix part
-#	BENCH_PARTS	which parts run (default "milter postfix"; the raw
-#			GnuTLS rates are always measured)
+#	BENCH_PARTS	which parts run (default "milter postfix mixed"; the
+#			raw GnuTLS rates are always measured; mixed takes its
+#			ceilings from milter)
+#	MIX_SESSIONS, MIX_PER	the mixed part's concurrent SMTP sessions
+#			(default 200) and messages per session (default 6)
 #	SMIME_MILTER_WRAPPER	command in front of smime-milter in the
 #			Postfix part (see tests/e2e/lib.sh)
 
@@ -49,7 +55,7 @@ export top_srcdir top_builddir
 : "${BENCH_SECS:=8}"
 : "${BENCH_CONNS:=4}"
 : "${BENCH_POSTFIX:=yes}"
-: "${BENCH_PARTS:=milter postfix}"
+: "${BENCH_PARTS:=milter postfix mixed}"
 
 MILTER=$top_builddir/milter/smime-milter
 KSTOOL=$top_builddir/milter/smime-keystore
@@ -377,6 +383,7 @@ sign_row() {
         'BEGIN { printf "%.1f", (a + b) / 2 }')
     _f=$(ratio "$R_RATE" "$_r2") _fc=$(ratio "$R_PERCPU" "$_rc")
     _ceil=$(composed "$_rc" "$_null")
+    [ "$1" = alice ] && CEIL_SIGN=$_ceil
     _fk=$(ratio "$R_PERCPU" "$_ceil")
     row "sign 4 KB outbound, $3" "$BENCH_CONNS" "$R_MSGS" "$R_RATE" "$R_PERCPU" \
         "$(mb "$R_HWM")" \
@@ -407,6 +414,7 @@ run_milter() {
     S=$BENCH_SECS C=$BENCH_CONNS
     null_rate "unsigned 4 KB inbound" "$MSGS/plain4k.eml"
     _null=$NULL_RATE
+    CEIL_UNSIGNED=$_null
     scenario "unsigned 4 KB inbound" "$MSGS/plain4k.eml" "$C" 1000000 "$S" none
     _fn=$(ratio "$_null" "$R_PERCPU")
     row "unsigned 4 KB inbound" "$C" "$R_MSGS" "$R_RATE" "$R_PERCPU" \
@@ -418,6 +426,7 @@ run_milter() {
     scenario "signed 4 KB inbound (verify)" "$MSGS/signed4k.eml" "$C" 1000000 "$S" pass
     _v1=$(rawcpu verify rsa2048 1)
     _ceil=$(composed "$_v1" "$_null")
+    CEIL_VERIFY=$_ceil
     _fk=$(ratio "$R_PERCPU" "$_ceil")
     row "signed 4 KB inbound (verify, RSA-2048)" "$C" "$R_MSGS" "$R_RATE" \
         "$R_PERCPU" "$(mb "$R_HWM")" \
@@ -571,6 +580,81 @@ run_postfix() {
     done
 }
 
+# Both cores: MIX_SESSIONS (200) concurrent SMTP sessions through the
+# private Postfix (smime-milter on inet as lib.sh starts it, on the
+# inbound and the submission port; opendkim taken off the submission
+# port), a third each unsigned inbound, signed inbound (verify) and
+# outbound after SASL login (sign, RSA-2048), MIX_PER messages per
+# session (tests/bench/smtpmix.py).  The rate is messages accepted per
+# second (the milter runs before Postfix accepts), against 2 x the
+# composed ceiling of that mix: 3 / (1/unsigned + 1/verify + 1/sign)
+# per CPU-second from the milter part's ceilings, times two cores.
+: "${MIX_SESSIONS:=200}"
+: "${MIX_PER:=6}"
+mixed_run() {
+    (
+        E2E_MILTER_LOGLEVEL=warning
+        trap 'e2e_stop' EXIT
+        e2e_start >>"$WORK/mixed.log" 2>&1 || exit 1
+        postconf -c "$E2E_ETC" -e default_process_limit=$((MIX_SESSIONS + 50)) \
+            smtpd_client_connection_count_limit=0 \
+            smtpd_client_connection_rate_limit=0 &&
+            postconf -c "$E2E_ETC" -P \
+                "$E2E_SUBMIT_PORT/inet/smtpd_milters=inet:127.0.0.1:$E2E_MILTER_PORT" &&
+            "$E2E_POSTFIX" -c "$E2E_ETC" reload >>"$WORK/mixed.log" 2>&1 || exit 1
+        sleep 1
+        _n=$((MIX_SESSIONS * MIX_PER))
+        MPID=$E2E_MILTER_PID
+        _t0=$(milter_ticks)
+        _r=$("$E2E_PY" "$top_srcdir/tests/bench/smtpmix.py" "$MIX_SESSIONS" "$MIX_PER" \
+            "$E2E_INBOUND_PORT" "$E2E_SUBMIT_PORT" alice@example.org \
+            "$(e2e_password alice@example.org)" "$MSGS/plain4k.eml" \
+            "$MSGS/signed4k.eml" "$MSGS/out-alice.eml" 2>>"$WORK/mixed.log")
+        _cpu=$(awk -v t=$(($(milter_ticks) - _t0)) -v hz="$HZ" 'BEGIN { printf "%.2f", t / hz }')
+        MPID=
+        _i=0
+        while [ "$(ls "$E2E_OUT" | wc -l)" -lt "$_n" ] && [ $_i -lt 2400 ]; do
+            sleep 0.05; _i=$((_i + 1))
+        done
+        echo "$_r milter_cpu_s=$_cpu delivered=$(ls "$E2E_OUT" | wc -l)" \
+            "none=$(grep -l -F 'smime=none' "$E2E_OUT"/* 2>/dev/null | wc -l)" \
+            "pass=$(grep -l -F 'smime=pass' "$E2E_OUT"/* 2>/dev/null | wc -l)" \
+            "multipart_signed=$(grep -l -i '^Content-Type: multipart/signed' "$E2E_OUT"/* 2>/dev/null | wc -l)"
+    )
+}
+
+run_mixed() {
+    _label="Postfix mixed 4 KB: $MIX_SESSIONS sessions, a third each unsigned, signed (verify), outbound (sign RSA-2048)"
+    if [ "$BENCH_POSTFIX" != yes ] || [ "$(id -u)" -ne 0 ]; then
+        row "$_label" - - - - - "skipped (BENCH_POSTFIX=no, or not root)" -
+        return
+    fi
+    : >"$WORK/mixed.log"
+    say "bench: Postfix, mixed load over $MIX_SESSIONS sessions"
+    R_LINE=$(mixed_run)
+    say "  $R_LINE"
+    # session i is of kind i % 3: unsigned, signed, outbound
+    _n=$((MIX_SESSIONS * MIX_PER))
+    _ku=$(( (MIX_SESSIONS + 2) / 3 * MIX_PER )) _ks=$(( (MIX_SESSIONS + 1) / 3 * MIX_PER ))
+    _ko=$(( MIX_SESSIONS / 3 * MIX_PER ))
+    _c="ok: all accepted and delivered: $_ku smime=none, $_ks smime=pass, $_ko signed"
+    [ "$(kv sent "$R_LINE")" = "$_n" ] && [ "$(kv errors "$R_LINE")" = 0 ] &&
+        [ "$(kv delivered "$R_LINE")" = "$_n" ] && [ "$(kv none "$R_LINE")" = "$_ku" ] &&
+        [ "$(kv pass "$R_LINE")" = "$_ks" ] &&
+        [ "$(kv multipart_signed "$R_LINE")" = $((_ks + _ko)) ] ||
+        { _c="WRONG: $R_LINE (see $WORK/mixed.log)"; BAD=$((BAD + 1)); }
+    _a=$(kv accept_s "$R_LINE")
+    _rate=$(awk -v n="$_n" -v t="$_a" 'BEGIN { if (t > 0) printf "%.0f", n / t; else print "-" }')
+    _ceil=$(awk -v u="${CEIL_UNSIGNED:-0}" -v v="${CEIL_VERIFY:-0}" -v s="${CEIL_SIGN:-0}" 'BEGIN {
+        if (u > 0 && v > 0 && s > 0) printf "%.0f", 2 * 3 / (1 / u + 1 / v + 1 / s); else print "-" }')
+    _f=$(ratio "$_rate" "$_ceil")
+    _percpu=$(awk -v n="$_n" -v c="$(kv milter_cpu_s "$R_LINE")" 'BEGIN { if (c > 0) printf "%.0f", n / c; else print "-" }')
+    _fc=$(ratio "$_percpu" "$(awk -v c="$_ceil" 'BEGIN { print c / 2 }')")
+    row "$_label" "$MIX_SESSIONS" "$_n" "$_rate accepted" "$_percpu" - \
+        "$_f of 2 x the composed ceiling of the mix ($_ceil/s: unsigned ${CEIL_UNSIGNED:--}, verify ${CEIL_VERIFY:--}, sign ${CEIL_SIGN:--} per CPU-s, from the rows above), target 0.80: $(meets "$_f" ">=" 0.80); Postfix, smtpmix.py and the milter share the 2 cores: per milter CPU-second $_fc of the mix's ceiling" \
+        "$_c"
+}
+
 print_table() {
     _cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
     {
@@ -602,6 +686,7 @@ make_keystore
 run_raw
 case " $BENCH_PARTS " in *" milter "*) run_milter ;; esac
 case " $BENCH_PARTS " in *" postfix "*) run_postfix ;; esac
+case " $BENCH_PARTS " in *" mixed "*) run_mixed ;; esac
 print_table
 [ "$BAD" -eq 0 ] || { say "bench: $BAD scenario(s) went wrong (see the check column)"; exit 1; }
 exit 0
