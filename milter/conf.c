@@ -137,6 +137,42 @@ const struct config_key_info *config_key(size_t i)
     return i < NKEYS ? &keys[i].info : NULL;
 }
 
+size_t config_setting_count(const config_t *c)
+{
+    return c->n_settings;
+}
+
+const struct config_setting *config_setting(const config_t *c, size_t j)
+{
+    return j < c->n_settings ? &c->settings[j] : NULL;
+}
+
+/* Note that key i got text v on line (0: its default); a value from the
+ * file replaces the default.  Kept in key order.  -1 out of memory. */
+static int note_setting(config_t *c, size_t i, unsigned line, const char *v)
+{
+    struct config_setting *s;
+    size_t at = 0, j;
+
+    for (j = 0; j < c->n_settings; j++) {
+        if (line && c->settings[j].key == i && c->settings[j].line == 0) {
+            free(c->settings[j].value);
+            memmove(&c->settings[j], &c->settings[j + 1],
+                    (--c->n_settings - j) * sizeof *s);
+            j--;
+        }
+    }
+    while (at < c->n_settings && c->settings[at].key <= i)
+        at++;
+    if ((s = realloc(c->settings, (c->n_settings + 1) * sizeof *s)) == NULL)
+        return -1;
+    c->settings = s;
+    memmove(&s[at + 1], &s[at], (c->n_settings - at) * sizeof *s);
+    s[at] = (struct config_setting){i, line, strdup(v)};
+    c->n_settings++;
+    return s[at].value ? 0 : -1;
+}
+
 /* ---- parse state and reporting ---- */
 
 struct pstate {
@@ -673,6 +709,8 @@ static int parse_line(struct pstate *ps, char *line)
         return 0;
     }
     ps->seen[i] = ps->line;
+    if (note_setting(ps->c, i, ps->line, v) != 0)
+        return -1;
     return set_value(ps, &keys[i], v);
 }
 
@@ -682,11 +720,16 @@ static int apply_defaults(struct pstate *ps)
 
     ps->line = 0;
     for (size_t i = 0; i < NKEYS; i++)
-        if (keys[i].dflt && set_value(ps, &keys[i], keys[i].dflt) != 0)
+        if (keys[i].dflt && (note_setting(ps->c, i, 0, keys[i].dflt) != 0 ||
+                             set_value(ps, &keys[i], keys[i].dflt) != 0))
             return -1;
     if (gethostname(host, sizeof host) != 0)
         snprintf(host, sizeof host, "localhost");
     host[sizeof host - 1] = '\0';
+    for (size_t i = 0; i < NKEYS; i++)
+        if (keys[i].off == F(authserv_id) &&
+            note_setting(ps->c, i, 0, host) != 0)
+            return -1;
     return set_string(&ps->c->authserv_id, host);
 }
 
@@ -921,6 +964,9 @@ static void config_destroy(config_t *c)
     free(c->pid_file);
     free(c->stats_file);
     free(c->path_buf);
+    for (size_t i = 0; i < c->n_settings; i++)
+        free(c->settings[i].value);
+    free(c->settings);
     free(c);
 }
 

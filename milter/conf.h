@@ -84,6 +84,8 @@ typedef struct config {
     /* Private. */
     unsigned refs;
     char *path_buf;
+    struct config_setting *settings; /* config_setting() */
+    size_t n_settings;
 } config_t;
 
 /* Problems are reported one by one as "FILE:LINE: message" (or
@@ -137,5 +139,17 @@ struct config_key_info {
 };
 size_t config_key_count(void);
 const struct config_key_info *config_key(size_t i);
+
+/* Where each value of a loaded snapshot came from (-n -v, conf_dump.h):
+ * key (an index for config_key), the text as written and its line, 0
+ * for a default.  In key-table order, a repeatable key's values in file
+ * order; a key without a value (no default, not in the file) has none. */
+struct config_setting {
+    size_t key;
+    unsigned line;
+    char *value;
+};
+size_t config_setting_count(const config_t *c);
+const struct config_setting *config_setting(const config_t *c, size_t j);
 
 #endif

@@ -43,6 +43,7 @@
 
 #include "callbacks.h"
 #include "conf.h"
+#include "conf_dump.h"
 #include "daemon.h"
 #include "errbuf.h"
 #include "log.h"
@@ -61,7 +62,7 @@ static const char *progname = "smime-milter";
 static void usage(int help)
 {
     fprintf(help ? stdout : stderr,
-            "usage: %s [-c FILE] [-p SOCKET] [-f] [-n] [-V]\n"
+            "usage: %s [-c FILE] [-p SOCKET] [-f] [-n [-v]] [-V]\n"
             "       %s [-c FILE] -t MESSAGE [-A LOGIN] [-a CLIENT-IP] "
             "[-r RCPT]...\n"
             "       %s -h | --help\n",
@@ -623,17 +624,18 @@ int main(int argc, char **argv)
     const char *login = NULL, *client = NULL;
     char **rcpt = NULL;             /* -r, repeatable */
     size_t nrcpt = 0;
-    int foreground = 0, check = 0, opt, bad_socket = 0;
+    int foreground = 0, check = 0, dump = 0, opt, bad_socket = 0;
     unsigned flags = 0;
     config_t *cfg;
 
-    while ((opt = getopt_long(argc, argv, "c:p:fnVht:A:a:r:", longopts,
+    while ((opt = getopt_long(argc, argv, "c:p:fnvVht:A:a:r:", longopts,
                               NULL)) != -1) {
         switch (opt) {
         case 'c': path = optarg; break;
         case 'p': socket_opt = optarg; break;
         case 'f': foreground = 1; break;
         case 'n': check = 1; break;
+        case 'v': dump = 1; break;
         case 'V': print_versions(); return 0;
         case 'h': usage(1); break;
         case 't': msg = optarg; break;
@@ -656,7 +658,7 @@ int main(int argc, char **argv)
         }
     }
     if (optind != argc || ((login || client || nrcpt) && !msg) ||
-        (msg && check))
+        (msg && check) || (dump && !check))
         usage(0);
     if (client && !valid_client(client)) {
         fprintf(stderr, "%s: -a: \"%s\" is not an IPv4 or IPv6 address "
@@ -689,6 +691,12 @@ int main(int argc, char **argv)
     cfg = config_load(path, flags | CONFIG_CHECK, report_stderr, NULL);
     if (cfg == NULL || bad_socket || check) {
         int rc = cfg == NULL || bad_socket;
+        struct conf_dump_override ov = {"Socket", socket_opt, "-p"};
+        if (rc == 0 && dump &&
+            conf_dump(cfg, &ov, socket_opt ? 1 : 0, stdout) != 0) {
+            fprintf(stderr, "%s: -v: write error\n", progname);
+            rc = 1;
+        }
         config_unref(cfg);
         return rc;
     }

@@ -12,7 +12,8 @@
 #	SIGHUP or spill before), the default SpoolDirectory checked only when
 #	the file does not replace it (in a mount namespace without /var/tmp),
 #	and warnings with exit 0 for a keystore entry expiring within 30 days
-#	and a CRL past its nextUpdate.  Certificates and CRLs are made here
+#	and a CRL past its nextUpdate; -n -v prints every key with its value
+#	and source.  Certificates and CRLs are made here
 #	with certtool.  And smime-milter.conf(5) renders UserID's syntax as
 #	"user[:group] (default: none)".
 #
@@ -201,6 +202,67 @@ if [ "$(id -u)" -eq 0 ] && unshare -m true 2>/dev/null; then
     fi
 else
     skipped "the missing /var/tmp case needs root and unshare -m (util-linux)"
+fi
+
+# --- -n -v: the effective configuration, with where each value came from ---
+conf dump "AuthservID mx.example.net" "TrustAnchorFile $T/ca.pem" \
+    "TrustAnchorFile = $T/ca.pem  # twice" "LogLevel debug"
+"$M" -n -v -c "$T/dump.conf" >"$T/dump.out" 2>"$T/dump.err"
+rc=$?
+# judged by hand from the format of smime-milter(8) -v
+cat >"$T/dump.want" <<EOF
+Socket unix:$T/m.sock  # $T/dump.conf:1
+Mode v  # $T/dump.conf:2
+AuthservID mx.example.net  # $T/dump.conf:3
+TrustAnchorFile $T/ca.pem  # $T/dump.conf:4
+TrustAnchorFile $T/ca.pem  # $T/dump.conf:5
+TrustSystemStore no  # default
+#Keystore  # default: none
+SpoolThreshold 1048576  # default
+LogLevel debug  # $T/dump.conf:6
+EOF
+missing=$(grep -v -x -F -f "$T/dump.out" "$T/dump.want")
+if [ "$rc" -eq 0 ] && [ ! -s "$T/dump.err" ] && [ -z "$missing" ]; then
+    ok "-n -v: sources and values"
+else
+    bad "-n -v: exit $rc, missing: $missing; got: $(cat "$T/dump.out" "$T/dump.err")"
+fi
+# every key of smime-milter.conf(5) once (TrustAnchorFile: once per value)
+sed -n 's/^\.It Cm \([A-Za-z0-9]*\) .*/\1/p' \
+    "$top_srcdir/man/smime-milter.conf.5" | sort >"$T/keys.man"
+sed 's/^#//; s/[ =].*//' "$T/dump.out" | sort -u >"$T/keys.dump"
+n_lines=$(wc -l <"$T/dump.out")
+n_keys=$(wc -l <"$T/keys.man")
+if cmp -s "$T/keys.man" "$T/keys.dump" && [ "$n_lines" -eq $((n_keys + 1)) ]
+then
+    ok "-n -v: all $n_keys keys of smime-milter.conf(5), one line each"
+else
+    bad "-n -v: keys differ from the man page ($n_lines lines): $(diff "$T/keys.man" "$T/keys.dump")"
+fi
+# -p replaces Socket; the output loads as a configuration with the same
+# values (only the sources change)
+"$M" -n -v -c "$T/dump.conf" -p inet:8891@127.0.0.1 >"$T/dump-p.out" 2>&1
+if grep -q -x -F 'Socket inet:8891@127.0.0.1  # -p' "$T/dump-p.out" &&
+   ! grep -q "^Socket unix" "$T/dump-p.out"; then
+    ok "-n -v -p: Socket from -p"
+else
+    bad "-n -v -p: $(grep Socket "$T/dump-p.out")"
+fi
+cp "$T/dump.out" "$T/again.conf"
+"$M" -n -v -c "$T/again.conf" >"$T/again.out" 2>&1
+sed 's/  # .*//' "$T/dump.out" >"$T/dump.values"
+sed 's/  # .*//' "$T/again.out" >"$T/again.values"
+if cmp -s "$T/dump.values" "$T/again.values"; then
+    ok "-n -v: the output is a configuration with the same values"
+else
+    bad "-n -v: reloaded output differs: $(diff "$T/dump.values" "$T/again.values")"
+fi
+"$M" -v -c "$T/dump.conf" >"$T/vonly.out" 2>&1
+rc=$?
+if [ "$rc" -eq 64 ]; then
+    ok "-v without -n: usage error"
+else
+    bad "-v without -n: exit $rc: $(cat "$T/vonly.out")"
 fi
 
 # --- the man page shows UserID's syntax with its bracket closed -------------
