@@ -234,23 +234,26 @@ static void entry_tokens(struct expiry *x, const char *address,
     }
 }
 
+static void cred_soon(void *arg, const char *address,
+                      const smime_signer_t *cred, unsigned purpose,
+                      const char *when)
+{
+    const struct expiry *x = arg;
+
+    (void)cred;
+    say(x->fn, x->arg, "Keystore", 0, 1, "Keystore: %s: certificate %s%s",
+        address, when, purpose == KEYSTORE_DECRYPT ? " (decryption)" : "");
+}
+
 static int entry_expiry(void *arg, const char *address,
                         const keystore_entry_t *e, const char *err)
 {
     struct expiry *x = arg;
-    char soon[200];
-
-    const smime_signer_t *signer = e ? keystore_entry_signer(e) : NULL;
 
     if (e == NULL || err != NULL)
         return 0;        /* broken entries are the keystore's errors */
     entry_tokens(x, address, e);
-    if (signer == NULL)
-        return 0;        /* decryption only: old keys are kept on purpose */
-    if (keystore_vet_expiry(smime_signer_cert(signer, 0),
-                            x->now, soon, sizeof soon))
-        say(x->fn, x->arg, "Keystore", 0, 1, "Keystore: %s: certificate %s",
-            address, soon);
+    keystore_vet_entry_soon(address, e, x->now, cred_soon, x);
     return 0;
 }
 

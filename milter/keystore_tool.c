@@ -19,7 +19,8 @@
  * as SOURCE:LINE: message and writes nothing when there is any;
  * otherwise it replaces OUTPUT atomically.  Warnings (SOURCE:LINE:
  * warning: ...) do not stop it.  OUTPUT may not be SOURCE.  list and
- * check flag certificates that expire within 30 days.
+ * check flag certificates that expire within 30 days, decryption-only
+ * ones too (keystore_vet_entry_soon), not ones already expired.
  * Exit 0 success, 1 problems, 2 usage.
  */
 #include "config.h"
@@ -786,10 +787,9 @@ print_entry(void *arg, const char *address, const keystore_entry_t *e,
             printf(" key=token uri=\"%s\"", url);
         else
             printf(" key=file");
-        if (!(purpose & KEYSTORE_SIGN))
-            ;           /* an expired decryption key is kept on purpose */
-        else if (t != (time_t)-1 && t < *now)
+        if ((purpose & KEYSTORE_SIGN) && t != (time_t)-1 && t < *now)
             printf(" warning=\"expired\"");
+        /* an expired decryption key is kept on purpose: only "soon" */
         else if (keystore_vet_expiry(crt, *now, soon, sizeof(soon)))
             printf(" warning=\"%s\"", soon);
         printf("\n");
@@ -802,6 +802,19 @@ struct check_state {
     time_t now;
     unsigned creds, problems, soon;
 };
+
+/* A credential of any purpose expiring within 30 days: a warning. */
+static void
+check_soon(void *arg, const char *address, const smime_signer_t *cred,
+           unsigned purpose, const char *when)
+{
+    const struct check_state *cs = arg;
+    char serial[130];
+
+    smime_cert_serial_hex(smime_signer_cert(cred, 0), serial, sizeof(serial));
+    fprintf(stderr, "%s: %s: warning: certificate %s (serial %s, for %s)\n",
+            cs->path, address, when, serial, purpose_name(purpose));
+}
 
 /* Every credential against the rules of its stored purpose. */
 static int
@@ -831,14 +844,9 @@ check_entry(void *arg, const char *address, const keystore_entry_t *e,
             fprintf(stderr, "%s: %s: %s (serial %s, for %s)\n", cs->path,
                     address, why, serial, purpose_name(purpose));
             cs->problems++;
-        } else if ((purpose & KEYSTORE_SIGN) &&
-                   keystore_vet_expiry(smime_signer_cert(cred, 0), cs->now,
-                                       why, sizeof(why))) {
-            fprintf(stderr, "%s: %s: warning: certificate %s (serial %s)\n",
-                    cs->path, address, why, serial);
-            cs->soon++;
         }
     }
+    cs->soon += keystore_vet_entry_soon(address, e, cs->now, check_soon, cs);
     return 0;
 }
 

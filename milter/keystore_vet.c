@@ -9,7 +9,9 @@
  *   - without it: a self-signed certificate, or one whose issuer is not
  *     in the credential file, gets a warning;
  *   - Ed25519 (OpenSSL 3.0 cannot verify Ed25519 CMS) and a certificate
- *     expiring within KEYSTORE_VET_SOON_DAYS get a warning.
+ *     expiring within KEYSTORE_VET_SOON_DAYS get a warning;
+ *   - and, for a stored entry, which credentials expire soon
+ *     (keystore_vet_entry_soon: check, -n, the daemon's daily line).
  */
 #include "config.h"
 
@@ -40,6 +42,24 @@ keystore_vet_expiry(gnutls_x509_crt_t crt, time_t now, char *buf,
     snprintf(buf, len, "expires in %ld day%s (%s)", days,
              days == 1 ? "" : "s", day);
     return 1;
+}
+
+unsigned
+keystore_vet_entry_soon(const char *address, const keystore_entry_t *e,
+                        time_t now, keystore_vet_soon_fn fn, void *arg)
+{
+    char when[128];
+    unsigned n = 0;
+
+    for (size_t c = 0; c < keystore_entry_ncreds(e); c++) {
+        const smime_signer_t *cred = keystore_entry_cred(e, c);
+        if (keystore_vet_expiry(smime_signer_cert(cred, 0), now, when,
+                                sizeof(when))) {
+            fn(arg, address, cred, keystore_entry_cred_purpose(e, c), when);
+            n++;
+        }
+    }
+    return n;
 }
 
 static int

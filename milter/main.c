@@ -44,6 +44,7 @@
 #include "callbacks.h"
 #include "conf.h"
 #include "conf_dump.h"
+#include "keystore_expiry.h"
 #include "daemon.h"
 #include "errbuf.h"
 #include "log.h"
@@ -314,7 +315,8 @@ static int drop_privileges(const char *spec, const char *unix_path)
     return 0;
 }
 
-static void reload(const char *path, unsigned flags, const char *socket)
+/* 0 reloaded, -1 the old configuration kept. */
+static int reload(const char *path, unsigned flags, const char *socket)
 {
     config_t *c = config_load(path, flags, report_log, NULL);
     config_t *old = config_current_get();
@@ -332,6 +334,7 @@ static void reload(const char *path, unsigned flags, const char *socket)
         log_info(LOG_NOTICE, "event=reload status=reloaded config=%s", path);
     }
     config_unref(old);
+    return c ? 0 : -1;
 }
 
 /* StatsFile write; a failure of a periodic (quiet) write is logged only
@@ -366,42 +369,102 @@ static void write_stats(int to_log)
     config_unref(c);
 }
 
-/* The poll timeout (ms) of the main thread: until *due (a CLOCK_MONOTONIC
- * second), when the next periodic StatsFile write is, at most an hour
- * (poll then returns early and the wait goes on); -1 when StatsFile or
- * StatsInterval is unset.  *due is set from StatsInterval when unset or
- * further away than a whole interval (a reload shortened it). */
-static int stats_timeout(time_t *due)
+/* ---- periodic jobs of the main thread ----
+ * The main thread's poll on the signal pipe times out when the next job
+ * is due: the StatsFile rewrite every StatsInterval, the keystore expiry
+ * lines once a day.  Each job's interval comes from the current
+ * snapshot (0: off), so a reload changes it. */
+
+/* Seconds in a "day" for the expiry lines: 86400, or the hidden
+ * SMIME_MILTER_TEST_DAY (HACKING.md) so that a test sees the daily line
+ * without waiting a day. */
+static time_t expiry_day = 86400;
+
+static time_t stats_interval(const config_t *c)
+{
+    if (c->stats_file == NULL || c->stats_interval == 0)
+        return 0;
+    return c->stats_interval > 86400 * 366 ? 86400 * 366
+                                           : (time_t)c->stats_interval;
+}
+
+static time_t expiry_interval(const config_t *c)
+{
+    return c->keystore ? expiry_day : 0;
+}
+
+static void stats_job(void)
+{
+    write_stats(0);
+}
+
+static void expiry_job(void)
+{
+    config_t *c = config_current_get();
+
+    keystore_expiry_log(c, time(NULL));
+    config_unref(c);
+}
+
+static struct periodic {
+    time_t (*interval)(const config_t *c);   /* seconds, 0: off */
+    void (*run)(void);
+    time_t due;          /* a CLOCK_MONOTONIC second, 0: not scheduled */
+} periodic[] = {
+    {stats_interval, stats_job, 0},
+    {expiry_interval, expiry_job, 0},
+};
+#define NPERIODIC (sizeof periodic / sizeof periodic[0])
+#define PERIODIC_EXPIRY (&periodic[1])
+
+/* The poll timeout (ms): until the earliest due job, at most an hour
+ * (poll then returns early and the wait goes on); -1 when no job is on.
+ * A job's due time is set from its interval when unset or further away
+ * than a whole interval (a reload shortened it). */
+static int periodic_timeout(void)
 {
     config_t *c = config_current_get();
     struct timespec now;
     int64_t ms = -1;
 
-    if (c && c->stats_file && c->stats_interval > 0) {
-        time_t iv = c->stats_interval > 86400 * 366 ? 86400 * 366
-                                                    : (time_t)c->stats_interval;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if (*due == 0 || *due > now.tv_sec + iv)
-            *due = now.tv_sec + iv;
-        ms = ((int64_t)(*due - now.tv_sec)) * 1000 - now.tv_nsec / 1000000;
-        ms = ms < 0 ? 0 : ms > 3600000 ? 3600000 : ms;
-    } else {
-        *due = 0;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    for (size_t i = 0; i < NPERIODIC; i++) {
+        struct periodic *p = &periodic[i];
+        time_t iv = c ? p->interval(c) : 0;
+        if (iv == 0) {
+            p->due = 0;
+            continue;
+        }
+        if (p->due == 0 || p->due > now.tv_sec + iv)
+            p->due = now.tv_sec + iv;
+        int64_t t = ((int64_t)(p->due - now.tv_sec)) * 1000 -
+                    now.tv_nsec / 1000000;
+        t = t < 0 ? 0 : t > 3600000 ? 3600000 : t;
+        if (ms < 0 || t < ms)
+            ms = t;
     }
     config_unref(c);
     return (int)ms;
 }
 
-/* poll timed out: the periodic write when it is due. */
-static void stats_tick(time_t *due)
+/* poll timed out: run the jobs that are due. */
+static void periodic_tick(void)
 {
     struct timespec now;
 
     clock_gettime(CLOCK_MONOTONIC, &now);
-    if (*due != 0 && now.tv_sec >= *due) {
-        write_stats(0);
-        *due = 0;
-    }
+    for (size_t i = 0; i < NPERIODIC; i++)
+        if (periodic[i].due != 0 && now.tv_sec >= periodic[i].due) {
+            periodic[i].run();
+            periodic[i].due = 0;
+        }
+}
+
+/* At start and after a reload: the expiry lines now, the next in a day. */
+static void expiry_now(void)
+{
+    PERIODIC_EXPIRY->run();
+    PERIODIC_EXPIRY->due = 0;
 }
 
 /* The signals the main thread handles: HUP reload, USR1 statistics,
@@ -490,21 +553,25 @@ static int open_listener(config_t *cfg, const struct sockspec *ss,
 }
 
 /* The main thread while the milter runs: signals (through sig_pipe) and
- * the periodic StatsFile write.  'q' when the milter thread stopped, 'e'
+ * the periodic jobs (StatsFile, expiry lines).  'q' when the milter thread stopped, 'e'
  * when it failed. */
 static char serve(pthread_t tid, const char *path, unsigned flags,
                   const char *socket_opt)
 {
-    time_t stats_due = 0;
     char ch = 'e';
 
+    const char *test_day = getenv("SMIME_MILTER_TEST_DAY");
+
+    if (test_day && atol(test_day) > 0)
+        expiry_day = (time_t)atol(test_day);
+    expiry_now();
     for (;;) {
         struct pollfd pfd = {.fd = sig_pipe[0], .events = POLLIN};
-        int r = poll(&pfd, 1, stats_timeout(&stats_due));
+        int r = poll(&pfd, 1, periodic_timeout());
         if (r < 0 && errno == EINTR)
             continue;
         if (r == 0) {
-            stats_tick(&stats_due);
+            periodic_tick();
             continue;
         }
         ssize_t n = r < 0 ? -1 : read(sig_pipe[0], &ch, 1);
@@ -518,7 +585,8 @@ static char serve(pthread_t tid, const char *path, unsigned flags,
             ch = stop_milter(tid);
         if (n <= 0 || ch != 'h')
             return n <= 0 ? 'e' : ch;
-        reload(path, flags, socket_opt);
+        if (reload(path, flags, socket_opt) == 0)
+            expiry_now();
     }
 }
 

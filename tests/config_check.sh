@@ -13,7 +13,9 @@
 #	the file does not replace it (in a mount namespace without /var/tmp),
 #	and warnings with exit 0 for a keystore entry expiring within 30 days
 #	and a CRL past its nextUpdate; -n -v prints every key with its value
-#	and source.  Certificates and CRLs are made here
+#	and source.  Credentials expiring within 30 days, decryption-only
+#	ones too but not expired ones: smime-keystore check, -n, and the
+#	daemon's line at start, at a reload and each day.  Certificates and CRLs are made here
 #	with certtool.  And smime-milter.conf(5) renders UserID's syntax as
 #	"user[:group] (default: none)".
 #
@@ -202,6 +204,95 @@ if [ "$(id -u)" -eq 0 ] && unshare -m true 2>/dev/null; then
     fi
 else
     skipped "the missing /var/tmp case needs root and unshare -m (util-linux)"
+fi
+
+# --- expiring credentials of every purpose: check, -n and the daemon -------
+# bob: a decryption-only key (RSA: certtool adds digitalSignature to EC
+# keys) expiring in 10 days (a warning) and an expired
+# one kept for old mail (none)
+ct --generate-privkey --key-type rsa --bits 2048 --outfile "$T/bob.key"
+cat >"$T/bobdec.tmpl" <<EOF
+cn = "Bob"
+serial = 0x0b0b01
+email = "bob@example.org"
+encryption_key
+email_protection_key
+expiration_days = 10
+EOF
+cat >"$T/bobold.tmpl" <<EOF
+cn = "Bob"
+serial = 0x0b0b02
+email = "bob@example.org"
+encryption_key
+email_protection_key
+activation_date = "2001-01-01 00:00:00 UTC"
+expiration_date = "2002-01-01 00:00:00 UTC"
+EOF
+for b in bobdec bobold; do
+    ct --generate-certificate --load-privkey "$T/bob.key" \
+        --load-ca-certificate "$T/ca.pem" --load-ca-privkey "$T/ca.key" \
+        --template "$T/$b.tmpl" --outfile "$T/$b.crt"
+    cat "$T/bob.key" "$T/$b.crt" >"$T/$b.pem"
+done
+printf 'alice@example.org alice.pem\nbob@example.org bobdec.pem\nbob@example.org bobold.pem\n' \
+    >"$T/ks2.src"
+"$K" build "$T/ks2.src" "$T/ks2.cdb" >"$T/build2.out" 2>&1 ||
+    bad "smime-keystore build ks2: $(cat "$T/build2.out")"
+"$K" check "$T/ks2.cdb" >"$T/kcheck.out" 2>&1
+rc=$?
+if [ "$rc" -eq 0 ] &&
+   grep -q "^$T/ks2.cdb: bob@example.org: warning: certificate expires in [0-9]* days (.*serial 0b0b01, for decrypt)" "$T/kcheck.out" &&
+   ! grep -q "0b0b02" "$T/kcheck.out" &&
+   grep -q "2 expiring within 30 days" "$T/kcheck.out"; then
+    ok "check: a decryption-only key expiring soon warns, an expired one not"
+else
+    bad "check: exit $rc: $(cat "$T/kcheck.out")"
+fi
+conf expiring2 "Mode sv" "TrustAnchorFile $T/ca.pem" "Keystore $T/ks2.cdb"
+check expiring2 0 "4: warning: Keystore: bob@example.org: certificate expires in (9|10) days .* \\(decryption\\)"
+
+# the daemon: a line per expiring credential at start, at a reload and
+# once a "day" (SMIME_MILTER_TEST_DAY seconds, HACKING.md); bounded waits
+conf daemon "Mode sv" "TrustAnchorFile $T/ca.pem" "Keystore $T/ks2.cdb"
+sed -i "s|^Socket .*|Socket unix:$T/d.sock|" "$T/daemon.conf"
+# count_until FILE PATTERN N: wait (at most 30 s) for N lines matching
+count_until() {
+    _i=0
+    while [ "$(grep -c -- "$2" "$1")" -lt "$3" ] && [ $_i -lt 300 ]; do
+        sleep 0.1; _i=$((_i + 1))
+    done
+    [ "$(grep -c -- "$2" "$1")" -ge "$3" ]
+}
+bobline="event=keystore status=expiring address=bob@example.org serial=0b0b01 purpose=decrypt note=\"certificate expires in"
+"$M" -f -c "$T/daemon.conf" >"$T/daemon.log" 2>&1 &
+dpid=$!
+if count_until "$T/daemon.log" "$bobline" 1 &&
+   count_until "$T/daemon.log" "address=alice@example.org .*purpose=sign,decrypt" 1
+then
+    ok "daemon: expiring credentials logged at start"
+else
+    bad "daemon: no expiry lines at start: $(cat "$T/daemon.log")"
+fi
+kill -HUP "$dpid"
+if count_until "$T/daemon.log" "event=reload status=reloaded" 1 &&
+   count_until "$T/daemon.log" "$bobline" 2; then
+    ok "daemon: logged again at a reload"
+else
+    bad "daemon: not logged at reload: $(cat "$T/daemon.log")"
+fi
+kill "$dpid"; wait "$dpid" 2>/dev/null
+SMIME_MILTER_TEST_DAY=1 "$M" -f -c "$T/daemon.conf" >"$T/daemon2.log" 2>&1 &
+dpid=$!
+if count_until "$T/daemon2.log" "$bobline" 3; then
+    ok "daemon: logged again each day (a test day of 1 s)"
+else
+    bad "daemon: no daily line: $(cat "$T/daemon2.log")"
+fi
+kill "$dpid"; wait "$dpid" 2>/dev/null
+if grep -q "0b0b02" "$T/daemon.log" "$T/daemon2.log"; then
+    bad "daemon: the expired decryption key was logged"
+else
+    ok "daemon: the expired decryption key kept for old mail is not logged"
 fi
 
 # --- -n -v: the effective configuration, with where each value came from ---

@@ -1,0 +1,60 @@
+/*
+ * keystore_expiry.c - daily warnings about expiring keystore credentials.
+ *
+ * The keystore file is opened for the occasion (read-only, in the main
+ * thread) rather than borrowed from the outbound state: the milter
+ * threads keep using theirs, and the check sees the file as it is now.
+ * Which credentials count is keystore_vet.c's rule, shared with
+ * smime-keystore check and -n.
+ */
+#include "config.h"
+
+#include "cert.h"
+#include "keystore.h"
+#include "keystore_expiry.h"
+#include "keystore_vet.h"
+#include "log.h"
+
+static void log_soon(void *arg, const char *address,
+                     const smime_signer_t *cred, unsigned purpose,
+                     const char *when)
+{
+    char serial[130], q[512];
+
+    (void)arg;
+    smime_cert_serial_hex(smime_signer_cert(cred, 0), serial, sizeof serial);
+    log_info(LOG_WARNING, "event=keystore status=expiring address=%s "
+             "serial=%s purpose=%s note=\"certificate %s\"",
+             log_quote(q, sizeof q, address), serial,
+             purpose == (KEYSTORE_SIGN | KEYSTORE_DECRYPT) ? "sign,decrypt" :
+             purpose == KEYSTORE_SIGN ? "sign" : "decrypt", when);
+}
+
+struct soon_walk {
+    time_t now;
+    unsigned n;
+};
+
+static int entry_soon(void *arg, const char *address,
+                      const keystore_entry_t *e, const char *err)
+{
+    struct soon_walk *w = arg;
+
+    if (e != NULL && err == NULL)
+        w->n += keystore_vet_entry_soon(address, e, w->now, log_soon, NULL);
+    return 0;
+}
+
+unsigned keystore_expiry_log(const config_t *c, time_t now)
+{
+    struct soon_walk w = {now, 0};
+    char err[512];
+    keystore_t *ks;
+
+    if (c == NULL || c->keystore == NULL ||
+        (ks = keystore_open(c->keystore, err, sizeof err)) == NULL)
+        return 0;
+    keystore_foreach(ks, entry_soon, &w);
+    keystore_free(ks);
+    return w.n;
+}
