@@ -3,6 +3,7 @@
  * keystore the daemon reads (crypto/keystore.h).
  *
  *   smime-keystore build [-c CONF] SOURCE OUTPUT.cdb
+ *   smime-keystore import-dir DIR [-o SOURCE]   (keystore_import.c)
  *   smime-keystore list KEYSTORE.cdb
  *   smime-keystore check KEYSTORE.cdb
  *
@@ -39,37 +40,12 @@
 #include "conf.h"
 #include "errbuf.h"
 #include "keystore.h"
+#include "keystore_tool.h"
 #include "keystore_vet.h"
 #include "token.h"
 
 #define MAX_CREDENTIAL (1024 * 1024)
-#define MAX_LOGINS 64
 #define UTF8_BOM "\xef\xbb\xbf"
-
-struct source_entry {               /* one line: one credential */
-    unsigned line;
-    char *address;
-    char *file;                     /* CREDENTIAL-FILE or pkcs11:URI */
-    char *certfile;                 /* a token key's CERTIFICATE-FILE */
-    char **logins;
-    size_t nlogins;
-    smime_signer_t *signer;         /* loaded while its address is built */
-    unsigned purpose;               /* KEYSTORE_SIGN | KEYSTORE_DECRYPT */
-};
-
-/* The lines of one address: v[idx[0..n)], in line order. */
-struct source_group {
-    const size_t *idx;
-    size_t n;
-};
-
-/* What build checks credentials against (-c CONF), and the clock. */
-struct vet_ctx {
-    const char *conf;               /* NULL: no -c */
-    const smime_trust_t *trust;
-    unsigned max_chain;
-    time_t now;
-};
 
 /* To stdout for -h (help), else to stderr. */
 static void
@@ -77,6 +53,7 @@ usage(int help)
 {
     fprintf(help ? stdout : stderr,
             "usage: smime-keystore build [-c CONF] SOURCE OUTPUT.cdb\n"
+            "       smime-keystore import-dir DIR [-o SOURCE]\n"
             "       smime-keystore list KEYSTORE.cdb\n"
             "       smime-keystore check KEYSTORE.cdb\n"
             "       smime-keystore -h | --help | -V\n");
@@ -138,7 +115,7 @@ resolve(const char *source, const char *file)
     return out;
 }
 
-static int
+int
 valid_address(const char *a)
 {
     const char *at = strrchr(a, '@');
@@ -151,27 +128,19 @@ valid_address(const char *a)
     return 1;
 }
 
-/* keystore_vet() findings as SOURCE:LINE: [warning: ]message */
-struct vet_report {
-    const char *source;
-    unsigned line;
-};
-
+/* keystore_vet() findings as WHERE: [warning: ]message */
 static void
 vet_print(void *arg, int error, const char *msg)
 {
-    const struct vet_report *r = arg;
-
-    fprintf(stderr, "%s:%u: %s%s\n", r->source, r->line,
+    fprintf(stderr, "%s: %s%s\n", (const char *)arg,
             error ? "" : "warning: ", msg);
 }
 
-/* Print SOURCE:LINE: [warning: ]msg; 1 for an error, 0 for a warning. */
+/* Print WHERE: [warning: ]msg; 1 for an error, 0 for a warning. */
 static int
-report(const char *source, unsigned line, int warning, const char *msg)
+report(const char *where, int warning, const char *msg)
 {
-    fprintf(stderr, "%s:%u: %s%s\n", source, line,
-            warning ? "warning: " : "", msg);
+    fprintf(stderr, "%s: %s%s\n", where, warning ? "warning: " : "", msg);
     return !warning;
 }
 
@@ -184,7 +153,7 @@ report(const char *source, unsigned line, int warning, const char *msg)
  * decryption-only one (old keys decrypt old mail).  Problem count.
  */
 static int
-decide_purpose(const char *source, struct source_entry *e,
+decide_purpose(const char *where, struct source_entry *e,
                const struct vet_ctx *vc)
 {
     gnutls_x509_crt_t crt = smime_signer_cert(e->signer, 0);
@@ -194,7 +163,7 @@ decide_purpose(const char *source, struct source_entry *e,
     char err[512], msg[700];
 
     if (!can_sign && !can_dec)
-        return report(source, e->line, 0,
+        return report(where, 0,
                       smime_cert_check_usage(crt) == SMIME_CERT_EKU ?
                       "no emailProtection (extendedKeyUsage does not allow "
                       "S/MIME)" : "wrong key usage: the certificate allows "
@@ -203,17 +172,16 @@ decide_purpose(const char *source, struct source_entry *e,
                       "for EC)");
     if (can_dec && keystore_check_decrypt(e->signer, e->address, err,
                                           sizeof(err)) > 0)
-        return report(source, e->line, 0, err);
+        return report(where, 0, err);
     int n = keystore_check(e->signer, e->address, vc->now, err, sizeof(err));
     if (can_sign && n == 0) {
-        struct vet_report r = { source, e->line };
         e->purpose = KEYSTORE_SIGN | (can_dec ? KEYSTORE_DECRYPT : 0);
         return keystore_vet(e->signer, vc->trust, vc->max_chain, vc->conf,
-                            vc->now, vet_print, &r) > 0;
+                            vc->now, vet_print, (void *)where) > 0;
     }
     if (can_sign && (!can_dec || in_time ||
                      smime_cert_check_key(crt, 2048) != SMIME_CERT_OK))
-        return report(source, e->line, 0, err);
+        return report(where, 0, err);
     e->purpose = KEYSTORE_DECRYPT;
     if (in_time)
         return 0;
@@ -230,31 +198,23 @@ decide_purpose(const char *source, struct source_entry *e,
              smime_cert_status_string(st),
              st == SMIME_CERT_EXPIRED ? "valid until" : "valid from", day,
              can_sign ? ", it cannot sign" : "");
-    return report(source, e->line, 1, msg);
+    return report(where, 1, msg);
 }
 
-/*
- * Load and check one source line's credential.  Prints each problem as
- * SOURCE:LINE: message (and warnings); returns the number of problems,
- * at most 1.
- */
-static int
-load_entry(const char *source, struct source_entry *e, const char *file,
+int
+load_entry(const char *where, struct source_entry *e, const char *path,
            const struct vet_ctx *vc)
 {
     char err[512];
     char eb[128];               /* smime_strerror() text */
     size_t len = 0;
-    char *path = resolve(source, file);
-    unsigned char *data = path ? read_credential(path, &len) : NULL;
+    unsigned char *data = read_credential(path, &len);
 
     if (data == NULL) {
-        fprintf(stderr, "%s:%u: cannot read %s: %s\n", source, e->line,
-                path ? path : file,
+        fprintf(stderr, "%s: cannot read %s: %s\n", where, path,
                 errno == EFBIG ? "file too large" :
                 errno == EINVAL ? "not a regular file"
                                 : smime_strerror(errno, eb, sizeof eb));
-        free(path);
         return 1;
     }
     e->signer = smime_signer_from_blob(data, len,
@@ -263,12 +223,13 @@ load_entry(const char *source, struct source_entry *e, const char *file,
     gnutls_memset(data, 0, len);
     free(data);
     if (e->signer == NULL) {
-        fprintf(stderr, "%s:%u: %s: %s\n", source, e->line, path, err);
-        free(path);
+        if (strcmp(where, path) == 0)   /* import-dir: FILE: message */
+            fprintf(stderr, "%s: %s\n", where, err);
+        else
+            fprintf(stderr, "%s: %s: %s\n", where, path, err);
         return 1;
     }
-    free(path);
-    return decide_purpose(source, e, vc);
+    return decide_purpose(where, e, vc);
 }
 
 /* Split one line into fields (in place); '#' at a field start begins a
@@ -295,7 +256,7 @@ split(char *line, char **f, size_t max, int *toomany)
     return n;
 }
 
-static void
+void
 entries_free(struct source_entry *v, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -366,7 +327,8 @@ read_certs(const char *path, gnutls_datum_t *der, size_t max, char *err,
  * the certificate's (a test signature).  Problem count, at most 1.
  */
 static int
-load_token_entry(const char *source, struct source_entry *e, const char *url,
+load_token_entry(const char *where, const char *source,
+                 struct source_entry *e, const char *url,
                  const char *certfile, const struct vet_ctx *vc)
 {
     gnutls_datum_t der[16];
@@ -380,7 +342,7 @@ load_token_entry(const char *source, struct source_entry *e, const char *url,
         snprintf(err, sizeof(err), "out of memory");
     free(path);
     if (n < 0) {
-        fprintf(stderr, "%s:%u: %s\n", source, e->line, err);
+        fprintf(stderr, "%s: %s\n", where, err);
         return 1;
     }
     e->signer = smime_signer_from_token(url, der, (size_t)n, err,
@@ -391,10 +353,10 @@ load_token_entry(const char *source, struct source_entry *e, const char *url,
         smime_token_probe(smime_signer_privkey(e->signer),
                           smime_signer_cert(e->signer, 0), err,
                           sizeof(err)) < 0) {
-        fprintf(stderr, "%s:%u: %s: %s\n", source, e->line, url, err);
+        fprintf(stderr, "%s: %s: %s\n", where, url, err);
         return 1;
     }
-    return decide_purpose(source, e, vc);
+    return decide_purpose(where, e, vc);
 }
 
 /* A LOGIN starting with '+' is a word: only +internal exists. */
@@ -409,11 +371,8 @@ valid_logins(char **fields, size_t first, size_t nf, const char **bad)
     return 1;
 }
 
-/* The same certificate twice for one address is a mistake (a line
- * copied, not changed): 1 and a message, else 0.  g: the address's
- * lines before e. */
-static int
-duplicate_cred(const char *source, const struct source_entry *v,
+int
+duplicate_cred(const char *where, const struct source_entry *v,
                const struct source_group *g, const struct source_entry *e)
 {
     gnutls_x509_crt_t crt = smime_signer_cert(e->signer, 0);
@@ -422,9 +381,13 @@ duplicate_cred(const char *source, const struct source_entry *v,
         const struct source_entry *o = &v[g->idx[k]];
         if (o->signer &&
             gnutls_x509_crt_equals(smime_signer_cert(o->signer, 0), crt)) {
-            fprintf(stderr, "%s:%u: duplicate credential: %s has the same "
-                    "certificate on line %u\n", source, e->line, e->address,
-                    o->line);
+            if (o->line == 0)       /* import-dir: named by its file */
+                fprintf(stderr, "%s: duplicate credential: %s has the same "
+                        "certificate as %s\n", where, e->address, o->file);
+            else
+                fprintf(stderr, "%s: duplicate credential: %s has the same "
+                        "certificate on line %u\n", where, e->address,
+                        o->line);
             return 1;
         }
     }
@@ -645,17 +608,23 @@ build_group(const char *source, struct source_entry *v,
     for (size_t k = 0; k < g->n; k++) {
         struct source_entry *e = &v[g->idx[k]];
         struct source_group before = { g->idx, k };
+        char where[4096], *path = NULL;
+        snprintf(where, sizeof(where), "%s:%u", source, e->line);
         if (k >= KEYSTORE_MAX_CREDS) {
-            fprintf(stderr, "%s:%u: too many credentials for %s (at most "
-                    "%d)\n", source, e->line, e->address, KEYSTORE_MAX_CREDS);
+            fprintf(stderr, "%s: too many credentials for %s (at most "
+                    "%d)\n", where, e->address, KEYSTORE_MAX_CREDS);
             problems++;
-        } else if ((e->certfile
-                    ? load_token_entry(source, e, e->file, e->certfile, vc)
-                    : load_entry(source, e, e->file, vc)) > 0) {
+        } else if (e->certfile ? load_token_entry(where, source, e, e->file,
+                                                  e->certfile, vc) > 0
+                   : (path = resolve(source, e->file)) == NULL ||
+                     load_entry(where, e, path, vc) > 0) {
+            if (!e->certfile && path == NULL)
+                fprintf(stderr, "%s: out of memory\n", where);
             problems++;
         } else {
-            problems += duplicate_cred(source, v, &before, e);
+            problems += duplicate_cred(where, v, &before, e);
         }
+        free(path);
     }
     if (problems == 0 && w && write_group(w, v, g, err, sizeof(err)) < 0) {
         fprintf(stderr, "smime-keystore: %s: %s\n", output, err);
@@ -905,6 +874,11 @@ main(int argc, char **argv)
     if (argc == 6 && strcmp(argv[1], "build") == 0 &&
         strcmp(argv[2], "-c") == 0)
         return cmd_build(argv[3], argv[4], argv[5]);
+    if (argc == 3 && strcmp(argv[1], "import-dir") == 0)
+        return cmd_import_dir(argv[2], NULL);
+    if (argc == 5 && strcmp(argv[1], "import-dir") == 0 &&
+        strcmp(argv[3], "-o") == 0)
+        return cmd_import_dir(argv[2], argv[4]);
     if (argc == 3 && (strcmp(argv[1], "list") == 0 ||
                       strcmp(argv[1], "check") == 0))
         return cmd_read(argv[1], argv[2]);
