@@ -939,7 +939,8 @@ const char *smime_decrypt_status_name(smime_decrypt_status_t s)
 {
     static const char *const n[] = {
         "ok", "need key", "not enveloped", "malformed", "limit",
-        "unsupported", "no recipient", "key", "failed", "sink",
+        "unsupported", "no recipient", "key", "unavailable", "failed",
+        "sink",
         "out of memory", "state"
     };
     return (unsigned)s < sizeof(n) / sizeof(n[0]) ? n[s] : "?";

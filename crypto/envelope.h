@@ -49,7 +49,9 @@ typedef enum smime_decrypt_status {
     SMIME_DECRYPT_UNSUPPORTED,   /* an algorithm or form we do not do */
     SMIME_DECRYPT_NO_RECIPIENT,  /* no RecipientInfo names the cert */
     SMIME_DECRYPT_KEY,           /* the key cannot be used (type, export,
-                                    its token unavailable: temporary) */
+                                    a token that refuses it) */
+    SMIME_DECRYPT_UNAVAILABLE,   /* the key's token cannot be reached now:
+                                    temporary, try again later */
     SMIME_DECRYPT_FAILED,        /* content did not decrypt: wrong key,
                                     damaged ciphertext, bad tag */
     SMIME_DECRYPT_SINK,          /* the sink returned an error */

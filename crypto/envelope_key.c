@@ -67,7 +67,7 @@ smime_decrypt_status_t env_unwrap_rsa(const env_ri_t *ri,
     if (r == SMIME_TOKEN_UNAVAILABLE) {     /* known before any decryption */
         gnutls_memset(tmp, 0, sizeof(tmp));
         *why = "the key's token is unavailable";
-        return SMIME_DECRYPT_KEY;
+        return SMIME_DECRYPT_UNAVAILABLE;
     }
     if (r == SMIME_TOKEN_NOT_TOKEN)
         r = gnutls_privkey_decrypt_data2(key, 0, &ct, tmp, ceklen);
@@ -106,9 +106,12 @@ static smime_decrypt_status_t token_z(const env_ri_t *ri,
         *zlen = flen;
         return SMIME_DECRYPT_OK;
     }
-    *why = r == -2 ? "the token key may not derive (CKA_DERIVE)" :
-           r == -1 ? "ECDH on the token failed (another curve?)" :
-                     "the key's token is unavailable";
+    if (r != -1 && r != -2) {
+        *why = "the key's token is unavailable";
+        return SMIME_DECRYPT_UNAVAILABLE;
+    }
+    *why = r == -2 ? "the token key may not derive (CKA_DERIVE)"
+                   : "ECDH on the token failed (another curve?)";
     return SMIME_DECRYPT_KEY;
 }
 

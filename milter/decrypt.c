@@ -31,6 +31,7 @@
 #include "decrypt.h"
 #include "envelope.h"
 #include "keystore.h"
+#include "log.h"
 #include "mime.h"
 #include "outbound.h"
 #include "rfc5322.h"
@@ -262,6 +263,10 @@ static int choose_key(decrypt_t *d)
     }
     smime_decrypt_status_t st = smime_decrypt_unwrap(
         d->env, smime_signer_privkey(use), smime_signer_cert(use, 0));
+    log_token_state();          /* a token key: its state, once */
+    if (st == SMIME_DECRYPT_UNAVAILABLE)   /* not the message's fault */
+        return stop(d, DECRYPT_UNAVAILABLE, "%s",
+                    smime_decrypt_error(d->env)), -1;
     if (st != SMIME_DECRYPT_OK)
         return stop(d, DECRYPT_FAILED, "%s", smime_decrypt_error(d->env)), -1;
     d->keyed = 1;
@@ -437,6 +442,10 @@ int decrypt_finish(decrypt_t *d)
         size_t n = b64_decode_end(&d->b64, tail, &bad);
         if (feed_cms(d, tail, n) != 0)
             return -1;
+    }
+    if (d->stopped && d->outcome == DECRYPT_UNAVAILABLE) {
+        errno = 0;                 /* decrypt_reason() says it all */
+        return -1;
     }
     if (d->stopped)
         return d->outcome == DECRYPT_DONE;

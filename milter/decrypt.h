@@ -40,7 +40,9 @@ enum decrypt_outcome {
     DECRYPT_NOT_ENVELOPED,  /* a .p7m of another CMS type: verify it */
     DECRYPT_DONE,           /* decrypted */
     DECRYPT_NO_KEY,         /* an envelope recipient has no key for it */
-    DECRYPT_FAILED          /* unsupported, damaged, wrong key, tag */
+    DECRYPT_FAILED,         /* unsupported, damaged, wrong key, tag */
+    DECRYPT_UNAVAILABLE     /* the key's token cannot be reached now:
+                               decrypt_finish() fails, OnError decides */
 };
 
 int decrypt_begin(const config_t *cfg, const struct msg_headers *hdrs,

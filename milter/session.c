@@ -869,7 +869,12 @@ static int decrypt_eom(session_t *s)
         return 0;
     errno = 0;
     if ((r = decrypt_finish(s->dec)) < 0) {
-        fail(s, "decrypting");
+        char why[300];
+        if (decrypt_outcome(s->dec) == DECRYPT_UNAVAILABLE)
+            snprintf(why, sizeof why, "decrypting: %s",
+                     decrypt_reason(s->dec));
+        fail(s, decrypt_outcome(s->dec) == DECRYPT_UNAVAILABLE ? why
+                                                               : "decrypting");
         return -2;
     }
     if (r == 0) {

@@ -331,6 +331,27 @@ else
 	ok "alice's token key does not decrypt mail to encrsa"
 fi
 
+# the milter decrypts with a token key (Mode vd, smime-milter -t)
+sed 's/^Mode sv$/Mode vd/' "$W/m.conf" >"$W/md.conf"
+{
+	printf 'From: alice@example.org\nTo: encrsa@example.org\n'
+	printf 'Subject: encrypted\nMessage-ID: <tok@example.org>\n'
+	printf 'MIME-Version: 1.0\n'
+	printf 'Content-Type: application/pkcs7-mime; smime-type=enveloped-data; name=smime.p7m\n'
+	printf 'Content-Transfer-Encoding: base64\n\n'
+	base64 -w 76 "$ENC/ossl-rsa-aes256.der"
+} >"$W/m-enc.eml"
+"$MILTER" -c "$W/md.conf" -t "$W/m-enc.eml" -r encrsa@example.org \
+    >"$W/md.out" 2>"$W/md.log"
+rc=$?
+if [ $rc = 0 ] && grep -q '^X-SMIME-Decrypted: for=encrsa@example.org' "$W/md.out" &&
+   grep -q '^this is encrypted\.' "$W/md.out"; then
+	ok "smime-milter -t decrypts with an RSA token key"
+else
+	notok "smime-milter -t decrypts with an RSA token key (exit $rc)"
+	show "$W/md.log"
+fi
+
 # --- failures at start ---
 "$MILTER" -c "$W/badpin.conf" -t "$W/m-alice.eml" -A alice@example.org \
     >"$W/f.out" 2>"$W/f.log"
@@ -383,6 +404,19 @@ for f in ossl-rsa-aes256:encrsa ossl-ec256-aes256:ecdh256; do
 		show "$W/gone.log"
 	fi
 done
+# ... and through the milter that is OnError (tempfail), not mail left
+# encrypted for good
+"$MILTER" -c "$W/md.conf" -t "$W/m-enc.eml" -r encrsa@example.org \
+    >"$W/md.out" 2>"$W/md.log"
+rc=$?
+if [ $rc = 75 ] && grep -q 'result=tempfail' "$W/md.log" &&
+   grep -q "decrypting: the key's token is unavailable" "$W/md.log" &&
+   [ "$(grep -c 'event=token status=unusable' "$W/md.log")" = 1 ]; then
+	ok "token gone: smime-milter -t tempfails the encrypted message, one event=token line"
+else
+	notok "token gone: smime-milter -t tempfails the encrypted message (exit $rc)"
+	show "$W/md.log"
+fi
 if "$MILTER" -n -c "$W/m.conf" >"$W/n.out" 2>&1 &&
    grep -q "warning: Keystore: alice@example.org: key on a token unusable now ($URI;object=alice): no such key on the token" "$W/n.out"; then
 	ok "token missing: -n warns for each token key, exit 0"
