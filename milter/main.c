@@ -605,7 +605,7 @@ static int run_daemon(config_t *cfg, const char *path, unsigned flags,
     if (sockspec_parse(socket_opt ? socket_opt : cfg->socket, &ss, err,
                        sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", progname, err);   /* checked before */
-        return 1;
+        goto unref;
     }
     /* From the PidFile lock on, the default action of these signals
      * would leave the socket and the PidFile behind (and HUP or an
@@ -616,10 +616,10 @@ static int run_daemon(config_t *cfg, const char *path, unsigned flags,
     /* problems before detaching also go to the terminal */
     log_open(progname, cfg->syslog_facility, cfg->log_level, 1, 1);
     if (open_listener(cfg, &ss, &pid_fd, &sock_st) != 0)
-        return 1;
+        goto unref;
     if (!foreground && detach() != 0) {
         log_failure(LOG_ERR, "start", "cannot detach", errno);
-        return 1;
+        goto unref;
     }
     log_open(progname, cfg->syslog_facility, cfg->log_level, 1, foreground);
     if (pid_fd >= 0 && pidfile_write(pid_fd) != 0)
@@ -628,19 +628,19 @@ static int run_daemon(config_t *cfg, const char *path, unsigned flags,
                  smime_strerror(errno, eb, sizeof eb));
     if (cfg->user_id && drop_privileges(cfg->user_id,
             ss.family == SOCKSPEC_UNIX ? ss.path : NULL) != 0)
-        return 1;
+        goto unref;
     char *pid_file = cfg->pid_file ? strdup(cfg->pid_file) : NULL;
     config_current_set(cfg);
 
     if (pipe2(sig_pipe, O_CLOEXEC) != 0 ||
         fcntl(sig_pipe[1], F_SETFL, O_NONBLOCK) != 0) {
         log_failure(LOG_ERR, "start", "pipe", errno);
-        return 1;
+        goto unset;
     }
     stats_reset();
     if ((errno = set_signal_handlers()) != 0) {
         log_failure(LOG_ERR, "start", "cannot set up signals", errno);
-        return 1;
+        goto unset;
     }
     /* what came meanwhile is handled now; a stop needs no milter thread */
     pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
@@ -650,7 +650,7 @@ static int run_daemon(config_t *cfg, const char *path, unsigned flags,
         if ((errno = start_milter_thread(&tid)) != 0) {
             log_failure(LOG_ERR, "start", "cannot start the milter thread",
                         errno);
-            return 1;
+            goto unset;
         }
         log_info(LOG_NOTICE, "event=start status=listening version=%s "
                  "config=%s socket=%s pid=%ld", PACKAGE_VERSION, path,
@@ -672,6 +672,13 @@ static int run_daemon(config_t *cfg, const char *path, unsigned flags,
     free(pid_file);
     config_current_set(NULL);
     return ch == 'q' ? 0 : 1;
+unset:
+    config_current_set(NULL);   /* releases cfg */
+    free(pid_file);
+    return 1;
+unref:
+    config_unref(cfg);
+    return 1;
 }
 
 /* -a CLIENT-IP: an IPv4 or IPv6 address, or "" for a local submission. */

@@ -197,8 +197,13 @@ rss() {
 { sed -n '1,/^$/p' "$W/m1.eml"
   head -c 15000000 /dev/urandom | "$OPENSSL" base64; } >"$W/m20.eml"
 small=$(rss "$W/m1.eml") big=$(rss "$W/m20.eml")
-check "20 MB signed+encrypted: peak RSS $big KB, small $small KB" \
-    test "$big" -le $((small + 4096))
+if [ "${SMIME_SANITIZERS:-no}" = no ]; then
+	check "20 MB signed+encrypted: peak RSS $big KB, small $small KB" \
+	    test "$big" -le $((small + 4096))
+else	# shadow memory and the quarantine: the plain build measures it
+	check "20 MB signed+encrypted under sanitizers ($SMIME_SANITIZERS): ran (RSS $big KB, small $small KB, not judged)" \
+	    test -s "$W/rss.out"
+fi
 check "20 MB: decrypts and verifies" sh -c "
     '$OPENSSL' cms -decrypt -in '$W/rss.out' -recip '$PKI/encrsa.crt' \
         -inkey '$PKI/encrsa.key' -out '$W/d20.eml' &&
