@@ -30,8 +30,9 @@
  * every reader (OpenSSL, NSS, gpgsm, ours) takes it; it is what
  * `openssl cms -stream` and Outlook write.  The ciphers are GnuTLS's
  * gnutls_cipher_* (incremental: GnuTLS 3.7.9's AEAD API wants the whole
- * message); the only code here is the CMS padding of RFC 5652 §6.3
- * (k - (l mod k) octets of value k - (l mod k)).
+ * message).  The CMS padding of RFC 5652 §6.3 (k - (l mod k) octets of
+ * value k - (l mod k)) is PKCS #7's: gnutls_cipher_encrypt3 adds it to
+ * the last segment (GNUTLS_CIPHER_PADDING_PKCS7, GnuTLS 3.7.7).
  */
 #include "config.h"
 
@@ -62,8 +63,8 @@ struct smime_encrypt {
     uint8_t iv[16];
     size_t ivlen;
     size_t have;                    /* plaintext bytes in in */
-    uint8_t in[ENV_CHUNK + 16];     /* + room for the padding block */
-    uint8_t out[ENV_CHUNK + 16];
+    uint8_t in[ENV_CHUNK];
+    uint8_t out[ENV_CHUNK + 16];    /* + room for the padding block */
 };
 
 static smime_encrypt_status_t fail(smime_encrypt_t *e,
@@ -210,16 +211,25 @@ static smime_encrypt_status_t start(smime_encrypt_t *e)
     return st;
 }
 
-/* Encrypts in[0..n) (whole blocks, or the last piece of GCM) and writes
- * it as one OCTET STRING segment. */
-static smime_encrypt_status_t segment(smime_encrypt_t *e, size_t n)
+/* Encrypts in[0..n) (whole blocks, or the last piece: CBC padded, GCM
+ * as it is) and writes it as one OCTET STRING segment. */
+static smime_encrypt_status_t segment(smime_encrypt_t *e, size_t n, int last)
 {
     uint8_t h[4] = { DER_OCTETSTRING };
     size_t hl;
+    int r;
 
-    if (n == 0)
+    if (last && e->cipher == SMIME_ENCRYPT_AES256_CBC) {
+        size_t in = n;                       /* 1..16 octets padding */
+        n = sizeof(e->out);
+        r = gnutls_cipher_encrypt3(e->h, e->in, in, e->out, &n,
+                                   GNUTLS_CIPHER_PADDING_PKCS7);
+    } else if (n == 0) {
         return SMIME_ENCRYPT_OK;
-    if (gnutls_cipher_encrypt2(e->h, e->in, n, e->out, n) < 0)
+    } else {
+        r = gnutls_cipher_encrypt2(e->h, e->in, n, e->out, n);
+    }
+    if (r < 0)
         return fail(e, SMIME_ENCRYPT_CRYPTO, "encryption failed");
     /* the shortest length form (n <= ENV_CHUNK + 16 < 65536) */
     if (n < 0x80) {
@@ -258,7 +268,7 @@ smime_encrypt_status_t smime_encrypt_update(smime_encrypt_t *e,
         s += k;
         n -= k;
         if (e->have == ENV_CHUNK) {
-            if (segment(e, ENV_CHUNK) != SMIME_ENCRYPT_OK)
+            if (segment(e, ENV_CHUNK, 0) != SMIME_ENCRYPT_OK)
                 return e->err;
             e->have = 0;
         }
@@ -279,12 +289,7 @@ smime_encrypt_status_t smime_encrypt_finish(smime_encrypt_t *e)
     if (!e->started && start(e) != SMIME_ENCRYPT_OK)
         return e->err;
     e->finished = 1;
-    if (e->cipher == SMIME_ENCRYPT_AES256_CBC) {
-        size_t pad = 16 - e->have % 16;      /* 1..16: always padded */
-        memset(e->in + e->have, (int)pad, pad);
-        e->have += pad;
-    }
-    if (segment(e, e->have) != SMIME_ENCRYPT_OK ||
+    if (segment(e, e->have, 1) != SMIME_ENCRYPT_OK ||
         emit(e, eoc2, sizeof(eoc2)) != SMIME_ENCRYPT_OK)
         return e->err;
     if (e->cipher == SMIME_ENCRYPT_AES256_GCM) {
