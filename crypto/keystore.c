@@ -2,7 +2,10 @@
  * keystore.c - read the signing keystore (format in keystore.h).
  *
  * An open file is a "generation": a private copy of the file (a sealed
- * memfd that nobody else can change), tinycdb's mmap of it and a cache
+ * memfd that nobody else can change, or with keystore_open_in an
+ * unlinked file in a directory of ours: the same privacy, but page
+ * cache that the kernel may reclaim instead of memory, and its pages
+ * are dropped from our mapping once the file has been checked), tinycdb's mmap of it and a cache
  * of parsed entries (the KS_CACHE_MAX most recently used: a cache of
  * every sender of a large keystore would hold gigabytes).  keystore_reload() swaps in a new generation; the
  * old one is freed when the last lookup using it is done.  Entries are
@@ -54,7 +57,7 @@ struct ks_ident {                     /* which file state we have */
 
 struct ks_gen {
     unsigned refs;                    /* under keystore.lock */
-    int fd;                           /* the private copy (memfd) */
+    int fd;                           /* the private copy */
     struct cdb cdb;
     struct ks_ident id;
     keystore_entry_t *cache[KS_BUCKETS];
@@ -65,6 +68,7 @@ struct ks_gen {
 
 struct keystore {
     char *path;
+    char *copy_dir;                   /* NULL: copies in memfds */
     pthread_mutex_t lock;
     pthread_mutex_t reload_lock;      /* one reload at a time */
     struct ks_gen *gen;               /* the last good file: always set */
@@ -156,17 +160,44 @@ known_version(const char *v, unsigned len)
            v[0] <= '0' + KEYSTORE_VERSION;
 }
 
-/* A private, sealed copy of the open file fd of size bytes: the mapping
- * of a copy cannot change under us.  Its fd, or -1 with a message. */
+/* An unlinked file of our own in dir (mode 0600): O_TMPFILE, or where
+ * the file system lacks it mkstemp and unlink.  Its fd or -1. */
 static int
-snapshot(int fd, off_t size, const char *path, char *err, size_t errlen)
+private_file(const char *dir)
 {
-    int m = memfd_create("smime-keystore", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    int m = -1;
+#ifdef O_TMPFILE
+    m = open(dir, O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+#endif
+    if (m < 0) {
+        size_t n = strlen(dir) + sizeof("/.smime-keystore.XXXXXX");
+        char *t = malloc(n);
+        if (t == NULL)
+            return -1;
+        snprintf(t, n, "%s/.smime-keystore.XXXXXX", dir);
+        if ((m = mkostemp(t, O_CLOEXEC)) >= 0)
+            unlink(t);
+        free(t);
+    }
+    return m;
+}
+
+/* A private copy of the open file fd of size bytes: in dir, where nobody
+ * else can open it, when dir is set and we can write there (*in_file
+ * 1), else a sealed memfd.  The mapping of a copy cannot change under
+ * us.  Its fd, or -1 with a message. */
+static int
+snapshot(int fd, off_t size, const char *path, const char *dir,
+         int *in_file, char *err, size_t errlen)
+{
+    int m = dir ? private_file(dir) : -1;
     char buf[16384];
     char eb[128];               /* smime_strerror() text */
     off_t total = 0;
     ssize_t n;
 
+    if ((*in_file = m >= 0) == 0)
+        m = memfd_create("smime-keystore", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (m < 0) {
         smime_seterr(err, errlen, "cannot copy keystore %s: %s", path,
                      smime_strerror(errno, eb, sizeof eb));
@@ -200,7 +231,8 @@ snapshot(int fd, off_t size, const char *path, char *err, size_t errlen)
                      path);
         goto fail;
     }
-    if (fcntl(m, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
+    if (!*in_file &&
+        fcntl(m, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
               F_SEAL_SEAL) < 0) {
         smime_seterr(err, errlen, "cannot copy keystore %s: %s", path,
                      smime_strerror(errno, eb, sizeof eb));
@@ -276,13 +308,13 @@ gen_validate(struct ks_gen *g, const char *path, char *err, size_t errlen)
  * memory or file descriptors, the file changing while it was read)
  * rather than for the file's contents, name, owner or mode. */
 static struct ks_gen *
-gen_open(const char *path, struct ks_ident *id, int *transient, char *err,
-         size_t errlen)
+gen_open(const char *path, const char *copy_dir, struct ks_ident *id,
+         int *transient, char *err, size_t errlen)
 {
     char eb[128];               /* smime_strerror() text */
     struct ks_gen *g = calloc(1, sizeof(*g));
     struct stat st;
-    int fd = -1;
+    int fd = -1, in_file = 0;
 
     memset(id, 0, sizeof(*id));
     *transient = 1;
@@ -321,7 +353,8 @@ gen_open(const char *path, struct ks_ident *id, int *transient, char *err,
                (unsigned)(st.st_mode & 07777), path);
         goto fail;
     }
-    if ((g->fd = snapshot(fd, st.st_size, path, err, errlen)) < 0) {
+    if ((g->fd = snapshot(fd, st.st_size, path, copy_dir, &in_file, err,
+                          errlen)) < 0) {
         *transient = 1;
         goto fail;
     }
@@ -336,6 +369,11 @@ gen_open(const char *path, struct ks_ident *id, int *transient, char *err,
         cdb_free(&g->cdb);
         goto fail;
     }
+    /* the check read every page: of a file copy they need not stay
+     * ours (page cache keeps them while memory allows) */
+    if (in_file && g->cdb.cdb_fsize > 0)
+        (void)madvise((void *)g->cdb.cdb_mem, g->cdb.cdb_fsize,
+                      MADV_DONTNEED);
     close(fd);
     g->id = *id;
     g->refs = 1;
@@ -352,16 +390,28 @@ fail:
 keystore_t *
 keystore_open(const char *path, char *err, size_t errlen)
 {
+    return keystore_open_in(path, NULL, err, errlen);
+}
+
+keystore_t *
+keystore_open_in(const char *path, const char *copy_dir, char *err,
+                 size_t errlen)
+{
     keystore_t *ks = calloc(1, sizeof(*ks));
     struct ks_ident id;
     int transient;
 
-    if (ks == NULL || (ks->path = strdup(path)) == NULL) {
+    if (ks == NULL || (ks->path = strdup(path)) == NULL ||
+        (copy_dir && (ks->copy_dir = strdup(copy_dir)) == NULL)) {
+        if (ks)
+            free(ks->path);
         free(ks);
         smime_seterr(err, errlen, "out of memory");
         return NULL;
     }
-    if ((ks->gen = gen_open(path, &id, &transient, err, errlen)) == NULL) {
+    if ((ks->gen = gen_open(path, copy_dir, &id, &transient, err,
+                            errlen)) == NULL) {
+        free(ks->copy_dir);
         free(ks->path);
         free(ks);
         return NULL;
@@ -379,6 +429,7 @@ keystore_free(keystore_t *ks)
     gen_release(ks, ks->gen);
     pthread_mutex_destroy(&ks->lock);
     pthread_mutex_destroy(&ks->reload_lock);
+    free(ks->copy_dir);
     free(ks->path);
     free(ks);
 }
@@ -419,7 +470,8 @@ keystore_reload(keystore_t *ks, char *err, size_t errlen)
     if (pthread_mutex_trylock(&ks->reload_lock) != 0)
         return 0;
     if (keystore_changed(ks)) {
-        g = gen_open(ks->path, &id, &transient, why, sizeof(why));
+        g = gen_open(ks->path, ks->copy_dir, &id, &transient, why,
+                     sizeof(why));
         pthread_mutex_lock(&ks->lock);
         if (g == NULL) {
             /* a retry that fails again the same way says nothing new */

@@ -61,6 +61,12 @@ typedef struct keystore_entry keystore_entry_t;
 /* NULL with a message that says what to fix ("/x.cdb is readable by
  * group or others (mode 0644): chmod 600 /x.cdb", ...). */
 keystore_t *keystore_open(const char *path, char *err, size_t errlen);
+/* The same, with the private copy of each loaded file made as an
+ * unlinked file in copy_dir (page cache, which the kernel may reclaim)
+ * rather than in memory (a memfd): what the daemon does, for keystores
+ * of a million addresses.  copy_dir NULL: keystore_open. */
+keystore_t *keystore_open_in(const char *path, const char *copy_dir,
+                             char *err, size_t errlen);
 void keystore_free(keystore_t *ks);                  /* accepts NULL */
 const char *keystore_path(const keystore_t *ks);
 

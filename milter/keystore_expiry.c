@@ -14,6 +14,7 @@
 #include "keystore_expiry.h"
 #include "keystore_vet.h"
 #include "log.h"
+#include "spool.h"
 
 static void log_soon(void *arg, const char *address,
                      const smime_signer_t *cred, unsigned purpose,
@@ -52,7 +53,9 @@ unsigned keystore_expiry_log(const config_t *c, time_t now)
     keystore_t *ks;
 
     if (c == NULL || c->keystore == NULL ||
-        (ks = keystore_open(c->keystore, err, sizeof err)) == NULL)
+        (ks = keystore_open_in(c->keystore, c->spool_directory
+                               ? c->spool_directory : SPOOL_DEFAULT_DIR,
+                               err, sizeof err)) == NULL)
         return 0;
     keystore_foreach(ks, entry_soon, &w);
     keystore_free(ks);

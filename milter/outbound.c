@@ -98,7 +98,9 @@ outbound_init(const config_t *cfg, void **state, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    if ((st->ks = keystore_open(cfg->keystore, err, errlen)) == NULL ||
+    if ((st->ks = keystore_open_in(cfg->keystore, cfg->spool_directory
+                                   ? cfg->spool_directory : SPOOL_DEFAULT_DIR,
+                                   err, errlen)) == NULL ||
         !owner_ok(cfg, err, errlen)) {
         keystore_free(st->ks);
         free(st);

@@ -16,11 +16,13 @@
 
 #include <cdb.h>
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <gnutls/abstract.h>
 
@@ -593,6 +595,56 @@ START_TEST(held_across_reload)
 }
 END_TEST
 
+/* keystore_open_in: the private copy is a file in the directory given,
+ * which nobody sees there (unlinked), and garbage written in place into
+ * the keystore file changes nothing for lookups until a reload, which
+ * keeps the last good copy. */
+START_TEST(copy_in_directory)
+{
+    char path[2048], dir[2048], err[512];
+    static const char *const enc[] = { "carol-enc" };
+    static const unsigned dec[] = { KEYSTORE_DECRYPT };
+
+    snprintf(dir, sizeof(dir), "%s/copydir", work);
+    ck_assert(mkdir(dir, 0700) == 0 || errno == EEXIST);
+    snprintf(path, sizeof(path), "%s/inplace.cdb", work);
+    write_one(path, "carol@example.org", enc, dec, 1, NULL, 0);
+    keystore_t *ks = keystore_open_in(path, dir, err, sizeof(err));
+    ck_assert_msg(ks != NULL, "%s", err);
+
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int visible = 0;
+    ck_assert_ptr_nonnull(d);
+    while ((de = readdir(d)) != NULL)
+        visible += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+    closedir(d);
+    ck_assert_int_eq(visible, 0);
+
+    int fd = open(path, O_WRONLY | O_TRUNC);   /* in place, same inode */
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "garbage", 7), 7);
+    close(fd);
+    keystore_entry_t *e = lookup(ks, "carol@example.org");
+    ck_assert_ptr_nonnull(e);
+    ck_assert_uint_eq(keystore_entry_ncreds(e), 1);
+    keystore_entry_free(e);
+    ck_assert_int_eq(keystore_changed(ks), 1);
+    ck_assert_int_lt(keystore_reload(ks, err, sizeof(err)), 0);
+    ck_assert_ptr_nonnull(e = lookup(ks, "carol@example.org"));
+    keystore_entry_free(e);
+    keystore_free(ks);
+
+    /* a directory we cannot use: the copy is made in memory instead */
+    write_one(path, "carol@example.org", enc, dec, 1, NULL, 0);
+    ks = keystore_open_in(path, "/nonexistent/dir", err, sizeof(err));
+    ck_assert_msg(ks != NULL, "%s", err);
+    ck_assert_ptr_nonnull(e = lookup(ks, "carol@example.org"));
+    keystore_entry_free(e);
+    keystore_free(ks);
+}
+END_TEST
+
 /* The cache of parsed entries keeps the KS_CACHE_MAX most recently
  * used: looking up more addresses than that does not keep them all
  * parsed (about 60 KB each: a million senders would take tens of GB).
@@ -665,6 +717,7 @@ keystore_suite(void)
     tcase_add_test(tc, unknown_versions);
     tcase_add_test(tc, token_uri_record);
     tcase_add_test(tc, held_across_reload);
+    tcase_add_test(tc, copy_in_directory);
     tcase_add_test(tc, cache_bounded);
     suite_add_tcase(s, tc);
     return s;
