@@ -33,6 +33,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,7 @@ struct ks_ident {                     /* which file state we have */
 struct ks_gen {
     unsigned refs;                    /* under keystore.lock */
     int fd;                           /* the private copy */
+    int in_file;                      /* ... a file, not a memfd */
     struct cdb cdb;
     struct ks_ident id;
     keystore_entry_t *cache[KS_BUCKETS];
@@ -244,6 +246,30 @@ fail:
     return -1;
 }
 
+#define KS_DROP_STEP (32u << 20)
+
+/* A walk over every record of a file copy read the pages up to pos: drop
+ * those past *done from our mapping, every KS_DROP_STEP (the page cache
+ * keeps them while memory allows), so that a walk over a keystore of a
+ * million addresses does not leave it all resident.  final: all of it. */
+static void
+drop_behind(const struct ks_gen *g, unsigned *done, unsigned pos, int final)
+{
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t base = (uintptr_t)g->cdb.cdb_mem;
+
+    if (!g->in_file || (!final && pos - *done < KS_DROP_STEP))
+        return;
+    if (final)
+        pos = g->cdb.cdb_fsize;
+    uintptr_t a = (base + *done) & ~(page - 1), b = (base + pos) & ~(page - 1);
+    if (final)
+        b = base + pos;                   /* the mapping's last page too */
+    if (b > a)
+        (void)madvise((void *)a, b - a, MADV_DONTNEED);
+    *done = pos;
+}
+
 /* Every record sound (keystore.h) and found by its key: a file damaged
  * anywhere is refused as a whole when it is loaded, not entry by entry
  * when a message needs it.  The keys and certificates inside are parsed
@@ -252,7 +278,7 @@ static int
 gen_validate(struct ks_gen *g, const char *path, char *err, size_t errlen)
 {
     struct cdb c = g->cdb;
-    unsigned pos;
+    unsigned pos, dropped = 0;
     int r, magic = 0;
 
     cdb_seqinit(&pos, &c);
@@ -289,7 +315,9 @@ gen_validate(struct ks_gen *g, const char *path, char *err, size_t errlen)
         }
         if (r < 0)
             break;
+        drop_behind(g, &dropped, pos, 0);
     }
+    drop_behind(g, &dropped, pos, 1);
     if (r != 0) {
         smime_seterr(err, errlen, "keystore %s is damaged: rebuild it", path);
         return -1;
@@ -314,7 +342,7 @@ gen_open(const char *path, const char *copy_dir, struct ks_ident *id,
     char eb[128];               /* smime_strerror() text */
     struct ks_gen *g = calloc(1, sizeof(*g));
     struct stat st;
-    int fd = -1, in_file = 0;
+    int fd = -1;
 
     memset(id, 0, sizeof(*id));
     *transient = 1;
@@ -353,7 +381,7 @@ gen_open(const char *path, const char *copy_dir, struct ks_ident *id,
                (unsigned)(st.st_mode & 07777), path);
         goto fail;
     }
-    if ((g->fd = snapshot(fd, st.st_size, path, copy_dir, &in_file, err,
+    if ((g->fd = snapshot(fd, st.st_size, path, copy_dir, &g->in_file, err,
                           errlen)) < 0) {
         *transient = 1;
         goto fail;
@@ -369,11 +397,6 @@ gen_open(const char *path, const char *copy_dir, struct ks_ident *id,
         cdb_free(&g->cdb);
         goto fail;
     }
-    /* the check read every page: of a file copy they need not stay
-     * ours (page cache keeps them while memory allows) */
-    if (in_file && g->cdb.cdb_fsize > 0)
-        (void)madvise((void *)g->cdb.cdb_mem, g->cdb.cdb_fsize,
-                      MADV_DONTNEED);
     close(fd);
     g->id = *id;
     g->refs = 1;
@@ -636,7 +659,7 @@ keystore_foreach(keystore_t *ks, keystore_each_fn fn, void *arg)
     pthread_mutex_unlock(&ks->lock);
 
     struct cdb c = g->cdb;
-    unsigned pos;
+    unsigned pos, dropped = 0;
     int r, ret = 0;
     cdb_seqinit(&pos, &c);
     while ((r = cdb_seqnext(&pos, &c)) > 0) {
@@ -658,7 +681,9 @@ keystore_foreach(keystore_t *ks, keystore_each_fn fn, void *arg)
         }
         if (ret)
             break;
+        drop_behind(g, &dropped, pos, 0);
     }
+    drop_behind(g, &dropped, pos, 1);
     if (r < 0)
         ret = -1;
     gen_release(ks, g);

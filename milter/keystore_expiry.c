@@ -14,6 +14,7 @@
 #include "keystore_expiry.h"
 #include "keystore_vet.h"
 #include "log.h"
+#include "outbound.h"
 #include "spool.h"
 
 static void log_soon(void *arg, const char *address,
@@ -52,8 +53,13 @@ unsigned keystore_expiry_log(const config_t *c, time_t now)
     char err[512];
     keystore_t *ks;
 
-    if (c == NULL || c->keystore == NULL ||
-        (ks = keystore_open_in(c->keystore, c->spool_directory
+    if (c == NULL || c->keystore == NULL)
+        return 0;
+    if ((ks = outbound_keystore(c)) != NULL) {  /* the daemon's: no copy */
+        keystore_foreach(ks, entry_soon, &w);
+        return w.n;
+    }
+    if ((ks = keystore_open_in(c->keystore, c->spool_directory
                                ? c->spool_directory : SPOOL_DEFAULT_DIR,
                                err, sizeof err)) == NULL)
         return 0;

@@ -6,7 +6,9 @@
  *
  * KEYSTORE holds the NADDR addresses tests/bench/keystore_gen made
  * (u<I>.<J>@scale.example, PERCERT per certificate).  Opens it as the
- * daemon does (crypto/keystore.c: a private copy, every record checked)
+ * daemon does (crypto/keystore.c: a private copy, an unlinked file in
+ * the keystore's directory as the daemon's is in SpoolDirectory, every
+ * record checked)
  * and prints the time that took and the process's memory after it, then
  * two series of lookups, each timed:
  *   cold  COUNT different addresses (all of them when NADDR < COUNT),
@@ -116,7 +118,12 @@ main(int argc, char **argv)
     if ((us = malloc((size_t)count * sizeof(*us))) == NULL)
         return 2;
     t0 = now();
-    if ((ks = keystore_open(argv[1], err, sizeof(err))) == NULL) {
+    char *dir = strdup(argv[1]), *slash = dir ? strrchr(dir, '/') : NULL;
+    if (slash)
+        *slash = '\0';
+    ks = keystore_open_in(argv[1], slash ? dir : ".", err, sizeof(err));
+    free(dir);
+    if (ks == NULL) {
         fprintf(stderr, "keystore_lookup: %s\n", err);
         return 1;
     }
