@@ -21,8 +21,8 @@ SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 CFLAGS_FUZZ := -std=c11 -g -O1 -fno-omit-frame-pointer $(SAN) \
 	-I$(top_builddir) -I$(top_srcdir)/mime -I$(top_srcdir)/crypto \
 	-I$(top_srcdir)/milter -DSYSCONFDIR='"/etc"' \
-	$(shell pkg-config --cflags gnutls)
-LIBS_FUZZ := $(shell pkg-config --libs gnutls) -lcdb -llmdb -lpthread
+	$(shell pkg-config --cflags gnutls p11-kit-1)
+LIBS_FUZZ := $(shell pkg-config --libs gnutls p11-kit-1) -lcdb -llmdb -lpthread
 NETTLE_FUZZ := $(shell pkg-config --libs hogweed nettle) -lgmp
 
 # Each module becomes an archive, so a harness pulls in only what it
