@@ -22,6 +22,12 @@
 #	                   message openssl encrypted to encrsa comes out
 #	                   decrypted, smime=pass, integrity=signature; with
 #	                   bob (no key) as a second recipient, unchanged
+#	  encrypt          Mode sve (reloaded for this test) with encrsa's
+#	                   certificate in a CertificateStore: alice submits
+#	                   (SASL) to encrsa; the delivered message is
+#	                   enveloped-data that openssl decrypts with encrsa's
+#	                   key, and the signature inside verifies (signer
+#	                   alice)
 #	  milter_down      smime-milter stopped: Sendmail answers 4xx (F=T)
 #
 #	Prints each outcome, the milter's and Sendmail's log lines of failed
@@ -185,6 +191,43 @@ t_decrypt() {
     e2e_pass "decrypted for encrsa ($ar); left encrypted with bob as a recipient"
 }
 
+# Mode e behind Sendmail: the milter asks for the recipients (RCPT) and
+# encrypts a signed submission to the one certificate it knows.
+t_encrypt() {
+    [ -n "${E2E_KEYSTORE:-}" ] || e2e_fail "no keystore"
+    [ "$SM_SASL" = yes ] ||
+        e2e_skip "this Sendmail has no SASL users (see sign_alice)"
+    _conf=$E2E_DIR/smime-milter.conf
+    _store=$E2E_T/certs.mdb
+    cp "$_conf" "$E2E_T/conf.orig"
+    trap 'cp "$E2E_T/conf.orig" "$_conf"; e2e_milter_reload >/dev/null 2>&1' EXIT
+    "$top_builddir/milter/smime-certstore" import "$_store" \
+        "$E2E_PKI/encrsa.chain.pem" >/dev/null || e2e_fail "smime-certstore import"
+    { sed 's/^Mode .*/Mode sve/' "$E2E_T/conf.orig"
+      printf 'CertificateStore %s\n' "$_store"; } >"$_conf"
+    e2e_milter_reload || e2e_fail "reload with Mode sve failed"
+    m=$E2E_T/in.eml
+    e2e_msg_plain "$m" alice@example.org encrsa@example.org "encrypted via Sendmail" \
+        "Hello, Sendmail handed this to smime-milter to sign and encrypt."
+    qid=$(sm_send_submit alice@example.org "$m" alice@example.org encrsa@example.org) ||
+        e2e_fail "authenticated submission failed"
+    out=$(sm_wait_delivered "$qid") || e2e_fail "$qid not delivered"
+    ct=$(e2e_header "$out" Content-Type)
+    printf '%s\n' "$ct" | grep -q -i 'application/pkcs7-mime; smime-type=enveloped-data' ||
+        e2e_fail "not encrypted: Content-Type: $ct"
+    openssl cms -decrypt -in "$out" -recip "$E2E_PKI/encrsa.crt" \
+        -inkey "$E2E_PKI/encrsa.key" -out "$E2E_T/dec.eml" 2>"$E2E_T/dec.err" ||
+        e2e_fail "openssl cannot decrypt: $(cat "$E2E_T/dec.err")"
+    openssl cms -verify -in "$E2E_T/dec.eml" -CAfile "$E2E_PKI/roots.pem" \
+        -out "$E2E_T/content" -signer "$E2E_T/signer.pem" 2>"$E2E_T/ver.err" ||
+        e2e_fail "the signature inside does not verify: $(cat "$E2E_T/ver.err")"
+    openssl x509 -in "$E2E_T/signer.pem" -noout -ext subjectAltName |
+        grep -q 'email:alice@example.org' || e2e_fail "signer is not alice"
+    grep -q 'Sendmail handed this to smime-milter to sign' "$E2E_T/content" ||
+        e2e_fail "the text is not in the decrypted message"
+    e2e_pass "signed and encrypted to encrsa; openssl decrypts, the signature inside verifies (alice)"
+}
+
 # F=T in contrib/sendmail.mc: with smime-milter down, Sendmail answers 4xx
 # (the client keeps the mail) instead of passing it unverified.  Stops the
 # milter: runs last.
@@ -301,7 +344,8 @@ if ! start; then
     exit 1
 fi
 
-for t in verify_signed verify_tampered verify_unsigned sign_alice decrypt; do
+for t in verify_signed verify_tampered verify_unsigned sign_alice decrypt \
+    encrypt; do
     run_test "$t"
 done
 run_test milter_down stops-milter
