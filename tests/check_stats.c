@@ -666,7 +666,8 @@ END_TEST
  * `tracking', every string asprintf() returns is noted until free()d,
  * and the asprintf_fail_in-th call from now (0: the next) fails. */
 int __real_asprintf(char **p, const char *fmt, ...);
-int __wrap_asprintf(char **p, const char *fmt, ...);
+int __wrap_asprintf(char **p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 void __real_free(void *p);
 void __wrap_free(void *p);
 static int tracking, asprintf_fail_in = -1;
