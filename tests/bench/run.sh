@@ -11,7 +11,14 @@
 #	   unsigned, 4 KB / 1 MB / 100 MB signed by `openssl cms -sign'
 #	   (alice, RSA-2048), and 4 KB outbound messages from alice
 #	   (RSA-2048) and ecdsa (P-256) with a keystore of both built by
-#	   milter/smime-keystore.
+#	   milter/smime-keystore.  For the envelope rows (once, kept too):
+#	   alice's signed 4 KB entity encrypted by `openssl cms -encrypt'
+#	   to encrsa (RSA-2048) and to ecdh256 (P-256), an unsigned 100 MB
+#	   entity encrypted to encrsa with AES-256-CBC and AES-256-GCM, and
+#	   ten RSA-2048 recipients rcpt0..9@example.org made by certtool
+#	   under $top_builddir/tests/work/bench/rcpts/; per run a
+#	   decryption keystore (encrsa, ecdh256) and a certificate store
+#	   (milter/smime-certstore import: the ten, encrsa, ecdh256).
 #	2. Milter scenarios: for each, a fresh `smime-milter -f' (unix
 #	   socket in a temporary directory, LogLevel warning) and
 #	   tests/bench/miltergen speaking the milter protocol to it.  Reports
@@ -21,8 +28,21 @@
 #	   signed output is verified with `openssl cms -verify').
 #	   The RSA-2048 signing row is repeated with alice's key on a
 #	   SoftHSM2 token (private token directory) next to the file key.
+#	   Decryption (Mode vd, the recipient named by RCPT): decrypt +
+#	   verify 4 KB, RSA-2048 and ECDH P-256, against the composed
+#	   ceiling of the raw private-key operation, RSA verify and the
+#	   null filter (target 0.90); 100 MB AES-256-CBC and -GCM, MB per
+#	   milter CPU-second against raw AES decryption (target 0.80) and
+#	   peak RSS against the 4 KB decryption (target within 2 MB).
+#	   Encryption (Mode e, outbound, every RCPT with a certificate):
+#	   4 KB to 1 and 10 RSA-2048 and 1 P-256 recipients, against the
+#	   composed ceiling of the raw public-key operation once per
+#	   recipient and the null filter (target 0.90); one output is
+#	   opened with `openssl cms -decrypt'.
 #	3. The ceiling: tests/bench/rawcrypto, GnuTLS's own sign and verify
-#	   rates for the same keys, 1 and 2 threads, in the same run.
+#	   rates for the same keys, RSA key transport both ways, P-256 ECDH
+#	   (crypto/ecdh.c, Nettle) and AES-256-CBC/GCM decryption in MB/s,
+#	   1 and 2 threads, in the same run.
 #	4. Through Postfix: a private instance (tests/e2e/lib.sh) and
 #	   smtp-source sending 500 x 4 KB over 10 sessions, once without
 #	   milter and once with smime-milter; time to accept all and time
@@ -34,7 +54,8 @@
 #	writes it to $top_builddir/tests/work/bench/table.md.  Exit 1 when a
 #	scenario went wrong (errors, unexpected results); targets missed are
 #	reported, not failed.  Needs root for the Postfix part (skipped
-#	otherwise).  Takes 3 to 5 minutes on 2 cores.
+#	otherwise).  Takes 5 to 7 minutes on 2 cores (the first run makes
+#	the 100 MB messages and the recipients: a minute more).
 #
 # ENVIRONMENT
 #	BENCH_SECS	seconds per 4 KB scenario (default 8)
