@@ -4,12 +4,14 @@
  *
  * SYNOPSIS
  *	miltergen -p SOCKET -m MESSAGE [-n COUNT] [-d SECONDS] [-c CONNS]
- *	          [-k PER-CONN] [-a CLIENT-IP] [-A LOGIN] [-o OUTFILE] [-N]
+ *	          [-k PER-CONN] [-a CLIENT-IP] [-A LOGIN] [-r RCPT]...
+ *	          [-H DECRYPT-HEADER] [-o OUTFILE] [-N]
  *
  * DESCRIPTION
  *	CONNS threads each open a connection (SOCKET as smime-milter's -p:
  *	unix:PATH, local:PATH or inet:PORT@HOST), negotiate options and send
- *	connect, helo, then up to PER-CONN messages (macros, MAIL, RCPT, one
+ *	connect, helo, then up to PER-CONN messages (macros, MAIL, one RCPT
+ *	per -r RCPT in order (default bench@example.net), one
  *	header command per header, EOH, the body in 65535-byte chunks with
  *	CRLF line ends, end of body) before QUIT and a new connection.  Every
  *	command the filter asked not to get is left out, and replies are
@@ -17,13 +19,18 @@
  *	does.  The run stops after COUNT messages or SECONDS, whichever comes
  *	first.  MESSAGE is an RFC 5322 file (LF or CRLF) read once into
  *	memory.  With -A the MAIL macros carry {auth_authen}=LOGIN (outbound).
+ *	A recipient the filter refuses ends the message there (counted by
+ *	its reply), as it would with one recipient.
  *
  *	At the end one line of key=value pairs goes to stdout: msgs, secs,
  *	rate (messages per second), the final replies (accept, tempfail,
  *	reject, other), the Authentication-Results results inserted (ar_pass,
  *	ar_none, ar_fail, ar_other), replbody (messages whose body was
- *	replaced), hdrmods (header changes) and errors (protocol or I/O
- *	failures).  Exit 0 when errors is 0.  -o writes the first message as
+ *	replaced), decrypted (body replaced and the DECRYPT-HEADER header,
+ *	default X-SMIME-Decrypted, added), encrypted (body replaced and
+ *	Content-Type made application/pkcs7-mime with smime-type
+ *	enveloped-data or authEnveloped-data), hdrmods (header changes) and
+ *	errors (protocol or I/O failures).  Exit 0 when errors is 0.  -o writes the first message as
  *	the filter left it (header changes and new body applied, CRLF) so the
  *	caller can check it, e.g. with `openssl cms -verify'.  For inet
  *	sockets TCP_NODELAY is set unless -N is given (-N behaves like
@@ -76,7 +83,10 @@ struct message {
 /* Options and the shared counters. */
 static const char *opt_socket, *opt_login, *opt_out;
 static const char *opt_client = "192.0.2.25";
-static const char *opt_from, *opt_rcpt = "<bench@example.net>";
+static const char *opt_from;
+static const char *opt_dechdr = "X-SMIME-Decrypted";
+static char **opt_rcpt;         /* "<addr>", opt_nrcpt of them */
+static size_t opt_nrcpt;
 static long opt_count = 1000, opt_per_conn = 100;
 static double opt_secs = 0;
 static int opt_conns = 1;
@@ -86,7 +96,7 @@ static struct timespec t_end;
 
 static atomic_long next_msg, n_done, n_accept, n_tempfail, n_reject,
     n_other, n_ar_pass, n_ar_none, n_ar_fail, n_ar_other, n_replbody,
-    n_hdrmods, n_errors;
+    n_decrypted, n_encrypted, n_hdrmods, n_errors;
 
 /* One connection's state. */
 struct conn {
@@ -104,6 +114,8 @@ struct result {
     int final;                  /* the final reply command */
     int ar;                     /* 0 none seen, else 'p','n','f','o' */
     int replbody, hdrmods;
+    int dechdr, p7ctype;        /* DECRYPT-HEADER added; pkcs7-mime
+                                 * enveloped Content-Type set */
     FILE *out;                  /* -o: the changes, in order, as */
     char *mods;                 /*   "OP IDX NAME\0VALUE\0" records */
     size_t modlen;
@@ -429,6 +441,12 @@ static void note_header(struct result *r, const char *name, const char *val)
     const char *p;
 
     r->hdrmods++;
+    if (*val != '\0' && strcasecmp(name, opt_dechdr) == 0)
+        r->dechdr = 1;
+    if (strcasecmp(name, "Content-Type") == 0 &&
+        strncasecmp(val, "application/pkcs7-mime", 22) == 0 &&
+        strcasestr(val, "enveloped-data") != NULL)
+        r->p7ctype = 1;        /* authEnveloped-data too */
     if (strcasecmp(name, "Authentication-Results") != 0 || r->ar)
         return;
     if ((p = strstr(val, "smime=")) == NULL)
@@ -559,9 +577,10 @@ static int send_message(struct conn *c, const char *qid)
     if ((rc = step(c, SMFIC_MAIL, opt_from, strlen(opt_from) + 1,
                    SMFIP_NOMAIL, SMFIP_NR_MAIL)) != SMFIR_CONTINUE)
         return rc;
-    if ((rc = step(c, SMFIC_RCPT, opt_rcpt, strlen(opt_rcpt) + 1,
-                   SMFIP_NORCPT, SMFIP_NR_RCPT)) != SMFIR_CONTINUE)
-        return rc;
+    for (size_t i = 0; i < opt_nrcpt; i++)
+        if ((rc = step(c, SMFIC_RCPT, opt_rcpt[i], strlen(opt_rcpt[i]) + 1,
+                       SMFIP_NORCPT, SMFIP_NR_RCPT)) != SMFIR_CONTINUE)
+            return rc;
     if ((rc = step(c, SMFIC_DATA, NULL, 0, SMFIP_NODATA, SMFIP_NR_DATA)) !=
         SMFIR_CONTINUE)
         return rc;
@@ -593,6 +612,8 @@ static void count(const struct result *r)
                          : r->ar == 'f' ? &n_ar_fail
                                         : &n_ar_other, 1);
     atomic_fetch_add(&n_replbody, r->replbody);
+    atomic_fetch_add(&n_decrypted, r->replbody && r->dechdr);
+    atomic_fetch_add(&n_encrypted, r->replbody && r->p7ctype);
     atomic_fetch_add(&n_hdrmods, r->hdrmods);
 }
 
@@ -699,6 +720,19 @@ static void write_result(struct result *r)
 
 /* ---- threads ---- */
 
+/* -r ADDR: one more envelope recipient, in angle brackets. */
+static void add_rcpt(const char *addr)
+{
+    char *r;
+
+    if ((opt_rcpt = realloc(opt_rcpt, (opt_nrcpt + 1) * sizeof *opt_rcpt))
+        == NULL)
+        die("realloc");
+    if (asprintf(&r, addr[0] == '<' ? "%s" : "<%s>", addr) < 0)
+        die("asprintf");
+    opt_rcpt[opt_nrcpt++] = r;
+}
+
 static int time_is_up(void)
 {
     struct timespec ts;
@@ -752,7 +786,9 @@ static void usage(void)
 {
     fprintf(stderr, "usage: miltergen -p SOCKET -m MESSAGE [-n COUNT] "
             "[-d SECONDS] [-c CONNS] [-k PER-CONN]\n"
-            "                 [-a CLIENT-IP] [-A LOGIN] [-o OUTFILE] [-N]\n");
+            "                 [-a CLIENT-IP] [-A LOGIN] [-r RCPT]... "
+            "[-H DECRYPT-HEADER]\n"
+            "                 [-o OUTFILE] [-N]\n");
     exit(64);
 }
 
@@ -763,7 +799,7 @@ int main(int argc, char **argv)
     double t0, secs;
     int ch;
 
-    while ((ch = getopt(argc, argv, "p:m:n:d:c:k:a:A:o:N")) != -1) {
+    while ((ch = getopt(argc, argv, "p:m:n:d:c:k:a:A:r:H:o:N")) != -1) {
         switch (ch) {
         case 'p': opt_socket = optarg; break;
         case 'm': file = optarg; break;
@@ -773,6 +809,8 @@ int main(int argc, char **argv)
         case 'k': opt_per_conn = atol(optarg); break;
         case 'a': opt_client = optarg; break;
         case 'A': opt_login = optarg; break;
+        case 'r': add_rcpt(optarg); break;
+        case 'H': opt_dechdr = optarg; break;
         case 'o': opt_out = optarg; break;
         case 'N': opt_nagle = 1; break;
         default: usage();
@@ -781,6 +819,8 @@ int main(int argc, char **argv)
     if (opt_socket == NULL || file == NULL || opt_conns < 1 ||
         opt_count < 1 || opt_per_conn < 1)
         usage();
+    if (opt_nrcpt == 0)
+        add_rcpt("bench@example.net");
     signal(SIGPIPE, SIG_IGN);   /* a closed connection is an error count */
     msg_load(file);
     if ((th = calloc((size_t)opt_conns, sizeof *th)) == NULL)
@@ -801,11 +841,12 @@ int main(int argc, char **argv)
     secs = now() - t0;
     printf("msgs=%ld secs=%.3f rate=%.1f accept=%ld tempfail=%ld reject=%ld "
            "other=%ld ar_pass=%ld ar_none=%ld ar_fail=%ld ar_other=%ld "
-           "replbody=%ld hdrmods=%ld errors=%ld\n",
+           "replbody=%ld decrypted=%ld encrypted=%ld hdrmods=%ld errors=%ld\n",
            (long)n_done, secs, secs > 0 ? (double)n_done / secs : 0.0,
            (long)n_accept, (long)n_tempfail, (long)n_reject, (long)n_other,
            (long)n_ar_pass, (long)n_ar_none, (long)n_ar_fail,
-           (long)n_ar_other, (long)n_replbody, (long)n_hdrmods,
+           (long)n_ar_other, (long)n_replbody, (long)n_decrypted,
+           (long)n_encrypted, (long)n_hdrmods,
            (long)n_errors);
     return n_errors ? 1 : 0;
 }

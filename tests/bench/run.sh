@@ -11,7 +11,14 @@
 #	   unsigned, 4 KB / 1 MB / 100 MB signed by `openssl cms -sign'
 #	   (alice, RSA-2048), and 4 KB outbound messages from alice
 #	   (RSA-2048) and ecdsa (P-256) with a keystore of both built by
-#	   milter/smime-keystore.
+#	   milter/smime-keystore.  For the envelope rows (once, kept too):
+#	   alice's signed 4 KB entity encrypted by `openssl cms -encrypt'
+#	   to encrsa (RSA-2048) and to ecdh256 (P-256), an unsigned 100 MB
+#	   entity encrypted to encrsa with AES-256-CBC and AES-256-GCM, and
+#	   ten RSA-2048 recipients rcpt0..9@example.org made by certtool
+#	   under $top_builddir/tests/work/bench/rcpts/; per run a
+#	   decryption keystore (encrsa, ecdh256) and a certificate store
+#	   (milter/smime-certstore import: the ten, encrsa, ecdh256).
 #	2. Milter scenarios: for each, a fresh `smime-milter -f' (unix
 #	   socket in a temporary directory, LogLevel warning) and
 #	   tests/bench/miltergen speaking the milter protocol to it.  Reports
@@ -21,8 +28,21 @@
 #	   signed output is verified with `openssl cms -verify').
 #	   The RSA-2048 signing row is repeated with alice's key on a
 #	   SoftHSM2 token (private token directory) next to the file key.
+#	   Decryption (Mode vd, the recipient named by RCPT): decrypt +
+#	   verify 4 KB, RSA-2048 and ECDH P-256, against the composed
+#	   ceiling of the raw private-key operation, RSA verify and the
+#	   null filter (target 0.90); 100 MB AES-256-CBC and -GCM, MB per
+#	   milter CPU-second against raw AES decryption (target 0.80) and
+#	   peak RSS against the 4 KB decryption (target within 2 MB).
+#	   Encryption (Mode e, outbound, every RCPT with a certificate):
+#	   4 KB to 1 and 10 RSA-2048 and 1 P-256 recipients, against the
+#	   composed ceiling of the raw public-key operation once per
+#	   recipient and the null filter (target 0.90); one output is
+#	   opened with `openssl cms -decrypt'.
 #	3. The ceiling: tests/bench/rawcrypto, GnuTLS's own sign and verify
-#	   rates for the same keys, 1 and 2 threads, in the same run.
+#	   rates for the same keys, RSA key transport both ways, P-256 ECDH
+#	   (crypto/ecdh.c, Nettle) and AES-256-CBC/GCM decryption in MB/s,
+#	   1 and 2 threads, in the same run.
 #	4. Through Postfix: a private instance (tests/e2e/lib.sh) and
 #	   smtp-source sending 500 x 4 KB over 10 sessions, once without
 #	   milter and once with smime-milter; time to accept all and time
@@ -34,7 +54,8 @@
 #	writes it to $top_builddir/tests/work/bench/table.md.  Exit 1 when a
 #	scenario went wrong (errors, unexpected results); targets missed are
 #	reported, not failed.  Needs root for the Postfix part (skipped
-#	otherwise).  Takes 3 to 5 minutes on 2 cores.
+#	otherwise).  Takes 5 to 7 minutes on 2 cores (the first run makes
+#	the 100 MB messages and the recipients: a minute more).
 #
 # ENVIRONMENT
 #	BENCH_SECS	seconds per 4 KB scenario (default 8)
@@ -59,6 +80,7 @@ export top_srcdir top_builddir
 
 MILTER=$top_builddir/milter/smime-milter
 KSTOOL=$top_builddir/milter/smime-keystore
+CSTOOL=$top_builddir/milter/smime-certstore
 GEN=$top_builddir/tests/bench/miltergen
 NULLF=$top_builddir/tests/bench/nullfilter
 RAW=$top_builddir/tests/bench/rawcrypto
@@ -75,7 +97,7 @@ HZ=$(getconf CLK_TCK)
 say() { printf '%s\n' "$*" >&2; }
 die() { say "bench: $*"; exit 1; }
 
-for f in "$MILTER" "$KSTOOL" "$GEN" "$RAW" "$NULLF"; do
+for f in "$MILTER" "$KSTOOL" "$CSTOOL" "$GEN" "$RAW" "$NULLF"; do
     [ -x "$f" ] || die "$f not built (run make bench)"
 done
 TMP=$(mktemp -d /tmp/smime-bench.XXXXXX) || die "mktemp"
@@ -133,6 +155,92 @@ make_keystore() {
         { cat "$TMP/ks.log" >&2; die "smime-keystore build failed"; }
 }
 
+# The encrypted messages (once; $MSGS/.enc-done): alice's clear-signed
+# 4 KB entity (openssl cms -sign) encrypted by `openssl cms -encrypt' to
+# encrsa (RSA-2048, -aes256) and to ecdh256 (P-256 ECDH, -aes256), and
+# an unsigned 100 MB entity encrypted to encrsa with -aes256 and with
+# -aes-256-gcm (AuthEnvelopedData); each wrapped in a message to the
+# recipient.  enc100m.bytes: the plaintext's size with CRLF line ends,
+# the bytes the milter decrypts.
+make_enc_msgs() {
+    [ -f "$MSGS/.enc-done" ] && return 0
+    say "bench: making encrypted test messages (once) in $MSGS"
+    E2E_TEST=bench
+    e2e_entity_large "$MSGS/e4k" 4000
+    openssl cms -sign -md sha256 -in "$MSGS/e4k" -signer "$PKI/alice.crt" \
+        -inkey "$PKI/alice.key" -certfile "$PKI/inter.crt" \
+        -out "$MSGS/se4k" || die "openssl cms -sign (4 KB to encrypt)"
+    enc_msg "$MSGS/enc4k-rsa.eml" "$MSGS/se4k" encrsa -aes256
+    enc_msg "$MSGS/enc4k-ec.eml" "$MSGS/se4k" ecdh256 -aes256
+    e2e_entity_large "$MSGS/e100m" $((100 * 1048576))
+    enc_msg "$MSGS/enc100m-cbc.eml" "$MSGS/e100m" encrsa -aes256
+    enc_msg "$MSGS/enc100m-gcm.eml" "$MSGS/e100m" encrsa -aes-256-gcm
+    awk '{ n += length($0) + 2 } END { print n }' "$MSGS/e100m" \
+        >"$MSGS/enc100m.bytes"
+    rm -f "$MSGS/e4k" "$MSGS/se4k" "$MSGS/e100m"
+    touch "$MSGS/.enc-done"
+}
+
+# enc_msg OUT ENTITY USER CIPHER: ENTITY encrypted to USER's certificate
+# (in the canonical CRLF form, as S/MIME content is), in a message to
+# USER.
+enc_msg() {
+    openssl cms -encrypt "$4" -in "$2" -out "$1.cms" "$PKI/$3.crt" ||
+        die "openssl cms -encrypt $4 to $3"
+    {
+        e2e_msg_head alice@example.org "$3@example.org" "encrypted to $3"
+        sed 's/\r$//' "$1.cms"
+    } >"$1" || die "writing $1"
+    rm -f "$1.cms"
+}
+
+# The decryption keystore: encrsa and ecdh256.
+make_dec_keystore() {
+    printf '%s\n' "encrsa@example.org $PKI/encrsa.pem" \
+        "ecdh256@example.org $PKI/ecdh256.pem" >"$TMP/keystore-dec.src"
+    "$KSTOOL" build "$TMP/keystore-dec.src" "$TMP/keystore-dec.cdb" \
+        >"$TMP/ks.log" 2>&1 ||
+        { cat "$TMP/ks.log" >&2; die "smime-keystore build (decryption) failed"; }
+}
+
+# Ten RSA-2048 recipients rcpt0..rcpt9@example.org (keyEncipherment,
+# issued by the test PKI's intermediate) under $WORK/rcpts, made once
+# per PKI by certtool as tests/pki/mkpki.sh makes its users; and the
+# certificate store of the encryption rows: them, encrsa and ecdh256
+# (smime-certstore import).
+RCPTS=$WORK/rcpts
+make_rcpts() {
+    _stamp=$(cksum <"$PKI/inter.crt")
+    if [ ! -f "$RCPTS/.done" ] || [ "$(cat "$RCPTS/.done")" != "$_stamp" ]; then
+        say "bench: making 10 RSA-2048 recipient certificates (once) in $RCPTS"
+        rm -rf "$RCPTS"
+        mkdir -p "$RCPTS" || die "mkdir $RCPTS"
+        for _i in 0 1 2 3 4 5 6 7 8 9; do
+            printf '%s\n' "cn = \"Bench Recipient $_i\"" \
+                'organization = "smime-milter test"' "serial = 0x300$_i" \
+                'activation_date = "2020-01-01 00:00:00 UTC"' \
+                'expiration_date = "2099-12-31 23:59:59 UTC"' \
+                "email = \"rcpt$_i@example.org\"" encryption_key \
+                email_protection_key >"$RCPTS/rcpt$_i.tmpl"
+            certtool --generate-privkey --pkcs8 --password '' --no-text \
+                --key-type rsa --bits 2048 --outfile "$RCPTS/rcpt$_i.key" \
+                >"$RCPTS/certtool.log" 2>&1 &&
+            certtool --generate-certificate --no-text \
+                --load-privkey "$RCPTS/rcpt$_i.key" \
+                --load-ca-certificate "$PKI/inter.crt" \
+                --load-ca-privkey "$PKI/inter.key" \
+                --template "$RCPTS/rcpt$_i.tmpl" \
+                --outfile "$RCPTS/rcpt$_i.crt" >>"$RCPTS/certtool.log" 2>&1 ||
+                { cat "$RCPTS/certtool.log" >&2; die "certtool (rcpt$_i) failed"; }
+            cat "$RCPTS/rcpt$_i.crt" "$PKI/inter.crt" >"$RCPTS/rcpt$_i.chain.pem"
+        done
+        echo "$_stamp" >"$RCPTS/.done"
+    fi
+    "$CSTOOL" import "$TMP/certs.mdb" "$RCPTS"/rcpt?.chain.pem \
+        "$PKI/encrsa.chain.pem" "$PKI/ecdh256.chain.pem" >"$TMP/cs.log" 2>&1 ||
+        { cat "$TMP/cs.log" >&2; die "smime-certstore import failed"; }
+}
+
 # alice's key on a SoftHSM2 token (private token directory) and a
 # keystore naming it: TOKEN_CONF (extra milter configuration lines), or
 # empty with TOKEN_WHY when softhsm2 is not there.
@@ -176,7 +284,7 @@ PKCS11PinFile $TMP/pin"
 milter_start() {
     cat >"$TMP/milter.conf" <<EOF
 Socket unix:$TMP/milter.sock
-Mode sv
+Mode ${BENCH_MODE:-sv}
 AuthservID mx.bench.example
 TrustAnchorFile $PKI/roots.pem
 CRLFile $PKI/crl.pem
@@ -226,14 +334,16 @@ milter_stop() {
 kv() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 
 # scenario NAME MESSAGE CONNS COUNT SECS EXPECT [miltergen options]:
-# one row's measurements in R_* variables.  EXPECT: none, pass or sign.
+# one row's measurements in R_* variables.  EXPECT: accept, none, pass,
+# sign, decrypt:AR (AR: the smime= result due) or encrypt:KEY (KEY.crt
+# and KEY.key open the output).
 scenario() {
     _name=$1 _msg=$2 _conns=$3 _count=$4 _secs=$5 _expect=$6
     shift 6
     say "bench: $_name"
     milter_start
     _t0=$(milter_ticks)
-    [ "$_expect" = sign ] && set -- -o "$TMP/out.eml" "$@"
+    case $_expect in sign|encrypt:*) set -- -o "$TMP/out.eml" "$@" ;; esac
     R_LINE=$("$GEN" -p "unix:$TMP/milter.sock" -m "$_msg" -c "$_conns" \
         -n "$_count" -d "$_secs" "$@")
     _rc=$?
@@ -284,16 +394,43 @@ check_row() {
             else
                 R_CHECK="WRONG: openssl cms -verify fails"
             fi ;;
+        decrypt:*)
+            _n=$(kv decrypted "$R_LINE") _ar=${2#decrypt:}
+            _a=$(kv "ar_$_ar" "$R_LINE")
+            if [ "$_n" != "$R_MSGS" ]; then
+                R_CHECK="WRONG: decrypted $_n of $R_MSGS"
+            elif [ "$_a" != "$R_MSGS" ]; then
+                R_CHECK="WRONG: smime=$_ar on $_a of $R_MSGS"
+            else
+                R_CHECK="ok: all decrypted, smime=$_ar"
+            fi ;;
+        encrypt:*)
+            _n=$(kv encrypted "$R_LINE") _k=${2#encrypt:}
+            if [ "$_n" != "$R_MSGS" ]; then
+                R_CHECK="WRONG: encrypted $_n of $R_MSGS"
+            elif openssl cms -decrypt -in "$TMP/out.eml" -inform SMIME \
+                    -recip "$_k.crt" -inkey "$_k.key" -out "$TMP/dec.out" \
+                    2>"$TMP/verify.err" &&
+                    grep -q 'quick brown fox' "$TMP/dec.out"; then
+                R_CHECK="ok: all encrypted, openssl decrypts with $(basename "$_k")'s key"
+            else
+                R_CHECK="WRONG: openssl cms -decrypt fails"
+            fi ;;
         esac
     fi
     case $R_CHECK in WRONG*) BAD=$((BAD + 1)) ;; esac
 }
 
-# composed RAW NULL: the composed ceiling 1 / (1/RAW + 1/NULL) of a crypto
-# operation at RAW per CPU-second inside a filter that cannot beat NULL
-# messages per CPU-second (the null filter's rate for the same message).
-composed() { awk -v a="$1" -v b="$2" 'BEGIN {
-    if (a > 0 && b > 0) printf "%.0f", 1 / (1 / a + 1 / b); else print "-" }'; }
+# composed RAW... NULL: the composed ceiling 1 / (1/RAW + ... + 1/NULL)
+# of crypto operations at RAW per CPU-second each inside a filter that
+# cannot beat NULL messages per CPU-second (the null filter's rate for
+# the same message).
+composed() { awk 'BEGIN {
+    for (i = 1; i < ARGC; i++) {
+        if (!(ARGV[i] + 0 > 0)) { print "-"; exit }
+        s += 1 / ARGV[i]
+    }
+    printf "%.0f", 1 / s }' "$@"; }
 
 # null_rate LABEL MESSAGE [miltergen options]: the null filter's messages
 # per milter CPU-second for MESSAGE, in NULL_RATE, with its own row.
@@ -341,10 +478,14 @@ row() { printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$@" >>"$ROWS"; }
 # Runs
 
 run_raw() {
-    say "bench: raw GnuTLS sign/verify (rawcrypto)"
+    say "bench: raw GnuTLS sign/verify, key transport, ECDH, AES (rawcrypto)"
     "$RAW" -d 2 -t 2 rsa2048 "$PKI/alice.key" "$PKI/alice.crt" \
         p256 "$PKI/ecdsa.key" "$PKI/ecdsa.crt" \
-        ed25519 "$PKI/ed25519.key" "$PKI/ed25519.crt" >"$TMP/raw.txt" ||
+        ed25519 "$PKI/ed25519.key" "$PKI/ed25519.crt" >"$TMP/raw.txt" &&
+    "$RAW" -d 2 -t 2 -x decrypt,encrypt rsa2048 "$PKI/encrsa.key" \
+        "$PKI/encrsa.crt" p256 "$PKI/ecdh256.key" "$PKI/ecdh256.crt" \
+        >>"$TMP/raw.txt" &&
+    "$RAW" -d 2 -t 2 -x cipher aes-256-cbc aes-256-gcm >>"$TMP/raw.txt" ||
         die "rawcrypto failed"
     cat "$TMP/raw.txt" >&2
 }
@@ -410,6 +551,99 @@ token_row() {
         "$R_CHECK"
 }
 
+# decrypt_row LABEL MESSAGE USER RAWKEY RAWNAME: inbound decryption (Mode
+# vd, USER's key in the decryption keystore) and verification of alice's
+# 4 KB signed entity encrypted to USER, against the composed ceiling of
+# rawcrypto's private-key operation (RAWNAME) and RSA verify and the
+# null filter's rate for the same message.
+decrypt_row() {
+    null_rate "4 KB encrypted to $3" "$2" -r "$3@example.org"
+    _null=$NULL_RATE
+    BENCH_MODE=vd BENCH_KEYSTORE=$TMP/keystore-dec.cdb
+    scenario "decrypt + verify 4 KB inbound, $1" "$2" "$BENCH_CONNS" 1000000 \
+        "$BENCH_SECS" decrypt:pass -r "$3@example.org"
+    BENCH_MODE= BENCH_KEYSTORE=
+    _d1=$(rawcpu decrypt "$4" 1) _v1=$(rawcpu verify rsa2048 1)
+    _ceil=$(composed "$_d1" "$_v1" "$_null")
+    _fk=$(ratio "$R_PERCPU" "$_ceil")
+    row "decrypt + verify 4 KB inbound, $1" "$BENCH_CONNS" "$R_MSGS" "$R_RATE" \
+        "$R_PERCPU" "$(mb "$R_HWM")" \
+        "$_fk of the composed ceiling $_ceil/CPU-s (raw $5 $_d1/CPU-s, raw GnuTLS RSA verify $_v1/CPU-s, null filter $_null/CPU-s), target 0.90: $(meets "$_fk" ">=" 0.90)" \
+        "$R_CHECK"
+}
+
+# encrypt_row LABEL RAWKEY JUDGE RCPT...: alice's 4 KB outbound message
+# (Mode e, SASL login) to the RCPTs (@example.org), every one with a
+# certificate in the store, against the composed ceiling of rawcrypto's
+# public-key operation once per recipient and the null filter's rate for
+# the same message and envelope.  JUDGE: the key that opens the output.
+encrypt_row() {
+    _label=$1 _rk=$2 _judge=$3
+    shift 3
+    _nr=$# _ropts=
+    for _r in "$@"; do _ropts="$_ropts -r $_r@example.org"; done
+    # shellcheck disable=SC2086 # addresses have no blanks
+    null_rate "4 KB outbound to $_label" "$MSGS/out-alice.eml" \
+        -A alice@example.org $_ropts
+    _null=$NULL_RATE
+    BENCH_MODE=e BENCH_CONF_EXTRA="CertificateStore $TMP/certs.mdb"
+    # shellcheck disable=SC2086
+    scenario "encrypt 4 KB outbound to $_label" "$MSGS/out-alice.eml" \
+        "$BENCH_CONNS" 1000000 "$BENCH_SECS" "encrypt:$_judge" \
+        -A alice@example.org $_ropts
+    BENCH_MODE= BENCH_CONF_EXTRA=
+    _e1=$(rawcpu encrypt "$_rk" 1)
+    _ceil=$(composed "$(awk -v e="$_e1" -v n="$_nr" 'BEGIN { print e / n }')" "$_null")
+    _fk=$(ratio "$R_PERCPU" "$_ceil")
+    row "encrypt 4 KB outbound to $_label" "$BENCH_CONNS" "$R_MSGS" "$R_RATE" \
+        "$R_PERCPU" "$(mb "$R_HWM")" \
+        "$_fk of the composed ceiling $_ceil/CPU-s (raw $_rk encrypt $_e1/CPU-s, $_nr per message; null filter $_null/CPU-s), target 0.90: $(meets "$_fk" ">=" 0.90)" \
+        "$R_CHECK"
+}
+
+# Decryption and encryption: 4 KB rows against composed ceilings, and
+# 100 MB AES-256-CBC and -GCM decryption against GnuTLS's AES throughput
+# (MB per CPU-second) and the RSS of the 4 KB decryption.
+run_envelope() {
+    make_enc_msgs
+    make_dec_keystore
+    make_rcpts
+    decrypt_row "RSA-2048" "$MSGS/enc4k-rsa.eml" encrsa rsa2048 \
+        "GnuTLS RSA decrypt"
+    decrypt_row "ECDH P-256" "$MSGS/enc4k-ec.eml" ecdh256 p256 \
+        "ECDH (crypto/ecdh.c)"
+
+    BENCH_MODE=vd BENCH_KEYSTORE=$TMP/keystore-dec.cdb
+    scenario "decrypt 4 KB inbound, 1 connection" "$MSGS/enc4k-rsa.eml" 1 \
+        1000000 "$BENCH_SECS" decrypt:pass -r encrsa@example.org
+    _hwm4k=$R_HWM
+    row "decrypt + verify 4 KB inbound, RSA-2048, 1 connection" 1 "$R_MSGS" \
+        "$R_RATE" "$R_PERCPU" "$(mb "$R_HWM")" \
+        "(RSS baseline for the 100 MB decryptions)" "$R_CHECK"
+    _bytes=$(cat "$MSGS/enc100m.bytes")
+    for _c in cbc gcm; do
+        _C=$(echo "$_c" | tr a-z A-Z)
+        scenario "decrypt 100 MB inbound, AES-256-$_C" "$MSGS/enc100m-$_c.eml" \
+            1 3 120 decrypt:none -r encrsa@example.org
+        _mbs=$(awk -v r="$R_RATE" -v b="$_bytes" 'BEGIN { printf "%.0f", r * b / 1048576 }')
+        _mbc=$(awk -v m="$R_MSGS" -v c="$R_CPU" -v b="$_bytes" 'BEGIN {
+            if (c > 0) printf "%.0f", m * b / 1048576 / c; else print "-" }')
+        _raw=$(rawcpu cipher "aes-256-$_c" 1)
+        _f=$(ratio "$_mbc" "$_raw")
+        _d=$(awk -v a="$R_HWM" -v b="$_hwm4k" 'BEGIN { printf "%+.1f", (a - b) / 1024 }')
+        row "decrypt 100 MB inbound, AES-256-$_C (RSA-2048)" 1 "$R_MSGS" \
+            "$R_RATE ($_mbs MB/s)" "$R_PERCPU ($_mbc MB)" "$(mb "$R_HWM")" \
+            "$_f of raw GnuTLS AES-256-$_C decryption ($_raw MB/CPU-s), target 0.80: $(meets "$_f" ">=" 0.80); RSS $_d MB vs 4 KB, target within 2 MB: $(meets "${_d#+}" "<=" 2)" \
+            "$R_CHECK"
+    done
+    BENCH_MODE= BENCH_KEYSTORE=
+
+    encrypt_row "1 RSA-2048 recipient" rsa2048 "$PKI/encrsa" encrsa
+    encrypt_row "10 RSA-2048 recipients" rsa2048 "$RCPTS/rcpt9" \
+        rcpt0 rcpt1 rcpt2 rcpt3 rcpt4 rcpt5 rcpt6 rcpt7 rcpt8 rcpt9
+    encrypt_row "1 P-256 recipient" p256 "$PKI/ecdh256" ecdh256
+}
+
 run_milter() {
     S=$BENCH_SECS C=$BENCH_CONNS
     null_rate "unsigned 4 KB inbound" "$MSGS/plain4k.eml"
@@ -456,6 +690,8 @@ run_milter() {
         row "signed $size MB inbound" 1 "$R_MSGS" "$R_RATE ($_mbs MB/s)" "$R_PERCPU" \
             "$(mb "$R_HWM")" "$_t" "$R_CHECK"
     done
+
+    run_envelope
 }
 
 # One private Postfix (tests/e2e/lib.sh, inbound port, smime-milter on
@@ -667,12 +903,14 @@ print_table() {
         echo "|---|---|---|---|---|---|---|---|"
         cat "$ROWS"
         echo
-        echo "Raw GnuTLS (tests/bench/rawcrypto, same run; operations per wall-clock second and per CPU-second):"
+        echo "Raw GnuTLS (tests/bench/rawcrypto, same run; operations per wall-clock second and per CPU-second; decrypt/encrypt: RSA PKCS#1 v1.5 of a 32-byte key, P-256 the ECDH of crypto/ecdh.c (Nettle), static and ephemeral; cipher: MB decrypted on 16 KB chunks):"
         echo
         echo "| operation | 1 thread /s | 2 threads /s | 1 thread /CPU-s | 2 threads /CPU-s |"
         echo "|---|---|---|---|---|"
         for op in "sign rsa2048" "sign p256" "sign ed25519" "verify rsa2048" \
-                "verify p256" "verify ed25519"; do
+                "verify p256" "verify ed25519" "decrypt rsa2048" \
+                "encrypt rsa2048" "decrypt p256" "encrypt p256" \
+                "cipher aes-256-cbc" "cipher aes-256-gcm"; do
             # shellcheck disable=SC2086
             echo "| $op | $(raw $op 1) | $(raw $op 2) | $(rawcpu $op 1) | $(rawcpu $op 2) |"
         done
