@@ -838,6 +838,11 @@ static void check_certificate_store(struct pstate *ps)
     certstore_free(cs);
 }
 
+const char *config_spool_dir(const config_t *c)
+{
+    return c->spool_directory ? c->spool_directory : SPOOL_DEFAULT_DIR;
+}
+
 certstore_t *config_certstore(config_t *c, char *err, size_t errlen)
 {
     certstore_t *cs;

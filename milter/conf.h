@@ -128,6 +128,9 @@ void config_current_set(config_t *c);
  * CertificateStore is configured. */
 struct certstore *config_certstore(config_t *c, char *err, size_t errlen);
 
+/* SpoolDirectory, or the spool's own default when none is set. */
+const char *config_spool_dir(const config_t *c);
+
 /* 1 when the textual address (IPv4 or IPv6) is in InternalHosts. */
 int config_is_internal(const config_t *c, const char *addr);
 

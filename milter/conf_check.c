@@ -28,7 +28,6 @@
 #include "errbuf.h"
 #include "keystore.h"
 #include "keystore_vet.h"
-#include "spool.h"
 #include "token.h"
 
 static void say(conf_check_fn fn, void *arg, const char *key, size_t i,
@@ -266,9 +265,8 @@ static void check_keystore_expiry(const config_t *c, time_t now,
     keystore_t *ks;
 
     if (c->keystore == NULL ||
-        (ks = keystore_open_in(c->keystore, c->spool_directory
-                               ? c->spool_directory : SPOOL_DEFAULT_DIR,
-                               err, sizeof err)) == NULL)
+        (ks = keystore_open_in(c->keystore, config_spool_dir(c), err,
+                               sizeof err)) == NULL)
         return;          /* an unusable keystore is reported elsewhere */
     keystore_foreach(ks, entry_expiry, &x);
     keystore_free(ks);

@@ -15,7 +15,6 @@
 #include "keystore_vet.h"
 #include "log.h"
 #include "outbound.h"
-#include "spool.h"
 
 static void log_soon(void *arg, const char *address,
                      const smime_signer_t *cred, unsigned purpose,
@@ -59,9 +58,8 @@ unsigned keystore_expiry_log(const config_t *c, time_t now)
         keystore_foreach(ks, entry_soon, &w);
         return w.n;
     }
-    if ((ks = keystore_open_in(c->keystore, c->spool_directory
-                               ? c->spool_directory : SPOOL_DEFAULT_DIR,
-                               err, sizeof err)) == NULL)
+    if ((ks = keystore_open_in(c->keystore, config_spool_dir(c), err,
+                               sizeof err)) == NULL)
         return 0;
     keystore_foreach(ks, entry_soon, &w);
     keystore_free(ks);

@@ -98,8 +98,7 @@ outbound_init(const config_t *cfg, void **state, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    if ((st->ks = keystore_open_in(cfg->keystore, cfg->spool_directory
-                                   ? cfg->spool_directory : SPOOL_DEFAULT_DIR,
+    if ((st->ks = keystore_open_in(cfg->keystore, config_spool_dir(cfg),
                                    err, errlen)) == NULL ||
         !owner_ok(cfg, err, errlen)) {
         keystore_free(st->ks);

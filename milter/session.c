@@ -41,7 +41,6 @@
 #include "outbound.h"
 #include "rcpt_policy.h"
 #include "session.h"
-#include "spool.h"
 
 #define AR_NAME "Authentication-Results"
 #define MAX_HEADER_BYTES (4u * 1024 * 1024)
@@ -337,6 +336,17 @@ static void fail(session_t *s, const char *why)
     s->out = NULL;
 }
 
+/* fail() for a body step whose spool is what fails in practice: the
+ * reason names the directory. */
+static void spool_fail(session_t *s, const char *what)
+{
+    char why[160];
+
+    snprintf(why, sizeof why, "%s, spool in %s", what,
+             config_spool_dir(s->cfg));
+    fail(s, why);
+}
+
 /* A header past MAX_HEADER_BYTES: note only what eom deletes. */
 static void header_tail(session_t *s, const char *name, const char *value)
 {
@@ -539,11 +549,7 @@ enum session_status session_body(session_t *s, const char *buf, size_t len)
             return SESSION_SKIP;
         }
         if (s->dec && decrypt_body(s->dec, buf, len) != 0) {
-            char why[160];
-            snprintf(why, sizeof why, "decrypting, spool in %s",
-                     s->cfg->spool_directory ? s->cfg->spool_directory
-                                             : SPOOL_DEFAULT_DIR);
-            fail(s, why);
+            spool_fail(s, "decrypting");
         } else if (s->dec && decrypt_enveloped(s->dec)) {
             /* enveloped: the verifier's view of the ciphertext is never
              * used (decrypted: verified again; not: none), spare it */
@@ -551,22 +557,10 @@ enum session_status session_body(session_t *s, const char *buf, size_t len)
             fail(s, "verifying");
         }
     }
-    if (s->enc && encrypt_body(s->enc, buf, len) != 0) {
-        char why[160];
-        snprintf(why, sizeof why, "encrypting, spool in %s",
-                 s->cfg->spool_directory ? s->cfg->spool_directory
-                                         : SPOOL_DEFAULT_DIR);
-        fail(s, why);
-    }
-    if (s->out && !s->failed) {
-        if (outbound_body(s->out, buf, len) != 0) {
-            char why[160];     /* the spool is what fails in practice */
-            snprintf(why, sizeof why, "signing, spool in %s",
-                     s->cfg->spool_directory ? s->cfg->spool_directory
-                                             : SPOOL_DEFAULT_DIR);
-            fail(s, why);
-        }
-    }
+    if (s->enc && encrypt_body(s->enc, buf, len) != 0)
+        spool_fail(s, "encrypting");
+    if (s->out && !s->failed && outbound_body(s->out, buf, len) != 0)
+        spool_fail(s, "signing");
     return s->failed ? SESSION_SKIP : SESSION_CONTINUE;
 }
 
@@ -869,12 +863,11 @@ static int decrypt_eom(session_t *s)
         return 0;
     errno = 0;
     if ((r = decrypt_finish(s->dec)) < 0) {
-        char why[300];
+        char why[300] = "decrypting";
         if (decrypt_outcome(s->dec) == DECRYPT_UNAVAILABLE)
             snprintf(why, sizeof why, "decrypting: %s",
                      decrypt_reason(s->dec));
-        fail(s, decrypt_outcome(s->dec) == DECRYPT_UNAVAILABLE ? why
-                                                               : "decrypting");
+        fail(s, why);
         return -2;
     }
     if (r == 0) {
