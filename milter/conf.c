@@ -1,42 +1,35 @@
 /*
- * conf.c - smime-milter.conf(5).
+ * conf.c - smime-milter.conf(5): the key table and the lines of the file.
  *
  * The key table below is the single source of truth: each row names a
  * key, its value type, its default (as text, parsed by the same code as
- * the file) and a one-line description.  Parsing fills a config_t; then
- * the derived state (trust store, policy, outbound state) is built, so a
- * config_t is a complete, immutable snapshot shared by reference count.
- * Every problem is reported as "FILE:LINE: message"; parsing goes on so
- * that -n lists them all.
+ * the file) and a one-line description.  Parsing fills a config_t
+ * (values: conf_value.c); then the derived state (trust store, policy,
+ * outbound state: conf_snapshot.c) is built, so a config_t is a
+ * complete, immutable snapshot shared by reference count.  Every
+ * problem is reported as "FILE:LINE: message"; parsing goes on so that
+ * -n lists them all.
  */
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <grp.h>
 #include <pthread.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
-#include <gnutls/crypto.h>
 
 #include "arheader.h"
-#include "certstore.h"
-#include "conf.h"
 #include "conf_check.h"
+#include "conf_priv.h"
 #include "encpolicy.h"
 #include "errbuf.h"
-#include "outbound.h"
 #include "sockspec.h"
 #include "spool.h"
-#include "token.h"
 
 enum ktype {
     T_STRING, T_PATHS, T_BOOL, T_SIZE, T_MODE, T_NETS, T_ONERROR,
@@ -126,6 +119,8 @@ static const struct key keys[] = {
      T_FACILITY, F(syslog_facility), "mail", 0},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
+_Static_assert(NKEYS == CONF_NKEYS, "CONF_NKEYS (conf_priv.h) is the "
+               "number of rows of the key table");
 
 size_t config_key_count(void)
 {
@@ -173,24 +168,9 @@ static int note_setting(config_t *c, size_t i, unsigned line, const char *v)
     return s[at].value ? 0 : -1;
 }
 
-/* ---- parse state and reporting ---- */
+/* ---- reporting, and the lines of keys ---- */
 
-struct pstate {
-    config_t *c;
-    const char *name;
-    unsigned line;
-    unsigned seen[NKEYS];        /* line where each key was set, 0: not */
-    unsigned *path_lines[NKEYS]; /* per repeatable entry, its line */
-    int errors;
-    config_report_fn report;
-    void *arg;
-    unsigned flags;              /* CONFIG_* load flags */
-};
-
-static void problem(struct pstate *ps, unsigned line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void problem(struct pstate *ps, unsigned line, const char *fmt, ...)
+void conf_problem(struct pstate *ps, unsigned line, const char *fmt, ...)
 {
     char msg[1024], out[1400];
     va_list ap;
@@ -207,304 +187,22 @@ static void problem(struct pstate *ps, unsigned line, const char *fmt, ...)
         ps->report(ps->arg, out);
 }
 
-/* ---- value parsers: 0 ok, -1 with a message reported ---- */
-
-static int parse_bool(const char *v, int *out)
+unsigned conf_key_line(const struct pstate *ps, const char *name)
 {
-    static const char *yes[] = {"yes", "true", "1", "on"};
-    static const char *no[] = {"no", "false", "0", "off"};
-    for (size_t i = 0; i < 4; i++) {
-        if (strcasecmp(v, yes[i]) == 0)
-            return *out = 1, 0;
-        if (strcasecmp(v, no[i]) == 0)
-            return *out = 0, 0;
-    }
-    return -1;
-}
-
-static int parse_size(const char *v, uint64_t *out)
-{
-    char *end;
-    unsigned long long n;
-
-    if (!isdigit((unsigned char)*v))
-        return -1;
-    errno = 0;
-    n = strtoull(v, &end, 10);
-    if (errno)
-        return -1;
-    uint64_t mul = 1;
-    if (*end == 'k' || *end == 'K')
-        mul = 1024, end++;
-    else if (*end == 'm' || *end == 'M')
-        mul = 1024 * 1024, end++;
-    else if (*end == 'g' || *end == 'G')
-        mul = 1024ull * 1024 * 1024, end++;
-    if (*end == 'b' || *end == 'B')
-        end++;
-    if (*end || n > UINT64_MAX / mul)
-        return -1;
-    *out = n * mul;
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(keys[i].info.name, name) == 0)
+            return ps->seen[i];
     return 0;
 }
 
-/* One InternalHosts item: ADDR or ADDR/PREFIX. */
-static int parse_net(const char *item, struct config_net *net)
+unsigned conf_entry_line(const struct pstate *ps, const char *name,
+                         size_t i)
 {
-    char buf[INET6_ADDRSTRLEN + 8];
-    char *slash, *end;
-    unsigned char a4[4];
-    long prefix = -1;
-
-    if (strlen(item) >= sizeof buf)
-        return -1;
-    strcpy(buf, item);
-    if ((slash = strchr(buf, '/')) != NULL) {
-        *slash++ = '\0';
-        if (!isdigit((unsigned char)*slash))
-            return -1;
-        prefix = strtol(slash, &end, 10);
-        if (*end)
-            return -1;
-    }
-    memset(net, 0, sizeof *net);
-    if (inet_pton(AF_INET, buf, a4) == 1) {
-        if (prefix > 32)
-            return -1;
-        net->addr[10] = net->addr[11] = 0xff;
-        memcpy(net->addr + 12, a4, 4);
-        net->prefix = (unsigned)(prefix < 0 ? 32 : prefix) + 96;
-    } else if (inet_pton(AF_INET6, buf, net->addr) == 1) {
-        if (prefix > 128)
-            return -1;
-        net->prefix = (unsigned)(prefix < 0 ? 128 : prefix);
-    } else {
-        return -1;
-    }
+    for (size_t k = 0; k < NKEYS; k++)
+        if (strcmp(keys[k].info.name, name) == 0)
+            return keys[k].type == T_PATHS && ps->path_lines[k]
+                       ? ps->path_lines[k][i] : ps->seen[k];
     return 0;
-}
-
-static int net_match(const struct config_net *net, const unsigned char *a)
-{
-    unsigned bytes = net->prefix / 8, bits = net->prefix % 8;
-
-    if (memcmp(net->addr, a, bytes) != 0)
-        return 0;
-    if (bits) {
-        unsigned char mask = (unsigned char)(0xff << (8 - bits));
-        if ((net->addr[bytes] & mask) != (a[bytes] & mask))
-            return 0;
-    }
-    return 1;
-}
-
-int config_is_internal(const config_t *c, const char *addr)
-{
-    struct config_net probe;
-
-    if (addr == NULL || parse_net(addr, &probe) != 0 ||
-        probe.prefix != 128)
-        return 0;
-    for (size_t i = 0; i < c->n_internal_hosts; i++)
-        if (net_match(&c->internal_hosts[i], probe.addr))
-            return 1;
-    return 0;
-}
-
-/* Split a list value on commas and white space. Calls fn per item. */
-static int list_each(const char *v, int (*fn)(void *, const char *),
-                     void *arg)
-{
-    char item[256];
-
-    while (*v) {
-        size_t n = strcspn(v, ", \t");
-        if (n >= sizeof item)
-            return -1;
-        if (n) {
-            memcpy(item, v, n);
-            item[n] = '\0';
-            if (fn(arg, item) != 0)
-                return -1;
-        }
-        v += n;
-        v += strspn(v, ", \t");
-    }
-    return 0;
-}
-
-struct netacc {
-    struct config_net *v;
-    size_t n;
-    int none;
-    const char *bad;
-    char badbuf[256];
-};
-
-static int net_add(void *arg, const char *item)
-{
-    struct netacc *na = arg;
-    struct config_net net, *nv;
-
-    if (strcasecmp(item, "none") == 0) {
-        na->none = 1;
-        return 0;
-    }
-    if (parse_net(item, &net) != 0) {
-        snprintf(na->badbuf, sizeof na->badbuf, "%s", item);
-        na->bad = na->badbuf;
-        return -1;
-    }
-    nv = realloc(na->v, (na->n + 1) * sizeof *nv);
-    if (nv == NULL) {
-        na->bad = "(out of memory)";
-        return -1;
-    }
-    na->v = nv;
-    na->v[na->n++] = net;
-    return 0;
-}
-
-static const struct {
-    const char *name;
-    int value;
-} levels[] = {
-    {"err", LOG_ERR}, {"error", LOG_ERR}, {"warning", LOG_WARNING},
-    {"notice", LOG_NOTICE}, {"info", LOG_INFO}, {"debug", LOG_DEBUG},
-}, facilities[] = {
-    {"mail", LOG_MAIL}, {"daemon", LOG_DAEMON}, {"user", LOG_USER},
-    {"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2},
-    {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5},
-    {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7},
-};
-
-static int lookup_name(const char *v, int *out, int which)
-{
-    size_t n = which ? sizeof facilities / sizeof facilities[0]
-                     : sizeof levels / sizeof levels[0];
-    for (size_t i = 0; i < n; i++) {
-        const char *name = which ? facilities[i].name : levels[i].name;
-        if (strcasecmp(v, name) == 0) {
-            *out = which ? facilities[i].value : levels[i].value;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-static int check_user(const char *v, char *err, size_t errlen)
-{
-    char name[256];
-    const char *colon = strchr(v, ':');
-    size_t n = colon ? (size_t)(colon - v) : strlen(v);
-
-    if (n == 0 || n >= sizeof name || (colon && !colon[1])) {
-        snprintf(err, errlen, "UserID must be user or user:group");
-        return -1;
-    }
-    memcpy(name, v, n);
-    name[n] = '\0';
-    if (getpwnam(name) == NULL) {
-        snprintf(err, errlen, "UserID: unknown user %s", name);
-        return -1;
-    }
-    if (colon && getgrnam(colon + 1) == NULL) {
-        snprintf(err, errlen, "UserID: unknown group %s", colon + 1);
-        return -1;
-    }
-    return 0;
-}
-
-/* RFC 5322 field-name: one or more printable US-ASCII characters but
- * the colon. */
-static int valid_header_name(const char *v)
-{
-    if (!*v)
-        return 0;
-    for (; *v; v++)
-        if ((unsigned char)*v <= 32 || (unsigned char)*v >= 127 || *v == ':')
-            return 0;
-    return 1;
-}
-
-/* The name DecryptHeader (SPEC) gives decrypted mail (check_header_names
- * runs after the whole file is read, so TagHeader and DecryptHeader may
- * come in any order). */
-static const char *decrypt_header_name(const config_t *c)
-{
-    return c->decrypt_header ? c->decrypt_header : "X-SMIME-Decrypted";
-}
-
-/* Header names a header-name key (TagHeader) may not take: we delete
- * every header of that name from every message, so a standard or
- * security-relevant one would destroy mail or other hosts' verdicts.
- * RFC 5322 and MIME fields, trace fields, other authentication results
- * and signatures (RFC 8601, 6376, 8617, 7208), fields MTAs rely on for
- * loops and auto-replies, and the mailing-list fields (RFC 2369, 2919,
- * 8058: deleting them breaks unsubscribing).  A trailing '*' is a
- * prefix. */
-static const char *const reserved_headers[] = {
-    "From", "Sender", "Reply-To", "To", "Cc", "Bcc", "Message-ID",
-    "In-Reply-To", "References", "Subject", "Comments", "Keywords", "Date",
-    "Resent-*", "Return-Path", "Received", "MIME-Version", "Content-*",
-    "Authentication-Results", "DKIM-Signature", "DomainKey-Signature",
-    "ARC-*", "Received-SPF", "Delivered-To", "X-Original-To",
-    "Auto-Submitted", "List-*", "Archived-At", "Autocrypt",
-    "Disposition-Notification-To", "Original-Recipient",
-};
-
-/* NULL, or why name cannot be a header of ours (own: the DecryptHeader
- * itself, which may not be refused for being the DecryptHeader). */
-static const char *reserved_header_of(const config_t *c, const char *name,
-                                      int own)
-{
-    for (size_t i = 0; i < sizeof reserved_headers / sizeof *reserved_headers;
-         i++) {
-        const char *r = reserved_headers[i];
-        size_t n = strlen(r);
-        if (r[n - 1] == '*' ? strncasecmp(name, r, n - 1) == 0
-                            : strcasecmp(name, r) == 0)
-            return "a standard or security-relevant header";
-    }
-    if (!own && strcasecmp(name, decrypt_header_name(c)) == 0)
-        return "the DecryptHeader of decrypted mail";
-    return NULL;
-}
-
-static const char *reserved_header(const config_t *c, const char *name)
-{
-    return reserved_header_of(c, name, 0);
-}
-
-/* AuthservID (SPEC): a bare domain name, or the forged-header check and
- * the header we write disagree with every reader about who we are.  The
- * message says what to write instead. */
-static void authserv_problem(struct pstate *ps, unsigned line,
-                             const char *what, const char *v)
-{
-    char bare[256];
-    size_t n = strlen(v);
-
-    /* a quoted name, or one ending with a dot: show it without */
-    if (n >= 2 && n < sizeof bare && v[0] == '"' && v[n - 1] == '"') {
-        memcpy(bare, v + 1, n - 2);
-        bare[n - 2] = '\0';
-    } else if (n >= 2 && n < sizeof bare && v[n - 1] == '.') {
-        memcpy(bare, v, n - 1);
-        bare[n - 1] = '\0';
-    } else {
-        bare[0] = '\0';
-    }
-    /* shown in quotes, unless it has its own */
-    const char *q = v[0] == '"' ? "" : "\"";
-    if (bare[0] && arheader_id_valid(bare))
-        problem(ps, line, "%s %s%s%s is not a bare domain name: write "
-                "AuthservID %s", what, q, v, q, bare);
-    else
-        problem(ps, line, "%s %s%s%s is not a domain name: write "
-                "AuthservID and this host's name, letters, digits, hyphens "
-                "and dots only, no quotes (e.g. AuthservID mx.example.net)",
-                what, q, v, q);
 }
 
 /* ---- one key ---- */
@@ -512,7 +210,7 @@ static void authserv_problem(struct pstate *ps, unsigned line,
 #define FIELD(c, k, t) ((t *)(void *)((char *)(c) + (k)->off))
 #define COUNT(c, k) ((size_t *)(void *)((char *)(c) + (k)->noff))
 
-static int set_string(char **dst, const char *v)
+int conf_set_string(char **dst, const char *v)
 {
     char *s = strdup(v);
     if (s == NULL)
@@ -550,6 +248,7 @@ static int set_value(struct pstate *ps, const struct key *k, const char *v)
     const char *name = k->info.name;
     char err[700];
     uint64_t size;
+    unsigned mode;
     int b;
 
     switch (k->type) {
@@ -557,113 +256,95 @@ static int set_value(struct pstate *ps, const struct key *k, const char *v)
     {
         struct sockspec ss;
         if (sockspec_parse(v, &ss, err, sizeof err) != 0) {
-            problem(ps, ps->line, "%s: %s", name, err);
+            conf_problem(ps, ps->line, "%s: %s", name, err);
             return 0;
         }
-        return set_string(FIELD(c, k, char *), v);
+        return conf_set_string(FIELD(c, k, char *), v);
     }
     case T_STRING:
-        return set_string(FIELD(c, k, char *), v);
+        return conf_set_string(FIELD(c, k, char *), v);
     case T_AUTHSERV:
         if (!arheader_id_valid(v)) {
-            authserv_problem(ps, ps->line, "AuthservID:", v);
+            conf_authserv_problem(ps, ps->line, "AuthservID:", v);
             return 0;
         }
-        return set_string(FIELD(c, k, char *), v);
+        return conf_set_string(FIELD(c, k, char *), v);
     case T_HEADER:
-        if (!valid_header_name(v)) {
-            problem(ps, ps->line, "%s: \"%s\" is not a header name "
-                    "(printable ASCII but the colon, no spaces)", name, v);
+        if (!conf_valid_header_name(v)) {
+            conf_problem(ps, ps->line, "%s: \"%s\" is not a header name "
+                         "(printable ASCII but the colon, no spaces)", name,
+                         v);
             return 0;
         }
-        return set_string(FIELD(c, k, char *), v);
+        return conf_set_string(FIELD(c, k, char *), v);
     case T_DIR:          /* checked once the whole file is read */
-        return set_string(FIELD(c, k, char *), v);
+        return conf_set_string(FIELD(c, k, char *), v);
     case T_USER:
-        if (check_user(v, err, sizeof err) != 0) {
-            problem(ps, ps->line, "%s", err);
+        if (conf_check_user(v, err, sizeof err) != 0) {
+            conf_problem(ps, ps->line, "%s", err);
             return 0;
         }
-        return set_string(FIELD(c, k, char *), v);
+        return conf_set_string(FIELD(c, k, char *), v);
     case T_PATHS:
         return add_path(ps, k, v);
     case T_BOOL:
-        if (parse_bool(v, &b) != 0)
-            problem(ps, ps->line, "%s: expected yes or no, not \"%s\"",
-                    name, v);
+        if (conf_parse_bool(v, &b) != 0)
+            conf_problem(ps, ps->line, "%s: expected yes or no, not \"%s\"",
+                         name, v);
         else
             *FIELD(c, k, int) = b;
         return 0;
     case T_SIZE:
-        if (parse_size(v, &size) != 0)
-            problem(ps, ps->line, "%s: expected a size in bytes (k and M "
-                    "suffixes allowed), not \"%s\"", name, v);
+        if (conf_parse_size(v, &size) != 0)
+            conf_problem(ps, ps->line, "%s: expected a size in bytes (k and "
+                         "M suffixes allowed), not \"%s\"", name, v);
         else
             *FIELD(c, k, uint64_t) = size;
         return 0;
-    case T_MODE: {
-        static const char letters[] = "vsde";
-        static const unsigned bits[] = {CONFIG_MODE_VERIFY, CONFIG_MODE_SIGN,
-                                        CONFIG_MODE_DECRYPT,
-                                        CONFIG_MODE_ENCRYPT};
-        unsigned m = 0;
-        const char *p, *l;
-        for (p = v; *p && (l = strchr(letters, tolower((unsigned char)*p)));
-             p++)
-            m |= bits[l - letters];
-        if (*p || !m)
-            problem(ps, ps->line, "%s: expected letters out of v, s, d "
-                    "and e (such as sv), not \"%s\"", name, v);
+    case T_MODE:
+        if (conf_parse_mode(v, &mode) != 0)
+            conf_problem(ps, ps->line, "%s: expected letters out of v, s, d "
+                         "and e (such as sv), not \"%s\"", name, v);
         else
-            *FIELD(c, k, unsigned) = m;
+            *FIELD(c, k, unsigned) = mode;
         return 0;
-    }
-    case T_NETS: {
-        struct netacc na = {0};
-        if (list_each(v, net_add, &na) != 0) {
-            free(na.v);
-            if (na.bad && strcmp(na.bad, "(out of memory)") == 0)
-                return -1;
-            problem(ps, ps->line, "%s: \"%s\" is not an IP address or "
-                    "CIDR", name, na.bad ? na.bad : v);
+    case T_NETS:
+        switch (conf_parse_nets(v, FIELD(c, k, struct config_net *),
+                                COUNT(c, k), err, sizeof err)) {
+        case -2:
+            return -1;
+        case -1:
+            conf_problem(ps, ps->line, "%s: %s", name, err);
             return 0;
         }
-        if (na.none && na.n) {
-            free(na.v);
-            problem(ps, ps->line, "%s: none cannot be combined with "
-                    "addresses", name);
-            return 0;
-        }
-        free(*FIELD(c, k, struct config_net *));
-        *FIELD(c, k, struct config_net *) = na.v;
-        *COUNT(c, k) = na.n;
         return 0;
-    }
     case T_ONERROR:
         if (strcasecmp(v, "tempfail") == 0)
             *FIELD(c, k, int) = 0;
         else if (strcasecmp(v, "accept") == 0)
             *FIELD(c, k, int) = 1;
         else
-            problem(ps, ps->line, "%s: expected tempfail or accept, not "
-                    "\"%s\"", name, v);
+            conf_problem(ps, ps->line, "%s: expected tempfail or accept, "
+                         "not \"%s\"", name, v);
         return 0;
     case T_ENCLEVEL: {
         enum encpolicy_level l;
         if (encpolicy_level_parse(v, &l) != 0)
-            problem(ps, ps->line, "%s: expected never, opportunistic or "
-                    "required, not \"%s\"", name, v);
+            conf_problem(ps, ps->line, "%s: expected never, opportunistic "
+                         "or required, not \"%s\"", name, v);
         else
             *FIELD(c, k, int) = (int)l;
         return 0;
     }
     case T_LOGLEVEL:
+        if (conf_parse_level(v, FIELD(c, k, int)) != 0)
+            conf_problem(ps, ps->line, "%s: expected err, warning, notice, "
+                         "info or debug, not \"%s\"", name, v);
+        return 0;
     case T_FACILITY:
-        if (lookup_name(v, FIELD(c, k, int), k->type == T_FACILITY) != 0)
-            problem(ps, ps->line, k->type == T_FACILITY
-                    ? "%s: unknown syslog facility \"%s\""
-                    : "%s: expected err, warning, notice, info or debug, "
-                      "not \"%s\"", name, v);
+        if (conf_parse_facility(v, FIELD(c, k, int)) != 0)
+            conf_problem(ps, ps->line, "%s: unknown syslog facility \"%s\"",
+                         name, v);
         return 0;
     }
     return 0;
@@ -696,16 +377,16 @@ static int parse_line(struct pstate *ps, char *line)
         if (strcasecmp(key, keys[i].info.name) == 0)
             break;
     if (i == NKEYS) {
-        problem(ps, ps->line, "unknown key \"%s\"", key);
+        conf_problem(ps, ps->line, "unknown key \"%s\"", key);
         return 0;
     }
     if (!*v) {
-        problem(ps, ps->line, "%s: missing value", keys[i].info.name);
+        conf_problem(ps, ps->line, "%s: missing value", keys[i].info.name);
         return 0;
     }
     if (ps->seen[i] && keys[i].type != T_PATHS) {
-        problem(ps, ps->line, "%s already set on line %u",
-                keys[i].info.name, ps->seen[i]);
+        conf_problem(ps, ps->line, "%s already set on line %u",
+                     keys[i].info.name, ps->seen[i]);
         return 0;
     }
     ps->seen[i] = ps->line;
@@ -730,250 +411,10 @@ static int apply_defaults(struct pstate *ps)
         if (keys[i].off == F(authserv_id) &&
             note_setting(ps->c, i, 0, host) != 0)
             return -1;
-    return set_string(&ps->c->authserv_id, host);
-}
-
-static unsigned key_line(const struct pstate *ps, const char *name)
-{
-    for (size_t i = 0; i < NKEYS; i++)
-        if (strcmp(keys[i].info.name, name) == 0)
-            return ps->seen[i];
-    return 0;
-}
-
-/* Every message loses all headers named TagHeader: never one that
- * belongs to someone else.  After the whole file, as DecryptHeader may
- * come later. */
-static void check_header_names(struct pstate *ps)
-{
-    const char *why;
-
-    if (ps->c->tag_header &&
-        (why = reserved_header(ps->c, ps->c->tag_header)) != NULL)
-        problem(ps, key_line(ps, "TagHeader"), "TagHeader: %s is %s and "
-                "every copy of it would be deleted from every message: "
-                "choose a name of your own, e.g. TagHeader X-SMIME-Verified",
-                ps->c->tag_header, why);
-    if ((why = reserved_header_of(ps->c, decrypt_header_name(ps->c), 1)) !=
-        NULL)
-        problem(ps, key_line(ps, "DecryptHeader"), "DecryptHeader: %s is %s "
-                "and every copy of it would be deleted from every message: "
-                "choose a name of your own, e.g. DecryptHeader "
-                "X-SMIME-Decrypted", decrypt_header_name(ps->c), why);
-}
-
-/* EncryptPolicyFile problems come as "POLICYFILE:LINE: message". */
-static void policy_report(void *arg, const char *msg)
-{
-    struct pstate *ps = arg;
-
-    ps->errors++;
-    if (ps->report)
-        ps->report(ps->arg, msg);
-}
-
-/* The policy file is part of the configuration: read with it, so -n
- * checks it and a SIGHUP reloads it (a broken one keeps the old
- * snapshot). */
-static void load_policy_file(struct pstate *ps)
-{
-    config_t *c = ps->c;
-    int before = ps->errors;
-
-    if (c->encrypt_policy_file == NULL)
-        return;
-    c->encpolicy = encpolicy_load(c->encrypt_policy_file, policy_report, ps);
-    if (c->encpolicy == NULL && ps->errors == before)
-        problem(ps, key_line(ps, "EncryptPolicyFile"), "EncryptPolicyFile: "
-                "%s cannot be used", c->encrypt_policy_file);
-}
-
-/* AuthservID defaults to the host name, which must be a domain name too:
- * checked once the file had its chance to set it. */
-static void check_default_authserv(struct pstate *ps)
-{
-    if (!key_line(ps, "AuthservID") && !arheader_id_valid(ps->c->authserv_id))
-        authserv_problem(ps, 0, "AuthservID is not set and the host name",
-                         ps->c->authserv_id);
-}
-
-/* conf_check.c's findings, with the line of the key (of entry i of a
- * repeatable key); warnings only where they are asked for (-n, start). */
-static void check_report(void *arg, const char *key, size_t i, int warning,
-                         const char *msg)
-{
-    struct pstate *ps = arg;
-    unsigned line = 0;
-    char out[1400];
-
-    for (size_t k = 0; *key && k < NKEYS; k++)
-        if (strcmp(keys[k].info.name, key) == 0)
-            line = keys[k].type == T_PATHS && ps->path_lines[k]
-                       ? ps->path_lines[k][i] : ps->seen[k];
-    if (!warning) {
-        problem(ps, line, "%s", msg);
-        return;
-    }
-    if (!(ps->flags & CONFIG_CHECK) || ps->report == NULL)
-        return;
-    if (line)
-        snprintf(out, sizeof out, "%s:%u: warning: %s", ps->name, line, msg);
-    else
-        snprintf(out, sizeof out, "%s: warning: %s", ps->name, msg);
-    ps->report(ps->arg, out);
-}
-
-/* At -n and at load the certificate store is opened read-only, to
- * report a missing or unreadable one, and closed; the daemon opens it
- * for good on first use (config_certstore). */
-static void check_certificate_store(struct pstate *ps)
-{
-    char err[600];
-    certstore_t *cs = certstore_open(ps->c->certificate_store,
-                                     CERTSTORE_RDONLY, 0, err, sizeof err);
-
-    if (cs == NULL)
-        problem(ps, key_line(ps, "CertificateStore"), "CertificateStore: %s",
-                err);
-    certstore_free(cs);
-}
-
-const char *config_spool_dir(const config_t *c)
-{
-    return c->spool_directory ? c->spool_directory : SPOOL_DEFAULT_DIR;
-}
-
-certstore_t *config_certstore(config_t *c, char *err, size_t errlen)
-{
-    certstore_t *cs;
-
-    if (c->certificate_store == NULL) {
-        snprintf(err, errlen, "no CertificateStore");
-        return NULL;
-    }
-    pthread_mutex_lock(&c->certstore_lock);
-    if ((cs = c->certstore_handle) == NULL)
-        cs = c->certstore_handle = certstore_open(c->certificate_store,
-                c->harvest ? CERTSTORE_RDWR : CERTSTORE_RDONLY, 0, err,
-                errlen);
-    pthread_mutex_unlock(&c->certstore_lock);
-    return cs;
-}
-
-/* PKCS11Module and PKCS11PinFile: the token provider for keystore keys
- * on a token (crypto/token.h; process-wide, a reload may change it). */
-static void setup_token(struct pstate *ps)
-{
-    config_t *c = ps->c;
-    char pin[256], err[512];
-    int have_pin = 0;
-
-    if (c->pkcs11_pin_file) {
-        if (smime_token_read_pin(c->pkcs11_pin_file, pin, sizeof pin, err,
-                                 sizeof err) < 0) {
-            problem(ps, key_line(ps, "PKCS11PinFile"), "PKCS11PinFile: %s",
-                    err);
-            return;
-        }
-        have_pin = 1;
-    }
-    /* a module that does not load is a token failure like the others:
-     * messages needing it get OnError, each use tries it again */
-    if (smime_token_setup(c->pkcs11_module, have_pin ? pin : NULL, err,
-                          sizeof err) < 0) {
-        char msg[600];
-        snprintf(msg, sizeof msg, "PKCS11Module: %s (keys on a token "
-                 "cannot be used until it loads)", err);
-        check_report(ps, "PKCS11Module", 0, 1, msg);
-    }
-    gnutls_memset(pin, 0, sizeof pin);
-}
-
-/* Trust store, policy, outbound state. */
-static int build_derived(struct pstate *ps)
-{
-    config_t *c = ps->c;
-    char err[512];
-    size_t ta = 0, crl = 0;
-
-    for (size_t i = 0; i < NKEYS; i++) {
-        if (keys[i].off == F(trust_anchor_files))
-            ta = i;
-        if (keys[i].off == F(crl_files))
-            crl = i;
-    }
-    smime_policy_default(&c->policy);
-    c->policy.require_from_match = c->require_from_match;
-    c->policy.allow_sha1 = c->allow_sha1;
-    if ((c->trust = smime_trust_new()) == NULL)
-        return -1;
-    for (size_t i = 0; i < c->n_trust_anchor_files; i++)
-        if (smime_trust_add_anchors(c->trust, c->trust_anchor_files[i],
-                                    err, sizeof err) < 0)
-            problem(ps, ps->path_lines[ta][i], "TrustAnchorFile: %s", err);
-    if (c->trust_system_store &&
-        smime_trust_add_system(c->trust, err, sizeof err) < 0)
-        problem(ps, key_line(ps, "TrustSystemStore"),
-                "TrustSystemStore: %s", err);
-    for (size_t i = 0; i < c->n_crl_files; i++)
-        if (smime_trust_add_crl(c->trust, c->crl_files[i],
-                                err, sizeof err) < 0)
-            problem(ps, ps->path_lines[crl][i], "CRLFile: %s", err);
-    if ((c->mode & CONFIG_MODE_VERIFY) && c->n_trust_anchor_files == 0 &&
-        !c->trust_system_store)
-        problem(ps, 0, "Mode has v but no TrustAnchorFile is given and "
-                "TrustSystemStore is no: nothing could pass");
-    if (c->certificate_store)
-        check_certificate_store(ps);
-    setup_token(ps);            /* also when a reload dropped the keys */
-    if ((c->mode & (CONFIG_MODE_SIGN | CONFIG_MODE_DECRYPT)) &&
-        !(ps->flags & CONFIG_NO_KEYSTORE)) {
-        err[0] = '\0';
-        if (outbound_init(c, &c->outbound, err, sizeof err) != 0)
-            problem(ps, key_line(ps, "Keystore"), "Keystore: %s",
-                    err[0] ? err : "cannot be used");
-    }
-    return 0;
+    return conf_set_string(&ps->c->authserv_id, host);
 }
 
 /* ---- load ---- */
-
-static void config_destroy(config_t *c)
-{
-    if (c == NULL)
-        return;
-    if (c->outbound)
-        outbound_state_free(c->outbound);
-    certstore_free(c->certstore_handle);
-    pthread_mutex_destroy(&c->certstore_lock);
-    smime_trust_free(c->trust);
-    free(c->socket);
-    free(c->authserv_id);
-    for (size_t i = 0; i < c->n_trust_anchor_files; i++)
-        free(c->trust_anchor_files[i]);
-    free(c->trust_anchor_files);
-    for (size_t i = 0; i < c->n_crl_files; i++)
-        free(c->crl_files[i]);
-    free(c->crl_files);
-    free(c->keystore);
-    free(c->pkcs11_module);
-    free(c->pkcs11_pin_file);
-    free(c->certificate_store);
-    free(c->encrypt_policy_file);
-    encpolicy_free(c->encpolicy);
-    free(c->internal_hosts);
-    free(c->tag_header);
-    free(c->decrypt_header);
-    free(c->spool_directory);
-    free(c->user_id);
-    free(c->pid_file);
-    free(c->stats_file);
-    free(c->path_buf);
-    for (size_t i = 0; i < c->n_settings; i++)
-        free(c->settings[i].value);
-    free(c->settings);
-    free(c);
-}
 
 static config_t *load_stream(const char *name, FILE *fp, unsigned flags,
                              config_report_fn report, void *arg)
@@ -1001,37 +442,37 @@ static config_t *load_stream(const char *name, FILE *fp, unsigned flags,
     while (!oom && (len = getline(&line, &cap, fp)) >= 0) {
         ps.line++;
         if (strlen(line) != (size_t)len) {
-            problem(&ps, ps.line, "NUL byte in line");
+            conf_problem(&ps, ps.line, "NUL byte in line");
             continue;
         }
         oom = parse_line(&ps, line) != 0;
     }
     free(line);
     if (!oom) {
-        check_default_authserv(&ps);
-        check_header_names(&ps);
-        load_policy_file(&ps);
+        conf_check_default_authserv(&ps);
+        conf_check_header_names(&ps);
+        conf_load_policy_file(&ps);
     }
     if (!oom && ferror(fp))
-        problem(&ps, 0, "read error: %s",
-                smime_strerror(errno, eb, sizeof eb));
+        conf_problem(&ps, 0, "read error: %s",
+                     smime_strerror(errno, eb, sizeof eb));
     if (!oom && (flags & CONFIG_NEED_SOCKET) && ps.c->socket == NULL)
-        problem(&ps, 0, "Socket is required (or give -p)");
+        conf_problem(&ps, 0, "Socket is required (or give -p)");
     if (!oom)
-        conf_check_settings(ps.c, check_report, &ps);
+        conf_check_settings(ps.c, conf_check_report, &ps);
     /* the files named are opened even after other problems, so that -n
      * reports everything at once */
     if (!oom && !(flags & CONFIG_NO_DERIVED))
-        oom = build_derived(&ps) != 0;
+        oom = conf_build_derived(&ps) != 0;
     if (!oom && (flags & CONFIG_CHECK))
-        conf_check_files(ps.c, key_line(&ps, "Mode") != 0, time(NULL),
-                         check_report, &ps);
+        conf_check_files(ps.c, conf_key_line(&ps, "Mode") != 0, time(NULL),
+                         conf_check_report, &ps);
     if (oom)
-        problem(&ps, 0, "out of memory");
+        conf_problem(&ps, 0, "out of memory");
     for (size_t i = 0; i < NKEYS; i++)
         free(ps.path_lines[i]);
     if (ps.errors) {
-        config_destroy(ps.c);
+        conf_destroy(ps.c);
         return NULL;
     }
     return ps.c;
@@ -1070,43 +511,4 @@ config_t *config_load_string(const char *name, const char *text,
     c = load_stream(name, fp, flags, report, arg);
     fclose(fp);
     return c;
-}
-
-/* ---- references ---- */
-
-config_t *config_ref(config_t *c)
-{
-    if (c)
-        __atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
-    return c;
-}
-
-void config_unref(config_t *c)
-{
-    if (c && __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0)
-        config_destroy(c);
-}
-
-static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
-static config_t *current;
-
-config_t *config_current_get(void)
-{
-    config_t *c;
-
-    pthread_mutex_lock(&current_lock);
-    c = config_ref(current);
-    pthread_mutex_unlock(&current_lock);
-    return c;
-}
-
-void config_current_set(config_t *c)
-{
-    config_t *old;
-
-    pthread_mutex_lock(&current_lock);
-    old = current;
-    current = c;
-    pthread_mutex_unlock(&current_lock);
-    config_unref(old);
 }
