@@ -1,7 +1,8 @@
 /*
- * keystore_tool.h - what smime-keystore's build (keystore_tool.c) and
- * import-dir (keystore_import.c) share: one credential loaded and
- * checked by the same code, whatever named it.
+ * keystore_tool.h - what the files of smime-keystore share: the
+ * commands (keystore_tool.c), SOURCE's lines (keystore_source.c), one
+ * credential loaded and checked by the same code whatever named it
+ * (keystore_cred.c), and import-dir (keystore_import.c).
  */
 #ifndef SMIME_KEYSTORE_TOOL_H
 #define SMIME_KEYSTORE_TOOL_H
@@ -54,6 +55,28 @@ int duplicate_cred(const char *where, const struct source_entry *v,
                    const struct source_group *g, const struct source_entry *e);
 void entries_free(struct source_entry *v, size_t n);
 int valid_address(const char *a);
+
+/* A credential whose key is on a token (url): certificates from
+ * certfile (relative to source's directory) or from the token when it
+ * is the word "token"; the key must be usable with the PIN.  Then what
+ * it is for, as load_entry.  Problem count, at most 1. */
+int load_token_entry(const char *where, const char *source,
+                     struct source_entry *e, const char *url,
+                     const char *certfile, const struct vet_ctx *vc);
+/* file relative to the directory of source (as is when absolute);
+ * malloc'd, NULL out of memory. */
+char *source_resolve(const char *source, const char *file);
+
+/* Read SOURCE's lines into *out (syntax only: the credentials are
+ * loaded address by address).  Problem count (each printed as
+ * SOURCE:LINE: message), -1 on a read error or out of memory. */
+int read_source(const char *source, struct source_entry **out,
+                size_t *nout);
+/* The lines of v grouped by address, the groups in the order their
+ * addresses first appear (O(n log n)).  *idx holds the line indexes the
+ * groups point into.  Number of groups, or (size_t)-1 out of memory. */
+size_t group_lines(const struct source_entry *v, size_t n, size_t **idx,
+                   struct source_group **groups);
 
 /* smime-keystore import-dir DIR [-o SOURCE]: exit status. */
 int cmd_import_dir(const char *dir, const char *output);

@@ -30,7 +30,7 @@ NETTLE_FUZZ := $(shell pkg-config --libs hogweed nettle) -lgmp
 MIME_SRC := $(notdir $(wildcard $(top_srcdir)/mime/*.c))
 CRYPTO_SRC := $(notdir $(wildcard $(top_srcdir)/crypto/*.c))
 CORE_SRC := $(filter-out main.c callbacks.c testmode.c keystore_tool.c \
-	certstore_tool.c, \
+	keystore_source.c keystore_cred.c certstore_tool.c, \
 	$(notdir $(wildcard $(top_srcdir)/milter/*.c)))
 LIBMIME := $(OBJ)/libmime.a
 LIBCRYPTO := $(OBJ)/libcrypto.a
