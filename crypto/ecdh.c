@@ -39,6 +39,19 @@ size_t ecdh_field_len(gnutls_ecc_curve_t curve)
     return flen;
 }
 
+gnutls_ecc_curve_t ecdh_curve_of_len(size_t flen)
+{
+    static const gnutls_ecc_curve_t curves[] = {
+        GNUTLS_ECC_CURVE_SECP256R1, GNUTLS_ECC_CURVE_SECP384R1,
+        GNUTLS_ECC_CURVE_SECP521R1,
+    };
+
+    for (size_t i = 0; i < sizeof curves / sizeof curves[0]; i++)
+        if (ecdh_field_len(curves[i]) == flen)
+            return curves[i];
+    return GNUTLS_ECC_CURVE_INVALID;
+}
+
 static void mpz_wipe(mpz_t x)
 {
     size_t n = mpz_size(x);

@@ -18,6 +18,10 @@
 /* Field size in octets of a supported curve (P-256/384/521), else 0. */
 size_t ecdh_field_len(gnutls_ecc_curve_t curve);
 
+/* The supported curve whose field size is flen octets (an uncompressed
+ * point 04 || x || y is 1 + 2 * flen), else GNUTLS_ECC_CURVE_INVALID. */
+gnutls_ecc_curve_t ecdh_curve_of_len(size_t flen);
+
 /* 1 if the point (x || y, flen octets each) is on the curve, else 0:
  * the check ecdh_shared makes, for a key on a token whose device does
  * the multiplication (envelope_key.c). */

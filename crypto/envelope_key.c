@@ -87,10 +87,7 @@ static smime_decrypt_status_t token_z(const env_ri_t *ri,
                                       size_t *zlen, const char **why)
 {
     size_t flen = ri->opub_len > 1 ? (ri->opub_len - 1) / 2 : 0;
-    gnutls_ecc_curve_t curve = flen == 32 ? GNUTLS_ECC_CURVE_SECP256R1 :
-                               flen == 48 ? GNUTLS_ECC_CURVE_SECP384R1 :
-                               flen == 66 ? GNUTLS_ECC_CURVE_SECP521R1 :
-                                            GNUTLS_ECC_CURVE_INVALID;
+    gnutls_ecc_curve_t curve = ecdh_curve_of_len(flen);
     int r;
 
     if (curve == GNUTLS_ECC_CURVE_INVALID || ri->opub_len != 1 + 2 * flen ||

@@ -17,6 +17,7 @@
 #include <gnutls/x509.h>
 
 #include "der.h"
+#include "ecdh.h"
 #include "envelope.h"
 #include "envelope_write.h"
 #include "crypto_testlib.h"
@@ -345,6 +346,20 @@ START_TEST(test_ber_segments)
     free(o);
     free(ct.p);
     free(cms);
+}
+END_TEST
+
+/* A token's ECDH knows the curve only by the originator point's size. */
+START_TEST(test_curve_of_len)
+{
+    static const struct { size_t flen; gnutls_ecc_curve_t curve; } t[] = {
+        {32, GNUTLS_ECC_CURVE_SECP256R1}, {48, GNUTLS_ECC_CURVE_SECP384R1},
+        {66, GNUTLS_ECC_CURVE_SECP521R1}, {0, GNUTLS_ECC_CURVE_INVALID},
+        {33, GNUTLS_ECC_CURVE_INVALID}, {65, GNUTLS_ECC_CURVE_INVALID},
+    };
+
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+        ck_assert_int_eq(ecdh_curve_of_len(t[i].flen), t[i].curve);
 }
 END_TEST
 
@@ -1027,6 +1042,7 @@ static Suite *decrypt_suite(void)
                         sizeof(good) / sizeof(good[0]));
     tcase_add_loop_test(tc, test_ber_segments, 0, 4);
     tcase_add_test(tc, test_oaep_unsupported);
+    tcase_add_test(tc, test_curve_of_len);
     tcase_add_loop_test(tc, test_writer_roundtrip, 0, 8);
     tcase_add_test(tc, test_writer_multi);
     tcase_add_loop_test(tc, test_every_split_short, 0, 4);
