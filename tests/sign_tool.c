@@ -19,35 +19,7 @@
 #include <gnutls/gnutls.h>
 
 #include "sign.h"
-
-static unsigned char *
-slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *buf = NULL;
-    size_t cap = 0, n = 0;
-
-    if (f == NULL)
-        return NULL;
-    for (;;) {
-        if (n == cap) {
-            unsigned char *p = realloc(buf, cap = cap ? cap * 2 : 65536);
-            if (p == NULL) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = p;
-        }
-        size_t r = fread(buf + n, 1, cap - n, f);
-        if (r == 0)
-            break;
-        n += r;
-    }
-    fclose(f);
-    *len = n;
-    return buf;
-}
+#include "tool_lib.h"
 
 int
 main(int argc, char **argv)
@@ -68,7 +40,7 @@ main(int argc, char **argv)
         goto usage;
 
     size_t clen = 0, mlen = 0;
-    unsigned char *cred = slurp(argv[optind], &clen);
+    unsigned char *cred = tool_slurp(argv[optind], &clen);
     if (cred == NULL) {
         fprintf(stderr, "sign_tool: %s: %s\n", argv[optind], strerror(errno));
         return 1;
@@ -81,29 +53,20 @@ main(int argc, char **argv)
         fprintf(stderr, "sign_tool: %s: %s\n", argv[optind], err);
         return 1;
     }
-    unsigned char *msg = slurp(argv[optind + 1], &mlen);
+    unsigned char *msg = tool_slurp(argv[optind + 1], &mlen);
     if (msg == NULL) {
         fprintf(stderr, "sign_tool: %s: %s\n", argv[optind + 1],
                 strerror(errno));
         return 1;
     }
-    smime_sign_t *s = smime_sign_new(signer);
-    if (s == NULL)
-        return 1;
-    if (when >= 0)
-        smime_sign_set_time(s, (time_t)when);
-    for (size_t off = 0; off < mlen; off += chunk)
-        if (smime_sign_update(s, msg + off,
-                              mlen - off < chunk ? mlen - off : chunk) < 0)
-            return 1;
     unsigned char *der;
     size_t dlen;
-    if (smime_sign_finish(s, &der, &dlen) < 0) {
-        fprintf(stderr, "sign_tool: %s\n", smime_sign_error(s));
+    if (tool_sign(signer, msg, mlen, chunk, when >= 0 ? (time_t)when : -1,
+                  &der, &dlen, err, sizeof(err)) < 0) {
+        fprintf(stderr, "sign_tool: %s\n", err);
         return 1;
     }
-    FILE *out = fopen(argv[optind + 2], "wb");
-    if (out == NULL || fwrite(der, 1, dlen, out) != dlen || fclose(out) != 0) {
+    if (tool_write(argv[optind + 2], der, dlen) < 0) {
         fprintf(stderr, "sign_tool: %s: %s\n", argv[optind + 2],
                 strerror(errno));
         return 1;
@@ -111,7 +74,6 @@ main(int argc, char **argv)
     printf("%s\n", smime_sign_micalg(signer));
     free(der);
     free(msg);
-    smime_sign_free(s);
     smime_signer_free(signer);
     return 0;
 usage:

@@ -42,35 +42,7 @@
 #include "keystore.h"
 #include "sign.h"
 #include "token.h"
-
-static unsigned char *
-slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *buf = NULL;
-    size_t cap = 0, n = 0;
-
-    if (f == NULL)
-        return NULL;
-    for (;;) {
-        if (n == cap) {
-            unsigned char *p = realloc(buf, cap = cap ? cap * 2 : 65536);
-            if (p == NULL) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = p;
-        }
-        size_t r = fread(buf + n, 1, cap - n, f);
-        if (r == 0)
-            break;
-        n += r;
-    }
-    fclose(f);
-    *len = n;
-    return buf;
-}
+#include "tool_lib.h"
 
 static int
 setup(const char *pinfile)
@@ -104,47 +76,25 @@ entry(const char *ks_path, const char *address, keystore_t **ks)
     return e;
 }
 
-/* Sign content with signer; 0 and the DER, or -1 with why. */
-static int
-sign(const smime_signer_t *signer, const unsigned char *msg, size_t mlen,
-     unsigned char **der, size_t *dlen, char *why, size_t whylen)
-{
-    smime_sign_t *s = smime_sign_new(signer);
-    int r = -1;
-
-    if (s == NULL) {
-        snprintf(why, whylen, "out of memory");
-        return -1;
-    }
-    if (smime_sign_update(s, msg, mlen) < 0 ||
-        smime_sign_finish(s, der, dlen) < 0)
-        snprintf(why, whylen, "%s", smime_sign_error(s));
-    else
-        r = 0;
-    smime_sign_free(s);
-    return r;
-}
-
 static int
 cmd_sign(const keystore_entry_t *e, const char *content, const char *out)
 {
     size_t mlen = 0, dlen;
-    unsigned char *msg = slurp(content, &mlen), *der;
+    unsigned char *msg = tool_slurp(content, &mlen), *der;
     const smime_signer_t *signer = keystore_entry_signer(e);
     char why[512];
-    FILE *f;
 
     if (msg == NULL || signer == NULL) {
         fprintf(stderr, "token_tool: %s\n", msg ? "no signing credential"
                 : strerror(errno));
         return 1;
     }
-    if (sign(signer, msg, mlen, &der, &dlen, why, sizeof(why)) < 0) {
+    if (tool_sign(signer, msg, mlen, 0, -1, &der, &dlen, why,
+                  sizeof(why)) < 0) {
         fprintf(stderr, "token_tool: %s\n", why);
         return 1;
     }
-    if ((f = fopen(out, "wb")) == NULL || fwrite(der, 1, dlen, f) != dlen ||
-        fclose(f) != 0) {
+    if (tool_write(out, der, dlen) < 0) {
         fprintf(stderr, "token_tool: %s: %s\n", out, strerror(errno));
         return 1;
     }
@@ -192,11 +142,10 @@ static int
 cmd_decrypt(const keystore_entry_t *e, const char *in, const char *out)
 {
     size_t n = 0;
-    unsigned char *cms = slurp(in, &n);
+    unsigned char *cms = tool_slurp(in, &n);
     struct outbuf o = { NULL, 0, 0 };
     smime_decrypt_t *d = smime_decrypt_new(NULL, sink, &o);
     smime_decrypt_status_t st = SMIME_DECRYPT_OK;
-    FILE *f;
 
     if (cms == NULL || d == NULL) {
         fprintf(stderr, "token_tool: %s: %s\n", in, strerror(errno));
@@ -219,8 +168,7 @@ cmd_decrypt(const keystore_entry_t *e, const char *in, const char *out)
         fprintf(stderr, "token_tool: %s: %s\n", in, smime_decrypt_error(d));
         return 1;
     }
-    if ((f = fopen(out, "wb")) == NULL || fwrite(o.p, 1, o.n, f) != o.n ||
-        fclose(f) != 0) {
+    if (tool_write(out, o.p, o.n) < 0) {
         fprintf(stderr, "token_tool: %s: %s\n", out, strerror(errno));
         return 1;
     }
@@ -245,7 +193,7 @@ static int
 cmd_serve(const keystore_entry_t *e, const char *content)
 {
     size_t mlen = 0, dlen;
-    unsigned char *msg = slurp(content, &mlen), *der;
+    unsigned char *msg = tool_slurp(content, &mlen), *der;
     char line[1024], why[512];
 
     if (msg == NULL)
@@ -258,7 +206,8 @@ cmd_serve(const keystore_entry_t *e, const char *content)
             int r = -1;
             snprintf(why, sizeof(why), "no signing credential");
             if (signer)
-                r = sign(signer, msg, mlen, &der, &dlen, why, sizeof(why));
+                r = tool_sign(signer, msg, mlen, 0, -1, &der, &dlen, why,
+                              sizeof(why));
             events();
             if (r == 0) {
                 free(der);
@@ -296,8 +245,8 @@ thr_main(void *arg)
         unsigned char *der;
         size_t dlen;
         char why[256];
-        if (sign(t->signer, t->msg, t->mlen, &der, &dlen, why,
-                 sizeof(why)) == 0) {
+        if (tool_sign(t->signer, t->msg, t->mlen, 0, -1, &der, &dlen, why,
+                      sizeof(why)) == 0) {
             t->ok++;
             free(der);
         }
@@ -311,7 +260,7 @@ static int
 cmd_threads(const keystore_entry_t *e, const char *content, int n, int count)
 {
     size_t mlen = 0;
-    unsigned char *msg = slurp(content, &mlen);
+    unsigned char *msg = tool_slurp(content, &mlen);
     const smime_signer_t *signer = keystore_entry_signer(e);
     pthread_t tid[16];
     struct thr t[16];
