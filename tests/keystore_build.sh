@@ -21,27 +21,10 @@
 # Prints "N passed, N failed" and exits 1 when anything failed.
 set -u
 
-top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
-top_builddir=${top_builddir:-$(pwd)}
-CERTTOOL=${CERTTOOL:-certtool}
+. "$(dirname "$0")/pkitest.sh"
 OPENSSL=${OPENSSL:-openssl}
-KS=$top_builddir/milter/smime-keystore
 MILTER=$top_builddir/milter/smime-milter
-PKI=$top_builddir/tests/work/pki
-W=$top_builddir/tests/work/keystore-build
-
-command -v "$CERTTOOL" >/dev/null 2>&1 || {
-	echo "keystore_build: $CERTTOOL not found: install gnutls-bin" >&2
-	exit 1; }
-sh "$top_srcdir/tests/pki/mkpki.sh" "$PKI" >/dev/null || {
-	echo "keystore_build: cannot make the test PKI" >&2; exit 1; }
-rm -rf "$W"
-mkdir -p "$W/src"
-
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-notok() { failed=$((failed + 1)); echo "not ok - $1"; }
-show() { sed 's/^/    /' "$1"; }
+pkitest_begin keystore_build "$top_builddir/tests/work/keystore-build" src
 
 # --- OUTPUT may not be SOURCE ---
 printf 'alice@example.org ../../pki/alice.pem\n' >"$W/src/ks.txt"
@@ -316,5 +299,4 @@ else
 	notok "certtool: cannot make the expiring certificate"; show "$W/out"
 fi
 
-echo "$passed passed, $failed failed"
-[ $failed = 0 ]
+pkitest_end

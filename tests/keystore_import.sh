@@ -18,26 +18,10 @@
 # Prints "N passed, N failed" and exits 1 when anything failed.
 set -u
 
-top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
-top_builddir=${top_builddir:-$(pwd)}
-CERTTOOL=${CERTTOOL:-certtool}
-KS=$top_builddir/milter/smime-keystore
-PKI=$top_builddir/tests/work/pki
-W=$top_builddir/tests/work/keystore-import
-
-command -v "$CERTTOOL" >/dev/null 2>&1 || {
-	echo "keystore_import: $CERTTOOL not found: install gnutls-bin" >&2
-	exit 1; }
-sh "$top_srcdir/tests/pki/mkpki.sh" "$PKI" >/dev/null || {
-	echo "keystore_import: cannot make the test PKI" >&2; exit 1; }
-rm -rf "$W"
-mkdir -p "$W/good" "$W/bad"
+. "$(dirname "$0")/pkitest.sh"
+pkitest_begin keystore_import "$top_builddir/tests/work/keystore-import" \
+	good bad
 W=$(cd "$W" && pwd -P)
-
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-notok() { failed=$((failed + 1)); echo "not ok - $1"; }
-show() { sed 's/^/    /' "$1"; }
 
 # --- a good directory ---
 G=$W/good
@@ -112,5 +96,4 @@ else
 	notok "import-dir of a missing directory fails"; show "$W/out"
 fi
 
-echo "$passed passed, $failed failed"
-[ $failed = 0 ]
+pkitest_end

@@ -523,6 +523,36 @@ e2e_conf_restore() {
     cp "$E2E_T/conf.orig" "$E2E_DIR/smime-milter.conf" && e2e_milter_reload
 }
 
+# e2e_certstore_encrsa: smime-certstore import of encrsa's certificate
+# (and chain) into $E2E_T/certs.mdb, the CertificateStore of the
+# encryption tests; 1 with a message when the import failed.
+e2e_certstore_encrsa() {
+    "$top_builddir/milter/smime-certstore" import "$E2E_T/certs.mdb" \
+        "$E2E_PKI/encrsa.chain.pem" >/dev/null ||
+        { e2e_say "e2e: smime-certstore import of encrsa failed"; return 1; }
+}
+
+# e2e_conf_encrypt [KEY VALUE ...]: Mode sve with e2e_certstore_encrsa's
+# store as CertificateStore and the KEY VALUE pairs given, through
+# e2e_conf_set (so e2e_conf_restore puts the configuration back); 1 when
+# the import or the reload failed.
+e2e_conf_encrypt() {
+    e2e_certstore_encrsa &&
+        e2e_conf_set Mode sve CertificateStore "$E2E_T/certs.mdb" "$@"
+}
+
+# e2e_stats_snapshot STATSFILE OUT: SIGUSR1, wait (bounded) for the
+# milter to write STATSFILE anew, copy it to OUT.
+e2e_stats_snapshot() {
+    rm -f "$1"
+    kill -USR1 "$E2E_MILTER_PID" || return 1
+    _i=0
+    while [ ! -f "$1" ] && [ $_i -lt 100 ]; do
+        sleep 0.1; _i=$((_i + 1))
+    done
+    [ -f "$1" ] && cp "$1" "$2"
+}
+
 # e2e_keystore_use SOURCE: smime-keystore build SOURCE into the milter's
 # keystore ($E2E_KEYSTORE; the daemon takes it with the next message);
 # on failure the build's messages on stderr and 1.  Calls e2e_keystore_keep.

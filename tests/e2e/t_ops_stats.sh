@@ -13,16 +13,7 @@ e2e_need_signing
 
 stats=$E2E_T/stats
 
-# snapshot OUT: SIGUSR1, wait (bounded) for a new StatsFile, copy it.
-snapshot() {
-    rm -f "$stats"
-    kill -USR1 "$E2E_MILTER_PID" || return 1
-    _i=0
-    while [ ! -f "$stats" ] && [ $_i -lt 100 ]; do
-        sleep 0.1; _i=$((_i + 1))
-    done
-    [ -f "$stats" ] && cp "$stats" "$1"
-}
+snapshot() { e2e_stats_snapshot "$stats" "$1"; }
 
 # counter FILE KEY: the value of KEY in a snapshot.
 counter() { awk -F= -v k="$2" '$1 == k { print $2 }' "$1"; }

@@ -198,14 +198,9 @@ t_encrypt() {
     [ "$SM_SASL" = yes ] ||
         e2e_skip "this Sendmail has no SASL users (see sign_alice)"
     _conf=$E2E_DIR/smime-milter.conf
-    _store=$E2E_T/certs.mdb
     cp "$_conf" "$E2E_T/conf.orig"
     trap 'cp "$E2E_T/conf.orig" "$_conf"; e2e_milter_reload >/dev/null 2>&1' EXIT
-    "$top_builddir/milter/smime-certstore" import "$_store" \
-        "$E2E_PKI/encrsa.chain.pem" >/dev/null || e2e_fail "smime-certstore import"
-    { sed 's/^Mode .*/Mode sve/' "$E2E_T/conf.orig"
-      printf 'CertificateStore %s\n' "$_store"; } >"$_conf"
-    e2e_milter_reload || e2e_fail "reload with Mode sve failed"
+    e2e_conf_encrypt || e2e_fail "reload with Mode sve failed"
     m=$E2E_T/in.eml
     e2e_msg_plain "$m" alice@example.org encrsa@example.org "encrypted via Sendmail" \
         "Hello, Sendmail handed this to smime-milter to sign and encrypt."
