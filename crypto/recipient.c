@@ -148,6 +148,7 @@ static int cache_answer(smime_rcpt_cache_t *cache, certstore_t *cs,
         (r = certstore_stamp_check(cs, address, m->stamp, err,
                                    sizeof err)) == 1) {
         out->crt = m->crt;
+        out->pub = m->pub;
         out->gcm = m->gcm;
         out->imported = m->imported;
         out->memo = m;
@@ -174,6 +175,14 @@ static void cache_remember(smime_rcpt_cache_t *cache, const char *key,
     }
     atomic_init(&m->refs, 1);               /* out's */
     m->crt = out->crt;
+    /* the key too: encryption would import it from crt per message */
+    if (gnutls_pubkey_init(&m->pub) < 0)
+        m->pub = NULL;
+    else if (gnutls_pubkey_import_x509(m->pub, m->crt, 0) < 0) {
+        gnutls_pubkey_deinit(m->pub);
+        m->pub = NULL;
+    }
+    out->pub = m->pub;
     m->gcm = out->gcm;
     m->imported = out->imported;
     m->lo = lo;

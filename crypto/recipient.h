@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <time.h>
+#include <gnutls/abstract.h>
 #include <gnutls/x509.h>
 
 #include "certstore.h"
@@ -34,6 +35,8 @@ typedef struct smime_rcpt_cert {
     int gcm;                 /* its recorded SMIMECapabilities list
                                 AES-256-GCM */
     int imported;            /* source: import (else harvest) */
+    gnutls_pubkey_t pub;     /* crt's key imported (from the cache, read
+                                only), or NULL */
     struct rcpt_memo *memo;  /* the cache entry holding crt, or NULL */
 } smime_rcpt_cert_t;
 

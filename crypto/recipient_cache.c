@@ -45,6 +45,8 @@ void rcpt_memo_unref(struct rcpt_memo *m)
 {
     if (m == NULL || atomic_fetch_sub(&m->refs, 1) != 1)
         return;
+    if (m->pub != NULL)
+        gnutls_pubkey_deinit(m->pub);
     if (m->crt != NULL)
         gnutls_x509_crt_deinit(m->crt);
     certstore_stamp_free(m->stamp);

@@ -7,6 +7,7 @@
 
 #include <stdatomic.h>
 #include <time.h>
+#include <gnutls/abstract.h>
 #include <gnutls/x509.h>
 
 #include "certstore.h"
@@ -18,6 +19,7 @@
 struct rcpt_memo {
     atomic_uint refs;
     gnutls_x509_crt_t crt;
+    gnutls_pubkey_t pub;                /* crt's key, or NULL */
     int gcm, imported;
     time_t lo, hi;
     certstore_stamp_t *stamp;

@@ -256,7 +256,8 @@ static int make_cms(encrypt_t *e, char *why, size_t whylen)
     }
     b64_enc_init(&e->b64, to_spool, e->out);
     for (size_t i = 0; i < e->ncrt; i++)
-        if (smime_encrypt_add_recipient(x, e->crt[i].crt) !=
+        if (smime_encrypt_add_recipient_key(x, e->crt[i].crt,
+                                            e->crt[i].pub) !=
             SMIME_ENCRYPT_OK)
             goto out;
     /* the content headers: the signer's one, or the message's own */

@@ -27,6 +27,7 @@
 #include "cert.h"
 #include "certstore.h"
 #include "crypto_testlib.h"
+#include "envelope_write.h"
 #include "recipient.h"
 #include "recipient_priv.h"
 #include "trust.h"
@@ -961,8 +962,8 @@ START_TEST(test_rcpt_cache_bounded)
 END_TEST
 
 /* Four threads looking up through one cache while the store changes
- * under them (the milter's threads and a harvest or smime-certstore):
- * every answer is one the store had.  Run under ThreadSanitizer by
+ * under them (the milter's threads and a harvest or smime-certstore),
+ * and encrypting to what they got: every answer is one the store had.  Run under ThreadSanitizer by
  * tests/hardening.sh. */
 struct rc_thread {
     certstore_t *cs;
@@ -970,6 +971,30 @@ struct rc_thread {
     smime_rcpt_cache_t *rc;
     int bad;
 };
+
+static int rc_sink(void *arg, const void *p, size_t n)
+{
+    (void)arg;
+    (void)p;
+    (void)n;
+    return 0;
+}
+
+/* Encrypts a line to c: its certificate and key are the cache's, shared
+ * with the other threads. */
+static int rc_encrypt(const smime_rcpt_cert_t *c)
+{
+    smime_encrypt_t *x = smime_encrypt_new(SMIME_ENCRYPT_AES256_CBC,
+                                           rc_sink, NULL);
+    int bad = x == NULL ||
+              smime_encrypt_add_recipient_key(x, c->crt, c->pub) !=
+                  SMIME_ENCRYPT_OK ||
+              smime_encrypt_update(x, "hello\r\n", 7) != SMIME_ENCRYPT_OK ||
+              smime_encrypt_finish(x) != SMIME_ENCRYPT_OK;
+
+    smime_encrypt_free(x);
+    return bad;
+}
 
 static void *rc_worker(void *arg)
 {
@@ -982,6 +1007,7 @@ static void *rc_worker(void *arg)
                                           time(NULL), &c);
         if (st == SMIME_RCPT_OK) {
             w->bad += gnutls_x509_crt_get_expiration_time(c.crt) == -1;
+            w->bad += i % 10 == 0 && rc_encrypt(&c);
             smime_rcpt_cert_clear(&c);
         } else if (st != SMIME_RCPT_NONE) {
             w->bad++;
