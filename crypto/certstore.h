@@ -70,6 +70,24 @@ struct certstore_entry {
 enum certstore_status certstore_lookup(certstore_t *cs, const char *address,
                                        certstore_list_t **out,
                                        char *err, size_t errlen);
+
+/* The same, with a stamp of what was read (*stamp, owned by the caller;
+ * NULL unless OK), to tell later whether the address changed. */
+typedef struct certstore_stamp certstore_stamp_t;
+enum certstore_status certstore_lookup_stamp(certstore_t *cs,
+                                             const char *address,
+                                             certstore_list_t **out,
+                                             certstore_stamp_t **stamp,
+                                             char *err, size_t errlen);
+/* 1 when the address's record and the certificate records it names
+ * (their intermediates included) read as they did for stamp; 0 when
+ * anything of them changed or went; -1 when the store cannot be read
+ * (err).  One read transaction, no parsing, no allocation. */
+int certstore_stamp_check(certstore_t *cs, const char *address,
+                          const certstore_stamp_t *stamp,
+                          char *err, size_t errlen);
+void certstore_stamp_free(certstore_stamp_t *s);          /* NULL ok */
+
 size_t certstore_list_count(const certstore_list_t *l);
 const struct certstore_entry *certstore_list_get(const certstore_list_t *l,
                                                  size_t i);

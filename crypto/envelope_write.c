@@ -115,6 +115,13 @@ void smime_encrypt_free(smime_encrypt_t *e)
 smime_encrypt_status_t smime_encrypt_add_recipient(smime_encrypt_t *e,
                                                    gnutls_x509_crt_t crt)
 {
+    return smime_encrypt_add_recipient_key(e, crt, NULL);
+}
+
+smime_encrypt_status_t smime_encrypt_add_recipient_key(smime_encrypt_t *e,
+                                                       gnutls_x509_crt_t crt,
+                                                       gnutls_pubkey_t pub)
+{
     const char *why = "";
     smime_encrypt_status_t st;
 
@@ -131,7 +138,7 @@ smime_encrypt_status_t smime_encrypt_add_recipient(smime_encrypt_t *e,
         e->ri_cap = n;
     }
     derw_init(&e->ri[e->nri]);
-    st = env_ri_build(&e->ri[e->nri], crt, e->cek, sizeof(e->cek), &e->kari,
+    st = env_ri_build(&e->ri[e->nri], crt, pub, e->cek, sizeof(e->cek), &e->kari,
                       &why);
     if (st != SMIME_ENCRYPT_OK) {
         derw_free(&e->ri[e->nri]);

@@ -54,6 +54,11 @@ void smime_encrypt_free(smime_encrypt_t *e);
 
 smime_encrypt_status_t smime_encrypt_add_recipient(smime_encrypt_t *e,
                                                    gnutls_x509_crt_t crt);
+/* The same with crt's public key already imported (NULL: import it
+ * here); pub is only read, so one key may serve many threads. */
+smime_encrypt_status_t smime_encrypt_add_recipient_key(smime_encrypt_t *e,
+                                                       gnutls_x509_crt_t crt,
+                                                       gnutls_pubkey_t pub);
 /* The first call writes the header (RecipientInfos and all). */
 smime_encrypt_status_t smime_encrypt_update(smime_encrypt_t *e,
                                             const void *p, size_t n);

@@ -198,17 +198,18 @@ out:
 }
 
 smime_encrypt_status_t env_ri_build(derw_t *w, gnutls_x509_crt_t crt,
+                                    gnutls_pubkey_t given,
                                     const uint8_t *cek, size_t ceklen,
                                     int *is_kari, const char **why)
 {
-    gnutls_pubkey_t pub;
+    gnutls_pubkey_t pub = given;
     smime_encrypt_status_t st;
 
-    if (gnutls_pubkey_init(&pub) < 0) {
+    if (given == NULL && gnutls_pubkey_init(&pub) < 0) {
         *why = "out of memory";
         return SMIME_ENCRYPT_NOMEM;
     }
-    if (gnutls_pubkey_import_x509(pub, crt, 0) < 0) {
+    if (given == NULL && gnutls_pubkey_import_x509(pub, crt, 0) < 0) {
         *why = "unreadable certificate key";
         st = SMIME_ENCRYPT_KEY;
     } else {
@@ -225,7 +226,8 @@ smime_encrypt_status_t env_ri_build(derw_t *w, gnutls_x509_crt_t crt,
             st = SMIME_ENCRYPT_KEY;
         }
     }
-    gnutls_pubkey_deinit(pub);
+    if (given == NULL)
+        gnutls_pubkey_deinit(pub);
     if (st == SMIME_ENCRYPT_OK && derw_failed(w)) {
         *why = "out of memory";
         st = SMIME_ENCRYPT_NOMEM;

@@ -2,17 +2,22 @@
  * recipient.c - choosing the certificate to encrypt to a recipient (see
  * recipient.h): the rules are cert.c's (validity, key usage, address)
  * and trust.c's (chain, CRLs); this file only applies them to what the
- * certificate store holds and picks one.
+ * certificate store holds and picks one, and keeps the answers in the
+ * cache (recipient_cache.c) while they hold: the certificate parsed
+ * and judged once, not per message and per RCPT.
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "algs.h"
 #include "cert.h"
 #include "der.h"
 #include "recipient.h"
+#include "recipient_priv.h"
 
 #define MAX_POOL 16
 
@@ -30,18 +35,44 @@ static gnutls_x509_crt_t der_crt(const unsigned char *der, size_t len)
     return crt;
 }
 
-const char *smime_rcpt_judge(const struct certstore_entry *e,
-                             gnutls_x509_crt_t crt, const char *address,
-                             const smime_trust_t *trust, unsigned max_chain,
-                             time_t now, int *transient)
+/* Narrows [*lo, *hi] around now to where a validity period from..until
+ * keeps the side of now it has (trust.c's rule for chain results). */
+static void narrow(time_t *lo, time_t *hi, time_t now, time_t from,
+                   time_t until)
+{
+    if (now < from) {
+        if (from - 1 < *hi)
+            *hi = from - 1;
+    } else if (from > *lo) {
+        *lo = from;
+    }
+    if (now > until) {
+        if (until + 1 > *lo)
+            *lo = until + 1;
+    } else if (until < *hi) {
+        *hi = until;
+    }
+}
+
+/* smime_rcpt_judge, also narrowing [*lo, *hi] to where its answer holds
+ * (an answer that does not depend on the time leaves it alone). */
+static const char *judge(const struct certstore_entry *e,
+                         gnutls_x509_crt_t crt, const char *address,
+                         const smime_trust_t *trust, unsigned max_chain,
+                         time_t now, int *transient, time_t *lo, time_t *hi)
 {
     enum smime_cert_status s;
     gnutls_x509_crt_t pool[MAX_POOL];
     size_t np = 0;
     enum smime_chain_status ch;
+    time_t nb = gnutls_x509_crt_get_activation_time(crt);
+    time_t na = gnutls_x509_crt_get_expiration_time(crt);
+    time_t clo, chi;
     int sha1 = 0;
 
     *transient = 0;
+    if (nb != (time_t)-1 && na != (time_t)-1)
+        narrow(lo, hi, now, nb, na);
     if ((s = smime_cert_check_time(crt, now)) != SMIME_CERT_OK ||
         (s = smime_cert_check_encrypt_usage(crt)) != SMIME_CERT_OK)
         return smime_cert_status_string(s);
@@ -57,12 +88,28 @@ const char *smime_rcpt_judge(const struct certstore_entry *e,
     for (size_t i = 0; i < e->nchain && np < MAX_POOL; i++)
         if ((pool[np] = der_crt(e->chain[i], e->chain_len[i])) != NULL)
             np++;
-    ch = smime_trust_verify_chain(trust, crt, pool, np, max_chain, &sha1);
+    ch = smime_trust_verify_chain_window(trust, crt, pool, np, max_chain,
+                                         &sha1, &clo, &chi);
     for (size_t i = 0; i < np; i++)
         gnutls_x509_crt_deinit(pool[i]);
     if (ch == SMIME_CHAIN_ERROR)
         *transient = 1;
+    if (clo > *lo)
+        *lo = clo;
+    if (chi < *hi)
+        *hi = chi;
     return ch == SMIME_CHAIN_OK ? NULL : smime_chain_status_string(ch);
+}
+
+const char *smime_rcpt_judge(const struct certstore_entry *e,
+                             gnutls_x509_crt_t crt, const char *address,
+                             const smime_trust_t *trust, unsigned max_chain,
+                             time_t now, int *transient)
+{
+    time_t lo = 0, hi = now;
+
+    return judge(e, crt, address, trust, max_chain, now, transient, &lo,
+                 &hi);
 }
 
 /* 1 if a is a better choice than b: imported first, then later notAfter. */
@@ -73,7 +120,81 @@ static int better(int a_imp, time_t a_na, int b_imp, time_t b_na)
     return a_na > b_na;
 }
 
-enum smime_rcpt_status smime_rcpt_lookup(certstore_t *cs,
+/* The cache key of address: lower-cased (as the store's); 0 if too long. */
+static int cache_key(const char *address, char *key, size_t keylen)
+{
+    size_t n = strlen(address);
+
+    if (n >= keylen)
+        return 0;
+    for (size_t i = 0; i <= n; i++)
+        key[i] = (char)tolower((unsigned char)address[i]);
+    return 1;
+}
+
+/* The cached answer for key at now, if the store still holds what it
+ * was chosen from: 1 with *out (a reference), else 0. */
+static int cache_answer(smime_rcpt_cache_t *cache, certstore_t *cs,
+                        const char *address, const char *key, time_t now,
+                        smime_rcpt_cert_t *out)
+{
+    char err[256];
+    struct rcpt_memo *m = rcpt_cache_get(cache, key);
+    int r = 0;
+
+    if (m == NULL)
+        return 0;
+    if (m->lo <= now && now <= m->hi &&
+        (r = certstore_stamp_check(cs, address, m->stamp, err,
+                                   sizeof err)) == 1) {
+        out->crt = m->crt;
+        out->pub = m->pub;
+        out->gcm = m->gcm;
+        out->imported = m->imported;
+        out->memo = m;
+        return 1;
+    }
+    if (r == 0)                 /* changed, or out of its window */
+        rcpt_cache_drop(cache, m);
+    rcpt_memo_unref(m);
+    return 0;
+}
+
+/* Hand out's certificate to a new cache entry for key (valid for
+ * [lo, hi], stamp taken over); out then holds a reference to it. */
+static void cache_remember(smime_rcpt_cache_t *cache, const char *key,
+                           certstore_stamp_t *stamp, time_t lo, time_t hi,
+                           smime_rcpt_cert_t *out)
+{
+    size_t kl = strlen(key) + 1;
+    struct rcpt_memo *m = malloc(sizeof(*m) + kl);
+
+    if (m == NULL) {
+        certstore_stamp_free(stamp);
+        return;
+    }
+    atomic_init(&m->refs, 1);               /* out's */
+    m->crt = out->crt;
+    /* the key too: encryption would import it from crt per message */
+    if (gnutls_pubkey_init(&m->pub) < 0)
+        m->pub = NULL;
+    else if (gnutls_pubkey_import_x509(m->pub, m->crt, 0) < 0) {
+        gnutls_pubkey_deinit(m->pub);
+        m->pub = NULL;
+    }
+    out->pub = m->pub;
+    m->gcm = out->gcm;
+    m->imported = out->imported;
+    m->lo = lo;
+    m->hi = hi;
+    m->stamp = stamp;
+    memcpy(m->key, key, kl);
+    out->memo = m;
+    rcpt_cache_put(cache, m);
+}
+
+enum smime_rcpt_status smime_rcpt_lookup(smime_rcpt_cache_t *cache,
+                                         certstore_t *cs,
                                          const smime_trust_t *trust,
                                          unsigned max_chain,
                                          const char *address, time_t now,
@@ -81,17 +202,34 @@ enum smime_rcpt_status smime_rcpt_lookup(certstore_t *cs,
                                          char *why, size_t whylen)
 {
     certstore_list_t *l = NULL;
-    char err[256] = "";
+    certstore_stamp_t *stamp = NULL;
+    char err[256] = "", key[400];
     const char *problem = NULL;
     enum smime_rcpt_status st;
     int temp = 0;
-    time_t best_na = 0;
+    time_t best_na = 0, lo = now, hi = now;
 
     memset(out, 0, sizeof(*out));
     snprintf(why, whylen, "%s", "no certificate");
     if (cs == NULL)
         return SMIME_RCPT_NONE;
-    switch (certstore_lookup(cs, address, &l, err, sizeof(err))) {
+    if (cache != NULL && (trust == NULL || rcpt_cache_trust(cache) != trust ||
+                          !cache_key(address, key, sizeof key)))
+        cache = NULL;
+    if (cache != NULL) {
+        int hit = cache_answer(cache, cs, address, key, now, out);
+        rcpt_cache_count(cache, hit);
+        if (hit) {
+            why[0] = '\0';
+            return SMIME_RCPT_OK;
+        }
+        /* the window of a new answer: from every date it reads */
+        lo = (time_t)1 << (sizeof(time_t) * 8 - 2);
+        lo = -lo;
+        hi = -lo;
+    }
+    switch (certstore_lookup_stamp(cs, address, &l, cache ? &stamp : NULL,
+                                   err, sizeof(err))) {
     case CERTSTORE_OK:
         break;
     case CERTSTORE_NOTFOUND:
@@ -114,7 +252,7 @@ enum smime_rcpt_status smime_rcpt_lookup(certstore_t *cs,
             problem = problem ? problem : "unreadable certificate";
             continue;
         }
-        p = smime_rcpt_judge(e, crt, address, trust, max_chain, now, &t);
+        p = judge(e, crt, address, trust, max_chain, now, &t, &lo, &hi);
         na = gnutls_x509_crt_get_expiration_time(crt);
         if (p != NULL) {
             temp |= t;
@@ -136,17 +274,26 @@ enum smime_rcpt_status smime_rcpt_lookup(certstore_t *cs,
     if (out->crt != NULL) {
         why[0] = '\0';
         st = SMIME_RCPT_OK;
+        /* only a whole judgement is kept: no entry judged in passing
+         * trouble (it might have been the better one) */
+        if (cache != NULL && !temp && lo <= now && now <= hi) {
+            cache_remember(cache, key, stamp, lo, hi, out);
+            stamp = NULL;
+        }
     } else {
         snprintf(why, whylen, "%s", problem ? problem : "no certificate");
         st = temp ? SMIME_RCPT_TEMP : SMIME_RCPT_UNUSABLE;
     }
+    certstore_stamp_free(stamp);
     certstore_list_free(l);
     return st;
 }
 
 void smime_rcpt_cert_clear(smime_rcpt_cert_t *c)
 {
-    if (c->crt != NULL)
+    if (c->memo != NULL)
+        rcpt_memo_unref(c->memo);       /* the certificate is the memo's */
+    else if (c->crt != NULL)
         gnutls_x509_crt_deinit(c->crt);
     memset(c, 0, sizeof(*c));
 }

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <time.h>
+#include <gnutls/abstract.h>
 #include <gnutls/x509.h>
 
 #include "certstore.h"
@@ -28,11 +29,37 @@ enum smime_rcpt_status {
 
 /* The chosen certificate of a recipient. */
 typedef struct smime_rcpt_cert {
-    gnutls_x509_crt_t crt;   /* owned: smime_rcpt_cert_clear() */
+    gnutls_x509_crt_t crt;   /* released by smime_rcpt_cert_clear(); may
+                                be shared with the cache and other
+                                threads: read only */
     int gcm;                 /* its recorded SMIMECapabilities list
                                 AES-256-GCM */
     int imported;            /* source: import (else harvest) */
+    gnutls_pubkey_t pub;     /* crt's key imported (from the cache, read
+                                only), or NULL */
+    struct rcpt_memo *memo;  /* the cache entry holding crt, or NULL */
 } smime_rcpt_cert_t;
+
+/* A bounded memo of lookups that found a usable certificate, keyed by
+ * address: the parsed certificate, the choice and the judgement are
+ * reused while the store holds the same record for the address (and the
+ * same certificate records: checked in one read transaction, no
+ * parsing) and now stays inside the window where no date the judgement
+ * read is crossed (the certificates' validity, the chain's, the
+ * anchors', the CRLs' thisUpdate/nextUpdate).  Made for one trust
+ * store and used only with it: a reload of anchors or CRLs makes a new
+ * trust store and needs a new cache (a lookup with another store does
+ * not use this one).  At most SMIME_RCPT_CACHE_SIZE entries, least
+ * recently used out.  Thread-safe. */
+#define SMIME_RCPT_CACHE_SIZE 512
+typedef struct smime_rcpt_cache smime_rcpt_cache_t;
+/* NULL on ENOMEM; trust must outlive the cache. */
+smime_rcpt_cache_t *smime_rcpt_cache_new(const smime_trust_t *trust);
+void smime_rcpt_cache_free(smime_rcpt_cache_t *c); /* accepts NULL */
+/* Lookups answered from the cache, lookups that were not (with a
+ * cache and a trust store), and entries held now. */
+void smime_rcpt_cache_stats(const smime_rcpt_cache_t *c, unsigned long *hits,
+                            unsigned long *misses, size_t *entries);
 
 /* The problem of one stored certificate for address at time now, or
  * NULL when it is usable.  trust NULL: the chain is not checked (only
@@ -46,8 +73,11 @@ const char *smime_rcpt_judge(const struct certstore_entry *e,
 /* The usable certificate of address (case-insensitive): imported before
  * harvested, then the one valid longest.  On OK *out holds it; else
  * why (NUL-terminated, at most whylen) says why not, as a log line would
- * ("no certificate", "expired certificate", "certificate store: ..."). */
-enum smime_rcpt_status smime_rcpt_lookup(certstore_t *cs,
+ * ("no certificate", "expired certificate", "certificate store: ...").
+ * cache: NULL, or a cache (used only when made for trust, and meant for
+ * one store file). */
+enum smime_rcpt_status smime_rcpt_lookup(smime_rcpt_cache_t *cache,
+                                         certstore_t *cs,
                                          const smime_trust_t *trust,
                                          unsigned max_chain,
                                          const char *address, time_t now,

@@ -530,6 +530,17 @@ enum smime_chain_status smime_trust_verify_chain(const smime_trust_t *t,
         gnutls_x509_crt_t signer, const gnutls_x509_crt_t *pool,
         size_t npool, unsigned max_chain, int *sha1)
 {
+    time_t lo, hi;
+
+    return smime_trust_verify_chain_window(t, signer, pool, npool,
+                                           max_chain, sha1, &lo, &hi);
+}
+
+enum smime_chain_status smime_trust_verify_chain_window(
+        const smime_trust_t *t, gnutls_x509_crt_t signer,
+        const gnutls_x509_crt_t *pool, size_t npool, unsigned max_chain,
+        int *sha1, time_t *lo, time_t *hi)
+{
     size_t chain[CHAIN_LIMIT], n;
     unsigned char key[TRUST_CACHE_KEYLEN];
     struct trust_cache_val v;
@@ -537,6 +548,8 @@ enum smime_chain_status smime_trust_verify_chain(const smime_trust_t *t,
     int cut;
 
     *sha1 = 0;
+    *lo = 1;
+    *hi = 0;
     /* The clock is read before GnuTLS reads its own: a date crossed in
      * between puts the window's end before GnuTLS's now, so the entry
      * is never used. */
@@ -552,13 +565,18 @@ enum smime_chain_status smime_trust_verify_chain(const smime_trust_t *t,
         *sha1 = v.sha1;
     } else {
         st = chain_verify(t, ci, chain, n, cut, sha1);
-        if (keyed && st != SMIME_CHAIN_ERROR) {
+        v.lo = 1;
+        v.hi = 0;
+        if (st != SMIME_CHAIN_ERROR) {
             v.status = (int)st;
             v.sha1 = *sha1;
             chain_window(t, ci, chain, n, now, &v);
-            trust_cache_put(t->cache, key, &v);
+            if (keyed)
+                trust_cache_put(t->cache, key, &v);
         }
     }
+    *lo = v.lo;
+    *hi = v.hi;
     pool_free(ci, npool);
     return st;
 }

@@ -63,6 +63,14 @@ const char *smime_chain_status_string(enum smime_chain_status s);
 enum smime_chain_status smime_trust_verify_chain(const smime_trust_t *t,
         gnutls_x509_crt_t signer, const gnutls_x509_crt_t *pool,
         size_t npool, unsigned max_chain, int *sha1);
+/* The same, and the window [*lo, *hi] around the store's now in which
+ * the result holds (no date of the chain, the anchors or the CRLs is
+ * crossed): for callers that keep a result of their own.  Empty
+ * (*lo > *hi) for SMIME_CHAIN_ERROR. */
+enum smime_chain_status smime_trust_verify_chain_window(
+        const smime_trust_t *t, gnutls_x509_crt_t signer,
+        const gnutls_x509_crt_t *pool, size_t npool, unsigned max_chain,
+        int *sha1, time_t *lo, time_t *hi);
 
 /* The last certificate of the chain smime_trust_verify_chain() builds
  * from the same arguments (signer, or one of pool: borrowed): the

@@ -77,9 +77,12 @@ typedef struct config {
     void *outbound;                  /* outbound_init() state, or NULL */
     struct encpolicy *encpolicy;     /* EncryptPolicyFile, or NULL */
 
-    /* CertificateStore, opened on first use (config_certstore) */
+    /* CertificateStore, opened on first use (config_certstore) and kept
+     * open for the snapshot's life; the recipients looked up in it,
+     * judged against this snapshot's trust store (recipient.h) */
     pthread_mutex_t certstore_lock;
     struct certstore *certstore_handle;
+    struct smime_rcpt_cache *rcpt_cache;
 
     /* Private. */
     unsigned refs;

@@ -22,6 +22,7 @@
 #include "conf_priv.h"
 #include "encpolicy.h"
 #include "outbound.h"
+#include "recipient.h"
 #include "spool.h"
 #include "token.h"
 
@@ -155,6 +156,9 @@ int conf_build_derived(struct pstate *ps)
     c->policy.allow_sha1 = c->allow_sha1;
     if ((c->trust = smime_trust_new()) == NULL)
         return -1;
+    if (c->certificate_store &&
+        (c->rcpt_cache = smime_rcpt_cache_new(c->trust)) == NULL)
+        return -1;
     for (size_t i = 0; i < c->n_trust_anchor_files; i++)
         if (smime_trust_add_anchors(c->trust, c->trust_anchor_files[i],
                                     err, sizeof err) < 0)
@@ -196,6 +200,7 @@ void conf_destroy(config_t *c)
         outbound_state_free(c->outbound);
     certstore_free(c->certstore_handle);
     pthread_mutex_destroy(&c->certstore_lock);
+    smime_rcpt_cache_free(c->rcpt_cache);
     smime_trust_free(c->trust);
     free(c->socket);
     free(c->authserv_id);

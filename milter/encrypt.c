@@ -32,7 +32,7 @@
 struct encrypt {
     const config_t *cfg;
     const struct msg_headers *hdrs;
-    gnutls_x509_crt_t *crt;         /* one per recipient */
+    smime_rcpt_cert_t *crt;         /* one per recipient */
     size_t ncrt;
     smime_encrypt_cipher_t cipher;
     spool_t *body;                  /* the original body */
@@ -85,7 +85,7 @@ void encrypt_free(encrypt_t *e)
     if (e == NULL)
         return;
     for (size_t i = 0; i < e->ncrt; i++)
-        gnutls_x509_crt_deinit(e->crt[i]);
+        smime_rcpt_cert_clear(&e->crt[i]);
     free(e->crt);
     spool_free(e->body);
     spool_free(e->sbody);
@@ -94,7 +94,7 @@ void encrypt_free(encrypt_t *e)
     free(e);
 }
 
-int encrypt_begin(const config_t *cfg, char *const *rcpts, size_t nrcpt,
+int encrypt_begin(config_t *cfg, char *const *rcpts, size_t nrcpt,
                   const struct msg_headers *hdrs, encrypt_t **out,
                   char *why, size_t whylen)
 {
@@ -124,33 +124,29 @@ int encrypt_begin(const config_t *cfg, char *const *rcpts, size_t nrcpt,
     }
     e->cfg = cfg;
     e->hdrs = hdrs;
-    /* opened per message: a second open shares the process's one LMDB
-     * environment (certstore.h), so this is a table lookup */
-    cs = certstore_open(cfg->certificate_store, CERTSTORE_RDONLY, 0, err,
-                        sizeof(err));
-    if (cs == NULL) {
+    /* the snapshot's handle, open across messages; the certificates
+     * come from its cache while the store holds the same ones */
+    if ((cs = config_certstore(cfg, err, sizeof(err))) == NULL) {
         snprintf(why, whylen, "certificate store: %s", err);
         encrypt_free(e);
         return 0;
     }
     for (size_t i = 0; i < nrcpt; i++) {
         smime_rcpt_cert_t c;
-        enum smime_rcpt_status st = smime_rcpt_lookup(cs, cfg->trust,
-                cfg->policy.max_chain, rcpts[i], time(NULL), &c, reason,
-                sizeof(reason));
+        enum smime_rcpt_status st = smime_rcpt_lookup(cfg->rcpt_cache, cs,
+                cfg->trust, cfg->policy.max_chain, rcpts[i], time(NULL), &c,
+                reason, sizeof(reason));
         if (st != SMIME_RCPT_OK) {
             if (st == SMIME_RCPT_NONE)
                 snprintf(why, whylen, "%s has no certificate", rcpts[i]);
             else
                 snprintf(why, whylen, "%s: %s", rcpts[i], reason);
-            certstore_free(cs);
             encrypt_free(e);
             return 0;
         }
         gcm &= c.gcm;
-        e->crt[e->ncrt++] = c.crt;      /* taken over */
+        e->crt[e->ncrt++] = c;          /* taken over */
     }
-    certstore_free(cs);
     e->cipher = gcm ? SMIME_ENCRYPT_AES256_GCM : SMIME_ENCRYPT_AES256_CBC;
     e->body = spool_new((size_t)cfg->spool_threshold, cfg->spool_directory);
     e->out = spool_new((size_t)cfg->spool_threshold, cfg->spool_directory);
@@ -260,7 +256,9 @@ static int make_cms(encrypt_t *e, char *why, size_t whylen)
     }
     b64_enc_init(&e->b64, to_spool, e->out);
     for (size_t i = 0; i < e->ncrt; i++)
-        if (smime_encrypt_add_recipient(x, e->crt[i]) != SMIME_ENCRYPT_OK)
+        if (smime_encrypt_add_recipient_key(x, e->crt[i].crt,
+                                            e->crt[i].pub) !=
+            SMIME_ENCRYPT_OK)
             goto out;
     /* the content headers: the signer's one, or the message's own */
     if (e->signed_) {

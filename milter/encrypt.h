@@ -31,7 +31,7 @@
 
 typedef struct encrypt encrypt_t;
 
-int encrypt_begin(const config_t *cfg, char *const *rcpts, size_t nrcpt,
+int encrypt_begin(config_t *cfg, char *const *rcpts, size_t nrcpt,
                   const struct msg_headers *hdrs, encrypt_t **e,
                   char *why, size_t whylen);
 int encrypt_body(encrypt_t *e, const char *buf, size_t len);

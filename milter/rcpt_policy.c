@@ -31,8 +31,9 @@ static enum encpolicy_cert lookup(config_t *cfg, const char *addr,
     }
     if ((cs = config_certstore(cfg, why, len)) == NULL)
         return ENCPOLICY_CERT_TEMPFAIL;
-    st = smime_rcpt_lookup(cs, cfg->trust, cfg->policy.max_chain, addr,
-                           time(NULL), &rc, why, len);
+    st = smime_rcpt_lookup(cfg->rcpt_cache, cs, cfg->trust,
+                           cfg->policy.max_chain, addr, time(NULL), &rc,
+                           why, len);
     smime_rcpt_cert_clear(&rc);
     switch (st) {
     case SMIME_RCPT_OK:

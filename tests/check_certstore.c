@@ -11,6 +11,8 @@
 
 #include <check.h>
 #include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +27,9 @@
 #include "cert.h"
 #include "certstore.h"
 #include "crypto_testlib.h"
+#include "envelope_write.h"
 #include "recipient.h"
+#include "recipient_priv.h"
 #include "trust.h"
 
 static char dir[1100];
@@ -687,7 +691,7 @@ static enum smime_rcpt_status rlook(certstore_t *cs, const smime_trust_t *t,
                                     const char *addr, smime_rcpt_cert_t *c,
                                     char *why)
 {
-    return smime_rcpt_lookup(cs, t, 8, addr, time(NULL), c, why, 200);
+    return smime_rcpt_lookup(NULL, cs, t, 8, addr, time(NULL), c, why, 200);
 }
 
 START_TEST(test_recipient_lookup)
@@ -785,6 +789,267 @@ START_TEST(test_recipient_lookup)
 }
 END_TEST
 
+
+/* ---- the recipient cache (recipient.h) ---- */
+
+static enum smime_rcpt_status clook(smime_rcpt_cache_t *rc, certstore_t *cs,
+                                    const smime_trust_t *t, const char *addr,
+                                    time_t now, smime_rcpt_cert_t *c)
+{
+    char why[200];
+
+    return smime_rcpt_lookup(rc, cs, t, 8, addr, now, c, why, sizeof why);
+}
+
+static unsigned long cache_hits(const smime_rcpt_cache_t *rc,
+                                unsigned long *misses)
+{
+    unsigned long h, m;
+    size_t n;
+
+    smime_rcpt_cache_stats(rc, &h, &m, &n);
+    if (misses != NULL)
+        *misses = m;
+    return h;
+}
+
+/* A hit hands out the parsed certificate of the first lookup; a change
+ * of the address's record (delete, import again, a harvest replacing
+ * it) is seen at the next lookup, made through another handle too. */
+START_TEST(test_rcpt_cache_hit_and_change)
+{
+    certstore_t *cs = open_new("rcache.mdb", 0), *other;
+    smime_trust_t *t = trust_with(NULL);
+    smime_rcpt_cache_t *rc = smime_rcpt_cache_new(t);
+    smime_rcpt_cert_t a, b, x;
+    unsigned long miss;
+    time_t now = time(NULL);
+    char err[300];
+
+    ck_assert_ptr_nonnull(rc);
+    ck_assert_int_eq(imp_chain(cs, "encrsa@example.org", "encrsa"), CERTSTORE_OK);
+    ck_assert_int_eq(clook(rc, cs, t, "encrsa@example.org", now, &a),
+                     SMIME_RCPT_OK);
+    ck_assert_int_eq(clook(rc, cs, t, "EncRSA@example.org", now, &b),
+                     SMIME_RCPT_OK);
+    ck_assert_uint_eq(cache_hits(rc, &miss), 1);
+    ck_assert_uint_eq(miss, 1);
+    ck_assert_ptr_eq(a.crt, b.crt);             /* parsed once */
+    ck_assert_int_eq(b.imported, 1);
+    smime_rcpt_cert_clear(&b);
+
+    /* gone from the store (another handle: the same environment) */
+    other = certstore_open(certstore_path(cs), CERTSTORE_RDWR, 0,
+                           err, sizeof err);
+    ck_assert_ptr_nonnull(other);
+    ck_assert_int_eq(certstore_delete(other, "encrsa@example.org", NULL, err,
+                                      sizeof err), CERTSTORE_OK);
+    ck_assert_int_eq(clook(rc, cs, t, "encrsa@example.org", now, &x),
+                     SMIME_RCPT_NONE);
+    ck_assert_ptr_null(x.crt);
+    /* a's certificate stays whole while a holds it */
+    ck_assert_int_ne(gnutls_x509_crt_get_expiration_time(a.crt), -1);
+    smime_rcpt_cert_clear(&a);
+
+    /* back, then replaced by a harvest under an address the imported
+     * one did not have: each change is a miss */
+    ck_assert_int_eq(imp_chain(other, "encrsa@example.org", "encrsa"),
+                     CERTSTORE_OK);
+    ck_assert_int_eq(clook(rc, cs, t, "encrsa@example.org", now, &a),
+                     SMIME_RCPT_OK);
+    ck_assert_int_eq(clook(rc, cs, t, "encrsa@example.org", now, &b),
+                     SMIME_RCPT_OK);
+    ck_assert_ptr_eq(a.crt, b.crt);
+    smime_rcpt_cert_clear(&a);
+    smime_rcpt_cert_clear(&b);
+    ck_assert_int_eq(certstore_delete(other, "encrsa@example.org", NULL, err,
+                                      sizeof err), CERTSTORE_OK);
+    {
+        struct der d = der_of("encrsa"), in = der_of("inter");
+        const unsigned char *cp[1] = { in.p };
+        size_t cl[1] = { in.n };
+        ck_assert_int_eq(certstore_harvest(other, "encrsa@example.org", d.p,
+                         d.n, cp, cl, 1, NULL, 0, 100, err, sizeof err),
+                         CERTSTORE_OK);
+        free(d.p);
+        free(in.p);
+    }
+    ck_assert_int_eq(clook(rc, cs, t, "encrsa@example.org", now, &a),
+                     SMIME_RCPT_OK);
+    ck_assert_int_eq(a.imported, 0);            /* not the cached import */
+    smime_rcpt_cert_clear(&a);
+    certstore_free(other);
+    smime_rcpt_cache_free(rc);
+    smime_trust_free(t);
+    certstore_free(cs);
+}
+END_TEST
+
+/* The cache answers only for the trust store it was made for (a reload
+ * of anchors or CRLs is a new store), and never outside the validity
+ * of what it judged. */
+START_TEST(test_rcpt_cache_trust_and_time)
+{
+    certstore_t *cs = open_new("rcache2.mdb", 0);
+    smime_trust_t *nocrl = trust_with(NULL), *withcrl;
+    smime_rcpt_cache_t *rc = smime_rcpt_cache_new(nocrl);
+    smime_rcpt_cert_t c;
+    char crl[1200];
+    unsigned long miss;
+    time_t now = time(NULL);
+
+    snprintf(crl, sizeof(crl), "%s/crl.pem", pki);
+    withcrl = trust_with(crl);
+    ck_assert_int_eq(imp_chain(cs, "revoked@example.org", "revoked"),
+                     CERTSTORE_OK);
+    /* without the CRL the certificate is usable, and cached */
+    ck_assert_int_eq(clook(rc, cs, nocrl, "revoked@example.org", now, &c),
+                     SMIME_RCPT_OK);
+    smime_rcpt_cert_clear(&c);
+    /* the reloaded trust store has the CRL: the cached answer is not
+     * its answer */
+    ck_assert_int_eq(clook(rc, cs, withcrl, "revoked@example.org", now, &c),
+                     SMIME_RCPT_UNUSABLE);
+    ck_assert_ptr_null(c.crt);
+
+    /* past the certificate's notAfter (2099) and before its notBefore
+     * (2020): expired, not yet valid, never the cached answer */
+    ck_assert_int_eq(clook(rc, cs, nocrl, "revoked@example.org",
+                           (time_t)4102444800 + 86400, &c),
+                     SMIME_RCPT_UNUSABLE);
+    ck_assert_int_eq(clook(rc, cs, nocrl, "revoked@example.org",
+                           (time_t)1500000000, &c), SMIME_RCPT_UNUSABLE);
+    ck_assert_uint_eq(cache_hits(rc, &miss), 0);
+    ck_assert_uint_eq(miss, 3);
+    /* now again: the entry was dropped when it did not hold */
+    ck_assert_int_eq(clook(rc, cs, nocrl, "revoked@example.org", now, &c),
+                     SMIME_RCPT_OK);
+    smime_rcpt_cert_clear(&c);
+    ck_assert_int_eq(clook(rc, cs, nocrl, "revoked@example.org", now, &c),
+                     SMIME_RCPT_OK);
+    smime_rcpt_cert_clear(&c);
+    ck_assert_uint_eq(cache_hits(rc, &miss), 1);
+    ck_assert_uint_eq(miss, 4);
+    smime_rcpt_cache_free(rc);
+    smime_trust_free(nocrl);
+    smime_trust_free(withcrl);
+    certstore_free(cs);
+}
+END_TEST
+
+/* At most SMIME_RCPT_CACHE_SIZE entries, whatever the number of
+ * recipients (entries made directly: the test PKI has few addresses). */
+START_TEST(test_rcpt_cache_bounded)
+{
+    smime_trust_t *t = trust_with(NULL);
+    smime_rcpt_cache_t *rc = smime_rcpt_cache_new(t);
+    unsigned long h, m;
+    size_t n;
+
+    for (int i = 0; i < 4 * SMIME_RCPT_CACHE_SIZE; i++) {
+        struct rcpt_memo *e = calloc(1, sizeof(*e) + 40);
+        ck_assert_ptr_nonnull(e);
+        atomic_init(&e->refs, 1);
+        snprintf(e->key, 40, "user%d@example.org", i);
+        rcpt_cache_put(rc, e);
+        rcpt_memo_unref(e);
+    }
+    smime_rcpt_cache_stats(rc, &h, &m, &n);
+    ck_assert_uint_eq(n, SMIME_RCPT_CACHE_SIZE);
+    smime_rcpt_cache_free(rc);
+    smime_trust_free(t);
+}
+END_TEST
+
+/* Four threads looking up through one cache while the store changes
+ * under them (the milter's threads and a harvest or smime-certstore),
+ * and encrypting to what they got: every answer is one the store had.  Run under ThreadSanitizer by
+ * tests/hardening.sh. */
+struct rc_thread {
+    certstore_t *cs;
+    const smime_trust_t *t;
+    smime_rcpt_cache_t *rc;
+    int bad;
+};
+
+static int rc_sink(void *arg, const void *p, size_t n)
+{
+    (void)arg;
+    (void)p;
+    (void)n;
+    return 0;
+}
+
+/* Encrypts a line to c: its certificate and key are the cache's, shared
+ * with the other threads. */
+static int rc_encrypt(const smime_rcpt_cert_t *c)
+{
+    smime_encrypt_t *x = smime_encrypt_new(SMIME_ENCRYPT_AES256_CBC,
+                                           rc_sink, NULL);
+    int bad = x == NULL ||
+              smime_encrypt_add_recipient_key(x, c->crt, c->pub) !=
+                  SMIME_ENCRYPT_OK ||
+              smime_encrypt_update(x, "hello\r\n", 7) != SMIME_ENCRYPT_OK ||
+              smime_encrypt_finish(x) != SMIME_ENCRYPT_OK;
+
+    smime_encrypt_free(x);
+    return bad;
+}
+
+static void *rc_worker(void *arg)
+{
+    struct rc_thread *w = arg;
+    const char *addrs[] = { "encrsa@example.org", "ecdh256@example.org" };
+
+    for (int i = 0; i < 300; i++) {
+        smime_rcpt_cert_t c;
+        enum smime_rcpt_status st = clook(w->rc, w->cs, w->t, addrs[i % 2],
+                                          time(NULL), &c);
+        if (st == SMIME_RCPT_OK) {
+            w->bad += gnutls_x509_crt_get_expiration_time(c.crt) == -1;
+            w->bad += i % 10 == 0 && rc_encrypt(&c);
+            smime_rcpt_cert_clear(&c);
+        } else if (st != SMIME_RCPT_NONE) {
+            w->bad++;
+        }
+    }
+    return NULL;
+}
+
+START_TEST(test_rcpt_cache_threads)
+{
+    certstore_t *cs = open_new("rcache3.mdb", 0);
+    smime_trust_t *t = trust_with(NULL);
+    smime_rcpt_cache_t *rc = smime_rcpt_cache_new(t);
+    struct rc_thread w[4];
+    pthread_t th[4];
+    char err[300];
+    unsigned long h, m;
+    size_t n;
+
+    ck_assert_int_eq(imp_chain(cs, "encrsa@example.org", "encrsa"), CERTSTORE_OK);
+    ck_assert_int_eq(imp_chain(cs, "ecdh256@example.org", "ecdh256"), CERTSTORE_OK);
+    for (int i = 0; i < 4; i++) {
+        w[i] = (struct rc_thread){ cs, t, rc, 0 };
+        ck_assert_int_eq(pthread_create(&th[i], NULL, rc_worker, &w[i]), 0);
+    }
+    for (int i = 0; i < 20; i++) {
+        certstore_delete(cs, "encrsa@example.org", NULL, err, sizeof err);
+        imp_chain(cs, "encrsa@example.org", "encrsa");
+    }
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+        ck_assert_int_eq(w[i].bad, 0);
+    }
+    smime_rcpt_cache_stats(rc, &h, &m, &n);
+    ck_assert_uint_eq(h + m, 4 * 300);
+    ck_assert_uint_gt(h, 0);
+    smime_rcpt_cache_free(rc);
+    smime_trust_free(t);
+    certstore_free(cs);
+}
+END_TEST
+
 static Suite *certstore_suite(void)
 {
     Suite *s = suite_create("certstore");
@@ -804,6 +1069,10 @@ static Suite *certstore_suite(void)
     tcase_add_test(tc, test_map_growth);
     tcase_add_test(tc, test_concurrent_writers);
     tcase_add_test(tc, test_recipient_lookup);
+    tcase_add_test(tc, test_rcpt_cache_hit_and_change);
+    tcase_add_test(tc, test_rcpt_cache_trust_and_time);
+    tcase_add_test(tc, test_rcpt_cache_bounded);
+    tcase_add_test(tc, test_rcpt_cache_threads);
     suite_add_tcase(s, tc);
     return s;
 }

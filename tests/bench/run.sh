@@ -63,9 +63,13 @@
 #	BENCH_POSTFIX=no	skip the Postfix part
 #	BENCH_PARTS	which parts run (default "milter postfix mixed"; the
 #			raw GnuTLS rates are always measured; mixed takes its
-#			ceilings from milter)
+#			ceilings from milter; "encrypt" alone runs only the
+#			three 4 KB encryption rows and their null filters)
 #	MIX_SESSIONS, MIX_PER	the mixed part's concurrent SMTP sessions
 #			(default 200) and messages per session (default 6)
+#	BENCH_MILTER	the smime-milter binary of the milter rows (default
+#			the build's; a saved copy of an older build measures
+#			before and after in one run, beside the same ceilings)
 #	SMIME_MILTER_WRAPPER	command in front of smime-milter in the
 #			Postfix part (see tests/e2e/lib.sh)
 
@@ -78,7 +82,7 @@ export top_srcdir top_builddir
 : "${BENCH_POSTFIX:=yes}"
 : "${BENCH_PARTS:=milter postfix mixed}"
 
-MILTER=$top_builddir/milter/smime-milter
+MILTER=${BENCH_MILTER:-$top_builddir/milter/smime-milter}
 KSTOOL=$top_builddir/milter/smime-keystore
 CSTOOL=$top_builddir/milter/smime-certstore
 GEN=$top_builddir/tests/bench/miltergen
@@ -607,7 +611,6 @@ encrypt_row() {
 run_envelope() {
     make_enc_msgs
     make_dec_keystore
-    make_rcpts
     decrypt_row "RSA-2048" "$MSGS/enc4k-rsa.eml" encrsa rsa2048 \
         "GnuTLS RSA decrypt"
     decrypt_row "ECDH P-256" "$MSGS/enc4k-ec.eml" ecdh256 p256 \
@@ -638,6 +641,12 @@ run_envelope() {
     done
     BENCH_MODE= BENCH_KEYSTORE=
 
+    run_encrypt
+}
+
+# The three 4 KB encryption rows (also BENCH_PARTS=encrypt on its own).
+run_encrypt() {
+    make_rcpts
     encrypt_row "1 RSA-2048 recipient" rsa2048 "$PKI/encrsa" encrsa
     encrypt_row "10 RSA-2048 recipients" rsa2048 "$RCPTS/rcpt9" \
         rcpt0 rcpt1 rcpt2 rcpt3 rcpt4 rcpt5 rcpt6 rcpt7 rcpt8 rcpt9
@@ -923,6 +932,7 @@ make_msgs
 make_keystore
 run_raw
 case " $BENCH_PARTS " in *" milter "*) run_milter ;; esac
+case " $BENCH_PARTS " in *" encrypt "*) run_encrypt ;; esac
 case " $BENCH_PARTS " in *" postfix "*) run_postfix ;; esac
 case " $BENCH_PARTS " in *" mixed "*) run_mixed ;; esac
 print_table
