@@ -727,6 +727,34 @@ START_TEST(test_spool)
 }
 END_TEST
 
+/* Reads return full buffers until the end, whatever the buffering: a
+ * body replaced in 65535-byte protocol chunks (libmilter's limit) used
+ * to go out as 65535 bytes, then 1, then 65535... */
+START_TEST(test_spool_full_reads)
+{
+    static unsigned char buf[300000], rd[65535];
+    const size_t sizes[] = {65535, 13, 65535, 40000, 65535, 65535};
+    spool_t *sp = spool_new(1000, work_path(""));
+    size_t got = 0;
+
+    ck_assert_ptr_nonnull(sp);
+    for (size_t i = 0; i < sizeof(buf); i++)
+        buf[i] = (unsigned char)(i * 13 + 5);
+    ck_assert_int_eq(spool_write(sp, buf, sizeof(buf)), 0);
+    ck_assert_int_eq(spool_spilled(sp), 1);
+    ck_assert_int_eq(spool_rewind(sp), 0);
+    for (size_t k = 0; got < sizeof(buf); k++) {
+        size_t want = sizes[k % 6], left = sizeof(buf) - got;
+        ssize_t r = spool_read(sp, rd, want);
+        ck_assert_int_eq(r, (ssize_t)(want < left ? want : left));
+        ck_assert_mem_eq(rd, buf + got, (size_t)r);
+        got += (size_t)r;
+    }
+    ck_assert_int_eq(spool_read(sp, rd, sizeof(rd)), 0);
+    spool_free(sp);
+}
+END_TEST
+
 START_TEST(test_spool_errors)
 {
     spool_t *sp = spool_new(4, "/nonexistent/dir");
@@ -1003,6 +1031,7 @@ static Suite *mime_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_spool);
     tcase_add_test(tc, test_spool_errors);
+    tcase_add_test(tc, test_spool_full_reads);
     tcase_add_test(tc, test_spool_unlinked);
     suite_add_tcase(s, tc);
     tc = tcase_create("rfc5322");
