@@ -905,6 +905,8 @@ static int build_derived(struct pstate *ps)
     smime_policy_default(&c->policy);
     c->policy.require_from_match = c->require_from_match;
     c->policy.allow_sha1 = c->allow_sha1;
+    /* inbound.c harvests only then: spare the verifier its pick */
+    c->policy.harvest = c->harvest && c->certificate_store != NULL;
     if ((c->trust = smime_trust_new()) == NULL)
         return -1;
     for (size_t i = 0; i < c->n_trust_anchor_files; i++)
