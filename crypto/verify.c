@@ -85,6 +85,7 @@ void smime_policy_default(smime_policy_t *p)
     p->max_certs = 32;
     p->max_chain = 8;
     p->max_cms_size = 64u << 20;
+    p->harvest = 1;
 }
 
 static int hashes_init(smime_verify_t *v)
@@ -531,6 +532,10 @@ int smime_verify_harvest(smime_verify_t *v, size_t i, smime_harvest_t *h)
     size_t n = 0;
 
     memset(h, 0, sizeof(*h));
+    if (!v->policy->harvest) {
+        h->why = "harvesting not asked for";
+        return 0;
+    }
     if (p == NULL || (!p->ok && p->why == NULL)) {
         h->why = "no passing signature";
         return 0;
@@ -621,7 +626,7 @@ size_t smime_verify_finish(smime_verify_t *v, const char *const *addrs,
     while (n < max && cms_next_signer(&sd, &si) == 1) {
         gnutls_x509_crt_t signer = NULL;
         if (judge_signer(&j, &si, &out[n], &signer) == SMIME_RESULT_PASS &&
-            n < PICKS_MAX)
+            n < PICKS_MAX && v->policy->harvest)
             harvest_pick(&j, &si, signer, &out[n], &v->picks[n]);
         n++;
     }

@@ -7,7 +7,10 @@
  * and unlinked at once, so nothing is left behind even after a crash.
  * When the threshold is crossed, the memory contents are written to the
  * file and freed.  File I/O goes through a 64 KiB buffer so that many
- * small writes or reads cost few system calls.
+ * small writes or reads cost few system calls; a read fills the caller's
+ * buffer (large ones straight from the file), so a caller that reads in
+ * fixed-size chunks, like the body replacement in 64 KB protocol
+ * chunks, gets full chunks and never a one-byte remainder.
  */
 #include "config.h"
 
@@ -196,6 +199,9 @@ int spool_rewind(spool_t *sp)
 
 ssize_t spool_read(spool_t *sp, void *buf, size_t len)
 {
+    char *out = buf;
+    size_t got = 0;
+
     if (!sp->reading) {
         errno = EINVAL;
         return -1;
@@ -208,23 +214,36 @@ ssize_t spool_read(spool_t *sp, void *buf, size_t len)
         sp->rpos += n;
         return (ssize_t)n;
     }
-    if (sp->iopos == sp->iolen) {
+    /* fill buf: what the buffer holds, then large reads straight into
+     * buf, small ones through the buffer; short only at the end */
+    while (got < len) {
+        size_t want = len - got;
         ssize_t r;
-        char *dst = len >= SPOOL_IOBUF ? buf : sp->io;
-        do
-            r = read(sp->fd, dst, len >= SPOOL_IOBUF ? len : SPOOL_IOBUF);
-        while (r < 0 && errno == EINTR);
-        if (r <= 0 || dst == buf)
-            return r;
-        sp->iolen = (size_t)r;
-        sp->iopos = 0;
+        if (sp->iopos < sp->iolen) {
+            size_t n = sp->iolen - sp->iopos < want ? sp->iolen - sp->iopos
+                                                    : want;
+            memcpy(out + got, sp->io + sp->iopos, n);
+            sp->iopos += n;
+            got += n;
+            continue;
+        }
+        int direct = want >= SPOOL_IOBUF / 2;
+        r = read(sp->fd, direct ? out + got : sp->io,
+                 direct ? want : SPOOL_IOBUF);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;
+        if (direct) {
+            got += (size_t)r;
+        } else {
+            sp->iolen = (size_t)r;
+            sp->iopos = 0;
+        }
     }
-    size_t n = sp->iolen - sp->iopos;
-    if (n > len)
-        n = len;
-    memcpy(buf, sp->io + sp->iopos, n);
-    sp->iopos += n;
-    return (ssize_t)n;
+    return (ssize_t)got;
 }
 
 void spool_reset(spool_t *sp)

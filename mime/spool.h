@@ -30,7 +30,8 @@ uint64_t spool_size(const spool_t *sp);
 int spool_spilled(const spool_t *sp);         /* 1 if a file is in use */
 
 int spool_rewind(spool_t *sp);                /* 0 or -1/errno */
-/* Bytes read (0 at the end), or -1 with errno. */
+/* Bytes read, len unless the end came first (0 at the end), or -1 with
+ * errno. */
 ssize_t spool_read(spool_t *sp, void *buf, size_t len);
 /* Drop the contents, keep the object for reuse (next message). */
 void spool_reset(spool_t *sp);

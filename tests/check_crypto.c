@@ -829,6 +829,35 @@ START_TEST(test_cert_helpers)
 }
 END_TEST
 
+/* The policy's harvest switch: by default a passing signer's certificate
+ * is picked for the store; with harvest 0 (the milter without a
+ * certificate store) the pick and its checks are skipped, the result is
+ * the same. */
+START_TEST(test_harvest_switch)
+{
+    char extra[1100];
+    size_t n;
+    vrun_t r;
+    unsigned char *cms;
+
+    snprintf(extra, sizeof(extra), "-certfile %s/inter.crt", pki);
+    cms = ossl_sign("harvest.der", "alice", extra, &n);
+
+    vrun_init(&r, "alice@example.org");
+    ck_assert_uint_eq(verify(&r, cms, n), 1);
+    expect(&r.out[0], SMIME_RESULT_PASS, "signature verified");
+    ck_assert_int_eq(r.harvest_rc, 1);
+    ck_assert_uint_gt(r.harvest_cert_len, 0);
+    vrun_init(&r, "alice@example.org");
+    r.pol.harvest = 0;
+    ck_assert_uint_eq(verify(&r, cms, n), 1);
+    expect(&r.out[0], SMIME_RESULT_PASS, "signature verified");
+    ck_assert_int_eq(r.harvest_rc, 0);
+    ck_assert_str_eq(r.harvest_why, "harvesting not asked for");
+    free(cms);
+}
+END_TEST
+
 /* signingTime (RFC 5652 11.3) and SMIMEEncryptionKeyPreference (RFC 8551
  * 2.5.3) as harvesting reads them: DER forms only, all three CHOICEs. */
 START_TEST(test_harvest_attrs)
@@ -933,6 +962,7 @@ static Suite *crypto_suite(void)
     tcase_add_test(tc, test_trust_errors);
     tcase_add_test(tc, test_cert_helpers);
     tcase_add_test(tc, test_harvest_attrs);
+    tcase_add_test(tc, test_harvest_switch);
     suite_add_tcase(s, tc);
     suite_add_tcase(s, trust_tcase());
     return s;

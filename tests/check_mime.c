@@ -727,6 +727,34 @@ START_TEST(test_spool)
 }
 END_TEST
 
+/* Reads return full buffers until the end, whatever the buffering: a
+ * body replaced in 65535-byte protocol chunks (libmilter's limit) used
+ * to go out as 65535 bytes, then 1, then 65535... */
+START_TEST(test_spool_full_reads)
+{
+    static unsigned char buf[300000], rd[65535];
+    const size_t sizes[] = {65535, 13, 65535, 40000, 65535, 65535};
+    spool_t *sp = spool_new(1000, work_path(""));
+    size_t got = 0;
+
+    ck_assert_ptr_nonnull(sp);
+    for (size_t i = 0; i < sizeof(buf); i++)
+        buf[i] = (unsigned char)(i * 13 + 5);
+    ck_assert_int_eq(spool_write(sp, buf, sizeof(buf)), 0);
+    ck_assert_int_eq(spool_spilled(sp), 1);
+    ck_assert_int_eq(spool_rewind(sp), 0);
+    for (size_t k = 0; got < sizeof(buf); k++) {
+        size_t want = sizes[k % 6], left = sizeof(buf) - got;
+        ssize_t r = spool_read(sp, rd, want);
+        ck_assert_int_eq(r, (ssize_t)(want < left ? want : left));
+        ck_assert_mem_eq(rd, buf + got, (size_t)r);
+        got += (size_t)r;
+    }
+    ck_assert_int_eq(spool_read(sp, rd, sizeof(rd)), 0);
+    spool_free(sp);
+}
+END_TEST
+
 START_TEST(test_spool_errors)
 {
     spool_t *sp = spool_new(4, "/nonexistent/dir");
@@ -905,6 +933,93 @@ START_TEST(test_b64_every_octet)
 }
 END_TEST
 
+/* b64_decode one octet at a time (as it was before its four-at-a-time
+ * path), with RFC 2045's alphabet spelled out: the reference. */
+static size_t b64_ref(unsigned *bits, int *n, const char *src, size_t len,
+                      unsigned char *dst, int *bad)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        const char *pos = src[i] ? strchr(alphabet, src[i]) : NULL;
+        if (pos != NULL) {
+            *bits = (*bits << 6) | (unsigned)(pos - alphabet);
+            if (++*n == 4) {
+                dst[o++] = (unsigned char)(*bits >> 16);
+                dst[o++] = (unsigned char)(*bits >> 8);
+                dst[o++] = (unsigned char)*bits;
+                *bits = 0;
+                *n = 0;
+            }
+        } else if (src[i] && strchr(" \t\r\n\f\v", src[i])) {
+            continue;
+        } else if (src[i] == '=') {
+            if (*n == 2)
+                dst[o++] = (unsigned char)(*bits >> 4);
+            else if (*n == 3) {
+                dst[o++] = (unsigned char)(*bits >> 10);
+                dst[o++] = (unsigned char)(*bits >> 2);
+            } else if (*n == 1)
+                *bad = 1;
+            *bits = 0;
+            *n = 0;
+        } else {
+            *bad = 1;
+        }
+    }
+    return o;
+}
+
+/* The four-at-a-time path against the reference: bodies of base64
+ * lines with whitespace, padding and bad octets at random places (one in
+ * a few hundred, so that long clean runs take the fast path), fed in
+ * chunks split anywhere, quanta included. */
+START_TEST(test_b64_decode_fast)
+{
+    static const char pick[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    static const char odd[] = " \t\r\n=*\x80-.";
+    char in[4096];
+    unsigned char out[4096], ref[4096];
+    unsigned seed = 12345;
+
+    for (int round = 0; round < 400; round++) {
+        size_t len = 0, o = 0, ro = 0;
+        struct b64_dec d = {0};
+        unsigned rbits = 0;
+        int rn = 0, bad = 0, rbad = 0;
+        while (len < sizeof(in) - 2) {
+            seed = seed * 1103515245u + 12345u;
+            unsigned r = (seed >> 8) % 1000;
+            if (len % 78 == 76 && round % 2 == 0) {
+                in[len++] = '\r';
+                in[len++] = '\n';
+            } else if (r < (unsigned)(round % 7) * 3) {
+                in[len++] = odd[(seed >> 20) % (sizeof(odd) - 1)];
+            } else {
+                in[len++] = pick[(seed >> 16) % 64];
+            }
+        }
+        for (size_t off = 0; off < len;) {
+            seed = seed * 1103515245u + 12345u;
+            size_t k = 1 + (seed >> 10) % 300;
+            if (k > len - off)
+                k = len - off;
+            o += b64_decode(&d, in + off, k, out + o, &bad);
+            ro += b64_ref(&rbits, &rn, in + off, k, ref + ro, &rbad);
+            off += k;
+        }
+        ck_assert_uint_eq(o, ro);
+        ck_assert_mem_eq(out, ref, o);
+        ck_assert_int_eq(bad, rbad);
+        ck_assert_int_eq(d.n, rn);
+        ck_assert_uint_eq(d.bits, rbits);
+    }
+}
+END_TEST
+
 /* Every octet value, in every alignment, encodes to lines of 76 and
  * decodes back. */
 START_TEST(test_b64_round_trip)
@@ -997,12 +1112,14 @@ static Suite *mime_suite(void)
     tc = tcase_create("codec");
     tcase_add_test(tc, test_b64_every_octet);
     tcase_add_test(tc, test_b64_round_trip);
+    tcase_add_test(tc, test_b64_decode_fast);
     tcase_add_test(tc, test_b64_encode_lines);
     suite_add_tcase(s, tc);
     tc = tcase_create("spool");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_spool);
     tcase_add_test(tc, test_spool_errors);
+    tcase_add_test(tc, test_spool_full_reads);
     tcase_add_test(tc, test_spool_unlinked);
     suite_add_tcase(s, tc);
     tc = tcase_create("rfc5322");
