@@ -306,6 +306,12 @@ e2epipe_destination_recipient_limit = 1
 maillog_file = $E2E_LOG/maillog
 maillog_file_prefixes = $E2E_LOG
 
+# t_certstore_load holds 200 sessions open at once (100 per smtpd port)
+# and t_fault_load starts 200 at once: the default limit (100 smtpd
+# processes per port) would leave no headroom.
+# (Loopback is in mynetworks, exempt from anvil's per-client limits.)
+default_process_limit = 250
+
 message_size_limit = 52428800
 smtpd_error_sleep_time = 0
 smtpd_tls_security_level = none
