@@ -41,12 +41,11 @@ relay() {
     m=$E2E_T/$1.eml
     e2e_msg_plain "$m" alice@example.org "encrsa@example.org, bob@example.net" \
         "split $1" "Hello, mail for a partner with and one without a certificate ($1)."
-    : >"$E2E_RELAY_LOG.mark"
     e2e_swaks "$E2E_RELAY_PORT" "$m" alice@example.org encrsa@example.org \
         --to encrsa@example.org,bob@example.net >"$E2E_T/$1.relayqid" ||
         e2e_fail "$1: the relay refused the message"
     rqid=$(cat "$E2E_T/$1.relayqid")
-    flushed= i=0
+    flushed='' i=0
     while [ $i -lt 300 ]; do
         n=$(grep -c " $rqid: to=<.*status=sent " "$E2E_RELAY_LOG" 2>/dev/null)
         [ "${n:-0}" -ge 2 ] && return 0
