@@ -666,8 +666,8 @@ e2e_stop() {
     E2E_MILTER_PID='' E2E_DKIM_PID=''
     # a relaying Postfix (e2e_relay_start) of a test that was killed
     for _r in "$E2E_MSGS"/*/relay; do
-        [ -f "$_r/queue/pid/master.pid" ] || continue
-        E2E_RELAY=$_r E2E_RELAY_ETC=$_r/etc e2e_relay_stop
+        E2E_RELAY=$_r E2E_RELAY_ETC=$_r/etc
+        e2e_relay_stop
     done
     rm -f "$E2E_STATE"
     return 0
@@ -936,13 +936,16 @@ EOF
         { e2e_say "e2e: the relay Postfix did not start listening"; return 1; }
 }
 
+e2e_relay_running() {
+    [ -f "$E2E_RELAY/queue/pid/master.pid" ] &&
+        e2e_alive "$(tr -d ' ' <"$E2E_RELAY/queue/pid/master.pid")" master
+}
+
 e2e_relay_stop() {
-    [ -f "$E2E_RELAY/queue/pid/master.pid" ] || return 0
+    e2e_relay_running || return 0
     "$E2E_POSTFIX" -c "$E2E_RELAY_ETC" stop >/dev/null 2>&1
     _i=0
-    while [ -f "$E2E_RELAY/queue/pid/master.pid" ] &&
-          e2e_alive "$(tr -d ' ' <"$E2E_RELAY/queue/pid/master.pid")" master &&
-          [ $_i -lt 100 ]; do
+    while e2e_relay_running && [ $_i -lt 100 ]; do
         sleep 0.1; _i=$((_i + 1))
     done
 }
