@@ -25,9 +25,9 @@ N=200
 tool=$top_builddir/milter/smime-certstore
 store=$E2E_T/certs.mdb
 
-"$tool" import "$store" "$E2E_PKI/encrsa.chain.pem" "$E2E_PKI/encec.chain.pem" \
-    >/dev/null || e2e_fail "smime-certstore import"
-e2e_conf_set Mode sve CertificateStore "$store" Harvest yes ||
+"$tool" import "$store" "$E2E_PKI/encec.chain.pem" >/dev/null ||
+    e2e_fail "smime-certstore import"
+e2e_conf_encrypt Harvest yes ||
     e2e_fail "reload with Mode sve, Harvest yes failed"
 
 # Templates; each message gets its own Message-ID (outside any

@@ -21,9 +21,6 @@ e2e_need_milter
 e2e_need_signing
 need_tool postqueue postfix
 
-store=$E2E_T/certs.mdb
-"$top_builddir/milter/smime-certstore" import "$store" \
-    "$E2E_PKI/encrsa.chain.pem" >/dev/null || e2e_fail "smime-certstore import"
 e2e_relay_start || e2e_fail "could not start the relaying Postfix"
 
 # sent_qid RCPT: the queue id of the suite's Postfix in the relay's
@@ -71,7 +68,7 @@ plain_signed() {
     e2e_assert_signed_by "$1" alice@example.org
 }
 
-e2e_conf_set Mode sve CertificateStore "$store" EncryptSplit no ||
+e2e_conf_encrypt EncryptSplit no ||
     e2e_fail "reload with Mode sve, EncryptSplit no failed"
 
 # 1. EncryptSplit no: one transaction, nothing encrypted.
