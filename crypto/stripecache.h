@@ -19,7 +19,7 @@
 typedef struct stripecache stripecache_t;
 
 struct stripecache_ops {
-    void (*ref)(void *val);             /* add a reference (under a lock) */
+    void (*ref)(void *val);             /* add one (maybe under a lock) */
     void (*unref)(void *val);           /* drop one (never under a lock) */
 };
 
