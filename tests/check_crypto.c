@@ -829,6 +829,49 @@ START_TEST(test_cert_helpers)
 }
 END_TEST
 
+/* One pass by alice, with or without asking for the harvest first. */
+static int harvest_of_pass(int want, smime_harvest_t *h)
+{
+    char path[1100], err[512];
+    const char *from = "alice@example.org";
+    smime_signer_result_t r[2];
+    smime_policy_t pol;
+    size_t n;
+    unsigned char *cms = alice_sig("", &n);
+    smime_trust_t *t = smime_trust_new();
+
+    ck_assert_ptr_nonnull(t);
+    snprintf(path, sizeof(path), "%s/roots.pem", pki);
+    ck_assert_int_eq(smime_trust_add_anchors(t, path, err, sizeof(err)), 1);
+    smime_policy_default(&pol);
+    smime_verify_t *v = smime_verify_new(t, &pol, 1);
+    ck_assert_ptr_nonnull(v);
+    if (want)
+        smime_verify_want_harvest(v);
+    ck_assert_int_eq(smime_verify_content(v, content, content_len), 0);
+    ck_assert_int_eq(smime_verify_cms(v, cms, n), 0);
+    ck_assert_uint_eq(smime_verify_finish(v, &from, 1, r, 2), 1);
+    ck_assert_msg(r[0].result == SMIME_RESULT_PASS, "%s", r[0].reason);
+    int got = smime_verify_harvest(v, 0, h);
+    if (got == 1)
+        ck_assert_uint_gt(h->cert_len, 0);
+    smime_verify_free(v);
+    smime_trust_free(t);
+    free(cms);
+    return got;
+}
+
+/* The harvest pick is made only when asked for before finish(). */
+START_TEST(test_harvest_only_when_asked)
+{
+    smime_harvest_t h;
+
+    ck_assert_int_eq(harvest_of_pass(1, &h), 1);
+    ck_assert_int_eq(harvest_of_pass(0, &h), 0);
+    ck_assert_str_eq(h.why, "not asked");
+}
+END_TEST
+
 /* signingTime (RFC 5652 11.3) and SMIMEEncryptionKeyPreference (RFC 8551
  * 2.5.3) as harvesting reads them: DER forms only, all three CHOICEs. */
 START_TEST(test_harvest_attrs)
@@ -933,6 +976,7 @@ static Suite *crypto_suite(void)
     tcase_add_test(tc, test_trust_errors);
     tcase_add_test(tc, test_cert_helpers);
     tcase_add_test(tc, test_harvest_attrs);
+    tcase_add_test(tc, test_harvest_only_when_asked);
     suite_add_tcase(s, tc);
     suite_add_tcase(s, trust_tcase());
     return s;
