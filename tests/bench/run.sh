@@ -43,10 +43,12 @@
 #	   rates for the same keys, RSA key transport both ways, P-256 ECDH
 #	   (crypto/ecdh.c, Nettle) and AES-256-CBC/GCM decryption in MB/s,
 #	   1 and 2 threads, in the same run.
-#	4. Through Postfix: a private instance (tests/e2e/lib.sh) and
-#	   smtp-source sending 500 x 4 KB over 10 sessions, once without
-#	   milter and once with smime-milter; time to accept all and time
-#	   until all are delivered.
+#	4. Through Postfix: a private instance (tests/e2e/lib.sh, set up
+#	   as a harness: pf_harness) and smtp-source sending 500 x 4 KB
+#	   over 10 sessions without milter, with the null filter and with
+#	   smime-milter, on a unix and an inet socket; the time to accept
+#	   all (held, so nothing is delivered meanwhile), best of three
+#	   rounds; the first round is then delivered and checked.
 #	5. Both cores: 200 concurrent SMTP sessions of mixed mail through
 #	   the same private Postfix (tests/bench/smtpmix.py), against twice
 #	   the composed ceiling of the mix.
@@ -730,6 +732,9 @@ pf_cleanup() {
 # sessions in each phase.  Prints "PHASE ACCEPT-SECS DELIVER-SECS
 # DELIVERED A-R-NONE" per phase (the counts are cumulative).
 PF_PHASES="none null-unix unix null-inet inet none"
+# Two more rounds, timed only: the rows take the best of three, as one
+# 3-second phase on a shared machine is mostly noise.
+PF_AGAIN="none.2 null-unix.2 unix.2 null-inet.2 inet.2 none.3 null-unix.3 unix.3 null-inet.3 inet.3"
 postfix_phases() {
     (
         # the production log level (lib.sh's default is debug)
@@ -759,23 +764,30 @@ postfix_phases() {
         [ -S "$USOCK" ] && [ -S "$NSOCK" ] || exit 1
         e2e_wait_port "$NPORT" 10 || exit 1
         _k=0
-        for _phase in $PF_PHASES; do
+        for _phase in $PF_PHASES $PF_AGAIN; do
             case $_phase in
-            none) _m= ;;
-            unix) _m=unix:$USOCK ;;
-            inet) _m=inet:127.0.0.1:$E2E_MILTER_PORT ;;
-            null-unix) _m=unix:$NSOCK ;;
-            null-inet) _m=inet:127.0.0.1:$NPORT ;;
+            none*) _m= ;;
+            unix*) _m=unix:$USOCK ;;
+            inet*) _m=inet:127.0.0.1:$E2E_MILTER_PORT ;;
+            null-unix*) _m=unix:$NSOCK ;;
+            null-inet*) _m=inet:127.0.0.1:$NPORT ;;
             esac
             postconf -c "$E2E_ETC" -e "smtpd_milters = $_m" &&
                 "$E2E_POSTFIX" -c "$E2E_ETC" reload >>"$WORK/postfix.log" 2>&1 || exit 1
             sleep 1
-            _k=$((_k + 500))
             _t0=$(date +%s.%N)
             smtp-source -s 10 -m 500 -F "$MSGS/plain4k.eml" -f someone@example.net \
                 -t bob@example.org "127.0.0.1:$E2E_INBOUND_PORT" \
                 >>"$WORK/postfix.log" 2>&1 || exit 1
             _t1=$(date +%s.%N)
+            case $_phase in
+            *.[0-9])    # a repetition: timed only, the held copies deleted
+                postsuper -c "$E2E_ETC" -d ALL hold >>"$WORK/postfix.log" 2>&1 || exit 1
+                echo "${_phase%.*} $(awk -v a="$_t0" -v b="$_t1" \
+                    'BEGIN { printf "%.2f", b - a }') - - -"
+                continue ;;
+            esac
+            _k=$((_k + 500))
             pf_release >>"$WORK/postfix.log" 2>&1 || exit 1
             _i=0
             while [ "$(ls "$E2E_OUT" | wc -l)" -lt $_k ] && [ $_i -lt 1200 ]; do
@@ -791,13 +803,21 @@ postfix_phases() {
 }
 
 # pf PHASE FIELD: a field of postfix_phases' line for PHASE (the first
-# one of that name; "none2" is the last phase): 2 accept secs, 3 deliver
-# secs, 4 delivered so far, 5 smime=none so far.
+# one of that name; "none2" is the sixth, the last delivered phase): 2
+# accept secs, 3 deliver secs, 4 delivered so far, 5 smime=none so far.
+# pf_best PHASE: the shortest accept time of PHASE in every round, and
+# pf_all PHASE all of them.
 pf() {
     case $1 in
-    none2) tail -n 1 "$TMP/pf.txt" | cut -d' ' -f"$2" ;;
+    none2) sed -n 6p "$TMP/pf.txt" | cut -d' ' -f"$2" ;;
     *) awk -v p="$1" -v f="$2" '$1 == p { print $f; exit }' "$TMP/pf.txt" ;;
     esac
+}
+pf_best() {
+    awk -v p="$1" '$1 == p && (b == "" || $2 < b) { b = $2 } END { print b }' "$TMP/pf.txt"
+}
+pf_all() {
+    awk -v p="$1" '$1 == p { printf "%s%s", n++ ? ", " : "", $2 }' "$TMP/pf.txt"
 }
 
 run_postfix() {
@@ -810,7 +830,7 @@ run_postfix() {
     say "bench: Postfix: no milter, null filter and smime-milter on unix and on inet, no milter"
     postfix_phases >"$TMP/pf.txt"
     cat "$TMP/pf.txt" >&2
-    if [ "$(wc -l <"$TMP/pf.txt")" -ne 6 ]; then
+    if [ "$(wc -l <"$TMP/pf.txt")" -ne 16 ]; then
         BAD=$((BAD + 1))
         row "Postfix 500 x 4 KB unsigned, 10 sessions" 10 - - - - \
             "could not run (see $WORK/postfix.log)" WRONG
@@ -827,21 +847,21 @@ run_postfix() {
         [ "$(pf none2 4)/$(pf none2 5)" = 3000/1000 ] ||
         { _c="WRONG: delivered/smime=none counts $(cut -d' ' -f1,4,5 "$TMP/pf.txt" | tr '\n' ' ')"
           BAD=$((BAD + 1)); }
-    _a0=$(awk -v a="$(pf none 2)" -v b="$(pf none2 2)" 'BEGIN { printf "%.2f", (a + b) / 2 }')
+    _a0=$(pf_best none)
     row "Postfix 500 x 4 KB unsigned, 10 sessions, no milter" 10 500 \
         "$(awk -v t="$_a0" 'BEGIN { printf "%.0f", 500 / t }') accepted" - - \
-        "accepted in $(pf none 2) s and $(pf none2 2) s (mean $_a0 s), held, then released: all delivered $(pf none 3) s and $(pf none2 3) s after the start" \
+        "accepted in $_a0 s, the best of $(pf_all none) s; held, then released: delivered $(pf none 3) s after the start" \
         "$_c"
     for _s in unix inet; do
-        _an=$(pf "null-$_s" 2) _as=$(pf "$_s" 2)
+        _an=$(pf_best "null-$_s") _as=$(pf_best "$_s")
         row "Postfix 500 x 4 KB unsigned, 10 sessions, null filter on $_s socket" 10 500 \
             "$(awk -v t="$_an" 'BEGIN { printf "%.0f", 500 / t }') accepted" - - \
-            "accepted in $_an s = $(ratio "$_an" "$_a0") x no milter (the floor)" \
+            "accepted in $_an s (best of $(pf_all "null-$_s") s) = $(ratio "$_an" "$_a0") x no milter (the floor)" \
             "$(if [ "$_c" = ok ]; then echo "ok: no A-R added"; else echo "$_c"; fi)"
         _rn=$(ratio "$_as" "$_an")
         row "Postfix 500 x 4 KB unsigned, 10 sessions, smime-milter on $_s socket" 10 500 \
             "$(awk -v t="$_as" 'BEGIN { printf "%.0f", 500 / t }') accepted" - - \
-            "accepted in $_as s = $_rn x the null filter (target <= 1.05: $(meets "$_rn" "<=" 1.05)), $(ratio "$_as" "$_a0") x no milter" \
+            "accepted in $_as s (best of $(pf_all "$_s") s) = $_rn x the null filter (target <= 1.05: $(meets "$_rn" "<=" 1.05)), $(ratio "$_as" "$_a0") x no milter" \
             "$(if [ "$_c" = ok ]; then echo "ok: all smime=none"; else echo "$_c"; fi)"
     done
 }
