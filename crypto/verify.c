@@ -58,6 +58,7 @@ struct smime_verify {
     int detached;
     int error;                    /* an internal error happened */
     int too_large;
+    int want_harvest;             /* smime_verify_want_harvest() */
     gnutls_hash_hd_t hash[CMS_DIG_COUNT];
     uint8_t *cms;
     size_t cmslen, cmscap;
@@ -85,7 +86,6 @@ void smime_policy_default(smime_policy_t *p)
     p->max_certs = 32;
     p->max_chain = 8;
     p->max_cms_size = 64u << 20;
-    p->harvest = 1;
 }
 
 static int hashes_init(smime_verify_t *v)
@@ -526,14 +526,19 @@ static void harvest_pick(const struct judge *j, const cms_signer_t *si,
     h->ok = 1;
 }
 
+void smime_verify_want_harvest(smime_verify_t *v)
+{
+    v->want_harvest = 1;
+}
+
 int smime_verify_harvest(smime_verify_t *v, size_t i, smime_harvest_t *h)
 {
     const struct pick *p = i < v->npicks ? &v->picks[i] : NULL;
     size_t n = 0;
 
     memset(h, 0, sizeof(*h));
-    if (!v->policy->harvest) {
-        h->why = "harvesting not asked for";
+    if (!v->want_harvest) {
+        h->why = "not asked";
         return 0;
     }
     if (p == NULL || (!p->ok && p->why == NULL)) {
@@ -626,7 +631,7 @@ size_t smime_verify_finish(smime_verify_t *v, const char *const *addrs,
     while (n < max && cms_next_signer(&sd, &si) == 1) {
         gnutls_x509_crt_t signer = NULL;
         if (judge_signer(&j, &si, &out[n], &signer) == SMIME_RESULT_PASS &&
-            n < PICKS_MAX && v->policy->harvest)
+            v->want_harvest && n < PICKS_MAX)
             harvest_pick(&j, &si, signer, &out[n], &v->picks[n]);
         n++;
     }

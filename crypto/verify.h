@@ -62,9 +62,6 @@ typedef struct smime_policy {
     unsigned max_certs;       /* more certificates: permerror (32) */
     unsigned max_chain;       /* longer chains: fail (8) */
     size_t max_cms_size;      /* larger CMS: permerror (64 MiB) */
-    int harvest;              /* finish() picks what smime_verify_harvest
-                                 offers (1); 0: it is never asked, and the
-                                 pick's certificate checks are saved */
 } smime_policy_t;
 void smime_policy_default(smime_policy_t *p);
 
@@ -101,8 +98,7 @@ size_t smime_verify_finish(smime_verify_t *v, const char *const *addrs,
  * address (smime_cert_can_encrypt with the result's identifier); the
  * other CMS certificates as its chain; the SMIMECapabilities and the
  * signingTime of the SignerInfo.  Whether the result is a whole-message
- * pass for the From address is the caller's to judge.  With the policy's
- * harvest 0 nothing was picked ("harvesting not asked for").  Returns 1 with
+ * pass for the From address is the caller's to judge.  Returns 1 with
  * h->cert set, 0 with h->why saying why not, -1 on ENOMEM.  Pointers
  * stay valid until the next call or smime_verify_free(v).
  */
@@ -119,5 +115,11 @@ typedef struct smime_harvest {
     const char *why;                      /* nothing to harvest: why */
 } smime_harvest_t;
 int smime_verify_harvest(smime_verify_t *v, size_t i, smime_harvest_t *h);
+
+/* Before finish(): results of v will be asked for by
+ * smime_verify_harvest.  Without it finish() picks nothing (the pick
+ * reads the certificate's addresses and usage again: about 2 % of a
+ * verification) and smime_verify_harvest answers 0, "not asked". */
+void smime_verify_want_harvest(smime_verify_t *v);
 
 #endif

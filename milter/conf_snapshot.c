@@ -154,8 +154,6 @@ int conf_build_derived(struct pstate *ps)
     smime_policy_default(&c->policy);
     c->policy.require_from_match = c->require_from_match;
     c->policy.allow_sha1 = c->allow_sha1;
-    /* inbound.c harvests only then: spare the verifier its pick */
-    c->policy.harvest = c->harvest && c->certificate_store != NULL;
     if ((c->trust = smime_trust_new()) == NULL)
         return -1;
     if (c->certificate_store &&

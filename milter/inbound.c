@@ -130,6 +130,9 @@ static void cb_smime_begin(void *arg, unsigned id, enum mime_smime_kind kind,
                             kind == MIME_SMIME_SIGNED);
     if (o->v == NULL)
         in->failed = 1;
+    else if (!o->nested && in->cfg->harvest &&
+             in->cfg->certificate_store != NULL)
+        smime_verify_want_harvest(o->v);    /* see harvest_consider */
 }
 
 static void cb_signed_data(void *arg, unsigned id, const char *buf,

@@ -408,10 +408,8 @@ struct body_reader {
 };
 
 static ssize_t
-body_read(void *arg, void *buf, size_t len)
+body_read_some(struct body_reader *r, char *buf, size_t len)
 {
-    struct body_reader *r = arg;
-
     for (;;) {
         const char *mem = r->seg == 0 ? r->head : r->tail;
         size_t memlen = r->seg == 0 ? r->headlen : r->taillen;
@@ -430,6 +428,25 @@ body_read(void *arg, void *buf, size_t len)
         r->seg++;
         r->off = 0;
     }
+}
+
+/* Fills buf across the segments: each read is one SMFIR_REPLBODY packet
+ * (a write(2) here, a read in the MTA), and a 4 KB message took three,
+ * the short head, the entity and the tail. */
+static ssize_t
+body_read(void *arg, void *buf, size_t len)
+{
+    size_t got = 0;
+
+    while (got < len) {
+        ssize_t n = body_read_some(arg, (char *)buf + got, len - got);
+        if (n < 0)
+            return -1;          /* the body is not replaced at all */
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    return (ssize_t)got;
 }
 
 /* What comes before the signed entity in the new body, malloc'd (NULL

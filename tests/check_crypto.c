@@ -829,32 +829,46 @@ START_TEST(test_cert_helpers)
 }
 END_TEST
 
-/* The policy's harvest switch: by default a passing signer's certificate
- * is picked for the store; with harvest 0 (the milter without a
- * certificate store) the pick and its checks are skipped, the result is
- * the same. */
-START_TEST(test_harvest_switch)
+/* One pass by alice, with or without asking for the harvest first. */
+static int harvest_of_pass(int want, smime_harvest_t *h)
 {
-    char extra[1100];
+    char path[1100], err[512];
+    const char *from = "alice@example.org";
+    smime_signer_result_t r[2];
+    smime_policy_t pol;
     size_t n;
-    vrun_t r;
-    unsigned char *cms;
+    unsigned char *cms = alice_sig("", &n);
+    smime_trust_t *t = smime_trust_new();
 
-    snprintf(extra, sizeof(extra), "-certfile %s/inter.crt", pki);
-    cms = ossl_sign("harvest.der", "alice", extra, &n);
-
-    vrun_init(&r, "alice@example.org");
-    ck_assert_uint_eq(verify(&r, cms, n), 1);
-    expect(&r.out[0], SMIME_RESULT_PASS, "signature verified");
-    ck_assert_int_eq(r.harvest_rc, 1);
-    ck_assert_uint_gt(r.harvest_cert_len, 0);
-    vrun_init(&r, "alice@example.org");
-    r.pol.harvest = 0;
-    ck_assert_uint_eq(verify(&r, cms, n), 1);
-    expect(&r.out[0], SMIME_RESULT_PASS, "signature verified");
-    ck_assert_int_eq(r.harvest_rc, 0);
-    ck_assert_str_eq(r.harvest_why, "harvesting not asked for");
+    ck_assert_ptr_nonnull(t);
+    snprintf(path, sizeof(path), "%s/roots.pem", pki);
+    ck_assert_int_eq(smime_trust_add_anchors(t, path, err, sizeof(err)), 1);
+    smime_policy_default(&pol);
+    smime_verify_t *v = smime_verify_new(t, &pol, 1);
+    ck_assert_ptr_nonnull(v);
+    if (want)
+        smime_verify_want_harvest(v);
+    ck_assert_int_eq(smime_verify_content(v, content, content_len), 0);
+    ck_assert_int_eq(smime_verify_cms(v, cms, n), 0);
+    ck_assert_uint_eq(smime_verify_finish(v, &from, 1, r, 2), 1);
+    ck_assert_msg(r[0].result == SMIME_RESULT_PASS, "%s", r[0].reason);
+    int got = smime_verify_harvest(v, 0, h);
+    if (got == 1)
+        ck_assert_uint_gt(h->cert_len, 0);
+    smime_verify_free(v);
+    smime_trust_free(t);
     free(cms);
+    return got;
+}
+
+/* The harvest pick is made only when asked for before finish(). */
+START_TEST(test_harvest_only_when_asked)
+{
+    smime_harvest_t h;
+
+    ck_assert_int_eq(harvest_of_pass(1, &h), 1);
+    ck_assert_int_eq(harvest_of_pass(0, &h), 0);
+    ck_assert_str_eq(h.why, "not asked");
 }
 END_TEST
 
@@ -962,7 +976,7 @@ static Suite *crypto_suite(void)
     tcase_add_test(tc, test_trust_errors);
     tcase_add_test(tc, test_cert_helpers);
     tcase_add_test(tc, test_harvest_attrs);
-    tcase_add_test(tc, test_harvest_switch);
+    tcase_add_test(tc, test_harvest_only_when_asked);
     suite_add_tcase(s, tc);
     suite_add_tcase(s, trust_tcase());
     return s;

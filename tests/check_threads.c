@@ -252,6 +252,7 @@ struct capture {
     char *body;
     size_t len;
     int failed;
+    int reads;                     /* calls of rd that gave bytes */
 };
 
 static int cap_insert(void *arg, unsigned idx, const char *name,
@@ -276,10 +277,11 @@ static int cap_change(void *arg, const char *name, unsigned idx,
 static int cap_body(void *arg, actions_read_fn rd, void *rarg)
 {
     struct capture *c = arg;
-    char buf[4096];
+    char buf[65535];               /* libmilter's limit, as callbacks.c */
     ssize_t n;
 
     while ((n = rd(rarg, buf, sizeof buf)) > 0) {
+        c->reads++;
         char *nb = realloc(c->body, c->len + (size_t)n + 1);
         if (nb == NULL)
             return c->failed = 1, -1;
@@ -466,6 +468,41 @@ END_TEST
 /* A harvest the store refuses (a damaged record for the address) is
  * logged and counted; the message gets exactly what it gets without
  * harvesting. */
+/* A signed body shorter than one buffer comes in one read: each read is
+ * one SMFIR_REPLBODY packet, and the preamble, the signed entity and the
+ * signature part used to come in three. */
+START_TEST(signed_body_in_one_read)
+{
+    struct msg plain = {0}, back = {0};
+    struct capture cap = {0};
+    struct session_outcome o;
+
+    setup_pki();
+    config_t *cfg = config_make();
+    ck_assert_ptr_nonnull(cfg);
+    msg_add(&plain, "From", "Alice <alice@example.org>");
+    msg_add(&plain, "To", "bob@example.org");
+    msg_parse(&back, content);
+    for (size_t k = 0; k < back.nh; k++)
+        msg_add(&plain, back.name[k], back.value[k]);
+    plain.body = back.body;
+    plain.bodylen = back.bodylen;
+    back.body = NULL;
+    msg_free(&back);
+    ck_assert_int_eq(run(cfg, "alice@example.org", &plain, &cap, &o),
+                     SESSION_ACCEPT);
+    ck_assert(o.signed_ok);
+    ck_assert_ptr_nonnull(cap.body);
+    ck_assert_msg(cap.len < 65535, "%zu octets", cap.len);
+    ck_assert_ptr_nonnull(strstr(cap.body, "this is signed"));
+    ck_assert_ptr_nonnull(strstr(cap.body, "application/pkcs7-signature"));
+    ck_assert_int_eq(cap.reads, 1);
+    free(cap.body);
+    msg_free(&plain);
+    config_unref(cfg);
+}
+END_TEST
+
 START_TEST(harvest_failure_keeps_message)
 {
     struct msg in = {0};
@@ -517,6 +554,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, verify_and_sign_in_threads);
     tcase_add_test(tc, harvest_failure_keeps_message);
+    tcase_add_test(tc, signed_body_in_one_read);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

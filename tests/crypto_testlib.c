@@ -165,12 +165,6 @@ size_t verify_with(vrun_t *r, const char *body, size_t bodylen,
         feed(v, 0, (const unsigned char *)body, bodylen, r->chunk);
     feed(v, 1, cms, cmslen, r->chunk);
     n = smime_verify_finish(v, addrs, r->from ? 1 : 0, r->out, 8);
-    if (n > 0) {
-        smime_harvest_t h;
-        r->harvest_rc = smime_verify_harvest(v, 0, &h);
-        r->harvest_why = h.why;     /* a constant string */
-        r->harvest_cert_len = h.cert_len;
-    }
     smime_verify_free(v);
     smime_trust_free(t);
     return n;

@@ -33,9 +33,6 @@ typedef struct vrun {
     size_t chunk;               /* 0: all at once */
     const char *from;
     smime_signer_result_t out[8];
-    int harvest_rc;             /* smime_verify_harvest of out[0] */
-    const char *harvest_why;
-    size_t harvest_cert_len;
 } vrun_t;
 
 void vrun_init(vrun_t *r, const char *from);

@@ -47,13 +47,16 @@
 #	   rates for the same keys, RSA key transport both ways, P-256 ECDH
 #	   (crypto/ecdh.c, Nettle) and AES-256-CBC/GCM decryption in MB/s,
 #	   1 and 2 threads, in the same run.
-#	4. Through Postfix: a private instance (tests/e2e/lib.sh) and
-#	   smtp-source sending 500 x 4 KB over 10 sessions, once without
-#	   milter and once with smime-milter; time to accept all and time
-#	   until all are delivered.
+#	4. Through Postfix: a private instance (tests/e2e/lib.sh, set up
+#	   as a harness: pf_harness) and smtp-source sending 500 x 4 KB
+#	   over 10 sessions without milter, with the null filter and with
+#	   smime-milter, on a unix and an inet socket; the time to accept
+#	   all (held, so nothing is delivered meanwhile), best of three
+#	   rounds; the first round is then delivered and checked.
 #	5. Both cores: 200 concurrent SMTP sessions of mixed mail through
 #	   the same private Postfix (tests/bench/smtpmix.py), against twice
-#	   the composed ceiling of the mix.
+#	   the composed ceiling of the mix, and beside the same mix through
+#	   the same Postfix without any milter (the harness's own limit).
 #	Prints one Markdown table with date, machine and load at the top and
 #	writes it to $top_builddir/tests/work/bench/table.md.  Exit 1 when a
 #	scenario went wrong (errors, unexpected results); targets missed are
@@ -100,7 +103,11 @@ TABLE=$WORK/table.md
 HZ=$(getconf CLK_TCK)
 
 # lib.sh: message builders (e2e_msg_signed, e2e_entity_large, ...) and
-# the private Postfix.  E2E_PKI is the same directory as $PKI.
+# the private Postfix.  E2E_PKI is the same directory as $PKI.  Its queue
+# goes on tmpfs when there is one (see pf_harness), one per build tree.
+if [ -z "${E2E_QUEUE_DIR:-}" ] && [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ]; then
+    E2E_QUEUE_DIR=/dev/shm/smime-bench-queue.$(printf '%s' "$top_builddir" | cksum | cut -d' ' -f1)
+fi
 . "$top_srcdir/tests/e2e/lib.sh"
 
 say() { printf '%s\n' "$*" >&2; }
@@ -743,6 +750,30 @@ run_milter() {
     run_envelope
 }
 
+# The private Postfix as a harness, so that the milter and not Postfix
+# limits the accept rate (measured on the 2-core VM, no milter, 500 x 4 KB
+# over 10 sessions, load 10 to 20 from other work: 45 accepted/s with
+# lib.sh's set-up, where every delivery forks /bin/sh deliver.sh while
+# smtpd accepts; 104/s delivering to smtp-sink instead; 150/s with the
+# messages held, so nothing is delivered while accepting; 210/s held
+# with the queue on tmpfs, as cleanup fsyncs every queue file;
+# in_flow_delay=0 made no difference, as it only waits while deliveries
+# lag).  So: the queue on tmpfs (E2E_QUEUE_DIR above), messages held
+# (HOLD at end of data, which runs after the milters) while the clock
+# runs, then released and delivered through deliver.sh as in the e2e
+# tests, which is what the checks read.
+pf_harness() {
+    postconf -c "$E2E_ETC" -e in_flow_delay=0 \
+        "smtpd_end_of_data_restrictions = check_client_access static:HOLD"
+}
+pf_release() {
+    postsuper -c "$E2E_ETC" -H ALL 2>/dev/null && postqueue -c "$E2E_ETC" -f
+}
+pf_cleanup() {
+    e2e_stop
+    [ -z "${E2E_QUEUE_DIR:-}" ] || rm -rf "$E2E_QUEUE_DIR"
+}
+
 # One private Postfix (tests/e2e/lib.sh, inbound port, smime-milter on
 # inet as lib.sh starts it), a second smime-milter on a unix socket and
 # the null filter on a unix socket and an inet port; smtpd_milters is
@@ -751,13 +782,17 @@ run_milter() {
 # sessions in each phase.  Prints "PHASE ACCEPT-SECS DELIVER-SECS
 # DELIVERED A-R-NONE" per phase (the counts are cumulative).
 PF_PHASES="none null-unix unix null-inet inet none"
+# Two more rounds, timed only: the rows take the best of three, as one
+# 3-second phase on a shared machine is mostly noise.
+PF_AGAIN="none.2 null-unix.2 unix.2 null-inet.2 inet.2 none.3 null-unix.3 unix.3 null-inet.3 inet.3"
 postfix_phases() {
     (
         # the production log level (lib.sh's default is debug)
         E2E_MILTER_LOGLEVEL=warning
         PIDS=
-        trap 'for p in $PIDS; do kill "$p"; wait "$p"; done; e2e_stop' EXIT
+        trap 'for p in $PIDS; do kill "$p"; wait "$p"; done; pf_cleanup' EXIT
         e2e_start >>"$WORK/postfix.log" 2>&1 || exit 1
+        pf_harness || exit 1
         # unix sockets must be reachable by smtpd (user postfix)
         USOCK=$E2E_DIR/usock/milter.sock NSOCK=$E2E_DIR/usock/null.sock
         mkdir -p "$E2E_DIR/usock" && chmod 0755 "$E2E_DIR/usock" &&
@@ -779,23 +814,31 @@ postfix_phases() {
         [ -S "$USOCK" ] && [ -S "$NSOCK" ] || exit 1
         e2e_wait_port "$NPORT" 10 || exit 1
         _k=0
-        for _phase in $PF_PHASES; do
+        for _phase in $PF_PHASES $PF_AGAIN; do
             case $_phase in
-            none) _m= ;;
-            unix) _m=unix:$USOCK ;;
-            inet) _m=inet:127.0.0.1:$E2E_MILTER_PORT ;;
-            null-unix) _m=unix:$NSOCK ;;
-            null-inet) _m=inet:127.0.0.1:$NPORT ;;
+            none*) _m= ;;
+            unix*) _m=unix:$USOCK ;;
+            inet*) _m=inet:127.0.0.1:$E2E_MILTER_PORT ;;
+            null-unix*) _m=unix:$NSOCK ;;
+            null-inet*) _m=inet:127.0.0.1:$NPORT ;;
             esac
             postconf -c "$E2E_ETC" -e "smtpd_milters = $_m" &&
                 "$E2E_POSTFIX" -c "$E2E_ETC" reload >>"$WORK/postfix.log" 2>&1 || exit 1
             sleep 1
-            _k=$((_k + 500))
             _t0=$(date +%s.%N)
             smtp-source -s 10 -m 500 -F "$MSGS/plain4k.eml" -f someone@example.net \
                 -t bob@example.org "127.0.0.1:$E2E_INBOUND_PORT" \
                 >>"$WORK/postfix.log" 2>&1 || exit 1
             _t1=$(date +%s.%N)
+            case $_phase in
+            *.[0-9])    # a repetition: timed only, the held copies deleted
+                postsuper -c "$E2E_ETC" -d ALL hold >>"$WORK/postfix.log" 2>&1 || exit 1
+                echo "${_phase%.*} $(awk -v a="$_t0" -v b="$_t1" \
+                    'BEGIN { printf "%.2f", b - a }') - - -"
+                continue ;;
+            esac
+            _k=$((_k + 500))
+            pf_release >>"$WORK/postfix.log" 2>&1 || exit 1
             _i=0
             while [ "$(ls "$E2E_OUT" | wc -l)" -lt $_k ] && [ $_i -lt 1200 ]; do
                 sleep 0.05; _i=$((_i + 1))
@@ -810,13 +853,21 @@ postfix_phases() {
 }
 
 # pf PHASE FIELD: a field of postfix_phases' line for PHASE (the first
-# one of that name; "none2" is the last phase): 2 accept secs, 3 deliver
-# secs, 4 delivered so far, 5 smime=none so far.
+# one of that name; "none2" is the sixth, the last delivered phase): 2
+# accept secs, 3 deliver secs, 4 delivered so far, 5 smime=none so far.
+# pf_best PHASE: the shortest accept time of PHASE in every round, and
+# pf_all PHASE all of them.
 pf() {
     case $1 in
-    none2) tail -n 1 "$TMP/pf.txt" | cut -d' ' -f"$2" ;;
+    none2) sed -n 6p "$TMP/pf.txt" | cut -d' ' -f"$2" ;;
     *) awk -v p="$1" -v f="$2" '$1 == p { print $f; exit }' "$TMP/pf.txt" ;;
     esac
+}
+pf_best() {
+    awk -v p="$1" '$1 == p && (b == "" || $2 < b) { b = $2 } END { print b }' "$TMP/pf.txt"
+}
+pf_all() {
+    awk -v p="$1" '$1 == p { printf "%s%s", n++ ? ", " : "", $2 }' "$TMP/pf.txt"
 }
 
 run_postfix() {
@@ -829,7 +880,7 @@ run_postfix() {
     say "bench: Postfix: no milter, null filter and smime-milter on unix and on inet, no milter"
     postfix_phases >"$TMP/pf.txt"
     cat "$TMP/pf.txt" >&2
-    if [ "$(wc -l <"$TMP/pf.txt")" -ne 6 ]; then
+    if [ "$(wc -l <"$TMP/pf.txt")" -ne 16 ]; then
         BAD=$((BAD + 1))
         row "Postfix 500 x 4 KB unsigned, 10 sessions" 10 - - - - \
             "could not run (see $WORK/postfix.log)" WRONG
@@ -846,21 +897,21 @@ run_postfix() {
         [ "$(pf none2 4)/$(pf none2 5)" = 3000/1000 ] ||
         { _c="WRONG: delivered/smime=none counts $(cut -d' ' -f1,4,5 "$TMP/pf.txt" | tr '\n' ' ')"
           BAD=$((BAD + 1)); }
-    _a0=$(awk -v a="$(pf none 2)" -v b="$(pf none2 2)" 'BEGIN { printf "%.2f", (a + b) / 2 }')
+    _a0=$(pf_best none)
     row "Postfix 500 x 4 KB unsigned, 10 sessions, no milter" 10 500 \
         "$(awk -v t="$_a0" 'BEGIN { printf "%.0f", 500 / t }') accepted" - - \
-        "accepted in $(pf none 2) s and $(pf none2 2) s (mean $_a0 s), all delivered in $(pf none 3) s and $(pf none2 3) s" \
+        "accepted in $_a0 s, the best of $(pf_all none) s; held, then released: delivered $(pf none 3) s after the start" \
         "$_c"
     for _s in unix inet; do
-        _an=$(pf "null-$_s" 2) _as=$(pf "$_s" 2)
+        _an=$(pf_best "null-$_s") _as=$(pf_best "$_s")
         row "Postfix 500 x 4 KB unsigned, 10 sessions, null filter on $_s socket" 10 500 \
             "$(awk -v t="$_an" 'BEGIN { printf "%.0f", 500 / t }') accepted" - - \
-            "accepted in $_an s = $(ratio "$_an" "$_a0") x no milter (the floor)" \
+            "accepted in $_an s (best of $(pf_all "null-$_s") s) = $(ratio "$_an" "$_a0") x no milter (the floor)" \
             "$(if [ "$_c" = ok ]; then echo "ok: no A-R added"; else echo "$_c"; fi)"
         _rn=$(ratio "$_as" "$_an")
         row "Postfix 500 x 4 KB unsigned, 10 sessions, smime-milter on $_s socket" 10 500 \
             "$(awk -v t="$_as" 'BEGIN { printf "%.0f", 500 / t }') accepted" - - \
-            "accepted in $_as s = $_rn x the null filter (target <= 1.05: $(meets "$_rn" "<=" 1.05)), $(ratio "$_as" "$_a0") x no milter" \
+            "accepted in $_as s (best of $(pf_all "$_s") s) = $_rn x the null filter (target <= 1.05: $(meets "$_rn" "<=" 1.05)), $(ratio "$_as" "$_a0") x no milter" \
             "$(if [ "$_c" = ok ]; then echo "ok: all smime=none"; else echo "$_c"; fi)"
     done
 }
@@ -879,11 +930,29 @@ run_postfix() {
 mixed_run() {
     (
         E2E_MILTER_LOGLEVEL=warning
-        trap 'e2e_stop' EXIT
+        trap 'pf_cleanup' EXIT
         e2e_start >>"$WORK/mixed.log" 2>&1 || exit 1
-        postconf -c "$E2E_ETC" -e default_process_limit=$((MIX_SESSIONS + 50)) \
-            smtpd_client_connection_count_limit=0 \
-            smtpd_client_connection_rate_limit=0 &&
+        _in_milters=$(postconf -c "$E2E_ETC" -h smtpd_milters)
+        # first the harness alone: no milter on either port, timed only,
+        # the held messages deleted; the most any filter could show here.
+        # Twice the sessions as the process limit: that round's smtpd
+        # processes may still be there after the reload (with one limit
+        # for both, the second round's sessions waited at smtpmix.py's
+        # barrier for ever; a third round, with the null filter, hung
+        # the same way even at three times)
+        pf_harness &&
+            postconf -c "$E2E_ETC" -e default_process_limit=$((2 * MIX_SESSIONS + 50)) \
+                smtpd_client_connection_count_limit=0 \
+                smtpd_client_connection_rate_limit=0 "smtpd_milters =" &&
+            postconf -c "$E2E_ETC" -P "$E2E_SUBMIT_PORT/inet/smtpd_milters=" &&
+            "$E2E_POSTFIX" -c "$E2E_ETC" reload >>"$WORK/mixed.log" 2>&1 || exit 1
+        sleep 1
+        _r0=$("$E2E_PY" "$top_srcdir/tests/bench/smtpmix.py" "$MIX_SESSIONS" "$MIX_PER" \
+            "$E2E_INBOUND_PORT" "$E2E_SUBMIT_PORT" alice@example.org \
+            "$(e2e_password alice@example.org)" "$MSGS/plain4k.eml" \
+            "$MSGS/signed4k.eml" "$MSGS/out-alice.eml" 2>>"$WORK/mixed.log") || exit 1
+        postsuper -c "$E2E_ETC" -d ALL hold >>"$WORK/mixed.log" 2>&1 &&
+            postconf -c "$E2E_ETC" -e "smtpd_milters = $_in_milters" &&
             postconf -c "$E2E_ETC" -P \
                 "$E2E_SUBMIT_PORT/inet/smtpd_milters=inet:127.0.0.1:$E2E_MILTER_PORT" &&
             "$E2E_POSTFIX" -c "$E2E_ETC" reload >>"$WORK/mixed.log" 2>&1 || exit 1
@@ -897,11 +966,13 @@ mixed_run() {
             "$MSGS/signed4k.eml" "$MSGS/out-alice.eml" 2>>"$WORK/mixed.log")
         _cpu=$(awk -v t=$(($(milter_ticks) - _t0)) -v hz="$HZ" 'BEGIN { printf "%.2f", t / hz }')
         MPID=
+        pf_release >>"$WORK/mixed.log" 2>&1 || exit 1
         _i=0
         while [ "$(ls "$E2E_OUT" | wc -l)" -lt "$_n" ] && [ $_i -lt 2400 ]; do
             sleep 0.05; _i=$((_i + 1))
         done
-        echo "$_r milter_cpu_s=$_cpu delivered=$(ls "$E2E_OUT" | wc -l)" \
+        echo "$_r milter_cpu_s=$_cpu nomilter_accept_s=$(kv accept_s "$_r0")" \
+            "delivered=$(ls "$E2E_OUT" | wc -l)" \
             "none=$(grep -l -F 'smime=none' "$E2E_OUT"/* 2>/dev/null | wc -l)" \
             "pass=$(grep -l -F 'smime=pass' "$E2E_OUT"/* 2>/dev/null | wc -l)" \
             "multipart_signed=$(grep -l -i '^Content-Type: multipart/signed' "$E2E_OUT"/* 2>/dev/null | wc -l)"
@@ -935,8 +1006,10 @@ run_mixed() {
     _f=$(ratio "$_rate" "$_ceil")
     _percpu=$(awk -v n="$_n" -v c="$(kv milter_cpu_s "$R_LINE")" 'BEGIN { if (c > 0) printf "%.0f", n / c; else print "-" }')
     _fc=$(ratio "$_percpu" "$(awk -v c="$_ceil" 'BEGIN { print c / 2 }')")
+    _a0=$(kv nomilter_accept_s "$R_LINE")
+    _rate0=$(awk -v n="$_n" -v t="$_a0" 'BEGIN { if (t > 0) printf "%.0f", n / t; else print "-" }')
     row "$_label" "$MIX_SESSIONS" "$_n" "$_rate accepted" "$_percpu" - \
-        "$_f of 2 x the composed ceiling of the mix ($_ceil/s: unsigned ${CEIL_UNSIGNED:--}, verify ${CEIL_VERIFY:--}, sign ${CEIL_SIGN:--} per CPU-s, from the rows above), target 0.80: $(meets "$_f" ">=" 0.80); Postfix, smtpmix.py and the milter share the 2 cores: per milter CPU-second $_fc of the mix's ceiling" \
+        "$_f of 2 x the composed ceiling of the mix ($_ceil/s: unsigned ${CEIL_UNSIGNED:--}, verify ${CEIL_VERIFY:--}, sign ${CEIL_SIGN:--} per CPU-s, from the rows above), target 0.80: $(meets "$_f" ">=" 0.80); Postfix, smtpmix.py and the milter share the 2 cores: the same mix without any milter $_rate0/s ($(ratio "$_rate0" "$_ceil") of 2 x the ceiling: the most any filter could show here), with smime-milter $(ratio "$_rate" "$_rate0") of that; milter CPU $(kv milter_cpu_s "$R_LINE") s in $_a s; per milter CPU-second $_fc of the mix's ceiling" \
         "$_c"
 }
 
