@@ -255,13 +255,15 @@ check expiring2 0 "4: warning: Keystore: bob@example.org: certificate expires in
 # once a "day" (SMIME_MILTER_TEST_DAY seconds, HACKING.md); bounded waits
 conf daemon "Mode sv" "TrustAnchorFile $T/ca.pem" "Keystore $T/ks2.cdb"
 sed -i "s|^Socket .*|Socket unix:$T/d.sock|" "$T/daemon.conf"
-# count_until FILE PATTERN N: wait (at most 30 s) for N lines matching
+# count_until FILE PATTERN N: wait (at most 30 s) for N lines matching;
+# FILE may not exist yet (the daemon's shell opens it after the fork)
+count_lines() { _n=$(grep -c -- "$2" "$1" 2>/dev/null); echo "${_n:-0}"; }
 count_until() {
     _i=0
-    while [ "$(grep -c -- "$2" "$1")" -lt "$3" ] && [ $_i -lt 300 ]; do
+    while [ "$(count_lines "$1" "$2")" -lt "$3" ] && [ $_i -lt 300 ]; do
         sleep 0.1; _i=$((_i + 1))
     done
-    [ "$(grep -c -- "$2" "$1")" -ge "$3" ]
+    [ "$(count_lines "$1" "$2")" -ge "$3" ]
 }
 bobline="event=keystore status=expiring address=bob@example.org serial=0b0b01 purpose=decrypt note=\"certificate expires in"
 "$M" -f -c "$T/daemon.conf" >"$T/daemon.log" 2>&1 &
