@@ -42,7 +42,14 @@
 #	   4 KB to 1 and 10 RSA-2048 and 1 P-256 recipients, against the
 #	   composed ceiling of the raw public-key operation once per
 #	   recipient and the null filter (target 0.90); one output is
-#	   opened with `openssl cms -decrypt'.
+#	   opened with `openssl cms -decrypt'.  100 MB from alice to
+#	   encrsa (AES-256-CBC): MB per milter CPU-second against raw
+#	   AES-256-CBC encryption (rawcrypto -x encipher, just before and
+#	   after; target 0.80), the composed ceiling with the null filter
+#	   replacing the body by the output's size, and peak RSS against a
+#	   1-connection 4 KB encryption (target within 2 MB); the output
+#	   must be EnvelopedData with aes256-CBC that `openssl cms
+#	   -decrypt' turns back into the 100 MB sent.
 #	3. The ceiling: tests/bench/rawcrypto, GnuTLS's own sign and verify
 #	   rates for the same keys, RSA key transport both ways, P-256 ECDH
 #	   (crypto/ecdh.c, Nettle) and AES-256-CBC/GCM decryption in MB/s,
@@ -69,7 +76,8 @@
 #			raw GnuTLS rates are always measured; mixed takes its
 #			ceilings from milter; "decrypt" alone: only the
 #			decryption rows of milter; "encrypt" alone: only
-#			the three 4 KB encryption rows and their null filters)
+#			the encryption rows, 4 KB and 100 MB, and their
+#			null filters)
 #	MIX_SESSIONS, MIX_PER	the mixed part's concurrent SMTP sessions
 #			(default 200) and messages per session (default 6)
 #	BENCH_MILTER	the smime-milter binary of the milter rows (default
