@@ -36,6 +36,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <cdb.h>
 #include <gnutls/gnutls.h>
@@ -703,6 +706,14 @@ int main(int argc, char **argv)
     unsigned flags = 0;
     config_t *cfg;
 
+#if defined(__GLIBC__) && defined(M_MMAP_THRESHOLD)
+    /* glibc raises its mmap threshold to the size of each large block
+     * freed: once a message's spool buffer (up to SpoolThreshold) is
+     * freed, the next ones come from a heap that stays resident, and a
+     * 100 MB encryption peaked 2.2 MB above a 4 KB one instead of 1.1.
+     * A fixed threshold keeps large buffers mapped only while in use. */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
     while ((opt = getopt_long(argc, argv, "c:p:fnvVht:A:a:r:", longopts,
                               NULL)) != -1) {
         switch (opt) {

@@ -253,6 +253,43 @@ static int b64_enc_group(struct b64_enc *e, const unsigned char *in, int n)
     return 0;
 }
 
+/* ngroups whole quanta of p, a line (or what is left of the current
+ * one) at a time: one room check and one line end per line instead of
+ * per quantum.  The same characters as b64_enc_group; this is where a
+ * large encrypted message's base64 is made. */
+static int b64_enc_groups(struct b64_enc *e, const unsigned char *p,
+                          size_t ngroups)
+{
+    while (ngroups > 0) {
+        size_t k;
+        char *o;
+
+        if (sizeof(e->out) - e->nout < 2 + 76 &&
+            out_flush(e->sink, e->arg, e->out, &e->nout) != 0)
+            return -1;
+        if (e->col == 76) {
+            e->out[e->nout++] = '\r';
+            e->out[e->nout++] = '\n';
+            e->col = 0;
+        }
+        k = (size_t)(76 - e->col) / 4;
+        if (k > ngroups)
+            k = ngroups;
+        o = e->out + e->nout;
+        for (size_t g = 0; g < k; g++, p += 3, o += 4) {
+            unsigned v = (unsigned)p[0] << 16 | (unsigned)p[1] << 8 | p[2];
+            o[0] = b64_alphabet[v >> 18];
+            o[1] = b64_alphabet[(v >> 12) & 63];
+            o[2] = b64_alphabet[(v >> 6) & 63];
+            o[3] = b64_alphabet[v & 63];
+        }
+        e->nout += 4 * k;
+        e->col += (int)(4 * k);
+        ngroups -= k;
+    }
+    return 0;
+}
+
 int b64_enc_update(struct b64_enc *e, const unsigned char *buf, size_t len)
 {
     size_t i = 0;
@@ -264,9 +301,11 @@ int b64_enc_update(struct b64_enc *e, const unsigned char *buf, size_t len)
             return -1;
         e->nin = 0;
     }
-    for (; i + 3 <= len; i += 3)
-        if (b64_enc_group(e, buf + i, 3) != 0)
+    if (len - i >= 3) {
+        if (b64_enc_groups(e, buf + i, (len - i) / 3) != 0)
             return -1;
+        i += (len - i) / 3 * 3;
+    }
     while (i < len)
         e->in[e->nin++] = buf[i++];
     return 0;

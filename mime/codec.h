@@ -41,7 +41,7 @@ struct b64_enc {
     unsigned char in[3];
     int nin;
     int col;          /* characters on the current output line */
-    char out[512];
+    char out[8192];   /* flushed to the sink in pieces this large */
     size_t nout;
 };
 void b64_enc_init(struct b64_enc *e, codec_sink_fn sink, void *arg);

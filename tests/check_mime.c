@@ -1049,6 +1049,93 @@ START_TEST(test_b64_round_trip)
 }
 END_TEST
 
+/* An independent base64 of len bytes: quanta of 4 characters, CRLF
+ * between lines of 76, none after the last (b64_enc_finish's form). */
+static size_t b64_enc_ref(const unsigned char *in, size_t len, char *out)
+{
+    static const char a[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0, col = 0;
+
+    for (size_t i = 0; i < len; i += 3) {
+        size_t n = len - i < 3 ? len - i : 3;
+        unsigned long v = (unsigned long)in[i] << 16 |
+                          (n > 1 ? (unsigned long)in[i + 1] << 8 : 0) |
+                          (n > 2 ? in[i + 2] : 0);
+        if (col == 76) {
+            out[o++] = '\r';
+            out[o++] = '\n';
+            col = 0;
+        }
+        out[o++] = a[v >> 18 & 63];
+        out[o++] = a[v >> 12 & 63];
+        out[o++] = n > 1 ? a[v >> 6 & 63] : '=';
+        out[o++] = n > 2 ? a[v & 63] : '=';
+        col += 4;
+    }
+    return o;
+}
+
+struct sink_count {
+    struct buf b;
+    size_t calls, small;        /* small: calls of under 4 KB */
+};
+
+static int sink_count(void *arg, const char *p, size_t n)
+{
+    struct sink_count *c = arg;
+
+    c->calls++;
+    c->small += n < 4096;
+    buf_add(&c->b, p, n);
+    return 0;
+}
+
+/* The streaming encoder fed in pieces of every size (1 and 2 bytes too,
+ * so quanta straddle calls; and lines and the output buffer end
+ * anywhere) gives exactly the reference encoding; and it hands the
+ * sink pieces of at least 4 KB but the last (each is a spool write for
+ * a large encrypted message: it used to be one per 512 bytes). */
+START_TEST(test_b64_enc_stream)
+{
+    enum { LEN = 300000 };
+    unsigned char *in = malloc(LEN);
+    char *ref = malloc(LEN / 3 * 4 + LEN / 57 * 2 + 16);
+    unsigned seed = 12345;
+
+    ck_assert_ptr_nonnull(in);
+    ck_assert_ptr_nonnull(ref);
+    for (size_t i = 0; i < LEN; i++) {
+        seed = seed * 1103515245u + 12345u;
+        in[i] = (unsigned char)(seed >> 16);
+    }
+    for (size_t len = LEN - 2; len <= LEN; len++) {
+        struct sink_count c = {0};
+        struct b64_enc e;
+        size_t rn = b64_enc_ref(in, len, ref);
+
+        b64_enc_init(&e, sink_count, &c);
+        for (size_t off = 0; off < len;) {
+            seed = seed * 1103515245u + 12345u;
+            size_t k = seed >> 9 & 1 ? 1 + (seed >> 10) % 3
+                                      : 1 + (seed >> 10) % 20000;
+            if (k > len - off)
+                k = len - off;
+            ck_assert_int_eq(b64_enc_update(&e, in + off, k), 0);
+            off += k;
+        }
+        ck_assert_int_eq(b64_enc_finish(&e), 0);
+        ck_assert_uint_eq(c.b.n, rn);
+        ck_assert_mem_eq(c.b.p, ref, rn);
+        ck_assert_uint_le(c.small, 1);
+        ck_assert_uint_ge(c.calls, 2);
+        buf_free(&c.b);
+    }
+    free(in);
+    free(ref);
+}
+END_TEST
+
 /* The one-shot encoder of the smime.p7s part: RFC 4648 vectors, lines
  * of 76, every line ended by CRLF. */
 START_TEST(test_b64_encode_lines)
@@ -1114,6 +1201,7 @@ static Suite *mime_suite(void)
     tcase_add_test(tc, test_b64_round_trip);
     tcase_add_test(tc, test_b64_decode_fast);
     tcase_add_test(tc, test_b64_encode_lines);
+    tcase_add_test(tc, test_b64_enc_stream);
     suite_add_tcase(s, tc);
     tc = tcase_create("spool");
     tcase_set_timeout(tc, 60);

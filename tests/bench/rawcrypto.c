@@ -6,7 +6,7 @@
  *
  * SYNOPSIS
  *	rawcrypto [-d SECONDS] [-t THREADS] [-x OP[,OP...]] NAME KEY.pem CERT.pem ...
- *	rawcrypto [-d SECONDS] [-t THREADS] -x cipher aes-256-cbc|aes-256-gcm ...
+ *	rawcrypto [-d SECONDS] [-t THREADS] -x cipher[,encipher] aes-256-cbc|aes-256-gcm ...
  *
  * DESCRIPTION
  *	For each NAME/KEY/CERT triple, each OP (default sign,verify), and
@@ -29,14 +29,16 @@
  *	With -x cipher the arguments are cipher names and the measurement is
  *	bulk decryption throughput: gnutls_cipher_decrypt2() on 16 KB
  *	chunks, a fresh IV (and for GCM the tag) every MB, as
- *	crypto/envelope_cipher.c decrypts a message.
+ *	crypto/envelope_cipher.c decrypts a message; -x encipher is the
+ *	same with gnutls_cipher_encrypt2(), the bulk encryption throughput
+ *	(the ceiling of Mode e on a large message).
  *	Each thread imports its own copy of the key, so nothing is shared
  *	between threads.  Prints one line per measurement, with the rate
  *	per wall-clock second and per CPU-second of the process (the latter
  *	does not depend on what else the machine runs):
  *	    OP NAME threads=N ops=COUNT secs=S rate=R cpurate=C
- *	for a cipher OP is "cipher" and COUNT, R and C count MB (2^20
- *	bytes) of ciphertext.
+ *	for a cipher OP is "cipher" (decryption) or "encipher" and COUNT, R
+ *	and C count MB (2^20 bytes) of ciphertext.
  */
 #include "config.h"
 
@@ -55,9 +57,11 @@
 
 #include "ecdh.h"
 
-enum op { OP_SIGN, OP_VERIFY, OP_DECRYPT, OP_ENCRYPT, OP_CIPHER, OP_N };
+enum op { OP_SIGN, OP_VERIFY, OP_DECRYPT, OP_ENCRYPT, OP_CIPHER, OP_ENCIPHER,
+          OP_N };
 static const char *const op_names[OP_N] = {"sign", "verify", "decrypt",
-                                           "encrypt", "cipher"};
+                                           "encrypt", "cipher", "encipher"};
+#define CIPHER_OPS (1u << OP_CIPHER | 1u << OP_ENCIPHER)
 
 #define CHUNK (16 * 1024)
 #define MB (1024 * 1024)
@@ -258,7 +262,8 @@ out:
     keyop_free(&o);
 }
 
-/* Bulk decryption, one MB (a fresh IV, and for GCM the tag) at a time. */
+/* Bulk decryption (OP_CIPHER) or encryption (OP_ENCIPHER), one MB (a
+ * fresh IV, and for GCM the tag) at a time. */
 static void run_cipher(struct job *j)
 {
     gnutls_cipher_algorithm_t alg = gnutls_cipher_get_id(j->name);
@@ -283,7 +288,9 @@ static void run_cipher(struct job *j)
     while (now() < end) {
         gnutls_cipher_set_iv(h, (void *)ivb, iv.size);
         for (int i = 0; i < MB / CHUNK; i++)
-            if (gnutls_cipher_decrypt2(h, in, CHUNK, out, CHUNK) < 0)
+            if ((j->op == OP_ENCIPHER
+                     ? gnutls_cipher_encrypt2(h, in, CHUNK, out, CHUNK)
+                     : gnutls_cipher_decrypt2(h, in, CHUNK, out, CHUNK)) < 0)
                 goto fail;
         if (aead && gnutls_cipher_tag(h, tag, sizeof tag) < 0)
             goto fail;
@@ -303,7 +310,7 @@ static void *run(void *arg)
 {
     struct job *j = arg;
 
-    if (j->op == OP_CIPHER)
+    if (j->op == OP_CIPHER || j->op == OP_ENCIPHER)
         run_cipher(j);
     else
         run_key(j);
@@ -380,8 +387,8 @@ int main(int argc, char **argv)
         }
     }
     /* cipher names alone, or key triples with no cipher among the ops */
-    per = ops == 1u << OP_CIPHER ? 1 : 3;
-    if ((per == 3 && (ops & 1u << OP_CIPHER)) ||
+    per = (ops & ~CIPHER_OPS) == 0 ? 1 : 3;
+    if ((per == 3 && (ops & CIPHER_OPS)) ||
         (argc - optind) % per != 0 || argc == optind || threads < 1 ||
         threads > 64)
         goto usage;
@@ -400,7 +407,7 @@ int main(int argc, char **argv)
 usage:
     fprintf(stderr, "usage: rawcrypto [-d SECONDS] [-t THREADS] "
             "[-x OP[,OP...]] NAME KEY.pem CERT.pem ...\n"
-            "       rawcrypto [-d SECONDS] [-t THREADS] -x cipher "
+            "       rawcrypto [-d SECONDS] [-t THREADS] -x cipher[,encipher] "
             "CIPHER ...\n"
             "OP: sign, verify, decrypt, encrypt\n");
     return 64;

@@ -42,7 +42,14 @@
 #	   4 KB to 1 and 10 RSA-2048 and 1 P-256 recipients, against the
 #	   composed ceiling of the raw public-key operation once per
 #	   recipient and the null filter (target 0.90); one output is
-#	   opened with `openssl cms -decrypt'.
+#	   opened with `openssl cms -decrypt'.  100 MB from alice to
+#	   encrsa (AES-256-CBC): MB per milter CPU-second against raw
+#	   AES-256-CBC encryption (rawcrypto -x encipher, just before and
+#	   after; target 0.80), the composed ceiling with the null filter
+#	   replacing the body by the output's size, and peak RSS against a
+#	   1-connection 4 KB encryption (target within 2 MB); the output
+#	   must be EnvelopedData with aes256-CBC that `openssl cms
+#	   -decrypt' turns back into the 100 MB sent.
 #	3. The ceiling: tests/bench/rawcrypto, GnuTLS's own sign and verify
 #	   rates for the same keys, RSA key transport both ways, P-256 ECDH
 #	   (crypto/ecdh.c, Nettle) and AES-256-CBC/GCM decryption in MB/s,
@@ -72,7 +79,8 @@
 #			raw GnuTLS rates are always measured; mixed takes its
 #			ceilings from milter; "decrypt" alone: only the
 #			decryption rows of milter; "encrypt" alone: only
-#			the three 4 KB encryption rows and their null filters)
+#			the encryption rows, 4 KB and 100 MB, and their
+#			null filters)
 #	MIX_SESSIONS, MIX_PER	the mixed part's concurrent SMTP sessions
 #			(default 200) and messages per session (default 6)
 #	BENCH_MILTER	the smime-milter binary of the milter rows (default
@@ -691,13 +699,125 @@ run_decrypt() {
     BENCH_MODE= BENCH_KEYSTORE=
 }
 
-# The three 4 KB encryption rows (also BENCH_PARTS=encrypt on its own).
+# The three 4 KB encryption rows and the 100 MB one (also
+# BENCH_PARTS=encrypt on its own).
 run_encrypt() {
     make_rcpts
     encrypt_row "1 RSA-2048 recipient" rsa2048 "$PKI/encrsa" encrsa
     encrypt_row "10 RSA-2048 recipients" rsa2048 "$RCPTS/rcpt9" \
         rcpt0 rcpt1 rcpt2 rcpt3 rcpt4 rcpt5 rcpt6 rcpt7 rcpt8 rcpt9
     encrypt_row "1 P-256 recipient" p256 "$PKI/ecdh256" ecdh256
+    encrypt_large_row
+}
+
+# alice's unsigned 100 MB outbound message (once) and out100m.bytes, the
+# size of its body with CRLF line ends: the plaintext the milter
+# encrypts.
+make_out100m() {
+    [ -f "$MSGS/out100m.bytes" ] && return 0
+    say "bench: making the 100 MB outbound message (once) in $MSGS"
+    E2E_TEST=bench
+    e2e_entity_large "$MSGS/e100m-out" $((100 * 1048576))
+    {
+        e2e_msg_head alice@example.org encrsa@example.org "100 MB outbound"
+        printf 'MIME-Version: 1.0\n'
+        cat "$MSGS/e100m-out"
+    } >"$MSGS/out100m.eml" || die "writing out100m.eml"
+    awk '{ n += length($0) + 2 } END { print n }' "$MSGS/e100m-out" \
+        >"$MSGS/out100m.bytes.tmp" &&
+        mv "$MSGS/out100m.bytes.tmp" "$MSGS/out100m.bytes"
+    rm -f "$MSGS/e100m-out"
+}
+
+# enc_large_check OUT PLAIN: OUT (miltergen's output) is application/
+# pkcs7-mime whose DER starts as ContentInfo id-envelopedData with
+# aes256-CBC (the first KBs of base64 are enough to see it), and what
+# `openssl cms -decrypt' recovers with encrsa's key has PLAIN's body
+# (byte for byte, line ends aside); R_CHECK and BAD as check_row.
+enc_large_check() {
+    case $R_CHECK in ok*) ;; *) return ;; esac
+    if ! "$E2E_PY" - "$1" <<'EOF'; then
+import base64, sys
+with open(sys.argv[1], "rb") as f:
+    head = f.read(1 << 16)
+hdr, body = head.split(b"\r\n\r\n", 1)
+assert b"application/pkcs7-mime" in hdr.lower().replace(b"x-pkcs7", b"pkcs7")
+b64 = b"".join(body.split())[:8192]
+der = base64.b64decode(b64)
+# ContentInfo: id-envelopedData (1.2.840.113549.1.7.3) at the start,
+# then the EncryptedContentInfo's aes256-CBC (2.16.840.1.101.3.4.1.42)
+assert bytes.fromhex("06092a864886f70d010703") in der[:24], der[:24].hex()
+assert bytes.fromhex("060960864801650304012a") in der
+EOF
+        R_CHECK="WRONG: not EnvelopedData with aes256-CBC"
+        BAD=$((BAD + 1))
+        return
+    fi
+    if [ "$(sed '1,/^\r*$/d' "$TMP/dec.out" | tr -d '\r' | cksum)" != \
+            "$(sed '1,/^\r*$/d' "$2" | tr -d '\r' | cksum)" ]; then
+        R_CHECK="WRONG: openssl's decryption differs from the message sent"
+        BAD=$((BAD + 1))
+        return
+    fi
+    R_CHECK="ok: EnvelopedData, aes256-CBC; openssl decrypts it with encrsa's key to the 100 MB sent"
+}
+
+# encrypt_large_row: alice's 100 MB outbound message (Mode e) to encrsa
+# (RSA-2048, certificate in the store): MB of plaintext per milter
+# CPU-second against GnuTLS's AES-256-CBC encryption (rawcrypto -x
+# encipher, measured just before and after; target 0.80) and against the
+# composed ceiling of that and the null filter receiving the same 100 MB
+# and replacing the body by as many bytes as the milter's output; peak
+# RSS against the 4 KB encryption with one connection (target within
+# 2 MB).
+encrypt_large_row() {
+    make_out100m
+    _bytes=$(cat "$MSGS/out100m.bytes")
+    BENCH_MODE=e BENCH_CONF_EXTRA="CertificateStore $TMP/certs.mdb"
+    scenario "encrypt 4 KB outbound, 1 connection" "$MSGS/out-alice.eml" 1 \
+        1000000 "$BENCH_SECS" "encrypt:$PKI/encrsa" -A alice@example.org \
+        -r encrsa@example.org
+    _hwm4k=$R_HWM
+    row "encrypt 4 KB outbound to 1 RSA-2048 recipient, 1 connection" 1 \
+        "$R_MSGS" "$R_RATE" "$R_PERCPU" "$(mb "$R_HWM")" \
+        "(RSS baseline for the 100 MB encryption)" "$R_CHECK"
+    "$RAW" -d 2 -t 1 -x encipher aes-256-cbc >"$TMP/raw-before.txt" ||
+        die "rawcrypto failed"
+    scenario "encrypt 100 MB outbound, AES-256-CBC" "$MSGS/out100m.eml" 1 3 \
+        300 "encrypt:$PKI/encrsa" -A alice@example.org -r encrsa@example.org
+    BENCH_MODE= BENCH_CONF_EXTRA=
+    "$RAW" -d 2 -t 1 -x encipher aes-256-cbc >"$TMP/raw-after.txt" ||
+        die "rawcrypto failed"
+    enc_large_check "$TMP/out.eml" "$MSGS/out100m.eml"
+    _c=$R_CHECK _m=$R_MSGS _r=$R_RATE _cpu=$R_CPU _h=$R_HWM _p=$R_PERCPU
+    # the body the milter sent back: what the null filter sends too
+    _obytes=$("$E2E_PY" -c 'import sys
+d = open(sys.argv[1], "rb").read()
+print(len(d) - d.index(b"\r\n\r\n") - 4)' "$TMP/out.eml")
+    FILTER=null NULL_OPTS="-R ${_obytes:-0}"
+    scenario "null filter replacing 100 MB outbound" "$MSGS/out100m.eml" 1 5 \
+        300 replaced -A alice@example.org -r encrsa@example.org
+    FILTER=smime NULL_OPTS=
+    _nrep=$(awk -v m="$R_MSGS" -v c="$R_CPU" -v b="$_bytes" 'BEGIN {
+        if (c > 0) printf "%.0f", m * b / 1048576 / c; else print "-" }')
+    row "null filter (floor), 100 MB outbound in, body replaced by $(awk -v b="${_obytes:-0}" 'BEGIN { printf "%.0f", b / 1048576 }') MB" 1 \
+        "$R_MSGS" "$R_RATE" "$R_PERCPU ($_nrep MB)" "$(mb "$R_HWM")" \
+        "libmilter's own cost to receive 100 MB and send the encrypted body's size back: the floor for the 100 MB encryption" \
+        "$R_CHECK"
+    _raw=$(awk -v a="$(rawcpu encipher aes-256-cbc 1 "$TMP/raw-before.txt")" \
+        -v b="$(rawcpu encipher aes-256-cbc 1 "$TMP/raw-after.txt")" \
+        'BEGIN { printf "%.0f", (a + b) / 2 }')
+    _mbs=$(awk -v r="$_r" -v b="$_bytes" 'BEGIN { printf "%.0f", r * b / 1048576 }')
+    _mbc=$(awk -v m="$_m" -v c="$_cpu" -v b="$_bytes" 'BEGIN {
+        if (c > 0) printf "%.0f", m * b / 1048576 / c; else print "-" }')
+    _f=$(ratio "$_mbc" "$_raw")
+    _ceil=$(composed "$_raw" "$_nrep")
+    _fc=$(ratio "$_mbc" "$_ceil")
+    _d=$(awk -v a="$_h" -v b="$_hwm4k" 'BEGIN { printf "%+.1f", (a - b) / 1024 }')
+    row "encrypt 100 MB outbound, AES-256-CBC (1 RSA-2048 recipient)" 1 "$_m" \
+        "$_r ($_mbs MB/s)" "$_p ($_mbc MB)" "$(mb "$_h")" \
+        "$_f of raw GnuTLS AES-256-CBC encryption ($_raw MB/CPU-s, measured just before and after), target 0.80: $(meets "$_f" ">=" 0.80); $_fc of the composed ceiling $_ceil MB/CPU-s (raw AES encryption, null filter replacing the body $_nrep MB/CPU-s); RSS $_d MB vs 4 KB, target within 2 MB: $(meets "${_d#+}" "<=" 2)" \
+        "$_c"
 }
 
 run_milter() {
