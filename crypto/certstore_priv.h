@@ -1,6 +1,7 @@
 /*
  * certstore_priv.h - what certstore.c (environments, records, reading)
- * shares with certstore_write.c (writing).  Not for other modules.
+ * shares with certstore_write.c (writing) and certstore_stamp.c (lookup
+ * stamps).  Not for other modules.
  */
 #ifndef SMIME_CERTSTORE_PRIV_H
 #define SMIME_CERTSTORE_PRIV_H
@@ -84,5 +85,11 @@ void cs_crec_write(const struct crec *c, struct obuf *o);
 void cs_ob_put(struct obuf *o, const void *d, size_t n);
 void cs_ob_field(struct obuf *o, int type, const void *d, size_t n);
 void cs_ob_i64(struct obuf *o, int type, int64_t v);
+
+/* A stamp of address record v with room for n entries; add entry fp
+ * whose certificate record is cv (may move *sp).  NULL / -1: no memory. */
+certstore_stamp_t *cs_stamp_new(const MDB_val *v, size_t n);
+int cs_stamp_add(certstore_stamp_t **sp, const unsigned char *fp,
+                 const MDB_val *cv);
 
 #endif

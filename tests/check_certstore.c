@@ -1,9 +1,10 @@
 /*
  * check_certstore.c - unit tests of the recipient certificate store
- * (crypto/certstore.c, certstore_write.c) and of the encryption usage
- * rule (smime_cert_check_encrypt_usage): put, lookup, delete, keys in
- * any case, the harvest rules of SPEC, damaged and unknown records, a
- * second process writing at the same time, and a map that must grow.
+ * (crypto/certstore.c, certstore_write.c, certstore_stamp.c) and of the
+ * encryption usage rule (smime_cert_check_encrypt_usage): put, lookup,
+ * delete, keys in any case, the harvest rules of SPEC, damaged and
+ * unknown records, a second process writing at the same time, and a map
+ * that must grow.
  * Certificates come from the test PKI (tests/pki/mkpki.sh); the store
  * logic does not care which address a certificate names.
  */
