@@ -245,6 +245,25 @@ static void msg_free(struct msg *m)
     free(m->body);
 }
 
+/* m (empty): the plain message alice sends bob, From, To, Subject
+ * (none when subject is NULL), then content's headers and body. */
+static void msg_plain(struct msg *m, const char *subject)
+{
+    struct msg c;
+
+    msg_add(m, "From", "Alice <alice@example.org>");
+    msg_add(m, "To", "bob@example.org");
+    if (subject != NULL)
+        msg_add(m, "Subject", subject);
+    msg_parse(&c, content);
+    for (size_t k = 0; k < c.nh; k++)
+        msg_add(m, c.name[k], c.value[k]);
+    m->body = c.body;
+    m->bodylen = c.bodylen;
+    c.body = NULL;
+    msg_free(&c);
+}
+
 /* The actions a signed message asks for, kept to rebuild the message. */
 struct capture {
     char content_type[512];
@@ -364,16 +383,7 @@ static void one_round(struct worker *w, int i)
     free(cap.body);
 
     /* sign one as alice */
-    msg_add(&plain, "From", "Alice <alice@example.org>");
-    msg_add(&plain, "To", "bob@example.org");
-    msg_add(&plain, "Subject", "signed by a thread");
-    msg_parse(&back, content);          /* only for its body and headers */
-    for (size_t k = 0; k < back.nh; k++)
-        msg_add(&plain, back.name[k], back.value[k]);
-    plain.body = back.body;
-    plain.bodylen = back.bodylen;
-    back.body = NULL;
-    msg_free(&back);
+    msg_plain(&plain, "signed by a thread");
     memset(&cap, 0, sizeof cap);
     memset(&o, 0, sizeof o);
     if (run(w->cfg, "alice@example.org", &plain, &cap, &o) ==
@@ -473,22 +483,14 @@ END_TEST
  * signature part used to come in three. */
 START_TEST(signed_body_in_one_read)
 {
-    struct msg plain = {0}, back = {0};
+    struct msg plain = {0};
     struct capture cap = {0};
     struct session_outcome o;
 
     setup_pki();
     config_t *cfg = config_make();
     ck_assert_ptr_nonnull(cfg);
-    msg_add(&plain, "From", "Alice <alice@example.org>");
-    msg_add(&plain, "To", "bob@example.org");
-    msg_parse(&back, content);
-    for (size_t k = 0; k < back.nh; k++)
-        msg_add(&plain, back.name[k], back.value[k]);
-    plain.body = back.body;
-    plain.bodylen = back.bodylen;
-    back.body = NULL;
-    msg_free(&back);
+    msg_plain(&plain, NULL);
     ck_assert_int_eq(run(cfg, "alice@example.org", &plain, &cap, &o),
                      SESSION_ACCEPT);
     ck_assert(o.signed_ok);
