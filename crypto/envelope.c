@@ -47,6 +47,25 @@ smime_decrypt_status_t env_fail(smime_decrypt_t *d, smime_decrypt_status_t st,
     return st;
 }
 
+int env_grow(uint8_t **buf, size_t *cap, size_t need, size_t first,
+             size_t max)
+{
+    size_t c = *cap ? *cap : first;
+    uint8_t *nb;
+
+    if (need <= *cap)
+        return 0;
+    while (c < need)
+        c *= 2;
+    if (c > max)
+        c = max;
+    if ((nb = realloc(*buf, c)) == NULL)
+        return -1;
+    *buf = nb;
+    *cap = c;
+    return 0;
+}
+
 smime_decrypt_t *smime_decrypt_new(const smime_decrypt_limits_t *lim,
                                    smime_decrypt_sink_t sink, void *arg)
 {
@@ -135,16 +154,8 @@ static smime_decrypt_status_t trailer_add(smime_decrypt_t *d,
 {
     if (n > d->lim.max_header - d->tlen)
         return env_fail(d, SMIME_DECRYPT_LIMIT, "CMS trailer too large");
-    if (d->tlen + n > d->tcap) {
-        size_t cap = d->tcap ? d->tcap : 256;
-        while (cap < d->tlen + n)
-            cap *= 2;
-        uint8_t *nb = realloc(d->tb, cap);
-        if (nb == NULL)
-            return env_fail(d, SMIME_DECRYPT_NOMEM, "out of memory");
-        d->tb = nb;
-        d->tcap = cap;
-    }
+    if (env_grow(&d->tb, &d->tcap, d->tlen + n, 256, SIZE_MAX) < 0)
+        return env_fail(d, SMIME_DECRYPT_NOMEM, "out of memory");
     memcpy(d->tb + d->tlen, p, n);
     d->tlen += n;
     return SMIME_DECRYPT_OK;

@@ -458,18 +458,9 @@ smime_decrypt_status_t env_header_feed(smime_decrypt_t *d,
         size_t k = d->lim.max_header + 1 - d->hlen;
         if (k > n)
             k = n;
-        if (d->hlen + k > d->hcap) {
-            size_t cap = d->hcap ? d->hcap : 4096;
-            while (cap < d->hlen + k)
-                cap *= 2;
-            if (cap > d->lim.max_header + 1)
-                cap = d->lim.max_header + 1;
-            uint8_t *nb = realloc(d->hb, cap);
-            if (nb == NULL)
-                return env_fail(d, SMIME_DECRYPT_NOMEM, "out of memory");
-            d->hb = nb;
-            d->hcap = cap;
-        }
+        if (env_grow(&d->hb, &d->hcap, d->hlen + k, 4096,
+                     d->lim.max_header + 1) < 0)
+            return env_fail(d, SMIME_DECRYPT_NOMEM, "out of memory");
         memcpy(d->hb + d->hlen, p, k);
         d->hlen += k;
         p += k;

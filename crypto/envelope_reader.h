@@ -65,6 +65,12 @@ struct smime_decrypt {
 smime_decrypt_status_t env_fail(smime_decrypt_t *d, smime_decrypt_status_t st,
                                 const char *why);
 
+/* Makes *buf, *cap octets allocated, hold at least need octets: the
+ * capacity doubles from first (when none yet) until it does, but stops
+ * at max (need <= max).  0, or -1 out of memory (*buf unchanged). */
+int env_grow(uint8_t **buf, size_t *cap, size_t need, size_t first,
+             size_t max);
+
 /* Feeds n bytes at p in ST_HEADER: SMIME_DECRYPT_OK (more wanted),
  * SMIME_DECRYPT_NEED_KEY once the header and its RecipientInfos are
  * read (what followed is kept for the content phase in d->lo), or an
