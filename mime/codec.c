@@ -226,12 +226,11 @@ void b64_enc_init(struct b64_enc *e, codec_sink_fn sink, void *arg)
     e->arg = arg;
 }
 
-static int b64_enc_group(struct b64_enc *e, const unsigned char *in, int n)
+/* Before up to room - 2 characters go out: flush the buffer unless it
+ * has room (a line end and those characters), and end a full line. */
+static inline int b64_enc_room(struct b64_enc *e, size_t room)
 {
-    char *o;
-    unsigned v = (unsigned)in[0] << 16;
-
-    if (e->nout + 6 > sizeof(e->out) &&
+    if (sizeof(e->out) - e->nout < room &&
         out_flush(e->sink, e->arg, e->out, &e->nout) != 0)
         return -1;
     if (e->col == 76) {
@@ -239,6 +238,16 @@ static int b64_enc_group(struct b64_enc *e, const unsigned char *in, int n)
         e->out[e->nout++] = '\n';
         e->col = 0;
     }
+    return 0;
+}
+
+static int b64_enc_group(struct b64_enc *e, const unsigned char *in, int n)
+{
+    char *o;
+    unsigned v = (unsigned)in[0] << 16;
+
+    if (b64_enc_room(e, 2 + 4) != 0)
+        return -1;
     if (n > 1)
         v |= (unsigned)in[1] << 8;
     if (n > 2)
@@ -264,14 +273,8 @@ static int b64_enc_groups(struct b64_enc *e, const unsigned char *p,
         size_t k;
         char *o;
 
-        if (sizeof(e->out) - e->nout < 2 + 76 &&
-            out_flush(e->sink, e->arg, e->out, &e->nout) != 0)
+        if (b64_enc_room(e, 2 + 76) != 0)
             return -1;
-        if (e->col == 76) {
-            e->out[e->nout++] = '\r';
-            e->out[e->nout++] = '\n';
-            e->col = 0;
-        }
         k = (size_t)(76 - e->col) / 4;
         if (k > ngroups)
             k = ngroups;
