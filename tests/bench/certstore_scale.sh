@@ -33,6 +33,8 @@ PKI=$top_builddir/tests/work/pki
 W=$top_builddir/tests/work/bench-certstore
 SIZES=${1:-"10x100 1000x100"}
 
+. "$top_srcdir/tests/bench/lib.sh"	# now, kv, ratio, bench_start
+
 sh "$top_srcdir/tests/pki/mkpki.sh" "$PKI" >/dev/null
 mkdir -p "$W/certs"
 
@@ -58,8 +60,6 @@ cert() {
 	    --template "$W/tmpl" --outfile "$f.tmp" >/dev/null 2>&1
 	mv "$f.tmp" "$f"
 }
-
-now() { date +%s.%N; }
 
 for size in $SIZES; do
 	ncerts=${size%x*} nsans=${size#*x}
@@ -106,7 +106,6 @@ MPID=
 trap '[ -z "$MPID" ] || kill "$MPID" 2>/dev/null; rm -rf "$TMP"' EXIT
 printf 'From: alice@example.org\r\nTo: encrsa@example.org\r\nSubject: certstore bench\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n' >"$TMP/msg.eml"
 awk 'BEGIN { for (i = 0; i < 60; i++) printf "line %d of a 4 KB outbound message for the certstore bench...\r\n", i }' >>"$TMP/msg.eml"
-kv() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 
 # daemon STORE: prints "rss_kb=.. hwm_kb=.. file_kb=.." of smime-milter
 # after encrypting 400 messages with STORE as its CertificateStore.
@@ -124,15 +123,9 @@ InternalHosts none
 SpoolDirectory $TMP
 LogLevel warning
 EOF
-	rm -f "$TMP/m.sock"
-	"$MILTER" -f -c "$TMP/m.conf" >>"$W/milter.log" 2>&1 &
-	MPID=$!
-	i=0
-	while [ ! -S "$TMP/m.sock" ]; do
-		kill -0 "$MPID" 2>/dev/null && [ $i -lt 600 ] ||
-			{ echo "certstore_scale: smime-milter did not start (see $W/milter.log)" >&2; exit 1; }
-		sleep 0.1; i=$((i + 1))
-	done
+	bench_start "$W/milter.log" "$TMP/m.sock" 600 \
+	    "$MILTER" -f -c "$TMP/m.conf" ||
+		{ echo "certstore_scale: smime-milter did not start (see $W/milter.log)" >&2; exit 1; }
 	r=$("$MGEN" -p "unix:$TMP/m.sock" -m "$TMP/msg.eml" -c 4 -n 400 -d 60 \
 		-A alice@example.org -r encrsa@example.org)
 	[ "$(kv encrypted "$r")" = 400 ] ||
@@ -153,7 +146,6 @@ rm -f "$W"/fill-*.mdb "$W"/fill-*.mdb-lock
 
 # ---- the targets, as ratios from this run (the library fills) ----
 lib() { kv "$2" "$(grep "filled=$1 " "$W/library.txt")"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 echo "fill time per address: $(lib 1000 fill_us_per_address) us at 1 k, $(lib 100000 fill_us_per_address) us at 100 k, $(lib 1000000 fill_us_per_address) us at 1 M: ratio 1 M / 1 k $(ratio "$(lib 1000000 fill_us_per_address)" "$(lib 1000 fill_us_per_address)") (target: linear, about 1)"
 echo "lookup p99, first lookups: $(lib 1000000 p99_us) us at 1 M, $(lib 1000 p99_us) us at 1 k: ratio $(ratio "$(lib 1000000 p99_us)" "$(lib 1000 p99_us)") (target <= 2)"
 echo "lookup p99, warm (the same addresses again): $(lib 1000000 warm_p99_us) us at 1 M, $(lib 1000 warm_p99_us) us at 1 k: ratio $(ratio "$(lib 1000000 warm_p99_us)" "$(lib 1000 warm_p99_us)") (target <= 2)"

@@ -35,9 +35,10 @@ W=$top_builddir/tests/work/bench-keystore
 SIZES=${1:-${KEYSTORE_SIZES:-"1000 100000 1000000"}}
 PERCERT=10
 
+. "$top_srcdir/tests/bench/lib.sh"	# now, kv, ratio, bench_start
+
 sh "$top_srcdir/tests/pki/mkpki.sh" "$PKI" >/dev/null
 mkdir -p "$W"
-now() { date +%s.%N; }
 # sz: a file's size in MB
 sz() { du -m "$1" | cut -f1; }
 
@@ -66,10 +67,7 @@ for n in $SIZES; do
 	large=$n
 done
 
-# kv KEY LINE
-kv() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 res() { kv "$2" "$(grep "addresses=$1 " "$OUT")"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
 # ---- the daemon signing with the keystore open ----
 TMP=$(mktemp -d /tmp/smime-ksbench.XXXXXX)
@@ -91,16 +89,10 @@ InternalHosts none
 SpoolDirectory $TMP
 LogLevel warning
 EOF
-	rm -f "$TMP/m.sock"
 	t0=$(now)
-	"$MILTER" -f -c "$TMP/m.conf" >>"$W/milter.log" 2>&1 &
-	MPID=$!
-	i=0
-	while [ ! -S "$TMP/m.sock" ]; do
-		kill -0 "$MPID" 2>/dev/null && [ $i -lt 18000 ] ||
-			{ echo "keystore_scale: smime-milter did not start (see $W/milter.log)" >&2; exit 1; }
-		sleep 0.1; i=$((i + 1))
-	done
+	bench_start "$W/milter.log" "$TMP/m.sock" 18000 \
+	    "$MILTER" -f -c "$TMP/m.conf" ||
+		{ echo "keystore_scale: smime-milter did not start (see $W/milter.log)" >&2; exit 1; }
 	t1=$(now)
 	r=$("$MGEN" -p "unix:$TMP/m.sock" -m "$TMP/msg.eml" -c 4 -n 400 -d 60 \
 		-A u0.0@scale.example)

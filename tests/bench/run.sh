@@ -117,6 +117,7 @@ if [ -z "${E2E_QUEUE_DIR:-}" ] && [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tm
     E2E_QUEUE_DIR=/dev/shm/smime-bench-queue.$(printf '%s' "$top_builddir" | cksum | cut -d' ' -f1)
 fi
 . "$top_srcdir/tests/e2e/lib.sh"
+. "$top_srcdir/tests/bench/lib.sh"   # kv, ratio, mb_per_*, bench_start
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "bench: $*"; exit 1; }
@@ -318,20 +319,17 @@ SpoolDirectory $TMP
 LogLevel warning
 ${BENCH_CONF_EXTRA:-}
 EOF
-    rm -f "$TMP/milter.sock"
     if [ "${FILTER:-smime}" = null ]; then
         # shellcheck disable=SC2086 # NULL_OPTS: options, no blanks inside
-        "$NULLF" -p "unix:$TMP/milter.sock" ${NULL_OPTS:-} >>"$WORK/milter.log" 2>&1 &
+        set -- "$NULLF" -p "unix:$TMP/milter.sock" ${NULL_OPTS:-}
     else
-        "$MILTER" -f -c "$TMP/milter.conf" >>"$WORK/milter.log" 2>&1 &
+        set -- "$MILTER" -f -c "$TMP/milter.conf"
     fi
-    MPID=$!
-    _i=0
-    while [ ! -S "$TMP/milter.sock" ]; do
-        kill -0 "$MPID" 2>/dev/null || die "${FILTER:-smime} filter died (see $WORK/milter.log)"
-        [ $_i -lt 100 ] || die "${FILTER:-smime} filter did not create its socket"
-        sleep 0.1; _i=$((_i + 1))
-    done
+    bench_start "$WORK/milter.log" "$TMP/milter.sock" 100 "$@"
+    case $? in
+    1) die "${FILTER:-smime} filter died (see $WORK/milter.log)" ;;
+    2) die "${FILTER:-smime} filter did not create its socket" ;;
+    esac
 }
 
 # CPU ticks (user + system) the milter has used so far.
@@ -354,9 +352,6 @@ milter_stop() {
     wait "$MPID" 2>/dev/null
     MPID=
 }
-
-# kv KEY LINE: the value of KEY=... in a miltergen result line.
-kv() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 
 # scenario NAME MESSAGE CONNS COUNT SECS EXPECT [miltergen options]:
 # one row's measurements in R_* variables.  EXPECT: accept, replaced
@@ -497,7 +492,8 @@ EOF
 }
 
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f MB", k / 1024 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+# mb_diff A B: A - B (KB) in MB, signed ("+1.2", "-0.3")
+mb_diff() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.1f", (a - b) / 1024 }'; }
 # meets VALUE OP LIMIT: "met" or "MISSED"
 meets() { awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN {
     ok = (op == ">=") ? v >= l : v <= l; print ok ? "met" : "MISSED" }'; }
@@ -673,8 +669,7 @@ run_decrypt() {
     scenario "null filter replacing 100 MB" "$MSGS/enc100m-cbc.eml" 1 5 120 \
         replaced -r encrsa@example.org
     FILTER=smime NULL_OPTS=
-    _nrep=$(awk -v m="$R_MSGS" -v c="$R_CPU" -v b="$_bytes" 'BEGIN {
-        if (c > 0) printf "%.0f", m * b / 1048576 / c; else print "-" }')
+    _nrep=$(mb_per_cpu "$R_MSGS" "$R_CPU" "$_bytes")
     row "null filter (floor), 100 MB encrypted in, body replaced by 100 MB" 1 \
         "$R_MSGS" "$R_RATE" "$R_PERCPU ($_nrep MB)" "$(mb "$R_HWM")" \
         "libmilter's own cost to receive the 137 MB of base64 and send 100 MB back: the floor for the 100 MB decryptions" \
@@ -683,14 +678,13 @@ run_decrypt() {
         _C=$(echo "$_c" | tr a-z A-Z)
         scenario "decrypt 100 MB inbound, AES-256-$_C" "$MSGS/enc100m-$_c.eml" \
             1 3 120 decrypt:none -r encrsa@example.org
-        _mbs=$(awk -v r="$R_RATE" -v b="$_bytes" 'BEGIN { printf "%.0f", r * b / 1048576 }')
-        _mbc=$(awk -v m="$R_MSGS" -v c="$R_CPU" -v b="$_bytes" 'BEGIN {
-            if (c > 0) printf "%.0f", m * b / 1048576 / c; else print "-" }')
+        _mbs=$(mb_per_s "$R_RATE" "$_bytes")
+        _mbc=$(mb_per_cpu "$R_MSGS" "$R_CPU" "$_bytes")
         _raw=$(rawcpu cipher "aes-256-$_c" 1)
         _f=$(ratio "$_mbc" "$_raw")
         _ceil=$(composed "$_raw" "$_nrep")
         _fc=$(ratio "$_mbc" "$_ceil")
-        _d=$(awk -v a="$R_HWM" -v b="$_hwm4k" 'BEGIN { printf "%+.1f", (a - b) / 1024 }')
+        _d=$(mb_diff "$R_HWM" "$_hwm4k")
         row "decrypt 100 MB inbound, AES-256-$_C (RSA-2048)" 1 "$R_MSGS" \
             "$R_RATE ($_mbs MB/s)" "$R_PERCPU ($_mbc MB)" "$(mb "$R_HWM")" \
             "$_f of raw GnuTLS AES-256-$_C decryption ($_raw MB/CPU-s), target 0.80: $(meets "$_f" ">=" 0.80); $_fc of the composed ceiling $_ceil MB/CPU-s (raw AES, null filter replacing 100 MB $_nrep MB/CPU-s); RSS $_d MB vs 4 KB, target within 2 MB: $(meets "${_d#+}" "<=" 2)" \
@@ -798,8 +792,7 @@ print(len(d) - d.index(b"\r\n\r\n") - 4)' "$TMP/out.eml")
     scenario "null filter replacing 100 MB outbound" "$MSGS/out100m.eml" 1 5 \
         300 replaced -A alice@example.org -r encrsa@example.org
     FILTER=smime NULL_OPTS=
-    _nrep=$(awk -v m="$R_MSGS" -v c="$R_CPU" -v b="$_bytes" 'BEGIN {
-        if (c > 0) printf "%.0f", m * b / 1048576 / c; else print "-" }')
+    _nrep=$(mb_per_cpu "$R_MSGS" "$R_CPU" "$_bytes")
     row "null filter (floor), 100 MB outbound in, body replaced by $(awk -v b="${_obytes:-0}" 'BEGIN { printf "%.0f", b / 1048576 }') MB" 1 \
         "$R_MSGS" "$R_RATE" "$R_PERCPU ($_nrep MB)" "$(mb "$R_HWM")" \
         "libmilter's own cost to receive 100 MB and send the encrypted body's size back: the floor for the 100 MB encryption" \
@@ -807,13 +800,12 @@ print(len(d) - d.index(b"\r\n\r\n") - 4)' "$TMP/out.eml")
     _raw=$(awk -v a="$(rawcpu encipher aes-256-cbc 1 "$TMP/raw-before.txt")" \
         -v b="$(rawcpu encipher aes-256-cbc 1 "$TMP/raw-after.txt")" \
         'BEGIN { printf "%.0f", (a + b) / 2 }')
-    _mbs=$(awk -v r="$_r" -v b="$_bytes" 'BEGIN { printf "%.0f", r * b / 1048576 }')
-    _mbc=$(awk -v m="$_m" -v c="$_cpu" -v b="$_bytes" 'BEGIN {
-        if (c > 0) printf "%.0f", m * b / 1048576 / c; else print "-" }')
+    _mbs=$(mb_per_s "$_r" "$_bytes")
+    _mbc=$(mb_per_cpu "$_m" "$_cpu" "$_bytes")
     _f=$(ratio "$_mbc" "$_raw")
     _ceil=$(composed "$_raw" "$_nrep")
     _fc=$(ratio "$_mbc" "$_ceil")
-    _d=$(awk -v a="$_h" -v b="$_hwm4k" 'BEGIN { printf "%+.1f", (a - b) / 1024 }')
+    _d=$(mb_diff "$_h" "$_hwm4k")
     row "encrypt 100 MB outbound, AES-256-CBC (1 RSA-2048 recipient)" 1 "$_m" \
         "$_r ($_mbs MB/s)" "$_p ($_mbc MB)" "$(mb "$_h")" \
         "$_f of raw GnuTLS AES-256-CBC encryption ($_raw MB/CPU-s, measured just before and after), target 0.80: $(meets "$_f" ">=" 0.80); $_fc of the composed ceiling $_ceil MB/CPU-s (raw AES encryption, null filter replacing the body $_nrep MB/CPU-s); RSS $_d MB vs 4 KB, target within 2 MB: $(meets "${_d#+}" "<=" 2)" \
@@ -859,7 +851,7 @@ run_milter() {
     for size in 1 100; do
         _n=$((size == 1 ? 200 : 3))
         scenario "signed $size MB inbound" "$MSGS/signed${size}m.eml" 1 "$_n" 120 pass
-        _d=$(awk -v a="$R_HWM" -v b="$HWM_4K" 'BEGIN { printf "%+.1f", (a - b) / 1024 }')
+        _d=$(mb_diff "$R_HWM" "$HWM_4K")
         _mbs=$(awk -v r="$R_RATE" -v s="$size" 'BEGIN { printf "%.0f", r * s }')
         _t="RSS $_d MB vs 4 KB"
         [ "$size" = 100 ] && _t="$_t, target within 2 MB: $(meets "${_d#+}" "<=" 2)"
