@@ -33,7 +33,7 @@ PKI=$top_builddir/tests/work/pki
 W=$top_builddir/tests/work/bench-certstore
 SIZES=${1:-"10x100 1000x100"}
 
-. "$top_srcdir/tests/bench/lib.sh"	# now, kv, ratio, bench_start
+. "$top_srcdir/tests/bench/lib.sh"	# now, kv, ratio, bench_*
 
 sh "$top_srcdir/tests/pki/mkpki.sh" "$PKI" >/dev/null
 mkdir -p "$W/certs"
@@ -104,8 +104,7 @@ done
 TMP=$(mktemp -d /tmp/smime-csbench.XXXXXX)
 MPID=
 trap '[ -z "$MPID" ] || kill "$MPID" 2>/dev/null; rm -rf "$TMP"' EXIT
-printf 'From: alice@example.org\r\nTo: encrsa@example.org\r\nSubject: certstore bench\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n' >"$TMP/msg.eml"
-awk 'BEGIN { for (i = 0; i < 60; i++) printf "line %d of a 4 KB outbound message for the certstore bench...\r\n", i }' >>"$TMP/msg.eml"
+bench_msg4k "$TMP/msg.eml" alice@example.org encrsa@example.org certstore
 
 # daemon STORE: prints "rss_kb=.. hwm_kb=.. file_kb=.." of smime-milter
 # after encrypting 400 messages with STORE as its CertificateStore.

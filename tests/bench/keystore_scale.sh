@@ -35,7 +35,7 @@ W=$top_builddir/tests/work/bench-keystore
 SIZES=${1:-${KEYSTORE_SIZES:-"1000 100000 1000000"}}
 PERCERT=10
 
-. "$top_srcdir/tests/bench/lib.sh"	# now, kv, ratio, bench_start
+. "$top_srcdir/tests/bench/lib.sh"	# now, kv, ratio, bench_*
 
 sh "$top_srcdir/tests/pki/mkpki.sh" "$PKI" >/dev/null
 mkdir -p "$W"
@@ -73,8 +73,7 @@ res() { kv "$2" "$(grep "addresses=$1 " "$OUT")"; }
 TMP=$(mktemp -d /tmp/smime-ksbench.XXXXXX)
 MPID=
 trap '[ -z "$MPID" ] || kill "$MPID" 2>/dev/null; rm -rf "$TMP"' EXIT
-printf 'From: u0.0@scale.example\r\nTo: bob@example.net\r\nSubject: keystore bench\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n' >"$TMP/msg.eml"
-awk 'BEGIN { for (i = 0; i < 60; i++) printf "line %d of a 4 KB outbound message for the keystore bench....\r\n", i }' >>"$TMP/msg.eml"
+bench_msg4k "$TMP/msg.eml" u0.0@scale.example bob@example.net keystore
 
 # daemon N: signs 400 messages from u0.0 with the keystore of size N;
 # prints "rss_kb=.. hwm_kb=.. shmem_kb=.. start_s=.." of smime-milter.

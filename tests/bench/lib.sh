@@ -36,3 +36,15 @@ bench_start() {
         sleep 0.1; _bi=$((_bi + 1))
     done
 }
+
+# bench_msg4k FILE FROM TO WHAT: a plain message of about 4 KB from FROM
+# to TO, Subject "WHAT bench", 60 body lines padded with dots to one
+# length (the scale scripts' daemons send it).
+bench_msg4k() {
+    printf 'From: %s\r\nTo: %s\r\nSubject: %s bench\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n' \
+        "$2" "$3" "$4" >"$1"
+    awk -v w="$4" 'BEGIN {
+        t = "of a 4 KB outbound message for the " w " bench"
+        while (length(t) < 53) t = t "."
+        for (i = 0; i < 60; i++) printf "line %d %s\r\n", i, t }' >>"$1"
+}
