@@ -130,6 +130,12 @@ enum smime_cert_status smime_cert_check_key(gnutls_x509_crt_t crt,
     unsigned bits = 0;
     int alg = gnutls_x509_crt_get_pk_algorithm(crt, &bits);
 
+    return smime_cert_key_status(alg, bits, min_rsa_bits);
+}
+
+enum smime_cert_status smime_cert_key_status(int alg, unsigned bits,
+                                             unsigned min_rsa_bits)
+{
     if (alg < 0)
         return SMIME_CERT_BAD;
     if ((alg == GNUTLS_PK_RSA || alg == GNUTLS_PK_RSA_PSS) &&
@@ -260,8 +266,8 @@ void smime_cert_subject_dn(gnutls_x509_crt_t crt, char *buf, size_t len)
     dn_copy(gnutls_x509_crt_get_dn3(crt, &d, 0), &d, buf, len);
 }
 
-static int int_eq(const unsigned char *a, size_t an,
-                  const unsigned char *b, size_t bn)
+int smime_cert_serial_eq(const unsigned char *a, size_t an,
+                         const unsigned char *b, size_t bn)
 {
     while (an > 1 && a[0] == 0) {
         a++;
@@ -284,7 +290,7 @@ int smime_cert_is_issuer_serial(gnutls_x509_crt_t crt,
     int ok;
 
     if (gnutls_x509_crt_get_serial(crt, buf, &sz) < 0 ||
-        !int_eq(serial, slen, buf, sz) ||
+        !smime_cert_serial_eq(serial, slen, buf, sz) ||
         gnutls_x509_crt_get_raw_issuer_dn(crt, &dn) < 0)
         return 0;
     ok = dn.size == ilen && memcmp(dn.data, issuer, ilen) == 0;

@@ -49,6 +49,10 @@ int smime_cert_can_encrypt(gnutls_x509_crt_t crt, const char *addr);
 /* SMIME_CERT_WEAK_KEY for an RSA (or RSA-PSS) key below min_rsa_bits. */
 enum smime_cert_status smime_cert_check_key(gnutls_x509_crt_t crt,
                                             unsigned min_rsa_bits);
+/* The same for a key of algorithm alg (gnutls_pk_algorithm_t, < 0:
+ * unreadable) of the given size: for a key read once (certcache.h). */
+enum smime_cert_status smime_cert_key_status(int alg, unsigned bits,
+                                             unsigned min_rsa_bits);
 
 /* The certificate's email addresses: subjectAltName rfc822Name entries,
  * then emailAddress attributes of the subject, without duplicates
@@ -75,6 +79,9 @@ void smime_cert_subject_dn(gnutls_x509_crt_t crt, char *buf, size_t len);
 int smime_cert_is_issuer_serial(gnutls_x509_crt_t crt,
                                 const unsigned char *issuer, size_t ilen,
                                 const unsigned char *serial, size_t slen);
+/* Two INTEGER contents are the same number (leading zeros ignored). */
+int smime_cert_serial_eq(const unsigned char *a, size_t an,
+                         const unsigned char *b, size_t bn);
 int smime_cert_has_ski(gnutls_x509_crt_t crt, const unsigned char *ski,
                        size_t n);
 

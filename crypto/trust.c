@@ -6,12 +6,17 @@
  * checked against them.
  *
  * The store is built once and then only read: GnuTLS trust lists and
- * parsed CRLs are safe to read from many threads.  Three memos make the
- * per-message cost small, each safe because the store never changes
- * (a reload builds a new store, with empty memos):
+ * parsed CRLs are safe to read from many threads.  Four memos make the
+ * per-message cost small, each safe because the store does not change
+ * once it verifies (a reload builds a new store, with empty memos; a
+ * smime_trust_add_* all the same starts a new generation, part of the
+ * chain keys):
  *  - chain results (trust_cache.c), keyed by a SHA-256 of the chain's
  *    DER and valid while no date of the chain, the anchors or the CRLs
  *    is crossed;
+ *  - the same results per certificate pool (smime_trust_verify_pool),
+ *    keyed by the ids of every pool certificate, and the store's
+ *    parsed message certificates (certcache.c): see HACKING.md;
  *  - per CRL, the issuers its signature verified with, and its revoked
  *    serial numbers sorted (trust_crl.c);
  *  - per call, each certificate's raw DER names: issuers are matched by
@@ -33,6 +38,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/crypto.h>
 
+#include "cert.h"
 #include "errbuf.h"
 #include "trust_priv.h"
 #include "trust_dn.h"
@@ -63,12 +69,13 @@ smime_trust_t *smime_trust_new(void)
 
     if (t == NULL)
         return NULL;
-    if ((t->cache = trust_cache_new()) == NULL) {
-        free(t);
-        return NULL;
-    }
-    if (gnutls_x509_trust_list_init(&t->tl, 0) < 0) {
+    if ((t->cache = trust_cache_new()) == NULL ||
+        (t->pool_cache = trust_cache_new()) == NULL ||
+        (t->certs = certcache_new(CERTCACHE_SIZE)) == NULL ||
+        gnutls_x509_trust_list_init(&t->tl, 0) < 0) {
         trust_cache_free(t->cache);
+        trust_cache_free(t->pool_cache);
+        certcache_free(t->certs);
         free(t);
         return NULL;
     }
@@ -86,6 +93,8 @@ void smime_trust_free(smime_trust_t *t)
     free(t->crls);
     free(t->anchor_times);
     trust_cache_free(t->cache);
+    trust_cache_free(t->pool_cache);
+    certcache_free(t->certs);
     pthread_mutex_destroy(&t->crl_lock);
     free(t);
 }
@@ -99,6 +108,17 @@ void smime_trust_cache_stats(const smime_trust_t *t, unsigned long *hits,
                              unsigned long *misses)
 {
     trust_cache_stats(t->cache, hits, misses);
+}
+
+void smime_trust_pool_stats(const smime_trust_t *t, unsigned long *hits,
+                            unsigned long *misses)
+{
+    trust_cache_stats(t->pool_cache, hits, misses);
+}
+
+certcache_t *smime_trust_certcache(const smime_trust_t *t)
+{
+    return t->certs;
 }
 
 /* The whole file, for the error message that names the errno. */
@@ -186,6 +206,7 @@ int smime_trust_add_anchors(smime_trust_t *t, const char *pemfile,
     unsigned n = 0;
     int r;
 
+    t->gen++;                   /* memoized chain results no longer hold */
     if (trust_file_read(pemfile, &d, err, errlen) < 0)
         return -1;
     r = gnutls_x509_crt_list_import2(&list, &n, &d, GNUTLS_X509_FMT_PEM, 0);
@@ -210,6 +231,7 @@ int smime_trust_add_system(smime_trust_t *t, char *err, size_t errlen)
 {
     int r = gnutls_x509_trust_list_add_system_trust(t->tl, 0, 0);
 
+    t->gen++;                   /* memoized chain results no longer hold */
     anchors_note(t);
     if (r <= 0) {
         snprintf(err, errlen, "system trust store: %s",
@@ -415,15 +437,18 @@ static enum smime_chain_status chain_verify(const smime_trust_t *t,
     return trust_chain_crls(t, ci, chain, n);
 }
 
-/* The cache key: SHA-256 over cut, the length and each certificate's
- * DER (length-prefixed).  -1 when any of it could not be hashed: a key
+/* The cache key: SHA-256 over the store's generation, cut, the length
+ * and each certificate's DER (length-prefixed).  -1 when any of it could not be hashed: a key
  * over part of the chain could name another chain's cached result, so
  * the chain is then verified without the cache. */
-static int chain_key(struct cinfo *ci, const size_t *chain, size_t n,
-                     int cut, unsigned char *key)
+static int chain_key(const smime_trust_t *t, struct cinfo *ci,
+                     const size_t *chain, size_t n, int cut,
+                     unsigned char *key)
 {
     gnutls_hash_hd_t h;
-    unsigned char head[2] = { (unsigned char)cut, (unsigned char)n };
+    unsigned char head[6] = { (unsigned char)cut, (unsigned char)n,
+        (unsigned char)(t->gen >> 24), (unsigned char)(t->gen >> 16),
+        (unsigned char)(t->gen >> 8), (unsigned char)t->gen };
     int bad;
 
     if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
@@ -558,7 +583,7 @@ enum smime_chain_status smime_trust_verify_chain_window(
                                   &cut);
     if (ci == NULL)
         return SMIME_CHAIN_ERROR;
-    int keyed = !t->no_cache && chain_key(ci, chain, n, cut, key) == 0;
+    int keyed = !t->no_cache && chain_key(t, ci, chain, n, cut, key) == 0;
 
     if (keyed && trust_cache_get(t->cache, key, now, &v)) {
         st = (enum smime_chain_status)v.status;
@@ -578,5 +603,63 @@ enum smime_chain_status smime_trust_verify_chain_window(
     *lo = v.lo;
     *hi = v.hi;
     pool_free(ci, npool);
+    return st;
+}
+
+/* The pool memo's key: SHA-256 over the store's generation, max_chain,
+ * the signer's index, the pool's size and the ids in pool order. */
+static int pool_key(const smime_trust_t *t, size_t signer,
+                    const unsigned char (*ids)[CERTCACHE_IDLEN], size_t npool,
+                    unsigned max_chain, unsigned char *key)
+{
+    uint32_t v[4] = { t->gen, max_chain, (uint32_t)signer, (uint32_t)npool };
+    unsigned char head[16];
+    gnutls_hash_hd_t h;
+    int bad;
+
+    for (size_t i = 0; i < 16; i++)
+        head[i] = (unsigned char)(v[i / 4] >> (8 * (3 - i % 4)));
+    if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
+        return -1;
+    bad = gnutls_hash(h, head, sizeof(head)) < 0 ||
+          (npool > 0 && gnutls_hash(h, ids, npool * CERTCACHE_IDLEN) < 0);
+    gnutls_hash_deinit(h, key);
+    return bad ? -1 : 0;
+}
+
+enum smime_chain_status smime_trust_verify_pool(const smime_trust_t *t,
+        size_t signer, const gnutls_x509_crt_t *pool,
+        const unsigned char (*ids)[CERTCACHE_IDLEN], size_t npool,
+        unsigned max_chain, int *sha1, char *end_dn, size_t dnlen)
+{
+    unsigned char key[TRUST_CACHE_KEYLEN];
+    struct trust_cache_val v;
+    enum smime_chain_status st;
+    int keyed = !t->no_cache && npool <= UINT32_MAX &&
+                pool_key(t, signer, ids, npool, max_chain, key) == 0;
+
+    if (dnlen > 0)
+        end_dn[0] = '\0';
+    if (keyed && trust_cache_get(t->pool_cache, key, trust_now(), &v)) {
+        *sha1 = v.sha1;
+        snprintf(end_dn, dnlen, "%s", v.end_dn);
+        return (enum smime_chain_status)v.status;
+    }
+    st = smime_trust_verify_chain_window(t, pool[signer], pool, npool,
+                                         max_chain, sha1, &v.lo, &v.hi);
+    v.end_dn[0] = '\0';
+    if (st == SMIME_CHAIN_UNTRUSTED_ROOT || st == SMIME_CHAIN_UNKNOWN_ISSUER) {
+        gnutls_x509_crt_t end = smime_trust_chain_end(pool[signer], pool,
+                                                      npool, max_chain);
+        if (end == NULL)
+            return SMIME_CHAIN_ERROR;
+        smime_cert_issuer_dn(end, v.end_dn, sizeof(v.end_dn));
+    }
+    snprintf(end_dn, dnlen, "%s", v.end_dn);
+    if (st != SMIME_CHAIN_ERROR && keyed) {
+        v.status = (int)st;
+        v.sha1 = *sha1;
+        trust_cache_put(t->pool_cache, key, &v);
+    }
     return st;
 }

@@ -57,6 +57,7 @@ const char *smime_chain_status_string(enum smime_chain_status s);
  * on one store.
  *
  * Results (all but SMIME_CHAIN_ERROR) are cached per store, keyed by the
+ * store's generation (every smime_trust_add_* starts a new one) and the
  * DER of the chain as built, for as long as no certificate of the chain
  * or of the anchors, and no CRL date, changes state (notBefore,
  * notAfter, thisUpdate, nextUpdate); at most 1024 chains (trust_cache.h). */
@@ -79,6 +80,23 @@ enum smime_chain_status smime_trust_verify_chain_window(
  * name to report.  NULL on ENOMEM. */
 gnutls_x509_crt_t smime_trust_chain_end(gnutls_x509_crt_t signer,
         const gnutls_x509_crt_t *pool, size_t npool, unsigned max_chain);
+
+/* smime_trust_verify_chain(t, pool[signer], pool, npool, ...) for a
+ * pool whose certificates are named by ids (ids[i] the SHA-256 of
+ * pool[i]'s DER), answered from a second memo keyed by the store's
+ * generation, max_chain, signer and every id in pool order (the chain
+ * built depends on all of the pool and its order), for the same time
+ * window as the chain cache.  end_dn gets the issuer DN of the chain's
+ * last certificate (smime_trust_chain_end) for SMIME_CHAIN_UNTRUSTED_ROOT
+ * and SMIME_CHAIN_UNKNOWN_ISSUER, else "".  For verify.c, whose pool
+ * certificates come from the store's certificate cache (certcache.h). */
+enum smime_chain_status smime_trust_verify_pool(const smime_trust_t *t,
+        size_t signer, const gnutls_x509_crt_t *pool,
+        const unsigned char (*ids)[32], size_t npool, unsigned max_chain,
+        int *sha1, char *end_dn, size_t dnlen);
+/* Its memo's lookups answered and not (tests, stats). */
+void smime_trust_pool_stats(const smime_trust_t *t, unsigned long *hits,
+                            unsigned long *misses);
 
 /* The clock of chain verification: installs fn with
  * gnutls_global_set_time_function() and makes the chain cache use it

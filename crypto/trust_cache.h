@@ -17,6 +17,7 @@ struct trust_cache_val {
     int status;                      /* enum smime_chain_status */
     int sha1;
     time_t lo, hi;                   /* valid for lo <= now <= hi */
+    char end_dn[256];                /* smime_trust_verify_pool() only */
 };
 
 trust_cache_t *trust_cache_new(void);              /* NULL on ENOMEM */

@@ -132,6 +132,7 @@ int smime_trust_add_crl(smime_trust_t *t, const char *file,
     unsigned n = 0;
     int r;
 
+    t->gen++;                   /* memoized chain results no longer hold */
     if (trust_file_read(file, &d, err, errlen) < 0) {
         t->degraded = 1;
         return -1;

@@ -13,6 +13,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
+#include "certcache.h"
 #include "trust.h"
 #include "trust_cache.h"
 
@@ -40,6 +41,9 @@ struct smime_trust {
     size_t nanchor_times;
     int no_cache;                   /* the anchors could not be listed */
     trust_cache_t *cache;
+    trust_cache_t *pool_cache;      /* smime_trust_verify_pool() */
+    certcache_t *certs;             /* parsed message certificates */
+    unsigned gen;                   /* bumped by every smime_trust_add_* */
     pthread_mutex_t crl_lock;       /* the CRLs' good[] (trust_crl.c) */
 };
 

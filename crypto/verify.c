@@ -36,10 +36,10 @@
 #include <gnutls/crypto.h>
 
 #include "cert.h"
+#include "certcache.h"
 #include "cms.h"
 #include "verify.h"
 
-#define ADDRS_MAX   32
 #define PEEK_BYTES  64            /* kept of an oversized CMS: its type */
 #define PICKS_MAX   16
 
@@ -193,7 +193,9 @@ int smime_verify_cms(smime_verify_t *v, const void *buf, size_t len)
 struct judge {
     smime_verify_t *v;
     const cms_signed_t *sd;
-    gnutls_x509_crt_t *certs;
+    gnutls_x509_crt_t *certs;     /* ents[i]->crt: the chain pool */
+    struct cc_cert **ents;        /* the parsed certificates (certcache.h) */
+    unsigned char (*ids)[CERTCACHE_IDLEN];   /* ents[i]->id */
     size_t ncerts;
     uint8_t (*digests)[64];
     const char *const *addrs;
@@ -208,12 +210,29 @@ static smime_result_t set(smime_signer_result_t *r, smime_result_t res,
     return res;
 }
 
-static int signer_matches(const cms_signer_t *si, gnutls_x509_crt_t crt)
+/* smime_cert_has_ski() and smime_cert_is_issuer_serial() over the
+ * fields the cache entry read. */
+static int ent_has_ski(const struct cc_cert *e, const unsigned char *ski,
+                       size_t n)
+{
+    return e->has_ski && e->ski_len == n && memcmp(e->ski, ski, n) == 0;
+}
+
+static int ent_is_issuer_serial(const struct cc_cert *e,
+                                const unsigned char *issuer, size_t ilen,
+                                const unsigned char *serial, size_t slen)
+{
+    return e->has_serial && e->issuer_raw != NULL &&
+           smime_cert_serial_eq(serial, slen, e->serial, e->serial_len) &&
+           e->issuer_raw_len == ilen && memcmp(e->issuer_raw, issuer, ilen) == 0;
+}
+
+static int signer_matches(const cms_signer_t *si, const struct cc_cert *e)
 {
     if (si->sid_is_ski)
-        return smime_cert_has_ski(crt, si->ski.p, si->ski.n);
-    return smime_cert_is_issuer_serial(crt, si->issuer.p, si->issuer.n,
-                                       si->serial.p, si->serial.n);
+        return ent_has_ski(e, si->ski.p, si->ski.n);
+    return ent_is_issuer_serial(e, si->issuer.p, si->issuer.n,
+                                si->serial.p, si->serial.n);
 }
 
 /* The signature algorithm GnuTLS should check, for this key. */
@@ -249,25 +268,32 @@ static int pss_params(gnutls_pubkey_t pk, const cms_signer_t *si)
 
 enum sig_outcome { SIG_OK, SIG_BAD, SIG_UNSUPPORTED, SIG_ERROR };
 
+/* The signature with the entry's public key, shared and only read;
+ * RSA-PSS sets parameters on a key, so it gets a key of its own. */
 static enum sig_outcome sig_check(const cms_signer_t *si,
-                                  gnutls_x509_crt_t crt, const uint8_t *hash)
+                                  const struct cc_cert *e, const uint8_t *hash)
 {
-    gnutls_pubkey_t pk;
+    gnutls_pubkey_t pk = e->pub, own = NULL;
     gnutls_datum_t sig = { (void *)si->signature.p, (unsigned)si->signature.n };
     enum sig_outcome out = SIG_BAD;
     uint8_t *tbs = NULL;
     int r;
 
-    if (gnutls_pubkey_init(&pk) < 0)
-        return SIG_ERROR;
-    if (gnutls_pubkey_import_x509(pk, crt, 0) < 0)
-        goto done;
-    gnutls_sign_algorithm_t alg = sign_algo(si, gnutls_pubkey_get_pk_algorithm(pk, NULL));
+    if (pk == NULL)
+        return SIG_BAD;           /* its key cannot be read */
+    gnutls_sign_algorithm_t alg = sign_algo(si, e->pk);
     if (alg == GNUTLS_SIGN_UNKNOWN)
-        goto done;                /* key and algorithm do not go together */
-    if (si->sigkind == CMS_SIG_RSA_PSS && pss_params(pk, si) < 0) {
-        out = SIG_UNSUPPORTED;
-        goto done;
+        return SIG_BAD;           /* key and algorithm do not go together */
+    if (si->sigkind == CMS_SIG_RSA_PSS) {
+        if (gnutls_pubkey_init(&own) < 0)
+            return SIG_ERROR;
+        if (gnutls_pubkey_import_x509(own, e->crt, 0) < 0)
+            goto done;
+        pk = own;
+        if (pss_params(pk, si) < 0) {
+            out = SIG_UNSUPPORTED;
+            goto done;
+        }
     }
     /* SHA-1 is judged by policy later, once the signature is known good. */
     unsigned flags = GNUTLS_VERIFY_ALLOW_SIGN_WITH_SHA1;
@@ -298,18 +324,19 @@ static enum sig_outcome sig_check(const cms_signer_t *si,
         out = SIG_UNSUPPORTED;
 done:
     free(tbs);
-    gnutls_pubkey_deinit(pk);
+    if (own != NULL)
+        gnutls_pubkey_deinit(own);
     return out;
 }
 
 /* identifier: the first given address the certificate holds, else the
  * certificate's first address.  Returns 1 if a given address matched,
  * 0 if none did, -1 if the certificate has no address. */
-static int identify(gnutls_x509_crt_t crt, const char *const *addrs,
+static int identify(const struct cc_cert *e, const char *const *addrs,
                     size_t naddrs, smime_signer_result_t *r)
 {
-    char *list[ADDRS_MAX];
-    size_t n = smime_cert_addresses(crt, list, ADDRS_MAX);
+    char *const *list = e->addrs;
+    size_t n = e->naddrs;
     int match = n == 0 ? -1 : 0;
 
     for (size_t i = 0; i < naddrs && match == 0; i++)
@@ -320,7 +347,6 @@ static int identify(gnutls_x509_crt_t crt, const char *const *addrs,
             }
     if (match == 0)
         snprintf(r->identifier, sizeof(r->identifier), "%s", list[0]);
-    smime_cert_addresses_free(list, n);
     return match;
 }
 
@@ -339,45 +365,39 @@ static int content_matches(const struct judge *j, const cms_signer_t *si)
 }
 
 /* A chain that reaches no anchor: the reason names the issuer that is
- * not trusted ("untrusted issuer CN=X", "untrusted root CN=Y"). */
-static smime_result_t untrusted_end(const struct judge *j,
-                                    gnutls_x509_crt_t crt,
-                                    enum smime_chain_status ch,
-                                    smime_signer_result_t *r)
+ * not trusted ("untrusted issuer CN=X", "untrusted root CN=Y"), dn. */
+static smime_result_t untrusted_end(enum smime_chain_status ch,
+                                    const char *dn, smime_signer_result_t *r)
 {
-    gnutls_x509_crt_t end = smime_trust_chain_end(crt, j->certs, j->ncerts,
-                                                  j->v->policy->max_chain);
-    char dn[sizeof(r->reason)] = "";
-
-    if (end == NULL)
-        return set(r, SMIME_RESULT_TEMPERROR, "internal error");
-    smime_cert_issuer_dn(end, dn, sizeof(dn));
     r->result = SMIME_RESULT_FAIL;
-    snprintf(r->reason, sizeof(r->reason), "%s%s%s",
-             smime_chain_status_string(ch), dn[0] ? " " : "", dn);
+    if (snprintf(r->reason, sizeof(r->reason), "%s%s%s",   /* may be cut */
+                 smime_chain_status_string(ch), dn[0] ? " " : "", dn) < 0)
+        r->reason[0] = '\0';
     return r->result;
 }
 
 /* The certificate and policy checks after a good signature. */
 static smime_result_t judge_cert(const struct judge *j, const cms_signer_t *si,
-                                 gnutls_x509_crt_t crt, int match,
-                                 smime_signer_result_t *r)
+                                 size_t k, int match, smime_signer_result_t *r)
 {
     const smime_policy_t *pol = j->v->policy;
+    const struct cc_cert *e = j->ents[k];
     enum smime_cert_status cs;
+    char dn[sizeof(r->reason)];
     int sha1;
-    enum smime_chain_status ch = smime_trust_verify_chain(j->v->trust, crt,
-            j->certs, j->ncerts, pol->max_chain, &sha1);
+    enum smime_chain_status ch = smime_trust_verify_pool(j->v->trust, k,
+            j->certs, (const unsigned char (*)[CERTCACHE_IDLEN])j->ids,
+            j->ncerts, pol->max_chain, &sha1, dn, sizeof(dn));
 
     if (ch == SMIME_CHAIN_ERROR)
         return set(r, SMIME_RESULT_TEMPERROR, "internal error");
     if (ch == SMIME_CHAIN_UNTRUSTED_ROOT || ch == SMIME_CHAIN_UNKNOWN_ISSUER)
-        return untrusted_end(j, crt, ch, r);
+        return untrusted_end(ch, dn, r);
     if (ch != SMIME_CHAIN_OK)
         return set(r, SMIME_RESULT_FAIL, smime_chain_status_string(ch));
-    if ((cs = smime_cert_check_usage(crt)) != SMIME_CERT_OK)
+    if ((cs = e->usage) != SMIME_CERT_OK)
         return set(r, SMIME_RESULT_FAIL, smime_cert_status_string(cs));
-    if ((cs = smime_cert_check_key(crt, pol->min_rsa_bits)) != SMIME_CERT_OK)
+    if ((cs = cc_cert_check_key(e, pol->min_rsa_bits)) != SMIME_CERT_OK)
         return set(r, SMIME_RESULT_POLICY, smime_cert_status_string(cs));
     if (!pol->allow_sha1 && (sha1 || si->digest == CMS_DIG_SHA1))
         return set(r, SMIME_RESULT_POLICY, "SHA-1 signature");
@@ -392,10 +412,10 @@ static smime_result_t judge_cert(const struct judge *j, const cms_signer_t *si,
 
 static smime_result_t judge_signer(const struct judge *j,
                                    const cms_signer_t *si,
-                                   smime_signer_result_t *r,
-                                   gnutls_x509_crt_t *signer)
+                                   smime_signer_result_t *r, size_t *signer)
 {
-    gnutls_x509_crt_t crt = NULL;
+    const struct cc_cert *e = NULL;
+    size_t k = 0;
 
     memset(r, 0, sizeof(*r));
     snprintf(r->digest, sizeof(r->digest), "%s", cms_digest_name(si->digest));
@@ -406,17 +426,17 @@ static smime_result_t judge_signer(const struct judge *j,
     if (si->status != CMS_OK ||
         (!si->has_attrs && !cms_oid_is_data(j->sd->econtent_type)))
         return set(r, SMIME_RESULT_PERMERROR, "malformed CMS");
-    for (size_t i = 0; i < j->ncerts && crt == NULL; i++)
-        if (signer_matches(si, j->certs[i]))
-            crt = j->certs[i];
-    if (crt == NULL)
+    for (size_t i = 0; i < j->ncerts && e == NULL; i++)
+        if (signer_matches(si, j->ents[i]))
+            e = j->ents[k = i];
+    if (e == NULL)
         return set(r, SMIME_RESULT_PERMERROR, "no signer certificate");
-    *signer = crt;
-    smime_cert_serial_hex(crt, r->serial, sizeof(r->serial));
-    smime_cert_issuer_dn(crt, r->issuer, sizeof(r->issuer));
-    int match = identify(crt, j->addrs, j->naddrs, r);
+    *signer = k;
+    snprintf(r->serial, sizeof(r->serial), "%s", e->serial_hex);
+    snprintf(r->issuer, sizeof(r->issuer), "%s", e->issuer);
+    int match = identify(e, j->addrs, j->naddrs, r);
 
-    switch (sig_check(si, crt, j->digests[si->digest])) {
+    switch (sig_check(si, e, j->digests[si->digest])) {
     case SIG_OK:
         break;
     case SIG_BAD:
@@ -428,47 +448,55 @@ static smime_result_t judge_signer(const struct judge *j,
     }
     if (!content_matches(j, si))
         return set(r, SMIME_RESULT_FAIL, "content altered");
-    return judge_cert(j, si, crt, match, r);
+    return judge_cert(j, si, k, match, r);
 }
 
-/* The certificates of the CMS, parsed; those GnuTLS cannot read are left
- * out (they can be neither the signer nor in its chain). */
-static int certs_load(smime_verify_t *v, cms_signed_t *sd,
-                      gnutls_x509_crt_t **out, size_t *n)
+/* The certificates of the CMS, parsed (or found parsed in the trust
+ * store's certificate cache); those GnuTLS cannot read are left out
+ * (they can be neither the signer nor in its chain).  j->certs, ents,
+ * ids are filled in step; free with certs_free() either way. */
+static int certs_load(smime_verify_t *v, cms_signed_t *sd, struct judge *j)
 {
     size_t max = v->policy->max_certs ? v->policy->max_certs : 1;
-    gnutls_x509_crt_t *certs = calloc(max, sizeof(*certs));
+    certcache_t *cc = smime_trust_certcache(v->trust);
     cms_blob_t b;
     size_t seen = 0;
     int r;
 
-    *out = certs;
-    *n = 0;
+    j->ncerts = 0;
+    j->certs = calloc(max, sizeof(*j->certs));
+    j->ents = calloc(max, sizeof(*j->ents));
+    j->ids = calloc(max, sizeof(*j->ids));
     free(v->der);
     v->der = NULL;
     v->nder = 0;
-    if (certs == NULL || (v->der = calloc(max, sizeof(*v->der))) == NULL)
+    if (j->certs == NULL || j->ents == NULL || j->ids == NULL ||
+        (v->der = calloc(max, sizeof(*v->der))) == NULL)
         return -1;
     while ((r = cms_next_cert(sd, &b)) == 1) {
+        struct cc_cert *e;
         if (++seen > max)
             return -2;
-        gnutls_datum_t d = { (void *)b.p, (unsigned)b.n };
-        if (gnutls_x509_crt_init(&certs[*n]) < 0)
+        if ((r = certcache_get(cc, b.p, b.n, &e)) < 0)
             return -1;
-        if (gnutls_x509_crt_import(certs[*n], &d, GNUTLS_X509_FMT_DER) < 0)
-            gnutls_x509_crt_deinit(certs[*n]);
-        else
-            v->der[(*n)++] = b;
-        v->nder = *n;
+        if (r == 0)
+            continue;             /* unreadable: never cached */
+        j->ents[j->ncerts] = e;
+        j->certs[j->ncerts] = e->crt;
+        memcpy(j->ids[j->ncerts], e->id, CERTCACHE_IDLEN);
+        v->der[j->ncerts++] = b;
+        v->nder = j->ncerts;
     }
     return r < 0 ? -3 : 0;
 }
 
-static void certs_free(gnutls_x509_crt_t *certs, size_t n)
+static void certs_free(struct judge *j)
 {
-    for (size_t i = 0; i < n; i++)
-        gnutls_x509_crt_deinit(certs[i]);
-    free(certs);
+    for (size_t i = 0; i < j->ncerts; i++)
+        cc_cert_unref(j->ents[i]);
+    free(j->ents);
+    free(j->certs);
+    free(j->ids);
 }
 
 static size_t one(smime_signer_result_t *out, size_t max,
@@ -486,10 +514,11 @@ static size_t one(smime_signer_result_t *out, size_t max,
  * names among the CMS certificates, else the signer's own; either only
  * when it can encrypt to the signer's address. */
 static void harvest_pick(const struct judge *j, const cms_signer_t *si,
-                         gnutls_x509_crt_t signer,
-                         const smime_signer_result_t *r, struct pick *h)
+                         size_t signer, const smime_signer_result_t *r,
+                         struct pick *h)
 {
-    gnutls_x509_crt_t crt = signer;
+    const struct cc_cert *e = j->ents[signer];
+    size_t k = signer;
     cms_keypref_t kp;
 
     memset(h, 0, sizeof(*h));
@@ -502,27 +531,26 @@ static void harvest_pick(const struct judge *j, const cms_signer_t *si,
             h->why = "malformed SMIMEEncryptionKeyPreference";
             return;
         }
-        crt = NULL;
-        for (size_t i = 0; i < j->ncerts && crt == NULL; i++)
-            if (kp.is_ski ? smime_cert_has_ski(j->certs[i], kp.ski.p,
-                                               kp.ski.n)
-                          : smime_cert_is_issuer_serial(j->certs[i],
-                                kp.issuer.p, kp.issuer.n, kp.serial.p,
-                                kp.serial.n))
-                crt = j->certs[i];
-        if (crt == NULL) {
+        e = NULL;
+        for (size_t i = 0; i < j->ncerts && e == NULL; i++)
+            if (kp.is_ski ? ent_has_ski(j->ents[i], kp.ski.p, kp.ski.n)
+                          : ent_is_issuer_serial(j->ents[i], kp.issuer.p,
+                                kp.issuer.n, kp.serial.p, kp.serial.n))
+                e = j->ents[k = i];
+        if (e == NULL) {
             h->why = "preferred certificate not in the message";
             return;
         }
     }
-    if (!smime_cert_can_encrypt(crt, r->identifier)) {
-        h->why = crt == signer ? "signer certificate cannot encrypt"
-                               : "preferred certificate cannot encrypt";
+    /* smime_cert_can_encrypt(): r->identifier is one of the signer's
+     * addresses the entry keeps (identify()) */
+    if (e->enc_usage != SMIME_CERT_OK ||
+        !cc_cert_has_address(e, r->identifier)) {
+        h->why = k == signer ? "signer certificate cannot encrypt"
+                             : "preferred certificate cannot encrypt";
         return;
     }
-    for (size_t i = 0; i < j->ncerts; i++)
-        if (j->certs[i] == crt)
-            h->cert = i;
+    h->cert = k;
     h->ok = 1;
 }
 
@@ -599,7 +627,7 @@ size_t smime_verify_finish(smime_verify_t *v, const char *const *addrs,
     uint8_t digests[CMS_DIG_COUNT][64];
     cms_signed_t sd;
     cms_signer_t si;
-    struct judge j = { v, &sd, NULL, 0, digests, addrs, naddrs };
+    struct judge j = { v, &sd, NULL, NULL, NULL, 0, digests, addrs, naddrs };
     size_t n = 0;
     int r;
 
@@ -622,20 +650,20 @@ size_t smime_verify_finish(smime_verify_t *v, const char *const *addrs,
         return one(out, max, r == -2 ? SMIME_RESULT_PERMERROR :
                    SMIME_RESULT_TEMPERROR,
                    r == -2 ? "malformed CMS" : "internal error");
-    if ((r = certs_load(v, &sd, &j.certs, &j.ncerts)) < 0) {
-        certs_free(j.certs, j.ncerts);
+    if ((r = certs_load(v, &sd, &j)) < 0) {
+        certs_free(&j);
         return one(out, max, r == -1 ? SMIME_RESULT_TEMPERROR :
                    SMIME_RESULT_PERMERROR, r == -1 ? "internal error" :
                    r == -2 ? "too many certificates" : "malformed CMS");
     }
     while (n < max && cms_next_signer(&sd, &si) == 1) {
-        gnutls_x509_crt_t signer = NULL;
+        size_t signer = 0;
         if (judge_signer(&j, &si, &out[n], &signer) == SMIME_RESULT_PASS &&
             v->want_harvest && n < PICKS_MAX)
             harvest_pick(&j, &si, signer, &out[n], &v->picks[n]);
         n++;
     }
     v->npicks = n < PICKS_MAX ? n : PICKS_MAX;
-    certs_free(j.certs, j.ncerts);
+    certs_free(&j);
     return n;
 }

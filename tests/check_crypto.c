@@ -23,6 +23,7 @@
 #include "errbuf.h"
 #include "verify.h"
 #include "crypto_testlib.h"
+#include "check_certcache.h"
 #include "check_trust.h"
 
 /* ---- pass, one per algorithm ---- */
@@ -979,6 +980,7 @@ static Suite *crypto_suite(void)
     tcase_add_test(tc, test_harvest_only_when_asked);
     suite_add_tcase(s, tc);
     suite_add_tcase(s, trust_tcase());
+    suite_add_tcase(s, certcache_tcase());
     return s;
 }
 

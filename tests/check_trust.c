@@ -167,6 +167,26 @@ START_TEST(test_cache_key_hash_failure)
         gnutls_x509_crt_deinit(pool[1]);
     }
     ck_assert_uint_eq(hits_of(t), 0);
+    /* the same for the memo per pool (smime_trust_verify_pool) */
+    for (size_t i = 0; i < 3; i++) {
+        gnutls_x509_crt_t pool[2] = { crt_load(users[i]), crt_load("inter") };
+        unsigned char ids[2][32];
+        char dn[256];
+        int sha1 = -1;
+        memset(ids, (int)i + 1, sizeof(ids));
+        hash_fail = 1;
+        enum smime_chain_status st = smime_trust_verify_pool(t, 0, pool,
+                (const unsigned char (*)[32])ids, 2, 0, &sha1, dn,
+                sizeof(dn));
+        hash_fail = 0;
+        ck_assert_msg(st == want[i], "pool %s: %s", users[i],
+                      smime_chain_status_string(st));
+        gnutls_x509_crt_deinit(pool[0]);
+        gnutls_x509_crt_deinit(pool[1]);
+    }
+    unsigned long ph, pm;
+    smime_trust_pool_stats(t, &ph, &pm);
+    ck_assert_uint_eq(ph, 0);
     smime_trust_free(t);
 }
 END_TEST

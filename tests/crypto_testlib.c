@@ -159,13 +159,31 @@ size_t verify_with(vrun_t *r, const char *body, size_t bodylen,
     ck_assert_int_eq(smime_trust_add_anchors(t, path, err, sizeof(err)), 1);
     if (r->crl != NULL)
         smime_trust_add_crl(t, r->crl, err, sizeof(err));
-    smime_verify_t *v = smime_verify_new(t, &r->pol, !r->opaque);
-    ck_assert_ptr_nonnull(v);
-    if (!r->opaque)
-        feed(v, 0, (const unsigned char *)body, bodylen, r->chunk);
-    feed(v, 1, cms, cmslen, r->chunk);
-    n = smime_verify_finish(v, addrs, r->from ? 1 : 0, r->out, 8);
-    smime_verify_free(v);
+    /* cold (a new store), then warm (its certificate cache and chain
+     * memos filled): the same results (tests/check_certcache.c) */
+    for (int pass = 0; pass < 2; pass++) {
+        smime_signer_result_t out[8];
+        memset(out, 0, sizeof(out));
+        smime_verify_t *v = smime_verify_new(t, &r->pol, !r->opaque);
+        ck_assert_ptr_nonnull(v);
+        if (!r->opaque)
+            feed(v, 0, (const unsigned char *)body, bodylen, r->chunk);
+        feed(v, 1, cms, cmslen, r->chunk);
+        size_t k = smime_verify_finish(v, addrs, r->from ? 1 : 0, out, 8);
+        smime_verify_free(v);
+        if (pass == 0) {
+            n = k;
+            memcpy(r->out, out, sizeof(out));
+            continue;
+        }
+        ck_assert_uint_eq(k, n);
+        for (size_t i = 0; i < n; i++)
+            ck_assert_msg(memcmp(&out[i], &r->out[i], sizeof(out[i])) == 0,
+                          "warm: %s (%s), cold: %s (%s)",
+                          smime_result_name(out[i].result), out[i].reason,
+                          smime_result_name(r->out[i].result),
+                          r->out[i].reason);
+    }
     smime_trust_free(t);
     return n;
 }
