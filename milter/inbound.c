@@ -28,7 +28,6 @@
 #include "config.h"
 
 #include <stdio.h>
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -69,11 +68,12 @@ struct inbound {
     size_t nfrom;              /* addrs[0..nfrom) are From's */
     harvest_t *harvest;        /* Harvest: the From signer's certificate */
     struct object obj[MAX_OBJECTS];
-    size_t nres;
-    /* last, and never cleared: 160 KB, each entry set when it is added
-     * (inbound_new zeroes only what comes before) */
-    struct inbound_result res[MAX_OBJECTS * MAX_SIGNERS];
-    unsigned res_id[MAX_OBJECTS * MAX_SIGNERS]; /* object of each result */
+    /* Allocated as results come (add_result): room for all of them
+     * (MAX_OBJECTS * MAX_SIGNERS, 160 KB) with every message cost an
+     * mmap or a heap trim per message, most of which have none. */
+    struct inbound_result *res;
+    unsigned *res_id;          /* object of each result */
+    size_t nres, res_cap;
 };
 
 static int type_signable(const char *type)
@@ -162,12 +162,35 @@ static void cb_cms_data(void *arg, unsigned id, const unsigned char *buf,
  * signed by its author around a forwarded signed part, the session logged
  * and counted the inner verdict and withheld TagHeader from the outer
  * pass. */
+/* Room for one more result: 0, or -1 (in->failed) on ENOMEM. */
+static int res_room(inbound_t *in)
+{
+    size_t cap = in->res_cap ? 2 * in->res_cap : 2;
+    struct inbound_result *nr;
+    unsigned *ni;
+
+    if (in->nres < in->res_cap)
+        return 0;
+    if ((nr = realloc(in->res, cap * sizeof *nr)) != NULL)
+        in->res = nr;
+    if (nr == NULL || (ni = realloc(in->res_id, cap * sizeof *ni)) == NULL) {
+        in->failed = 1;
+        return -1;
+    }
+    in->res_id = ni;
+    in->res_cap = cap;
+    return 0;
+}
+
+/* NULL (in->failed) on ENOMEM. */
 static struct inbound_result *add_result(inbound_t *in, unsigned id,
                                          const struct object *o)
 {
     size_t pos = in->nres;
     struct inbound_result *r;
 
+    if (in->nres >= MAX_OBJECTS * MAX_SIGNERS || res_room(in) < 0)
+        return NULL;
     while (pos > 0 && in->res_id[pos - 1] > id)
         pos--;
     memmove(&in->res[pos + 1], &in->res[pos],
@@ -219,6 +242,8 @@ static void cb_smime_end(void *arg, unsigned id)
         smime_verify_free(o->v);
         o->v = NULL;
         struct inbound_result *r = add_result(in, id, o);
+        if (r == NULL)
+            return;
         r->r.result = SMIME_RESULT_PERMERROR;
         snprintf(r->r.reason, sizeof r->r.reason, "%s",
                  mime_error_string(bad));
@@ -226,6 +251,8 @@ static void cb_smime_end(void *arg, unsigned id)
     }
     for (size_t i = 0; i < n && i < MAX_SIGNERS; i++) {
         struct inbound_result *r = add_result(in, id, o);
+        if (r == NULL)
+            break;
         r->r = out[i];
         if (!o->nested && out[i].result == SMIME_RESULT_PASS)
             harvest_consider(in, o->v, i, &out[i]);
@@ -265,11 +292,10 @@ inbound_t *inbound_new(const config_t *cfg, const struct msg_headers *hdrs)
 {
     struct mime_callbacks cb = {0};
     struct mime_limits lim;
-    inbound_t *in = malloc(sizeof *in);
+    inbound_t *in = calloc(1, sizeof *in);
 
     if (in == NULL)
         return NULL;
-    memset(in, 0, offsetof(struct inbound, res));
     in->cfg = cfg;
     in->nested_policy = cfg->policy;
     in->nested_policy.require_from_match = 0;
@@ -307,6 +333,8 @@ void inbound_free(inbound_t *in)
         smime_verify_free(in->obj[i].v);
     rfc5322_addrs_free(in->addrs, in->naddrs);
     harvest_free(in->harvest);
+    free(in->res);
+    free(in->res_id);
     free(in);
 }
 
@@ -325,8 +353,12 @@ int inbound_body(inbound_t *in, const char *buf, size_t len)
 /* A limit was hit: one permerror result for the whole message. */
 static void limit_result(inbound_t *in, unsigned limits)
 {
-    struct inbound_result *r = &in->res[0];
+    struct inbound_result *r;
 
+    in->nres = 0;
+    if (res_room(in) < 0)
+        return;
+    r = &in->res[0];
     memset(r, 0, sizeof *r);
     r->r.result = SMIME_RESULT_PERMERROR;
     snprintf(r->r.reason, sizeof r->r.reason, "%s",
@@ -346,7 +378,7 @@ int inbound_finish(inbound_t *in)
         harvest_free(in->harvest);      /* the message is permerror */
         in->harvest = NULL;
     }
-    return 0;
+    return in->failed ? -1 : 0;
 }
 
 const harvest_t *inbound_harvest(const inbound_t *in)

@@ -133,6 +133,10 @@ int session_set_daemon(session_t *s, const char *name)
 
 int session_set_queue_id(session_t *s, const char *qid)
 {
+    /* asked for at MAIL, end of headers and end of message: the same
+     * value each time, kept without another copy */
+    if (s->qid && qid && strcmp(s->qid, qid) == 0)
+        return 0;
     return set_str(&s->qid, qid);
 }
 

@@ -39,19 +39,33 @@ struct line {
     int eol;                   /* a line end followed (CRLF or LF) */
 };
 
+/* A buffer that grows on demand (realloc keeps its contents). */
+struct buf {
+    char *s;
+    size_t cap;
+};
+
+#define BUF_MIN 1024
+#define SCRATCH_MAX(p) ((p)->lim.max_line_len + 2)
+#define HBUF_MAX(p) ((p)->lim.max_header_len + 1)
+#define DBUF_MAX(p) ((p)->lim.max_line_len + 4)
+
 struct mime_parser {
     struct mime_limits lim;
     struct mime_callbacks cb;
     void *arg;
     unsigned errors;
-    char *lbuf;                /* partial line: max_line_len + 2 */
+    /* The four buffers grow as lines and headers need them (struct
+     * buf), up to the sizes the limits give; allocating those whole for
+     * every message (4 x 64 KB) cost more than parsing a 4 KB one. */
+    struct buf lbuf;           /* partial line: max_line_len */
     size_t llen;
-    char *scratch;             /* CRLF-normalised copy: max_line_len + 2 */
-    char *hbuf;                /* logical header: max_header_len + 1 */
+    struct buf scratch;        /* CRLF-normalised copy: max_line_len + 2 */
+    struct buf hbuf;           /* logical header: max_header_len + 1 */
     size_t hlen;
     int hactive, hoverflow, hignore;
     int cont;                  /* the next segment continues a long line */
-    unsigned char *dbuf;       /* decoded data: max_line_len + 4 */
+    struct buf dbuf;           /* decoded data: max_line_len + 4 */
     mime_entity_t *cur;        /* innermost open entity */
     unsigned nparts, nsmime, nsigned_open;
     int frozen;                /* max_parts hit: no more structure */
@@ -59,6 +73,30 @@ struct mime_parser {
 };
 
 static const char crlf[] = "\r\n";
+
+/* At least need bytes in b, or 0 with p->oom set.  Grows by doubling
+ * (from BUF_MIN) but not past max (the size the limits give, which need
+ * never exceeds): a message of short lines never allocates more. */
+static int buf_need(mime_parser_t *p, struct buf *b, size_t need,
+                    size_t max)
+{
+    size_t cap = b->cap ? b->cap : BUF_MIN;
+    char *n;
+
+    if (need <= b->cap)
+        return 1;
+    while (cap < need)
+        cap *= 2;
+    if (cap > max)
+        cap = max > need ? max : need;
+    if ((n = realloc(b->s, cap)) == NULL) {
+        p->oom = 1;
+        return 0;
+    }
+    b->s = n;
+    b->cap = cap;
+    return 1;
+}
 
 void mime_limits_default(struct mime_limits *lim)
 {
@@ -120,10 +158,10 @@ static void line_out(mime_parser_t *p, const mime_entity_t *e,
         p->cb.line(p->arg, e, kind, l->s, l->n);
     } else if (l->s[l->n] == '\r') {          /* CRLF in place */
         p->cb.line(p->arg, e, kind, l->s, l->n + 2);
-    } else {
-        memcpy(p->scratch, l->s, l->n);
-        memcpy(p->scratch + l->n, crlf, 2);
-        p->cb.line(p->arg, e, kind, p->scratch, l->n + 2);
+    } else if (buf_need(p, &p->scratch, l->n + 2, SCRATCH_MAX(p))) {
+        memcpy(p->scratch.s, l->s, l->n);
+        memcpy(p->scratch.s + l->n, crlf, 2);
+        p->cb.line(p->arg, e, kind, p->scratch.s, l->n + 2);
     }
 }
 
@@ -220,10 +258,13 @@ static void smime_check(mime_parser_t *p, mime_entity_t *e)
 /* Interpret a complete logical header of the current entity. */
 static void header_parse(mime_parser_t *p, mime_entity_t *e)
 {
-    char *h = p->hbuf, *colon;
+    char *h, *colon;
     size_t nl;
 
-    p->hbuf[p->hlen] = '\0';
+    if (!buf_need(p, &p->hbuf, p->hlen + 1, HBUF_MAX(p)))
+        return;
+    h = p->hbuf.s;
+    h[p->hlen] = '\0';
     if ((colon = memchr(h, ':', p->hlen)) == NULL)
         return;
     nl = (size_t)(colon - h);
@@ -255,9 +296,11 @@ static void header_append(mime_parser_t *p, const struct line *l)
     size_t need = l->n + (l->eol ? 2 : 0);
 
     if (!p->hoverflow && p->hlen + need <= p->lim.max_header_len) {
-        memcpy(p->hbuf + p->hlen, l->s, l->n);
+        if (!buf_need(p, &p->hbuf, p->hlen + need, HBUF_MAX(p)))
+            return;
+        memcpy(p->hbuf.s + p->hlen, l->s, l->n);
         if (l->eol)
-            memcpy(p->hbuf + p->hlen + l->n, crlf, 2);
+            memcpy(p->hbuf.s + p->hlen + l->n, crlf, 2);
         p->hlen += need;
         return;
     }
@@ -265,7 +308,7 @@ static void header_append(mime_parser_t *p, const struct line *l)
      * header is not interpreted. */
     p->errors |= MIME_ERR_HEADER_LONG;
     if (!p->hoverflow && p->hlen > 0 && p->cb.line)
-        p->cb.line(p->arg, p->cur, MIME_LINE_HEADER, p->hbuf, p->hlen);
+        p->cb.line(p->arg, p->cur, MIME_LINE_HEADER, p->hbuf.s, p->hlen);
     p->hoverflow = 1;
     p->hlen = 0;
     line_out(p, p->cur, MIME_LINE_HEADER, l);
@@ -279,7 +322,7 @@ static void header_flush(mime_parser_t *p)
     if (p->hoverflow)
         return;
     if (p->cb.line)
-        p->cb.line(p->arg, p->cur, MIME_LINE_HEADER, p->hbuf, p->hlen);
+        p->cb.line(p->arg, p->cur, MIME_LINE_HEADER, p->hbuf.s, p->hlen);
     if (!p->hignore)
         header_parse(p, p->cur);
 }
@@ -331,20 +374,27 @@ static void body_line(mime_parser_t *p, mime_entity_t *e, const struct line *l)
 {
     int bad = 0, soft;
     size_t n;
+    unsigned char *dbuf = NULL;
 
     line_out(p, e, MIME_LINE_BODY, l);
     if (p->cb.leaf_data == NULL && e->cms_id < 0)
         return;
+    if (e->cte == MIME_CTE_BASE64 || e->cte == MIME_CTE_QP) {
+        /* codec.h: len*3/4+3 (base64) and len (QP) bytes */
+        if (!buf_need(p, &p->dbuf, l->n + 4, DBUF_MAX(p)))
+            return;
+        dbuf = (unsigned char *)p->dbuf.s;
+    }
     switch (e->cte) {
     case MIME_CTE_BASE64:
-        n = b64_decode(&e->b64, l->s, l->n, p->dbuf, &bad);
-        data_out(p, e, p->dbuf, n);
+        n = b64_decode(&e->b64, l->s, l->n, dbuf, &bad);
+        data_out(p, e, dbuf, n);
         break;
     case MIME_CTE_QP:
         if (e->leaf_pending)
             data_out(p, e, crlf, 2);
-        n = qp_decode_line(l->s, l->n, l->eol, p->dbuf, &soft, &bad);
-        data_out(p, e, p->dbuf, n);
+        n = qp_decode_line(l->s, l->n, l->eol, dbuf, &soft, &bad);
+        data_out(p, e, dbuf, n);
         e->leaf_pending = l->eol && !soft;
         break;
     default:
@@ -362,9 +412,11 @@ static void leaf_end(mime_parser_t *p, mime_entity_t *e, int at_eof)
 {
     int bad = 0;
 
-    if (e->cte == MIME_CTE_BASE64 && (p->cb.leaf_data || e->cms_id >= 0)) {
-        size_t n = b64_decode_end(&e->b64, p->dbuf, &bad);
-        data_out(p, e, p->dbuf, n);
+    if (e->cte == MIME_CTE_BASE64 && (p->cb.leaf_data || e->cms_id >= 0) &&
+        buf_need(p, &p->dbuf, 4, DBUF_MAX(p))) {
+        unsigned char *dbuf = (unsigned char *)p->dbuf.s;
+        size_t n = b64_decode_end(&e->b64, dbuf, &bad);
+        data_out(p, e, dbuf, n);
         if (bad)
             p->errors |= MIME_ERR_ENCODING;
     }
@@ -602,7 +654,9 @@ int mime_parser_feed(mime_parser_t *p, const char *buf, size_t len)
                 k = piece_len(buf, max);
                 process_segment(p, buf, k, 0);
             } else {
-                memcpy(p->lbuf, buf, len);
+                if (!buf_need(p, &p->lbuf, len, max))
+                    break;
+                memcpy(p->lbuf.s, buf, len);
                 p->llen = len;
                 return 0;
             }
@@ -614,19 +668,25 @@ int mime_parser_feed(mime_parser_t *p, const char *buf, size_t len)
         size_t need = max - p->llen;
         if ((nl = memchr(buf, '\n', len < need ? len : need)) != NULL) {
             k = (size_t)(nl - buf) + 1;
-            memcpy(p->lbuf + p->llen, buf, k);
+            if (!buf_need(p, &p->lbuf, p->llen + k, max))
+                break;
+            memcpy(p->lbuf.s + p->llen, buf, k);
             p->llen += k;
-            process_segment(p, p->lbuf, p->llen, 1);
+            process_segment(p, p->lbuf.s, p->llen, 1);
             p->llen = 0;
         } else if (len >= need) {
             k = need;
-            memcpy(p->lbuf + p->llen, buf, k);
-            size_t pl = piece_len(p->lbuf, max);
-            process_segment(p, p->lbuf, pl, 0);
+            if (!buf_need(p, &p->lbuf, max, max))
+                break;
+            memcpy(p->lbuf.s + p->llen, buf, k);
+            size_t pl = piece_len(p->lbuf.s, max);
+            process_segment(p, p->lbuf.s, pl, 0);
             p->llen = max - pl;                 /* 0, or a held-back CR */
-            memmove(p->lbuf, p->lbuf + pl, p->llen);
+            memmove(p->lbuf.s, p->lbuf.s + pl, p->llen);
         } else {
-            memcpy(p->lbuf + p->llen, buf, len);
+            if (!buf_need(p, &p->lbuf, p->llen + len, max))
+                break;
+            memcpy(p->lbuf.s + p->llen, buf, len);
             p->llen += len;
             return 0;
         }
@@ -648,7 +708,7 @@ int mime_parser_finish(mime_parser_t *p)
     }
     p->finished = 1;
     if (p->llen > 0 && !p->oom)
-        process_segment(p, p->lbuf, p->llen, 0);
+        process_segment(p, p->lbuf.s, p->llen, 0);
     p->llen = 0;
     while (p->cur != NULL)
         entity_end(p, p->cur, 1);
@@ -676,12 +736,8 @@ mime_parser_t *mime_parser_new(const struct mime_limits *lim,
         p->cb = *cb;
     p->arg = arg;
     p->nparts = 1;
-    p->lbuf = malloc(p->lim.max_line_len + 2);
-    p->scratch = malloc(p->lim.max_line_len + 2);
-    p->hbuf = malloc(p->lim.max_header_len + 1);
-    p->dbuf = malloc(p->lim.max_line_len + 4);
     p->cur = entity_new(p, NULL);
-    if (!p->lbuf || !p->scratch || !p->hbuf || !p->dbuf || !p->cur) {
+    if (!p->cur) {
         mime_parser_free(p);
         errno = ENOMEM;
         return NULL;
@@ -698,10 +754,10 @@ void mime_parser_free(mime_parser_t *p)
         entity_free(p->cur);
         p->cur = parent;
     }
-    free(p->lbuf);
-    free(p->scratch);
-    free(p->hbuf);
-    free(p->dbuf);
+    free(p->lbuf.s);
+    free(p->scratch.s);
+    free(p->hbuf.s);
+    free(p->dbuf.s);
     free(p);
 }
 

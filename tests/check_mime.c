@@ -311,6 +311,75 @@ START_TEST(test_garbage)
 }
 END_TEST
 
+static void add_str(struct buf *b, const char *s)
+{
+    buf_add(b, s, strlen(s));
+}
+
+/* Lines and headers longer than the parser's first buffers (1 KB, grown
+ * as needed up to the limits) with the default limits: the same events,
+ * lines and decoded data in every chunk size, a header folded over long
+ * lines, a long base64 and a long quoted-printable line included. */
+START_TEST(test_long_lines_grow)
+{
+    static const char b64[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    struct buf m = { 0 }, want1 = { 0 }, want2 = { 0 };
+    struct rec r;
+    size_t n;
+
+    add_str(&m, "Content-Type: multipart/mixed; boundary=zz\n");
+    add_str(&m, "X-Long: ");
+    for (int k = 0; k < 3; k++) {
+        for (int i = 0; i < 2500; i++)
+            add_str(&m, "h");
+        add_str(&m, k < 2 ? "\n " : "\n");
+    }
+    add_str(&m, "\n--zz\nContent-Transfer-Encoding: base64\n\n");
+    for (int i = 0; i < 100; i++)           /* 6400 characters, one line */
+        buf_add(&m, b64, 64);
+    add_str(&m, "\n--zz\nContent-Transfer-Encoding: quoted-printable\n\n");
+    for (int i = 0; i < 5000; i++) {
+        add_str(&m, i % 100 == 99 ? "=41" : "q");
+        buf_add(&want2, i % 100 == 99 ? "A" : "q", 1);
+    }
+    add_str(&m, "\n--zz--\n");
+    buf_add(&m, "", 1);         /* NUL-terminated for to_crlf */
+    m.n--;
+    /* the base64 alphabet in order, decoded: 48 bytes per 64 characters */
+    for (int i = 0; i < 100; i++)
+        for (int q = 0; q < 64; q += 4) {
+            unsigned v = (unsigned)(q << 18 | (q + 1) << 12 | (q + 2) << 6 |
+                                    (q + 3));
+            unsigned char o[3] = { (unsigned char)(v >> 16),
+                                   (unsigned char)(v >> 8), (unsigned char)v };
+            buf_add(&want1, o, 3);
+        }
+    char *crlf = to_crlf(m.p, &n);
+    rec_parse_all(&r, crlf, n, NULL);
+    ck_assert_uint_eq(r.errors, 0);
+    ck_assert_uint_eq(r.lines.n, n);
+    ck_assert(memcmp(r.lines.p, crlf, n) == 0);
+    const struct buf *l1 = rec_leaf(&r, "1"), *l2 = rec_leaf(&r, "2");
+    ck_assert_ptr_nonnull(l1);
+    ck_assert_ptr_nonnull(l2);
+    ck_assert_uint_eq(l1->n, want1.n);
+    ck_assert(memcmp(l1->p, want1.p, want1.n) == 0);
+    ck_assert_uint_eq(l2->n, want2.n);
+    ck_assert(memcmp(l2->p, want2.p, want2.n) == 0);
+    rec_free(&r);
+    /* LF line ends: each line is copied to add its CRLF */
+    rec_parse_all(&r, m.p, m.n, NULL);
+    ck_assert_uint_eq(r.lines.n, n);
+    ck_assert(memcmp(r.lines.p, crlf, n) == 0);
+    rec_free(&r);
+    free(crlf);
+    buf_free(&m);
+    buf_free(&want1);
+    buf_free(&want2);
+}
+END_TEST
+
 START_TEST(test_signed_forms)
 {
     static const char one[] =
@@ -1176,6 +1245,7 @@ static Suite *mime_suite(void)
 
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_plain);
+    tcase_add_test(tc, test_long_lines_grow);
     tcase_add_test(tc, test_mixed);
     tcase_add_test(tc, test_nested);
     tcase_add_test(tc, test_signed_top);
