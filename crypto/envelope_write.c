@@ -36,6 +36,7 @@
  */
 #include "config.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <gnutls/crypto.h>
@@ -63,6 +64,10 @@ struct smime_encrypt {
     uint8_t iv[16];
     size_t ivlen;
     size_t have;                    /* plaintext bytes in in */
+    size_t inmax;                   /* the most in ever held: to wipe */
+    /* the buffers last: neither is cleared when made, and only what in
+     * held is wiped (out holds ciphertext); a 4 KB message touches 4 KB
+     * of each, not 32 KB three times */
     uint8_t in[ENV_CHUNK];
     uint8_t out[ENV_CHUNK + 16];    /* + room for the padding block */
 };
@@ -80,10 +85,11 @@ static smime_encrypt_status_t fail(smime_encrypt_t *e,
 smime_encrypt_t *smime_encrypt_new(smime_encrypt_cipher_t cipher,
                                    smime_encrypt_sink_t sink, void *arg)
 {
-    smime_encrypt_t *e = calloc(1, sizeof(*e));
+    smime_encrypt_t *e = malloc(sizeof(*e));
 
     if (e == NULL)
         return NULL;
+    memset(e, 0, offsetof(smime_encrypt_t, in));
     e->cipher = cipher;
     e->alg = smime_alg(cipher == SMIME_ENCRYPT_AES256_GCM
                        ? SMIME_ALG_AES256_GCM : SMIME_ALG_AES256_CBC);
@@ -108,7 +114,8 @@ void smime_encrypt_free(smime_encrypt_t *e)
     for (size_t i = 0; i < e->nri; i++)
         derw_free(&e->ri[i]);
     free(e->ri);
-    gnutls_memset(e, 0, sizeof(*e));
+    gnutls_memset(e->in, 0, e->inmax);
+    gnutls_memset(e, 0, offsetof(smime_encrypt_t, in));
     free(e);
 }
 
@@ -272,6 +279,8 @@ smime_encrypt_status_t smime_encrypt_update(smime_encrypt_t *e,
         size_t k = ENV_CHUNK - e->have < n ? ENV_CHUNK - e->have : n;
         memcpy(e->in + e->have, s, k);
         e->have += k;
+        if (e->have > e->inmax)
+            e->inmax = e->have;
         s += k;
         n -= k;
         if (e->have == ENV_CHUNK) {
@@ -305,7 +314,8 @@ smime_encrypt_status_t smime_encrypt_finish(smime_encrypt_t *e)
         if (emit(e, tag, sizeof(tag)) != SMIME_ENCRYPT_OK)
             return e->err;
     }
-    gnutls_memset(e->in, 0, sizeof(e->in));
+    gnutls_memset(e->in, 0, e->inmax);
+    e->inmax = 0;
     return emit(e, eoc3, sizeof(eoc3));
 }
 
