@@ -130,6 +130,22 @@ smime_encrypt_status_t smime_encrypt_add_recipient_key(smime_encrypt_t *e,
                                                        gnutls_pubkey_t pub)
 {
     const char *why = "";
+    smime_encrypt_status_t st = SMIME_ENCRYPT_OK;
+    smime_encrypt_rkey_t *k;
+
+    if (e->err != SMIME_ENCRYPT_OK)
+        return e->err;
+    if ((k = smime_encrypt_rkey_new(crt, pub, &st, &why)) == NULL)
+        return fail(e, st, why);
+    st = smime_encrypt_add_rkey(e, k);
+    smime_encrypt_rkey_free(k);
+    return st;
+}
+
+smime_encrypt_status_t smime_encrypt_add_rkey(smime_encrypt_t *e,
+                                              const smime_encrypt_rkey_t *k)
+{
+    const char *why = "";
     smime_encrypt_status_t st;
 
     if (e->err != SMIME_ENCRYPT_OK)
@@ -145,7 +161,7 @@ smime_encrypt_status_t smime_encrypt_add_recipient_key(smime_encrypt_t *e,
         e->ri_cap = n;
     }
     derw_init(&e->ri[e->nri]);
-    st = env_ri_build(&e->ri[e->nri], crt, pub, e->cek, sizeof(e->cek), &e->kari,
+    st = env_ri_build(&e->ri[e->nri], k, e->cek, sizeof(e->cek), &e->kari,
                       &why);
     if (st != SMIME_ENCRYPT_OK) {
         derw_free(&e->ri[e->nri]);

@@ -290,8 +290,10 @@ static int cms_start(encrypt_t *e, char *why, size_t whylen)
     }
     b64_enc_init(&e->b64, to_spool, e->out);
     for (size_t i = 0; i < e->ncrt; i++)
-        if (smime_encrypt_add_recipient_key(x, e->crt[i].crt,
-                                            e->crt[i].pub) !=
+        if ((e->crt[i].rkey != NULL
+             ? smime_encrypt_add_rkey(x, e->crt[i].rkey)
+             : smime_encrypt_add_recipient_key(x, e->crt[i].crt,
+                                               e->crt[i].pub)) !=
             SMIME_ENCRYPT_OK)
             goto fail;
     if (e->signed_) {

@@ -946,6 +946,62 @@ START_TEST(test_writer_multi)
 }
 END_TEST
 
+/* Prepared recipient keys (what the recipient cache keeps): made once,
+ * used for two messages; each recipient's key opens both, and the
+ * RecipientInfos name the same certificates as the unprepared path's
+ * (a key of none does not open them).  A key that cannot encrypt gives
+ * no prepared key. */
+START_TEST(test_writer_rkey)
+{
+    static const char *const users[] = { "bob", "ecdh384", "encrsa",
+                                         "ecdh521" };
+    static const unsigned char plain[] = "Content-Type: text/plain\r\n\r\nhi\r\n";
+    smime_encrypt_rkey_t *k[4];
+    gnutls_x509_crt_t c[4], ed = load_crt("ed25519");
+    smime_encrypt_status_t st;
+    const char *why;
+
+    for (size_t i = 0; i < 4; i++) {
+        c[i] = load_crt(users[i]);
+        k[i] = smime_encrypt_rkey_new(c[i], NULL, &st, &why);
+        ck_assert_ptr_nonnull(k[i]);
+        ck_assert_int_eq(st, SMIME_ENCRYPT_OK);
+    }
+    for (int round = 0; round < 2; round++) {
+        outbuf_t o = { NULL, 0, 0 };
+        smime_encrypt_t *e = smime_encrypt_new(SMIME_ENCRYPT_AES256_CBC,
+                                               enc_sink, &o);
+        ck_assert_ptr_nonnull(e);
+        for (size_t i = 0; i < 3; i++)
+            ck_assert_int_eq(smime_encrypt_add_rkey(e, k[i]),
+                             SMIME_ENCRYPT_OK);
+        ck_assert_int_eq(smime_encrypt_update(e, plain, sizeof(plain) - 1),
+                         SMIME_ENCRYPT_OK);
+        ck_assert_int_eq(smime_encrypt_finish(e), SMIME_ENCRYPT_OK);
+        smime_encrypt_free(e);
+        for (size_t i = 0; i < 4; i++) {
+            drun_t r = { .certuser = users[i], .chunk = 0 };
+            ck_assert_int_eq(decrypt(&r, o.p, o.n),
+                             i < 3 ? SMIME_DECRYPT_OK
+                                   : SMIME_DECRYPT_NO_RECIPIENT);
+            if (i < 3)
+                ck_assert_mem_eq(r.out.p, plain, sizeof(plain) - 1);
+            free(r.out.p);
+        }
+        free(o.p);
+    }
+    ck_assert_ptr_null(smime_encrypt_rkey_new(ed, NULL, &st, &why));
+    ck_assert_int_eq(st, SMIME_ENCRYPT_KEY);
+    ck_assert_str_eq(why, "key type cannot encrypt");
+    for (size_t i = 0; i < 4; i++) {
+        smime_encrypt_rkey_free(k[i]);
+        gnutls_x509_crt_deinit(c[i]);
+    }
+    smime_encrypt_rkey_free(NULL);
+    gnutls_x509_crt_deinit(ed);
+}
+END_TEST
+
 /* Misuse and failures: clear statuses, sticky, nothing half-written
  * claimed as success. */
 START_TEST(test_writer_errors)
@@ -1045,6 +1101,7 @@ static Suite *decrypt_suite(void)
     tcase_add_test(tc, test_curve_of_len);
     tcase_add_loop_test(tc, test_writer_roundtrip, 0, 8);
     tcase_add_test(tc, test_writer_multi);
+    tcase_add_test(tc, test_writer_rkey);
     tcase_add_loop_test(tc, test_every_split_short, 0, 4);
     tcase_add_test(tc, test_writer_errors);
     tcase_add_test(tc, test_recipients_listed);
