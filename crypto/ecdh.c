@@ -5,8 +5,10 @@
  * refuses a point not on the curve) with the scalar; Z is its x
  * coordinate (RFC 5753 §3.1.2, SEC 1 §3.3.1).  The ephemeral scalar
  * comes from ecc_scalar_random fed by gnutls_rnd(GNUTLS_RND_KEY).  The
- * X9.63 KDF is a loop over gnutls_hash; the ECC-CMS-SharedInfo
- * (RFC 5753 §7.2) is written with the DER writer.
+ * X9.63 KDF is a loop over gnutls_hash_fast; the ECC-CMS-SharedInfo
+ * (RFC 5753 §7.2) is written straight into a stack buffer when it has
+ * no ukm (the writer's case, and most mail's), else with the DER
+ * writer.
  */
 #include "config.h"
 
@@ -222,43 +224,102 @@ static unsigned char *shared_info(const uint8_t *wrap_oid, size_t wrap_oid_len,
     return derw_take(&si, len);
 }
 
-/* ANSI X9.63 KDF: kek = H(Z || counter || SharedInfo) for counter 1, 2... */
+/* The same without a ukm and with a short OID (what the writer always
+ * has), straight into buf: every length below 128, one octet each.
+ * Its length, or 0 when it does not fit (then shared_info). */
+static size_t shared_info_short(const uint8_t *wrap_oid, size_t wrap_oid_len,
+                                size_t keylen, uint8_t *buf, size_t buflen)
+{
+    unsigned long bits = (unsigned long)keylen * 8;
+    size_t alg = 2 + wrap_oid_len, members = 2 + alg + 2 + 6, n = 0;
+
+    if (wrap_oid_len > 100 || 2 + members > buflen)
+        return 0;
+    buf[n++] = DER_SEQUENCE;
+    buf[n++] = (uint8_t)members;
+    buf[n++] = DER_SEQUENCE;                          /* keyInfo */
+    buf[n++] = (uint8_t)alg;
+    buf[n++] = DER_OID;
+    buf[n++] = (uint8_t)wrap_oid_len;
+    memcpy(buf + n, wrap_oid, wrap_oid_len);
+    n += wrap_oid_len;
+    buf[n++] = DER_CTXC(2);                           /* suppPubInfo */
+    buf[n++] = 6;
+    buf[n++] = DER_OCTETSTRING;
+    buf[n++] = 4;
+    buf[n++] = (uint8_t)(bits >> 24);
+    buf[n++] = (uint8_t)(bits >> 16);
+    buf[n++] = (uint8_t)(bits >> 8);
+    buf[n++] = (uint8_t)bits;
+    return n;
+}
+
+/* ANSI X9.63 KDF: kek = H(Z || counter || SharedInfo) for counter 1, 2...
+ * Each block hashed in one gnutls_hash_fast over a stack copy (no hash
+ * context allocated), wiped after. */
 static int x963_kdf(gnutls_digest_algorithm_t alg, const uint8_t *z,
                     size_t zlen, const uint8_t *info, size_t infolen,
                     uint8_t *kek, size_t keklen)
 {
-    uint8_t d[64];
+    uint8_t d[64], in[ECDH_MAX_FIELD + 4 + 256];
     size_t hlen = gnutls_hash_get_len(alg), off = 0;
+    int r = 0;
 
     if (hlen == 0 || hlen > sizeof(d))
         return -1;
-    for (uint32_t ctr = 1; off < keklen; ctr++) {
-        gnutls_hash_hd_t h;
-        uint8_t c[4] = { (uint8_t)(ctr >> 24), (uint8_t)(ctr >> 16),
-                         (uint8_t)(ctr >> 8), (uint8_t)ctr };
-        if (gnutls_hash_init(&h, alg) < 0)
-            return -1;
-        gnutls_hash(h, z, zlen);
-        gnutls_hash(h, c, sizeof(c));
-        gnutls_hash(h, info, infolen);
-        gnutls_hash_deinit(h, d);
+    if (zlen > ECDH_MAX_FIELD || infolen > 256) {
+        /* a long ukm (reader only): the incremental form */
+        for (uint32_t ctr = 1; off < keklen; ctr++) {
+            gnutls_hash_hd_t h;
+            uint8_t c[4] = { (uint8_t)(ctr >> 24), (uint8_t)(ctr >> 16),
+                             (uint8_t)(ctr >> 8), (uint8_t)ctr };
+            if (gnutls_hash_init(&h, alg) < 0)
+                return -1;
+            gnutls_hash(h, z, zlen);
+            gnutls_hash(h, c, sizeof(c));
+            gnutls_hash(h, info, infolen);
+            gnutls_hash_deinit(h, d);
+            size_t n = keklen - off < hlen ? keklen - off : hlen;
+            memcpy(kek + off, d, n);
+            off += n;
+        }
+        gnutls_memset(d, 0, sizeof(d));
+        return 0;
+    }
+    memcpy(in, z, zlen);
+    memcpy(in + zlen + 4, info, infolen);
+    for (uint32_t ctr = 1; off < keklen && r == 0; ctr++) {
+        in[zlen] = (uint8_t)(ctr >> 24);
+        in[zlen + 1] = (uint8_t)(ctr >> 16);
+        in[zlen + 2] = (uint8_t)(ctr >> 8);
+        in[zlen + 3] = (uint8_t)ctr;
+        if (gnutls_hash_fast(alg, in, zlen + 4 + infolen, d) < 0) {
+            r = -1;
+            break;
+        }
         size_t n = keklen - off < hlen ? keklen - off : hlen;
         memcpy(kek + off, d, n);
         off += n;
     }
+    gnutls_memset(in, 0, zlen);
     gnutls_memset(d, 0, sizeof(d));
-    return 0;
+    return r;
 }
 
 int ecdh_kek(gnutls_digest_algorithm_t kdf, const uint8_t *z, size_t zlen,
              const uint8_t *wrap_oid, size_t wrap_oid_len,
              const uint8_t *ukm, size_t ukm_len, uint8_t *kek, size_t keklen)
 {
-    size_t infolen = 0;
-    unsigned char *info = shared_info(wrap_oid, wrap_oid_len, ukm, ukm_len,
-                                      keklen, &infolen);
+    uint8_t sbuf[128];
+    size_t infolen = ukm == NULL
+        ? shared_info_short(wrap_oid, wrap_oid_len, keklen, sbuf, sizeof sbuf)
+        : 0;
+    unsigned char *info;
     int r;
 
+    if (infolen > 0)
+        return x963_kdf(kdf, z, zlen, sbuf, infolen, kek, keklen);
+    info = shared_info(wrap_oid, wrap_oid_len, ukm, ukm_len, keklen, &infolen);
     if (info == NULL)
         return -1;
     r = x963_kdf(kdf, z, zlen, info, infolen, kek, keklen);

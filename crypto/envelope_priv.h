@@ -64,12 +64,11 @@ smime_decrypt_status_t env_unwrap_ecdh(const env_ri_t *ri,
                                        uint8_t *cek, size_t ceklen,
                                        const char **why);
 
-/* The writer (envelope_write_ri.c): one RecipientInfo for crt carrying
- * cek, appended to w as a whole TLV; *kari is set to 1 for a
- * KeyAgreeRecipientInfo (which makes EnvelopedData version 2).  pub:
- * crt's key if the caller has it imported, else NULL. */
-smime_encrypt_status_t env_ri_build(derw_t *w, gnutls_x509_crt_t crt,
-                                    gnutls_pubkey_t pub,
+/* The writer (envelope_write_ri.c): one RecipientInfo for the
+ * prepared recipient k carrying cek, appended to w as a whole TLV;
+ * *kari is set to 1 for a KeyAgreeRecipientInfo (which makes
+ * EnvelopedData version 2). */
+smime_encrypt_status_t env_ri_build(derw_t *w, const smime_encrypt_rkey_t *k,
                                     const uint8_t *cek, size_t ceklen,
                                     int *kari, const char **why);
 

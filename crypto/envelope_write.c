@@ -36,6 +36,7 @@
  */
 #include "config.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <gnutls/crypto.h>
@@ -63,6 +64,10 @@ struct smime_encrypt {
     uint8_t iv[16];
     size_t ivlen;
     size_t have;                    /* plaintext bytes in in */
+    size_t inmax;                   /* the most in ever held: to wipe */
+    /* the buffers last: neither is cleared when made, and only what in
+     * held is wiped (out holds ciphertext); a 4 KB message touches 4 KB
+     * of each, not 32 KB three times */
     uint8_t in[ENV_CHUNK];
     uint8_t out[ENV_CHUNK + 16];    /* + room for the padding block */
 };
@@ -80,10 +85,11 @@ static smime_encrypt_status_t fail(smime_encrypt_t *e,
 smime_encrypt_t *smime_encrypt_new(smime_encrypt_cipher_t cipher,
                                    smime_encrypt_sink_t sink, void *arg)
 {
-    smime_encrypt_t *e = calloc(1, sizeof(*e));
+    smime_encrypt_t *e = malloc(sizeof(*e));
 
     if (e == NULL)
         return NULL;
+    memset(e, 0, offsetof(smime_encrypt_t, in));
     e->cipher = cipher;
     e->alg = smime_alg(cipher == SMIME_ENCRYPT_AES256_GCM
                        ? SMIME_ALG_AES256_GCM : SMIME_ALG_AES256_CBC);
@@ -108,7 +114,8 @@ void smime_encrypt_free(smime_encrypt_t *e)
     for (size_t i = 0; i < e->nri; i++)
         derw_free(&e->ri[i]);
     free(e->ri);
-    gnutls_memset(e, 0, sizeof(*e));
+    gnutls_memset(e->in, 0, e->inmax);
+    gnutls_memset(e, 0, offsetof(smime_encrypt_t, in));
     free(e);
 }
 
@@ -121,6 +128,22 @@ smime_encrypt_status_t smime_encrypt_add_recipient(smime_encrypt_t *e,
 smime_encrypt_status_t smime_encrypt_add_recipient_key(smime_encrypt_t *e,
                                                        gnutls_x509_crt_t crt,
                                                        gnutls_pubkey_t pub)
+{
+    const char *why = "";
+    smime_encrypt_status_t st = SMIME_ENCRYPT_OK;
+    smime_encrypt_rkey_t *k;
+
+    if (e->err != SMIME_ENCRYPT_OK)
+        return e->err;
+    if ((k = smime_encrypt_rkey_new(crt, pub, &st, &why)) == NULL)
+        return fail(e, st, why);
+    st = smime_encrypt_add_rkey(e, k);
+    smime_encrypt_rkey_free(k);
+    return st;
+}
+
+smime_encrypt_status_t smime_encrypt_add_rkey(smime_encrypt_t *e,
+                                              const smime_encrypt_rkey_t *k)
 {
     const char *why = "";
     smime_encrypt_status_t st;
@@ -138,7 +161,7 @@ smime_encrypt_status_t smime_encrypt_add_recipient_key(smime_encrypt_t *e,
         e->ri_cap = n;
     }
     derw_init(&e->ri[e->nri]);
-    st = env_ri_build(&e->ri[e->nri], crt, pub, e->cek, sizeof(e->cek), &e->kari,
+    st = env_ri_build(&e->ri[e->nri], k, e->cek, sizeof(e->cek), &e->kari,
                       &why);
     if (st != SMIME_ENCRYPT_OK) {
         derw_free(&e->ri[e->nri]);
@@ -272,6 +295,8 @@ smime_encrypt_status_t smime_encrypt_update(smime_encrypt_t *e,
         size_t k = ENV_CHUNK - e->have < n ? ENV_CHUNK - e->have : n;
         memcpy(e->in + e->have, s, k);
         e->have += k;
+        if (e->have > e->inmax)
+            e->inmax = e->have;
         s += k;
         n -= k;
         if (e->have == ENV_CHUNK) {
@@ -305,7 +330,8 @@ smime_encrypt_status_t smime_encrypt_finish(smime_encrypt_t *e)
         if (emit(e, tag, sizeof(tag)) != SMIME_ENCRYPT_OK)
             return e->err;
     }
-    gnutls_memset(e->in, 0, sizeof(e->in));
+    gnutls_memset(e->in, 0, e->inmax);
+    e->inmax = 0;
     return emit(e, eoc3, sizeof(eoc3));
 }
 

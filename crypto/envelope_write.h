@@ -59,6 +59,23 @@ smime_encrypt_status_t smime_encrypt_add_recipient(smime_encrypt_t *e,
 smime_encrypt_status_t smime_encrypt_add_recipient_key(smime_encrypt_t *e,
                                                        gnutls_x509_crt_t crt,
                                                        gnutls_pubkey_t pub);
+/* What the writer needs of a recipient certificate, prepared once: its
+ * key (pub, borrowed, must outlive it; NULL: imported here and owned),
+ * its type, the IssuerAndSerialNumber naming it, an EC key's point.
+ * Read only once made, so one may serve many messages and threads (the
+ * recipient cache keeps one per certificate: recipient.h).  NULL with
+ * *st and *why when the key cannot be encrypted to or on ENOMEM. */
+typedef struct smime_encrypt_rkey smime_encrypt_rkey_t;
+smime_encrypt_rkey_t *smime_encrypt_rkey_new(gnutls_x509_crt_t crt,
+                                             gnutls_pubkey_t pub,
+                                             smime_encrypt_status_t *st,
+                                             const char **why);
+void smime_encrypt_rkey_free(smime_encrypt_rkey_t *k);   /* NULL ok */
+/* The same as smime_encrypt_add_recipient for k's certificate, without
+ * reading the certificate again: per message only the key transport or
+ * agreement itself and the RecipientInfo's bytes. */
+smime_encrypt_status_t smime_encrypt_add_rkey(smime_encrypt_t *e,
+                                              const smime_encrypt_rkey_t *k);
 /* The first call writes the header (RecipientInfos and all). */
 smime_encrypt_status_t smime_encrypt_update(smime_encrypt_t *e,
                                             const void *p, size_t n);

@@ -18,9 +18,16 @@
  * Both name the recipient by issuerAndSerialNumber, which every reader
  * knows (subjectKeyIdentifier needs version 2 and is optional in
  * certificates).
+ *
+ * What depends only on the certificate (the key's type, the
+ * IssuerAndSerialNumber, an EC key's point) is read once into a
+ * smime_encrypt_rkey_t, which the recipient cache keeps with the
+ * certificate: per message only the RSA encryption or the ephemeral
+ * ECDH, the KDF and the key wrap remain.
  */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <gnutls/abstract.h>
 
@@ -33,6 +40,17 @@ static void put_oid(derw_t *w, enum smime_alg_id id)
     const struct smime_alg *a = smime_alg(id);
     derw_tlv(w, DER_OID, a->der, a->derlen);
 }
+
+struct smime_encrypt_rkey {
+    gnutls_pubkey_t pub;
+    int own_pub;                     /* imported here */
+    int kari;                        /* EC: key agreement */
+    gnutls_ecc_curve_t curve;
+    size_t flen;                     /* EC field length */
+    uint8_t xy[2 * ECDH_MAX_FIELD];  /* EC point, x || y */
+    unsigned char *isn;              /* IssuerAndSerialNumber, DER */
+    size_t isnlen;
+};
 
 /* IssuerAndSerialNumber ::= SEQUENCE { issuer Name, serialNumber } */
 static int put_isn(derw_t *w, gnutls_x509_crt_t crt)
@@ -63,27 +81,22 @@ static int put_isn(derw_t *w, gnutls_x509_crt_t crt)
     return 0;
 }
 
-static smime_encrypt_status_t ktri(derw_t *w, gnutls_x509_crt_t crt,
-                                   gnutls_pubkey_t pub, const uint8_t *cek,
-                                   size_t ceklen, const char **why)
+static smime_encrypt_status_t ktri(derw_t *w, const smime_encrypt_rkey_t *rk,
+                                   const uint8_t *cek, size_t ceklen,
+                                   const char **why)
 {
     gnutls_datum_t k = { (unsigned char *)cek, (unsigned)ceklen };
     gnutls_datum_t ek = { NULL, 0 };
     derw_t ri, alg;
 
-    if (gnutls_pubkey_encrypt_data(pub, 0, &k, &ek) < 0) {
+    if (gnutls_pubkey_encrypt_data(rk->pub, 0, &k, &ek) < 0) {
         *why = "RSA encryption failed";
         return SMIME_ENCRYPT_KEY;
     }
     derw_init(&ri);
     derw_init(&alg);
     derw_uint(&ri, 0);
-    if (put_isn(&ri, crt) < 0) {
-        *why = "unreadable certificate";
-        gnutls_free(ek.data);
-        derw_free(&ri);
-        return SMIME_ENCRYPT_KEY;
-    }
+    derw_raw(&ri, rk->isn, rk->isnlen);
     put_oid(&alg, SMIME_ALG_KT_RSA);
     derw_tlv(&alg, DER_NULL, NULL, 0);
     derw_wrap(&ri, DER_SEQUENCE, &alg);
@@ -126,26 +139,21 @@ static enum smime_alg_id kdf_for(gnutls_ecc_curve_t curve)
     }
 }
 
-static smime_encrypt_status_t kari(derw_t *w, gnutls_x509_crt_t crt,
-                                   gnutls_pubkey_t pub, const uint8_t *cek,
-                                   size_t ceklen, const char **why)
+static smime_encrypt_status_t kari(derw_t *w, const smime_encrypt_rkey_t *rk,
+                                   const uint8_t *cek, size_t ceklen,
+                                   const char **why)
 {
-    uint8_t xy[2 * ECDH_MAX_FIELD], epub[1 + 2 * ECDH_MAX_FIELD + 1];
+    uint8_t epub[1 + 2 * ECDH_MAX_FIELD + 1];
     uint8_t z[ECDH_MAX_FIELD], kek[32], ek[ENV_MAX_KEY + 8];
-    gnutls_ecc_curve_t curve;
-    size_t flen = 0;
+    size_t flen = rk->flen;
     const struct smime_alg *ka, *wrap = smime_alg(SMIME_ALG_AES256_WRAP);
     derw_t ri, t1, t2, t3, t4;
     smime_encrypt_status_t st = SMIME_ENCRYPT_KEY;
 
-    if (peer_point(pub, &curve, xy, &flen) < 0) {
-        *why = "unsupported EC key";
-        return SMIME_ENCRYPT_KEY;
-    }
-    ka = smime_alg(kdf_for(curve));
+    ka = smime_alg(kdf_for(rk->curve));
     /* epub: the BIT STRING contents, 00 (no unused bits) || 04 || x || y */
     epub[0] = 0;
-    if (ecdh_ephemeral(curve, xy, epub + 1, z, why) < 0)
+    if (ecdh_ephemeral(rk->curve, rk->xy, epub + 1, z, why) < 0)
         goto out;
     if (ecdh_kek((gnutls_digest_algorithm_t)smime_alg_digest(ka->digest)->gnutls,
                  z, flen, wrap->der, wrap->derlen, NULL, 0, kek,
@@ -178,15 +186,12 @@ static smime_encrypt_status_t kari(derw_t *w, gnutls_x509_crt_t crt,
     derw_free(&t1);
     derw_free(&t2);
     /* recipientEncryptedKeys SEQUENCE OF { rid, encryptedKey } */
-    if (put_isn(&t3, crt) < 0) {
-        *why = "unreadable certificate";
-    } else {
-        derw_tlv(&t3, DER_OCTETSTRING, ek, ceklen + 8);
-        derw_wrap(&t4, DER_SEQUENCE, &t3);
-        derw_wrap(&ri, DER_SEQUENCE, &t4);
-        derw_wrap(w, DER_CTXC(1), &ri);         /* [1] IMPLICIT SEQUENCE */
-        st = SMIME_ENCRYPT_OK;
-    }
+    derw_raw(&t3, rk->isn, rk->isnlen);
+    derw_tlv(&t3, DER_OCTETSTRING, ek, ceklen + 8);
+    derw_wrap(&t4, DER_SEQUENCE, &t3);
+    derw_wrap(&ri, DER_SEQUENCE, &t4);
+    derw_wrap(w, DER_CTXC(1), &ri);             /* [1] IMPLICIT SEQUENCE */
+    st = SMIME_ENCRYPT_OK;
     derw_free(&ri);
     derw_free(&t3);
     derw_free(&t4);
@@ -197,37 +202,86 @@ out:
     return st;
 }
 
-smime_encrypt_status_t env_ri_build(derw_t *w, gnutls_x509_crt_t crt,
-                                    gnutls_pubkey_t given,
+void smime_encrypt_rkey_free(smime_encrypt_rkey_t *k)
+{
+    if (k == NULL)
+        return;
+    if (k->own_pub)
+        gnutls_pubkey_deinit(k->pub);
+    free(k->isn);
+    free(k);
+}
+
+smime_encrypt_rkey_t *smime_encrypt_rkey_new(gnutls_x509_crt_t crt,
+                                             gnutls_pubkey_t pub,
+                                             smime_encrypt_status_t *st,
+                                             const char **why)
+{
+    smime_encrypt_rkey_t *k = calloc(1, sizeof(*k));
+    derw_t isn;
+
+    *st = SMIME_ENCRYPT_NOMEM;
+    *why = "out of memory";
+    if (k == NULL)
+        return NULL;
+    k->pub = pub;
+    if (pub == NULL) {
+        if (gnutls_pubkey_init(&k->pub) < 0) {
+            free(k);
+            return NULL;
+        }
+        k->own_pub = 1;
+        if (gnutls_pubkey_import_x509(k->pub, crt, 0) < 0) {
+            *st = SMIME_ENCRYPT_KEY;
+            *why = "unreadable certificate key";
+            goto fail;
+        }
+    }
+    switch (gnutls_pubkey_get_pk_algorithm(k->pub, NULL)) {
+    case GNUTLS_PK_RSA:
+        break;
+    case GNUTLS_PK_ECDSA:
+        k->kari = 1;
+        if (peer_point(k->pub, &k->curve, k->xy, &k->flen) < 0) {
+            *st = SMIME_ENCRYPT_KEY;
+            *why = "unsupported EC key";
+            goto fail;
+        }
+        break;
+    default:
+        *st = SMIME_ENCRYPT_KEY;
+        *why = "key type cannot encrypt";
+        goto fail;
+    }
+    derw_init(&isn);
+    if (put_isn(&isn, crt) < 0) {
+        derw_free(&isn);
+        *st = SMIME_ENCRYPT_KEY;
+        *why = "unreadable certificate";
+        goto fail;
+    }
+    if ((k->isn = derw_take(&isn, &k->isnlen)) == NULL)
+        goto fail;
+    *st = SMIME_ENCRYPT_OK;
+    *why = "";
+    return k;
+fail:
+    smime_encrypt_rkey_free(k);
+    return NULL;
+}
+
+smime_encrypt_status_t env_ri_build(derw_t *w, const smime_encrypt_rkey_t *k,
                                     const uint8_t *cek, size_t ceklen,
                                     int *is_kari, const char **why)
 {
-    gnutls_pubkey_t pub = given;
     smime_encrypt_status_t st;
 
-    if (given == NULL && gnutls_pubkey_init(&pub) < 0) {
-        *why = "out of memory";
-        return SMIME_ENCRYPT_NOMEM;
-    }
-    if (given == NULL && gnutls_pubkey_import_x509(pub, crt, 0) < 0) {
-        *why = "unreadable certificate key";
-        st = SMIME_ENCRYPT_KEY;
+    if (k->kari) {
+        *is_kari = 1;
+        st = kari(w, k, cek, ceklen, why);
     } else {
-        switch (gnutls_pubkey_get_pk_algorithm(pub, NULL)) {
-        case GNUTLS_PK_RSA:
-            st = ktri(w, crt, pub, cek, ceklen, why);
-            break;
-        case GNUTLS_PK_ECDSA:
-            *is_kari = 1;
-            st = kari(w, crt, pub, cek, ceklen, why);
-            break;
-        default:
-            *why = "key type cannot encrypt";
-            st = SMIME_ENCRYPT_KEY;
-        }
+        st = ktri(w, k, cek, ceklen, why);
     }
-    if (given == NULL)
-        gnutls_pubkey_deinit(pub);
     if (st == SMIME_ENCRYPT_OK && derw_failed(w)) {
         *why = "out of memory";
         st = SMIME_ENCRYPT_NOMEM;

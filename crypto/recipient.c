@@ -149,6 +149,7 @@ static int cache_answer(smime_rcpt_cache_t *cache, certstore_t *cs,
                                    sizeof err)) == 1) {
         out->crt = m->crt;
         out->pub = m->pub;
+        out->rkey = m->rkey;
         out->gcm = m->gcm;
         out->imported = m->imported;
         out->memo = m;
@@ -183,6 +184,15 @@ static void cache_remember(smime_rcpt_cache_t *cache, const char *key,
         m->pub = NULL;
     }
     out->pub = m->pub;
+    /* and what the CMS writer reads of it per recipient and message
+     * (key type, IssuerAndSerialNumber, EC point) */
+    m->rkey = NULL;
+    if (m->pub != NULL) {
+        smime_encrypt_status_t st;
+        const char *why;
+        m->rkey = smime_encrypt_rkey_new(m->crt, m->pub, &st, &why);
+    }
+    out->rkey = m->rkey;
     m->gcm = out->gcm;
     m->imported = out->imported;
     m->lo = lo;

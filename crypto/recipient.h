@@ -37,6 +37,9 @@ typedef struct smime_rcpt_cert {
     int imported;            /* source: import (else harvest) */
     gnutls_pubkey_t pub;     /* crt's key imported (from the cache, read
                                 only), or NULL */
+    const struct smime_encrypt_rkey *rkey;  /* what the CMS writer needs
+                                of crt, prepared once (from the cache,
+                                envelope_write.h), or NULL */
     struct rcpt_memo *memo;  /* the cache entry holding crt, or NULL */
 } smime_rcpt_cert_t;
 

@@ -43,6 +43,7 @@ void rcpt_memo_unref(struct rcpt_memo *m)
 {
     if (m == NULL || atomic_fetch_sub(&m->refs, 1) != 1)
         return;
+    smime_encrypt_rkey_free(m->rkey);   /* borrows pub */
     if (m->pub != NULL)
         gnutls_pubkey_deinit(m->pub);
     if (m->crt != NULL)

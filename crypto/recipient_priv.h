@@ -11,6 +11,7 @@
 #include <gnutls/x509.h>
 
 #include "certstore.h"
+#include "envelope_write.h"
 #include "recipient.h"
 
 /* One remembered lookup: the usable certificate of key (the lower-cased
@@ -20,6 +21,7 @@ struct rcpt_memo {
     atomic_uint refs;
     gnutls_x509_crt_t crt;
     gnutls_pubkey_t pub;                /* crt's key, or NULL */
+    smime_encrypt_rkey_t *rkey;         /* for the CMS writer, or NULL */
     int gcm, imported;
     time_t lo, hi;
     certstore_stamp_t *stamp;

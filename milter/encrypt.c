@@ -2,14 +2,18 @@
  * encrypt.c - Mode e glue (see encrypt.h): which certificates, which
  * algorithm, the content entity in, application/pkcs7-mime out.
  *
- * The content entity is the message's Content-* headers and its body
- * (spooled as it arrives), or, when the message was signed, the
- * multipart/signed entity the signer made: outbound_finish() is given
- * actions (encrypt_actions) that catch its new Content-Type and body
- * instead of applying them, so the signer needs no knowledge of
- * encryption.  At the end the entity is streamed through the CMS writer
- * (crypto/envelope_write.h) and the streaming base64 encoder into a
- * second spool, which becomes the new body.  AES-256-GCM only when every
+ * The content entity is the message's Content-* headers and its body,
+ * or, when the message was signed, the multipart/signed entity the
+ * signer made: outbound_finish() is given actions (encrypt_actions)
+ * that catch its new Content-Type and body instead of applying them, so
+ * the signer needs no knowledge of encryption.  The entity goes through
+ * the CMS writer (crypto/envelope_write.h) and the streaming base64
+ * encoder into a spool, which becomes the new body.  Where Mode cannot
+ * sign, the entity is the message's own, known at end of headers: it
+ * streams through the writer as the body arrives (no plaintext spool:
+ * one spool's memory and, for a large message, its file written and
+ * read back saved).  Where it may sign, the body is spooled until the
+ * end shows which entity it is.  AES-256-GCM only when every
  * recipient's certificate announced it (SPEC).
  */
 #include "config.h"
@@ -35,10 +39,11 @@ struct encrypt {
     smime_rcpt_cert_t *crt;         /* one per recipient */
     size_t ncrt;
     smime_encrypt_cipher_t cipher;
-    spool_t *body;                  /* the original body */
+    spool_t *body;                  /* the original body (NULL: stream) */
     spool_t *sbody;                 /* the signed entity's body, if signed */
     char *sctype;                   /* its Content-Type */
     int signed_;
+    smime_encrypt_t *x;             /* the CMS writer, once started */
     spool_t *out;                   /* base64 of the CMS */
     struct b64_enc b64;
     /* the interposed actions (encrypt_actions) */
@@ -87,12 +92,15 @@ void encrypt_free(encrypt_t *e)
     for (size_t i = 0; i < e->ncrt; i++)
         smime_rcpt_cert_clear(&e->crt[i]);
     free(e->crt);
+    smime_encrypt_free(e->x);
     spool_free(e->body);
     spool_free(e->sbody);
     spool_free(e->out);
     free(e->sctype);
     free(e);
 }
+
+static int cms_start(encrypt_t *e, char *why, size_t whylen);
 
 int encrypt_begin(config_t *cfg, char *const *rcpts, size_t nrcpt,
                   const struct msg_headers *hdrs, encrypt_t **out,
@@ -148,10 +156,18 @@ int encrypt_begin(config_t *cfg, char *const *rcpts, size_t nrcpt,
         e->crt[e->ncrt++] = c;          /* taken over */
     }
     e->cipher = gcm ? SMIME_ENCRYPT_AES256_GCM : SMIME_ENCRYPT_AES256_CBC;
-    e->body = spool_new((size_t)cfg->spool_threshold, cfg->spool_directory);
     e->out = spool_new((size_t)cfg->spool_threshold, cfg->spool_directory);
-    if (e->body == NULL || e->out == NULL) {
+    /* a message that may be signed keeps its body until the end says
+     * which entity is encrypted; any other streams from here */
+    if (e->out == NULL ||
+        ((cfg->mode & CONFIG_MODE_SIGN) &&
+         (e->body = spool_new((size_t)cfg->spool_threshold,
+                              cfg->spool_directory)) == NULL)) {
         snprintf(why, whylen, "out of memory");
+        encrypt_free(e);
+        return -1;
+    }
+    if (e->body == NULL && cms_start(e, why, whylen) < 0) {
         encrypt_free(e);
         return -1;
     }
@@ -161,7 +177,14 @@ int encrypt_begin(config_t *cfg, char *const *rcpts, size_t nrcpt,
 
 int encrypt_body(encrypt_t *e, const char *buf, size_t len)
 {
-    return spool_write(e->body, buf, len);
+    if (e->body != NULL)
+        return spool_write(e->body, buf, len);
+    errno = 0;
+    if (smime_encrypt_update(e->x, buf, len) == SMIME_ENCRYPT_OK)
+        return 0;
+    if (errno == 0)
+        errno = EIO;    /* the writer's failure: the spool's errno, or none */
+    return -1;
 }
 
 /* ---- the signer's changes, caught ---- */
@@ -183,12 +206,15 @@ static int w_change(void *arg, const char *name, unsigned idx,
 {
     encrypt_t *e = arg;
 
-    if (strcasecmp(name, "Content-Type") == 0) {
-        if (value == NULL)
-            return 0;       /* extra Content-Types: encrypt_finish drops */
+    if (strcasecmp(name, "Content-Type") == 0 && value != NULL) {
         free(e->sctype);
         return (e->sctype = strdup(value)) == NULL ? -1 : 0;
     }
+    /* the signer's deletions of the message's Content-* headers (extra
+     * Content-Types, every Content-Transfer-Encoding): rewrite_headers
+     * changes or drops each of those itself, one request per header */
+    if (is_content_header(name) && value == NULL)
+        return 0;
     return e->act->change_header(e->arg, name, idx, value);
 }
 
@@ -241,53 +267,74 @@ static int header_line(smime_encrypt_t *x, const char *name, const char *v)
            smime_encrypt_update(x, "\r\n", 2) ? -1 : 0;
 }
 
-/* The entity through the CMS writer into e->out (base64). */
-static int make_cms(encrypt_t *e, char *why, size_t whylen)
+static void cms_why(encrypt_t *e, char *why, size_t whylen)
 {
-    smime_encrypt_t *x = smime_encrypt_new(e->cipher, cms_out, e);
-    spool_t *body = e->signed_ ? e->sbody : e->body;
-    char buf[16384];
-    ssize_t n;
-    int r = -1;
+    const char *m = e->x ? smime_encrypt_error(e->x) : "out of memory";
+    char eb[128];
 
+    snprintf(why, whylen, "encrypting: %s",
+             *m ? m : smime_strerror(errno, eb, sizeof eb));
+}
+
+/* The CMS writer into e->out (base64), its recipients and the entity's
+ * header (the signer's Content-Type, or the message's own Content-*
+ * headers) written: 0, or -1 with why. */
+static int cms_start(encrypt_t *e, char *why, size_t whylen)
+{
+    smime_encrypt_t *x = e->x = smime_encrypt_new(e->cipher, cms_out, e);
+
+    errno = 0;
     if (x == NULL) {
-        snprintf(why, whylen, "out of memory");
+        cms_why(e, why, whylen);
         return -1;
     }
     b64_enc_init(&e->b64, to_spool, e->out);
     for (size_t i = 0; i < e->ncrt; i++)
-        if (smime_encrypt_add_recipient_key(x, e->crt[i].crt,
-                                            e->crt[i].pub) !=
+        if ((e->crt[i].rkey != NULL
+             ? smime_encrypt_add_rkey(x, e->crt[i].rkey)
+             : smime_encrypt_add_recipient_key(x, e->crt[i].crt,
+                                               e->crt[i].pub)) !=
             SMIME_ENCRYPT_OK)
-            goto out;
-    /* the content headers: the signer's one, or the message's own */
+            goto fail;
     if (e->signed_) {
         if (e->sctype && header_line(x, "Content-Type", e->sctype) < 0)
-            goto out;
+            goto fail;
     } else {
         for (size_t i = 0; i < e->hdrs->n; i++)
             if (is_content_header(e->hdrs->v[i].name) &&
                 header_line(x, e->hdrs->v[i].name, e->hdrs->v[i].value) < 0)
-                goto out;
+                goto fail;
     }
-    if (smime_encrypt_update(x, "\r\n", 2) != SMIME_ENCRYPT_OK ||
-        spool_rewind(body) < 0)
-        goto out;
-    while ((n = spool_read(body, buf, sizeof(buf))) > 0)
-        if (smime_encrypt_update(x, buf, (size_t)n) != SMIME_ENCRYPT_OK)
-            goto out;
-    if (n == 0 && smime_encrypt_finish(x) == SMIME_ENCRYPT_OK &&
+    if (smime_encrypt_update(x, "\r\n", 2) == SMIME_ENCRYPT_OK)
+        return 0;
+fail:
+    cms_why(e, why, whylen);
+    return -1;
+}
+
+/* The rest of the entity (spooled, unless it streamed) through the CMS
+ * writer into e->out, and the CMS finished. */
+static int make_cms(encrypt_t *e, char *why, size_t whylen)
+{
+    spool_t *body = e->signed_ ? e->sbody : e->body;
+    char buf[16384];
+    ssize_t n = 0;
+
+    if (body != NULL) {
+        if (cms_start(e, why, whylen) < 0)
+            return -1;
+        if (spool_rewind(body) < 0)
+            goto fail;
+        while ((n = spool_read(body, buf, sizeof(buf))) > 0)
+            if (smime_encrypt_update(e->x, buf, (size_t)n) != SMIME_ENCRYPT_OK)
+                goto fail;
+    }
+    if (n == 0 && smime_encrypt_finish(e->x) == SMIME_ENCRYPT_OK &&
         b64_enc_finish(&e->b64) == 0 && spool_write(e->out, "\r\n", 2) == 0)
-        r = 0;
-out:
-    if (r < 0) {
-        const char *m = smime_encrypt_error(x);
-        char eb[128];
-        snprintf(why, whylen, "encrypting: %s",
-                 *m ? m : smime_strerror(errno, eb, sizeof eb));
-    }
-    smime_encrypt_free(x);
-    return r;
+        return 0;
+fail:
+    cms_why(e, why, whylen);
+    return -1;
 }
 
 static ssize_t out_read(void *arg, void *buf, size_t len)
@@ -295,47 +342,47 @@ static ssize_t out_read(void *arg, void *buf, size_t len)
     return spool_read(arg, buf, len);
 }
 
-/* Content-Type becomes pkcs7-mime, every other Content-* header of the
- * message goes (it is inside now: in the entity, or in the signed part
- * the signer made of it), then Content-Transfer-Encoding base64
- * and Content-Disposition; MIME-Version added when missing. */
+/* Content-Type becomes pkcs7-mime, Content-Transfer-Encoding base64,
+ * Content-Disposition an attachment smime.p7m: the message's first of
+ * each is changed where it stands, a missing one added; every other
+ * Content-* header of the message goes (it is inside now: in the
+ * entity, or in the signed part the signer made of it).  MIME-Version
+ * added when missing.  One request to the MTA per header, each a
+ * protocol round (a change, not a delete and an insert). */
 static int rewrite_headers(encrypt_t *e, const struct actions *act,
                            void *arg)
 {
     const struct msg_headers *h = e->hdrs;
     char ct[160];
-    int have_ct = 0, have_mv = 0;
+    const char *name[3] = { "Content-Type", "Content-Transfer-Encoding",
+                            "Content-Disposition" };
+    const char *val[3] = { ct, "base64", "attachment; filename=\"smime.p7m\"" };
+    int have[3] = { 0, 0, 0 }, have_mv = 0;
 
     snprintf(ct, sizeof(ct), "application/pkcs7-mime; smime-type=%s;\n"
              "\tname=\"smime.p7m\"", smime_encrypt_smime_type(e->cipher));
     /* from the last down, so that the indexes stay right */
     for (size_t i = h->n; i > 0; i--) {
-        const char *name = h->v[i - 1].name;
+        const char *hn = h->v[i - 1].name, *nv = NULL;
         unsigned idx = 0;
-        if (strcasecmp(name, "MIME-Version") == 0)
+        if (strcasecmp(hn, "MIME-Version") == 0)
             have_mv = 1;
-        if (!is_content_header(name))
+        if (!is_content_header(hn))
             continue;
         for (size_t j = 0; j < i; j++)
-            idx += strcasecmp(h->v[j].name, name) == 0;
-        if (strcasecmp(name, "Content-Type") == 0 && idx == 1) {
-            have_ct = 1;
-            if (act->change_header(arg, name, 1, ct) < 0)
-                return -1;
-        } else if (act->change_header(arg, name, idx, NULL) < 0 &&
-                   !(e->signed_ &&
-                     strcasecmp(name, "Content-Transfer-Encoding") == 0)) {
-            return -1;      /* (the signer deleted the CTEs already) */
-        }
+            idx += strcasecmp(h->v[j].name, hn) == 0;
+        for (int k = 0; k < 3 && idx == 1; k++)
+            if (strcasecmp(hn, name[k]) == 0) {
+                have[k] = 1;
+                nv = val[k];
+            }
+        if (act->change_header(arg, hn, idx, nv) < 0)
+            return -1;
     }
-    if (!have_ct &&
-        act->insert_header(arg, (unsigned)h->n, "Content-Type", ct) < 0)
-        return -1;
-    if (act->insert_header(arg, (unsigned)h->n, "Content-Transfer-Encoding",
-                           "base64") < 0 ||
-        act->insert_header(arg, (unsigned)h->n, "Content-Disposition",
-                           "attachment; filename=\"smime.p7m\"") < 0)
-        return -1;
+    for (int k = 0; k < 3; k++)
+        if (!have[k] &&
+            act->insert_header(arg, (unsigned)h->n, name[k], val[k]) < 0)
+            return -1;
     if (!have_mv && !e->signed_ &&
         act->insert_header(arg, (unsigned)h->n, "MIME-Version", "1.0") < 0)
         return -1;

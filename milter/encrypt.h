@@ -11,7 +11,10 @@
  *        certificate", "already encrypted", ...);  -1 internal error.
  *     This is EncryptDefault opportunistic: the RCPT-time policy
  *     (never/required, EncryptSplit) sits in front of it.
- *   encrypt_body(e, buf, len)      the original body (spooled)
+ *   encrypt_body(e, buf, len)      the original body: spooled when Mode
+ *     may sign, else straight through the CMS writer (begun at
+ *     encrypt_begin: the RSA/ECDH work of the RecipientInfos is done
+ *     there);
  *   encrypt_actions(e, ...)        when the message is also signed: the
  *     actions to give outbound_finish, which hand the signed entity (its
  *     new Content-Type and body) to e instead of the message, and pass
@@ -19,8 +22,8 @@
  *   encrypt_finish(e, act, arg, why, whylen)  1 encrypted (why: "encrypted
  *     for 3 recipients (aes-256-cbc)"), -1 internal error;
  *   encrypt_free(e)                accepts NULL.
- * Memory is O(SpoolThreshold): the entity and the base64 CMS go through
- * spools (mime/spool.h).
+ * Memory is O(SpoolThreshold): the base64 CMS goes through a spool
+ * (mime/spool.h), and so does the entity when it may be signed.
  */
 #ifndef SMIME_ENCRYPT_H
 #define SMIME_ENCRYPT_H

@@ -836,6 +836,8 @@ START_TEST(test_rcpt_cache_hit_and_change)
     ck_assert_uint_eq(cache_hits(rc, &miss), 1);
     ck_assert_uint_eq(miss, 1);
     ck_assert_ptr_eq(a.crt, b.crt);             /* parsed once */
+    ck_assert_ptr_nonnull(a.rkey);              /* prepared once */
+    ck_assert_ptr_eq(a.rkey, b.rkey);
     ck_assert_int_eq(b.imported, 1);
     smime_rcpt_cert_clear(&b);
 
@@ -981,13 +983,15 @@ static int rc_sink(void *arg, const void *p, size_t n)
     return 0;
 }
 
-/* Encrypts a line to c: its certificate and key are the cache's, shared
- * with the other threads. */
+/* Encrypts a line to c (twice: its prepared key, then its certificate
+ * and key): all of them are the cache's, shared with the other threads. */
 static int rc_encrypt(const smime_rcpt_cert_t *c)
 {
     smime_encrypt_t *x = smime_encrypt_new(SMIME_ENCRYPT_AES256_CBC,
                                            rc_sink, NULL);
     int bad = x == NULL ||
+              c->rkey == NULL ||
+              smime_encrypt_add_rkey(x, c->rkey) != SMIME_ENCRYPT_OK ||
               smime_encrypt_add_recipient_key(x, c->crt, c->pub) !=
                   SMIME_ENCRYPT_OK ||
               smime_encrypt_update(x, "hello\r\n", 7) != SMIME_ENCRYPT_OK ||

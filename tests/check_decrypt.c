@@ -363,6 +363,75 @@ START_TEST(test_curve_of_len)
 }
 END_TEST
 
+/* The X9.63 KDF over ECC-CMS-SharedInfo (RFC 5753 §7.2), against the
+ * definition written out here byte by byte: H(Z || 00000001 ||
+ * SharedInfo) for SHA-256 (one block), SHA-512 (one block, cut), and
+ * SHA-256 for 40 octets (two blocks); without ukm (the stack-buffer
+ * form) and with one (the DER writer's). */
+START_TEST(test_x963_kdf)
+{
+    /* id-aes256-wrap 2.16.840.1.101.3.4.1.45, contents octets */
+    static const uint8_t wrap[] = { 0x60, 0x86, 0x48, 0x01, 0x65, 0x03,
+                                    0x04, 0x01, 0x2d };
+    static const uint8_t ukm[] = { 0xde, 0xad, 0xbe, 0xef };
+    static const struct { gnutls_digest_algorithm_t h; size_t keklen;
+                          int with_ukm; } t[] = {
+        { GNUTLS_DIG_SHA256, 32, 0 }, { GNUTLS_DIG_SHA512, 32, 0 },
+        { GNUTLS_DIG_SHA256, 40, 0 }, { GNUTLS_DIG_SHA256, 32, 1 },
+    };
+    uint8_t z[32];
+
+    for (size_t i = 0; i < sizeof z; i++)
+        z[i] = (uint8_t)(i + 1);
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        uint8_t si[64], in[128], d[64], want[128], got[128];
+        size_t n = 0, sl = 0, bits = t[i].keklen * 8, hl;
+
+        /* SharedInfo ::= SEQUENCE { keyInfo AlgorithmIdentifier,
+         *   entityUInfo [0] EXPLICIT OCTET STRING OPTIONAL,
+         *   suppPubInfo [2] EXPLICIT OCTET STRING (keylen in bits) } */
+        si[sl++] = 0x30;
+        si[sl++] = (uint8_t)(2 + 2 + sizeof wrap + 8 +
+                             (t[i].with_ukm ? 4 + sizeof ukm : 0));
+        si[sl++] = 0x30;
+        si[sl++] = (uint8_t)(2 + sizeof wrap);
+        si[sl++] = 0x06;
+        si[sl++] = sizeof wrap;
+        memcpy(si + sl, wrap, sizeof wrap);
+        sl += sizeof wrap;
+        if (t[i].with_ukm) {
+            si[sl++] = 0xa0;
+            si[sl++] = 2 + sizeof ukm;
+            si[sl++] = 0x04;
+            si[sl++] = sizeof ukm;
+            memcpy(si + sl, ukm, sizeof ukm);
+            sl += sizeof ukm;
+        }
+        uint8_t supp[] = { 0xa2, 6, 0x04, 4, (uint8_t)(bits >> 24),
+                           (uint8_t)(bits >> 16), (uint8_t)(bits >> 8),
+                           (uint8_t)bits };
+        memcpy(si + sl, supp, sizeof supp);
+        sl += sizeof supp;
+        hl = gnutls_hash_get_len(t[i].h);
+        for (uint32_t ctr = 1; n < t[i].keklen; ctr++) {
+            memcpy(in, z, sizeof z);
+            in[32] = 0;
+            in[33] = 0;
+            in[34] = 0;
+            in[35] = (uint8_t)ctr;
+            memcpy(in + 36, si, sl);
+            ck_assert_int_eq(gnutls_hash_fast(t[i].h, in, 36 + sl, d), 0);
+            memcpy(want + n, d, hl);
+            n += hl;
+        }
+        ck_assert_int_eq(ecdh_kek(t[i].h, z, sizeof z, wrap, sizeof wrap,
+                                  t[i].with_ukm ? ukm : NULL, sizeof ukm,
+                                  got, t[i].keklen), 0);
+        ck_assert_mem_eq(got, want, t[i].keklen);
+    }
+}
+END_TEST
+
 START_TEST(test_oaep_unsupported)
 {
     drun_t r = { .certuser = "encrsa" };
@@ -946,6 +1015,62 @@ START_TEST(test_writer_multi)
 }
 END_TEST
 
+/* Prepared recipient keys (what the recipient cache keeps): made once,
+ * used for two messages; each recipient's key opens both, and the
+ * RecipientInfos name the same certificates as the unprepared path's
+ * (a key of none does not open them).  A key that cannot encrypt gives
+ * no prepared key. */
+START_TEST(test_writer_rkey)
+{
+    static const char *const users[] = { "bob", "ecdh384", "encrsa",
+                                         "ecdh521" };
+    static const unsigned char plain[] = "Content-Type: text/plain\r\n\r\nhi\r\n";
+    smime_encrypt_rkey_t *k[4];
+    gnutls_x509_crt_t c[4], ed = load_crt("ed25519");
+    smime_encrypt_status_t st;
+    const char *why;
+
+    for (size_t i = 0; i < 4; i++) {
+        c[i] = load_crt(users[i]);
+        k[i] = smime_encrypt_rkey_new(c[i], NULL, &st, &why);
+        ck_assert_ptr_nonnull(k[i]);
+        ck_assert_int_eq(st, SMIME_ENCRYPT_OK);
+    }
+    for (int round = 0; round < 2; round++) {
+        outbuf_t o = { NULL, 0, 0 };
+        smime_encrypt_t *e = smime_encrypt_new(SMIME_ENCRYPT_AES256_CBC,
+                                               enc_sink, &o);
+        ck_assert_ptr_nonnull(e);
+        for (size_t i = 0; i < 3; i++)
+            ck_assert_int_eq(smime_encrypt_add_rkey(e, k[i]),
+                             SMIME_ENCRYPT_OK);
+        ck_assert_int_eq(smime_encrypt_update(e, plain, sizeof(plain) - 1),
+                         SMIME_ENCRYPT_OK);
+        ck_assert_int_eq(smime_encrypt_finish(e), SMIME_ENCRYPT_OK);
+        smime_encrypt_free(e);
+        for (size_t i = 0; i < 4; i++) {
+            drun_t r = { .certuser = users[i], .chunk = 0 };
+            ck_assert_int_eq(decrypt(&r, o.p, o.n),
+                             i < 3 ? SMIME_DECRYPT_OK
+                                   : SMIME_DECRYPT_NO_RECIPIENT);
+            if (i < 3)
+                ck_assert_mem_eq(r.out.p, plain, sizeof(plain) - 1);
+            free(r.out.p);
+        }
+        free(o.p);
+    }
+    ck_assert_ptr_null(smime_encrypt_rkey_new(ed, NULL, &st, &why));
+    ck_assert_int_eq(st, SMIME_ENCRYPT_KEY);
+    ck_assert_str_eq(why, "key type cannot encrypt");
+    for (size_t i = 0; i < 4; i++) {
+        smime_encrypt_rkey_free(k[i]);
+        gnutls_x509_crt_deinit(c[i]);
+    }
+    smime_encrypt_rkey_free(NULL);
+    gnutls_x509_crt_deinit(ed);
+}
+END_TEST
+
 /* Misuse and failures: clear statuses, sticky, nothing half-written
  * claimed as success. */
 START_TEST(test_writer_errors)
@@ -1043,8 +1168,10 @@ static Suite *decrypt_suite(void)
     tcase_add_loop_test(tc, test_ber_segments, 0, 4);
     tcase_add_test(tc, test_oaep_unsupported);
     tcase_add_test(tc, test_curve_of_len);
+    tcase_add_test(tc, test_x963_kdf);
     tcase_add_loop_test(tc, test_writer_roundtrip, 0, 8);
     tcase_add_test(tc, test_writer_multi);
+    tcase_add_test(tc, test_writer_rkey);
     tcase_add_loop_test(tc, test_every_split_short, 0, 4);
     tcase_add_test(tc, test_writer_errors);
     tcase_add_test(tc, test_recipients_listed);
