@@ -92,11 +92,8 @@ mkdir "$W/nss"
 check "NSS set-up" sh -c "certutil -N -d '$D' --empty-password &&
     pk12util -i '$PKI/encrsa.p12' -d '$D' -W test"
 echo disable-crl-checks >"$GNUPGHOME/gpgsm.conf"
-check "gpgsm set-up" sh -c "
-    '$OPENSSL' pkcs12 -export -legacy -inkey '$PKI/encrsa.key' \
-        -in '$PKI/encrsa.crt' -passout pass:test -out '$W/encrsa.p12' &&
-    echo test | gpgsm --batch --pinentry-mode loopback --passphrase-fd 0 \
-        --import '$W/encrsa.p12'"
+check "gpgsm set-up" sh "$top_srcdir/tests/gpgsm_import.sh" \
+    "$PKI/encrsa.key" "$PKI/encrsa.crt" "$W"
 
 msg() {	# msg FILE FROM [BODY-FILE]
 	{

@@ -76,12 +76,9 @@ check "NSS set-up: database with the test root and encrsa's key" sh -c "
     pk12util -i '$PKI/encrsa.p12' -d '$D' -W test &&
     pk12util -i '$PKI/ecdh256.p12' -d '$D' -W test"
 echo disable-crl-checks >"$GNUPGHOME/gpgsm.conf"
-# gpgsm 2.2 reads only the legacy PKCS#12 encryption
 check "gpgsm set-up: encrsa's key" sh -c "
-    '$OPENSSL' pkcs12 -export -legacy -inkey '$PKI/encrsa.key' \
-        -in '$PKI/encrsa.crt' -passout pass:test -out '$W/encrsa-legacy.p12' &&
-    echo test | gpgsm --batch --pinentry-mode loopback --passphrase-fd 0 \
-        --import '$W/encrsa-legacy.p12' &&
+    sh '$top_srcdir/tests/gpgsm_import.sh' '$PKI/encrsa.key' \
+        '$PKI/encrsa.crt' '$W' &&
     gpgsm --batch --import '$PKI/root.crt' '$PKI/inter.crt'"
 fpr=$(gpgsm --with-colons --fingerprint "CN=Test Root CA,O=smime-milter test" |
     awk -F: '/^fpr:/ { print $10; exit }')
