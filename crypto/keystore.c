@@ -650,8 +650,15 @@ keystore_lookup(keystore_t *ks, const char *address, keystore_entry_t **out,
     return ret;
 }
 
-int
-keystore_foreach(keystore_t *ks, keystore_each_fn fn, void *arg)
+/* Every record of the current generation in file order (not the format
+ * marker): fn gets the address (NULL when the key is too long) and the
+ * value.  Stops at fn's non-zero return and returns it; else 0, -1 on a
+ * read error. */
+static int
+ks_walk(keystore_t *ks,
+        int (*fn)(void *arg, const char *address, const unsigned char *v,
+                  size_t vlen),
+        void *arg)
 {
     pthread_mutex_lock(&ks->lock);
     struct ks_gen *g = ks->gen;
@@ -665,20 +672,15 @@ keystore_foreach(keystore_t *ks, keystore_each_fn fn, void *arg)
     while ((r = cdb_seqnext(&pos, &c)) > 0) {
         unsigned kl = cdb_keylen(&c);
         const char *k = cdb_getkey(&c);
-        char addr[KS_MAX_ADDRESS + 1], err[256] = "";
+        char addr[KS_MAX_ADDRESS + 1];
         if (k == NULL || kl == 0 || k[0] == '\0')   /* the format marker */
             continue;
-        if (kl > KS_MAX_ADDRESS) {
-            ret = fn(arg, "(overlong key)", NULL, "damaged entry");
-        } else {
+        if (kl <= KS_MAX_ADDRESS) {
             memcpy(addr, k, kl);
             addr[kl] = '\0';
-            keystore_entry_t *e = ks_entry_parse(addr, cdb_getdata(&c),
-                                              cdb_datalen(&c), err,
-                                              sizeof(err));
-            ret = fn(arg, addr, e, e ? NULL : err);
-            keystore_entry_free(e);
         }
+        ret = fn(arg, kl <= KS_MAX_ADDRESS ? addr : NULL,
+                 (const unsigned char *)cdb_getdata(&c), cdb_datalen(&c));
         if (ret)
             break;
         drop_behind(g, &dropped, pos, 0);
@@ -687,5 +689,94 @@ keystore_foreach(keystore_t *ks, keystore_each_fn fn, void *arg)
     if (r < 0)
         ret = -1;
     gen_release(ks, g);
+    return ret;
+}
+
+struct each_entry {
+    keystore_each_fn fn;
+    void *arg;
+};
+
+static int
+each_entry(void *arg, const char *address, const unsigned char *v,
+           size_t vlen)
+{
+    struct each_entry *w = arg;
+    char err[256] = "";
+
+    if (address == NULL)
+        return w->fn(w->arg, "(overlong key)", NULL, "damaged entry");
+    keystore_entry_t *e = ks_entry_parse(address, v, vlen, err, sizeof(err));
+    int ret = w->fn(w->arg, address, e, e ? NULL : err);
+    keystore_entry_free(e);
+    return ret;
+}
+
+int
+keystore_foreach(keystore_t *ks, keystore_each_fn fn, void *arg)
+{
+    struct each_entry w = {fn, arg};
+
+    return ks_walk(ks, each_entry, &w);
+}
+
+/* keystore_foreach_cert()'s record: the credentials read so far. */
+struct each_cert {
+    keystore_cert_fn fn;
+    void *arg;
+    keystore_cert_t creds[KS_MAX_CREDS];
+    size_t n;
+};
+
+static int
+cert_of(void *arg, const struct ks_cred_in *in)
+{
+    struct each_cert *w = arg;
+    keystore_cert_t *c = &w->creds[w->n];
+
+    c->purpose = in->purpose;
+    c->on_token = in->is_url;
+    c->leaf = NULL;
+    if (gnutls_x509_crt_init(&c->leaf) < 0)
+        return -1;
+    w->n++;
+    if (gnutls_x509_crt_import(c->leaf, &in->certs[0],
+                               GNUTLS_X509_FMT_DER) < 0) {
+        gnutls_x509_crt_deinit(c->leaf);
+        c->leaf = NULL;
+    }
+    return 0;
+}
+
+static int
+each_cert(void *arg, const char *address, const unsigned char *v,
+          size_t vlen)
+{
+    struct each_cert *w = arg;
+    int ret;
+
+    if (address == NULL || ks_record_check(v, vlen) != 0)
+        return 0;
+    w->n = 0;
+    ret = ks_record_walk(v, vlen, NULL, cert_of, w);
+    if (ret == 0)
+        ret = w->fn(w->arg, address, w->creds, w->n);
+    for (size_t i = 0; i < w->n; i++)
+        gnutls_x509_crt_deinit(w->creds[i].leaf);
+    return ret;
+}
+
+int
+keystore_foreach_cert(keystore_t *ks, keystore_cert_fn fn, void *arg)
+{
+    struct each_cert *w = malloc(sizeof(*w));
+    int ret;
+
+    if (w == NULL)
+        return -1;
+    w->fn = fn;
+    w->arg = arg;
+    ret = ks_walk(ks, each_cert, w);
+    free(w);
     return ret;
 }

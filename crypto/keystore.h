@@ -168,6 +168,24 @@ typedef int (*keystore_each_fn)(void *arg, const char *address,
                                 const keystore_entry_t *e, const char *err);
 int keystore_foreach(keystore_t *ks, keystore_each_fn fn, void *arg);
 
+/* A credential as keystore_foreach_cert() gives it. */
+typedef struct {
+    unsigned purpose;          /* KEYSTORE_SIGN | KEYSTORE_DECRYPT */
+    int on_token;              /* the key is a PKCS#11 URI */
+    gnutls_x509_crt_t leaf;    /* NULL when it does not parse */
+} keystore_cert_t;
+/* Every entry in file order with the leaf certificates of its
+ * credentials, as stored (not sorted), without parsing the private keys:
+ * for checks that need only the certificates (the expiry warnings), at
+ * a fraction of keystore_foreach()'s cost per entry.  Broken records
+ * are left out (keystore_foreach and a lookup report them).  fn's
+ * certificates are freed when it returns.  Stops when fn returns
+ * non-zero and returns that; else 0 (-1 on a read error or when out of
+ * memory). */
+typedef int (*keystore_cert_fn)(void *arg, const char *address,
+                                const keystore_cert_t *creds, size_t n);
+int keystore_foreach_cert(keystore_t *ks, keystore_cert_fn fn, void *arg);
+
 /*
  * Writing: a temporary file (mode 0600) next to path; commit makes it
  * complete on disk (fsync), renames it over path and fsyncs the

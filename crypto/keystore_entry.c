@@ -272,19 +272,9 @@ creds_sort(struct ks_cred *v, size_t n)
     }
 }
 
-/* A credential's fields as they are read. */
-struct cred_in {
-    unsigned purpose;
-    const unsigned char *key;         /* 'K', or */
-    size_t keylen;
-    int is_url;                       /* 'U' (key, keylen: the URI) */
-    gnutls_datum_t certs[KS_MAX_CERTS];
-    size_t ncerts;
-};
-
 /* Make creds[ncreds] from what was read.  0, or -1 with a message. */
 static int
-cred_finish(keystore_entry_t *e, const struct cred_in *in, char *err,
+cred_finish(keystore_entry_t *e, const struct ks_cred_in *in, char *err,
             size_t errlen)
 {
     char why[200];
@@ -382,15 +372,70 @@ ks_record_check(const unsigned char *v, size_t vlen)
     return r < 0 || !open_cred || !haskey || ncerts == 0 ? -1 : 0;
 }
 
+int
+ks_record_walk(const unsigned char *v, size_t vlen,
+               int (*login_fn)(void *arg, const unsigned char *p, size_t n),
+               int (*cred_fn)(void *arg, const struct ks_cred_in *in),
+               void *arg)
+{
+    const unsigned char *d;
+    struct ks_cred_in in;
+    size_t pos = 1, n;
+    unsigned type;
+    int r;
+
+    memset(&in, 0, sizeof(in));
+    if (v[0] == 1)
+        in.purpose = KEYSTORE_SIGN;
+    while (field_next(v, vlen, &pos, &type, &d, &n) > 0) {
+        if (type == KS_FIELD_LOGIN) {
+            if (login_fn && (r = login_fn(arg, d, n)) != 0)
+                return r;
+        } else if (type == KS_FIELD_PURPOSE) {
+            if (in.purpose != 0 && (r = cred_fn(arg, &in)) != 0)
+                return r;
+            memset(&in, 0, sizeof(in));
+            in.purpose = d[0];
+        } else if (type == KS_FIELD_KEY || type == KS_FIELD_URI) {
+            in.key = d;
+            in.keylen = n;
+            in.is_url = type == KS_FIELD_URI;
+        } else {
+            in.certs[in.ncerts].data = (unsigned char *)d;
+            in.certs[in.ncerts++].size = (unsigned)n;
+        }
+    }
+    return cred_fn(arg, &in);
+}
+
+/* ks_entry_parse()'s state for ks_record_walk(): 1 out of memory, 2 an
+ * error in err. */
+struct parse_state {
+    keystore_entry_t *e;
+    char *err;
+    size_t errlen;
+};
+
+static int
+parse_login(void *arg, const unsigned char *p, size_t n)
+{
+    return add_login(((struct parse_state *)arg)->e, p, n) < 0 ? 1 : 0;
+}
+
+static int
+parse_cred(void *arg, const struct ks_cred_in *in)
+{
+    struct parse_state *ps = arg;
+
+    return cred_finish(ps->e, in, ps->err, ps->errlen) < 0 ? 2 : 0;
+}
+
 keystore_entry_t *
 ks_entry_parse(const char *address, const unsigned char *v, size_t vlen,
                char *err, size_t errlen)
 {
     keystore_entry_t *e = calloc(1, sizeof(*e));
-    const unsigned char *d;
-    struct cred_in in;
-    size_t pos = 1, n;
-    unsigned type;
+    struct parse_state ps = {e, err, errlen};
     int rc;
 
     if (e == NULL || (e->address = strdup(address)) == NULL ||
@@ -408,29 +453,10 @@ ks_entry_parse(const char *address, const unsigned char *v, size_t vlen,
                      "keystore", address);
         goto fail;
     }
-    /* the structure is sound (ks_record_check): collect the fields */
-    memset(&in, 0, sizeof(in));
-    if (v[0] == 1)
-        in.purpose = KEYSTORE_SIGN;
-    while (field_next(v, vlen, &pos, &type, &d, &n) > 0) {
-        if (type == KS_FIELD_LOGIN) {
-            if (add_login(e, d, n) < 0)
-                goto nomem;
-        } else if (type == KS_FIELD_PURPOSE) {
-            if (in.purpose != 0 && cred_finish(e, &in, err, errlen) < 0)
-                goto fail;
-            memset(&in, 0, sizeof(in));
-            in.purpose = d[0];
-        } else if (type == KS_FIELD_KEY || type == KS_FIELD_URI) {
-            in.key = d;
-            in.keylen = n;
-            in.is_url = type == KS_FIELD_URI;
-        } else {
-            in.certs[in.ncerts].data = (unsigned char *)d;
-            in.certs[in.ncerts++].size = (unsigned)n;
-        }
-    }
-    if (cred_finish(e, &in, err, errlen) < 0)
+    rc = ks_record_walk(v, vlen, parse_login, parse_cred, &ps);
+    if (rc == 1)
+        goto nomem;
+    if (rc != 0)
         goto fail;
     creds_sort(e->creds, e->ncreds);
     return e;

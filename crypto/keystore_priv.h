@@ -73,6 +73,28 @@ size_t ks_cache_count(keystore_t *ks);
  * the file), -2 a record version this program does not read. */
 int ks_record_check(const unsigned char *v, size_t vlen);
 
+/* The fields of one credential as they are read (pointers into the
+ * record; nothing parsed). */
+struct ks_cred_in {
+    unsigned purpose;
+    const unsigned char *key;         /* 'K', or */
+    size_t keylen;
+    int is_url;                       /* 'U' (key, keylen: the URI) */
+    gnutls_datum_t certs[KS_MAX_CERTS];
+    size_t ncerts;
+};
+
+/* The fields of a sound record (ks_record_check() 0) in stored order:
+ * each login to login_fn (may be NULL), each credential, complete, to
+ * cred_fn.  Stops at the first non-zero return and returns it; else 0.
+ * The one reader of the framing for ks_entry_parse() and
+ * keystore_foreach_cert(). */
+int ks_record_walk(const unsigned char *v, size_t vlen,
+                   int (*login_fn)(void *arg, const unsigned char *p,
+                                   size_t n),
+                   int (*cred_fn)(void *arg, const struct ks_cred_in *in),
+                   void *arg);
+
 /* Parse one record (value of the CDB key address, v NULL when tinycdb
  * found it running past the end of the file) into a new entry with one
  * reference.  NULL with a message. */

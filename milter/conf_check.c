@@ -213,16 +213,20 @@ struct expiry {
     time_t now;
     conf_check_fn fn;
     void *arg;
+    keystore_t *ks;
 };
 
 /* Each credential on a token is reached now (a test signature): an
  * absent token, a wrong PIN or a missing module is a warning, not an
- * error, since the daemon tries again with each message. */
-static void entry_tokens(struct expiry *x, const char *address,
-                         const keystore_entry_t *e)
+ * error, since the daemon tries again with each message.  Only entries
+ * with a token key are parsed in full (their keys imported). */
+static void entry_tokens(struct expiry *x, const char *address)
 {
+    keystore_entry_t *e = NULL;
     char why[300];
 
+    if (keystore_lookup(x->ks, address, &e, why, sizeof why) <= 0)
+        return;          /* broken entries are the keystore's errors */
     for (size_t i = 0; i < keystore_entry_ncreds(e); i++) {
         const smime_signer_t *c = keystore_entry_cred(e, i);
         if (smime_signer_token_url(c) != NULL &&
@@ -232,44 +236,48 @@ static void entry_tokens(struct expiry *x, const char *address,
                 "token unusable now (%s): %s", address,
                 smime_signer_token_url(c), why);
     }
+    keystore_entry_free(e);
 }
 
-static void cred_soon(void *arg, const char *address,
-                      const smime_signer_t *cred, unsigned purpose,
-                      const char *when)
+static void cred_soon(void *arg, const char *address, gnutls_x509_crt_t leaf,
+                      unsigned purpose, const char *when)
 {
     const struct expiry *x = arg;
 
-    (void)cred;
+    (void)leaf;
     say(x->fn, x->arg, "Keystore", 0, 1, "Keystore: %s: certificate %s%s",
         address, when, purpose == KEYSTORE_DECRYPT ? " (decryption)" : "");
 }
 
 static int entry_expiry(void *arg, const char *address,
-                        const keystore_entry_t *e, const char *err)
+                        const keystore_cert_t *creds, size_t n)
 {
     struct expiry *x = arg;
 
-    if (e == NULL || err != NULL)
-        return 0;        /* broken entries are the keystore's errors */
-    entry_tokens(x, address, e);
-    keystore_vet_entry_soon(address, e, x->now, cred_soon, x);
+    for (size_t i = 0; i < n; i++)
+        if (creds[i].on_token) {
+            entry_tokens(x, address);
+            break;
+        }
+    keystore_vet_soon(address, creds, n, x->now, cred_soon, x);
     return 0;
 }
 
+/* The start-up walk: certificates only (keystore_foreach_cert), so that
+ * a keystore of a million addresses is checked without importing a
+ * million private keys. */
 static void check_keystore_expiry(const config_t *c, time_t now,
                                   conf_check_fn fn, void *arg)
 {
-    struct expiry x = {now, fn, arg};
+    struct expiry x = {now, fn, arg, NULL};
     char err[512];
-    keystore_t *ks;
 
     if (c->keystore == NULL ||
-        (ks = keystore_open_in(c->keystore, config_spool_dir(c), err,
-                               sizeof err)) == NULL)
+        (x.ks = keystore_open_in(c->keystore, config_spool_dir(c), err,
+                                 sizeof err)) == NULL)
         return;          /* an unusable keystore is reported elsewhere */
-    keystore_foreach(ks, entry_expiry, &x);
-    keystore_free(ks);
+    keystore_foreach_cert(x.ks, entry_expiry, &x);
+    keystore_free(x.ks);
 }
 
 static void check_crl_dates(const config_t *c, time_t now, conf_check_fn fn,

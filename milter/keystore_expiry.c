@@ -16,14 +16,13 @@
 #include "log.h"
 #include "outbound.h"
 
-static void log_soon(void *arg, const char *address,
-                     const smime_signer_t *cred, unsigned purpose,
-                     const char *when)
+static void log_soon(void *arg, const char *address, gnutls_x509_crt_t leaf,
+                     unsigned purpose, const char *when)
 {
     char serial[130], q[512];
 
     (void)arg;
-    smime_cert_serial_hex(smime_signer_cert(cred, 0), serial, sizeof serial);
+    smime_cert_serial_hex(leaf, serial, sizeof serial);
     log_info(LOG_WARNING, "event=keystore status=expiring address=%s "
              "serial=%s purpose=%s note=\"certificate %s\"",
              log_quote(q, sizeof q, address), serial,
@@ -37,12 +36,11 @@ struct soon_walk {
 };
 
 static int entry_soon(void *arg, const char *address,
-                      const keystore_entry_t *e, const char *err)
+                      const keystore_cert_t *creds, size_t n)
 {
     struct soon_walk *w = arg;
 
-    if (e != NULL && err == NULL)
-        w->n += keystore_vet_entry_soon(address, e, w->now, log_soon, NULL);
+    w->n += keystore_vet_soon(address, creds, n, w->now, log_soon, NULL);
     return 0;
 }
 
@@ -55,13 +53,13 @@ unsigned keystore_expiry_log(const config_t *c, time_t now)
     if (c == NULL || c->keystore == NULL)
         return 0;
     if ((ks = outbound_keystore(c)) != NULL) {  /* the daemon's: no copy */
-        keystore_foreach(ks, entry_soon, &w);
+        keystore_foreach_cert(ks, entry_soon, &w);
         return w.n;
     }
     if ((ks = keystore_open_in(c->keystore, config_spool_dir(c), err,
                                sizeof err)) == NULL)
         return 0;
-    keystore_foreach(ks, entry_soon, &w);
+    keystore_foreach_cert(ks, entry_soon, &w);
     keystore_free(ks);
     return w.n;
 }

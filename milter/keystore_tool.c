@@ -293,13 +293,13 @@ struct check_state {
 
 /* A credential of any purpose expiring within 30 days: a warning. */
 static void
-check_soon(void *arg, const char *address, const smime_signer_t *cred,
+check_soon(void *arg, const char *address, gnutls_x509_crt_t leaf,
            unsigned purpose, const char *when)
 {
     const struct check_state *cs = arg;
     char serial[130];
 
-    smime_cert_serial_hex(smime_signer_cert(cred, 0), serial, sizeof(serial));
+    smime_cert_serial_hex(leaf, serial, sizeof(serial));
     fprintf(stderr, "%s: %s: warning: certificate %s (serial %s, for %s)\n",
             cs->path, address, when, serial, purpose_name(purpose));
 }

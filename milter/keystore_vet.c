@@ -45,21 +45,35 @@ keystore_vet_expiry(gnutls_x509_crt_t crt, time_t now, char *buf,
 }
 
 unsigned
+keystore_vet_soon(const char *address, const keystore_cert_t *creds,
+                  size_t n, time_t now, keystore_vet_soon_fn fn, void *arg)
+{
+    char when[128];
+    unsigned soon = 0;
+
+    for (size_t i = 0; i < n; i++)
+        if (creds[i].leaf != NULL &&
+            keystore_vet_expiry(creds[i].leaf, now, when, sizeof(when))) {
+            fn(arg, address, creds[i].leaf, creds[i].purpose, when);
+            soon++;
+        }
+    return soon;
+}
+
+unsigned
 keystore_vet_entry_soon(const char *address, const keystore_entry_t *e,
                         time_t now, keystore_vet_soon_fn fn, void *arg)
 {
-    char when[128];
-    unsigned n = 0;
+    keystore_cert_t creds[KEYSTORE_MAX_CREDS];
+    size_t n = keystore_entry_ncreds(e);
 
-    for (size_t c = 0; c < keystore_entry_ncreds(e); c++) {
+    for (size_t c = 0; c < n; c++) {
         const smime_signer_t *cred = keystore_entry_cred(e, c);
-        if (keystore_vet_expiry(smime_signer_cert(cred, 0), now, when,
-                                sizeof(when))) {
-            fn(arg, address, cred, keystore_entry_cred_purpose(e, c), when);
-            n++;
-        }
+        creds[c].purpose = keystore_entry_cred_purpose(e, c);
+        creds[c].on_token = smime_signer_token_url(cred) != NULL;
+        creds[c].leaf = smime_signer_cert(cred, 0);
     }
-    return n;
+    return keystore_vet_soon(address, creds, n, now, fn, arg);
 }
 
 static int

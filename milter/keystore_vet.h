@@ -35,15 +35,20 @@ int keystore_vet(const smime_signer_t *signer, const smime_trust_t *trust,
 int keystore_vet_expiry(gnutls_x509_crt_t crt, time_t now, char *buf,
                         size_t len);
 
-/* Each credential of entry e, whatever its purpose, whose certificate
- * expires within KEYSTORE_VET_SOON_DAYS of now and has not yet: fn gets
- * it with its stored purpose and keystore_vet_expiry()'s text.  An
- * expired one (a decryption key kept for old mail) is not reported.
+/* Each credential, whatever its purpose, whose certificate expires
+ * within KEYSTORE_VET_SOON_DAYS of now and has not yet: fn gets its
+ * certificate with its stored purpose and keystore_vet_expiry()'s text.
+ * An expired one (a decryption key kept for old mail) is not reported.
  * The one rule for smime-keystore check, -n and the daemon's daily
- * line.  Returns how many were reported. */
+ * line: keystore_vet_soon() for the credentials of
+ * keystore_foreach_cert(), keystore_vet_entry_soon() for a parsed entry.
+ * Returns how many were reported. */
 typedef void (*keystore_vet_soon_fn)(void *arg, const char *address,
-                                     const smime_signer_t *cred,
+                                     gnutls_x509_crt_t leaf,
                                      unsigned purpose, const char *when);
+unsigned keystore_vet_soon(const char *address, const keystore_cert_t *creds,
+                           size_t n, time_t now, keystore_vet_soon_fn fn,
+                           void *arg);
 unsigned keystore_vet_entry_soon(const char *address,
                                  const keystore_entry_t *e, time_t now,
                                  keystore_vet_soon_fn fn, void *arg);

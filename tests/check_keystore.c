@@ -551,6 +551,148 @@ START_TEST(token_uri_record)
 }
 END_TEST
 
+/* keystore_foreach_cert() gives what keystore_foreach() gives, without
+ * the keys: per address the same credentials (serial, purpose, on a
+ * token or not), each once. */
+struct walk_seen {
+    char line[8][512];
+    size_t n;
+};
+
+static void
+seen_add(struct walk_seen *w, const char *address, gnutls_x509_crt_t leaf,
+         unsigned purpose, int on_token)
+{
+    char serial[130];
+
+    ck_assert_uint_lt(w->n, 8);
+    smime_cert_serial_hex(leaf, serial, sizeof(serial));
+    /* credentials in sorted order: the line is appended to its address */
+    for (size_t i = 0; i < w->n; i++)
+        if (strncmp(w->line[i], address, strlen(address)) == 0 &&
+            w->line[i][strlen(address)] == ':') {
+            char tmp[512];
+            snprintf(tmp, sizeof(tmp), "%s %s/%u/%d", w->line[i], serial,
+                     purpose, on_token);
+            strcpy(w->line[i], tmp);
+            return;
+        }
+    snprintf(w->line[w->n++], sizeof(w->line[0]), "%s: %s/%u/%d", address,
+             serial, purpose, on_token);
+}
+
+static int
+walk_entry(void *arg, const char *address, const keystore_entry_t *e,
+           const char *err)
+{
+    ck_assert_msg(e != NULL, "%s: %s", address, err);
+    for (size_t i = 0; i < keystore_entry_ncreds(e); i++) {
+        const smime_signer_t *c = keystore_entry_cred(e, i);
+        seen_add(arg, address, crt_of(c), keystore_entry_cred_purpose(e, i),
+                 smime_signer_token_url(c) != NULL);
+    }
+    return 0;
+}
+
+static int
+walk_cert(void *arg, const char *address, const keystore_cert_t *creds,
+          size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_ptr_nonnull(creds[i].leaf);
+        seen_add(arg, address, creds[i].leaf, creds[i].purpose,
+                 creds[i].on_token);
+    }
+    return 0;
+}
+
+static int
+cmp_line(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* Sort each line's credentials, then the lines. */
+static void
+seen_sort(struct walk_seen *w)
+{
+    for (size_t i = 0; i < w->n; i++) {
+        char *colon = strchr(w->line[i], ':'), words[8][64], out[512];
+        size_t nw = 0;
+        for (char *t = strtok(colon + 1, " "); t && nw < 8;
+             t = strtok(NULL, " "))
+            snprintf(words[nw++], sizeof(words[0]), "%s", t);
+        qsort(words, nw, sizeof(words[0]), cmp_line);
+        *colon = '\0';
+        snprintf(out, sizeof(out), "%s:", w->line[i]);
+        for (size_t k = 0; k < nw; k++) {
+            strncat(out, " ", sizeof(out) - strlen(out) - 1);
+            strncat(out, words[k], sizeof(out) - strlen(out) - 1);
+        }
+        strcpy(w->line[i], out);
+    }
+    qsort(w->line, w->n, sizeof(w->line[0]), cmp_line);
+}
+
+START_TEST(cert_walk)
+{
+    static const char url[] = "pkcs11:token=none;object=alice;type=private";
+    char path[2048], err[512] = "";
+    struct keystore_cred c[4];
+    smime_signer_t *s[4], *alice = load("alice"), *bob = load("bob");
+    gnutls_datum_t der[2];
+    size_t n = smime_signer_ncerts(alice);
+
+    for (size_t i = 0; i < n; i++)
+        ck_assert_int_eq(gnutls_x509_crt_export2(smime_signer_cert(alice, i),
+                                                 GNUTLS_X509_FMT_DER,
+                                                 &der[i]), 0);
+    smime_signer_t *tok = smime_signer_from_token(url, der, n, err,
+                                                  sizeof(err));
+    ck_assert_msg(tok != NULL, "%s", err);
+    snprintf(path, sizeof(path), "%s/walk.cdb", work);
+    keystore_writer_t *w = keystore_writer_new(path, err, sizeof(err));
+    ck_assert_msg(w != NULL, "%s", err);
+    for (size_t i = 0; i < 4; i++) {
+        s[i] = load(carol_names[i]);
+        c[i].signer = s[i];
+        c[i].purpose = carol_purposes[i];
+    }
+    ck_assert_msg(keystore_writer_add_creds(w, "carol@example.org", c, 4,
+                                            NULL, 0, err, sizeof(err)) == 0,
+                  "%s", err);
+    ck_assert_int_eq(keystore_writer_add(w, "alice@example.org", tok, NULL, 0,
+                                         err, sizeof(err)), 0);
+    ck_assert_int_eq(keystore_writer_add(w, "bob@example.org", bob, NULL, 0,
+                                         err, sizeof(err)), 0);
+    ck_assert_msg(keystore_writer_commit(w, err, sizeof(err)) == 0, "%s", err);
+    keystore_writer_free(w);
+
+    keystore_t *ks = keystore_open(path, err, sizeof(err));
+    ck_assert_msg(ks != NULL, "%s", err);
+    struct walk_seen full = {.n = 0}, light = {.n = 0};
+    ck_assert_int_eq(keystore_foreach(ks, walk_entry, &full), 0);
+    ck_assert_int_eq(keystore_foreach_cert(ks, walk_cert, &light), 0);
+    ck_assert_uint_eq(full.n, 3);
+    seen_sort(&full);
+    seen_sort(&light);
+    for (size_t i = 0; i < 3; i++)
+        ck_assert_str_eq(light.line[i], full.line[i]);
+    /* judged by hand: the PKI's serials and the purposes written */
+    ck_assert_str_eq(light.line[0], "alice@example.org: 1001/1/1");
+    ck_assert_str_eq(light.line[2], "carol@example.org: 1101/1/0 1102/1/0 "
+                     "1103/2/0 1104/2/0");
+    keystore_free(ks);
+    for (size_t i = 0; i < 4; i++)
+        smime_signer_free(s[i]);
+    for (size_t i = 0; i < n; i++)
+        gnutls_free(der[i].data);
+    smime_signer_free(tok);
+    smime_signer_free(bob);
+    smime_signer_free(alice);
+}
+END_TEST
+
 /* An entry and its credentials stay valid across a rebuild, a reload and
  * keystore_free(), until keystore_entry_free(). */
 START_TEST(held_across_reload)
@@ -716,6 +858,7 @@ keystore_suite(void)
     tcase_add_test(tc, version1_read);
     tcase_add_test(tc, unknown_versions);
     tcase_add_test(tc, token_uri_record);
+    tcase_add_test(tc, cert_walk);
     tcase_add_test(tc, held_across_reload);
     tcase_add_test(tc, copy_in_directory);
     tcase_add_test(tc, cache_bounded);
