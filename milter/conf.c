@@ -465,7 +465,8 @@ static config_t *load_stream(const char *name, FILE *fp, unsigned flags,
     if (!oom && !(flags & CONFIG_NO_DERIVED))
         oom = conf_build_derived(&ps) != 0;
     if (!oom && (flags & CONFIG_CHECK))
-        conf_check_files(ps.c, conf_key_line(&ps, "Mode") != 0, time(NULL),
+        conf_check_files(ps.c, conf_key_line(&ps, "Mode") != 0,
+                         !(flags & CONFIG_START), time(NULL),
                          conf_check_report, &ps);
     if (oom)
         conf_problem(&ps, 0, "out of memory");

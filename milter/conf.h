@@ -101,6 +101,10 @@ typedef void (*config_report_fn)(void *arg, const char *msg);
 #define CONFIG_CHECK       0x8u   /* -n and the daemon's start: also the
                                      checks of conf_check_files(), and
                                      warnings ("FILE:LINE: warning: ...") */
+#define CONFIG_START       0x10u  /* with CONFIG_CHECK: the daemon's start,
+                                     which serves before the walk over
+                                     every keystore entry (left to
+                                     keystore_expiry_log) */
 #define CONFIG_NO_KEYSTORE 0x4u   /* trust store, but the keystore is not
                                      opened (smime-keystore build -c: it
                                      may not exist yet) */

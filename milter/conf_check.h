@@ -27,10 +27,12 @@ void conf_check_settings(const config_t *c, conf_check_fn fn, void *arg);
 /* -n and the daemon's start: Mode with s has a Keystore (an error when
  * Mode was set, a warning for the default sv); as root with UserID,
  * every file read on reload is readable by that user and the
- * directories written to are writable by it; warnings for keystore
- * entries whose certificate expires within 30 days and CRLs past their
- * nextUpdate. */
-void conf_check_files(const config_t *c, int mode_set, time_t now,
-                      conf_check_fn fn, void *arg);
+ * directories written to are writable by it; warnings for CRLs past
+ * their nextUpdate and, with walk_keystore (-n), for keystore entries
+ * whose certificate expires within 30 days or whose token key cannot be
+ * reached.  The daemon leaves that walk over every entry to
+ * keystore_expiry_log(), which runs once it serves. */
+void conf_check_files(const config_t *c, int mode_set, int walk_keystore,
+                      time_t now, conf_check_fn fn, void *arg);
 
 #endif

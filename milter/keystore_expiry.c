@@ -1,9 +1,13 @@
 /*
- * keystore_expiry.c - daily warnings about expiring keystore credentials.
+ * keystore_expiry.c - the daemon's walk over every keystore entry: a
+ * warning per credential that expires soon, and a test signature with
+ * each key on a PKCS#11 token (its state logged once per change, as
+ * for mail).  At start (the daemon serves meanwhile: a keystore of a
+ * million addresses takes a while), after each reload and once a day.
  *
- * The keystore file is opened for the occasion (read-only, in the main
- * thread) rather than borrowed from the outbound state: the milter
- * threads keep using theirs, and the check sees the file as it is now.
+ * The walk reads certificates only (keystore_foreach_cert); an entry
+ * with a token key is looked up in full for the probe.  It uses the
+ * daemon's keystore (no second copy of the file) when there is one.
  * Which credentials count is keystore_vet.c's rule, shared with
  * smime-keystore check and -n.
  */
@@ -15,6 +19,7 @@
 #include "keystore_vet.h"
 #include "log.h"
 #include "outbound.h"
+#include "token.h"
 
 static void log_soon(void *arg, const char *address, gnutls_x509_crt_t leaf,
                      unsigned purpose, const char *when)
@@ -33,33 +38,57 @@ static void log_soon(void *arg, const char *address, gnutls_x509_crt_t leaf,
 struct soon_walk {
     time_t now;
     unsigned n;
+    keystore_t *ks;
+    const volatile sig_atomic_t *stop;
 };
+
+/* Each token key of the entry signs once: smime_token_probe() feeds the
+ * token state that log_token_state() reports. */
+static void probe_tokens(keystore_t *ks, const char *address)
+{
+    keystore_entry_t *e = NULL;
+    char why[300];
+
+    if (keystore_lookup(ks, address, &e, why, sizeof why) <= 0)
+        return;              /* a broken entry fails its mail, logged there */
+    for (size_t i = 0; i < keystore_entry_ncreds(e); i++) {
+        const smime_signer_t *c = keystore_entry_cred(e, i);
+        if (smime_signer_token_url(c) != NULL)
+            (void)smime_token_probe(smime_signer_privkey(c),
+                                    smime_signer_cert(c, 0), why, sizeof why);
+    }
+    keystore_entry_free(e);
+}
 
 static int entry_soon(void *arg, const char *address,
                       const keystore_cert_t *creds, size_t n)
 {
     struct soon_walk *w = arg;
 
+    for (size_t i = 0; i < n; i++)
+        if (creds[i].on_token) {
+            probe_tokens(w->ks, address);
+            break;
+        }
     w->n += keystore_vet_soon(address, creds, n, w->now, log_soon, NULL);
-    return 0;
+    return w->stop != NULL && *w->stop;
 }
 
-unsigned keystore_expiry_log(const config_t *c, time_t now)
+unsigned keystore_expiry_log(const config_t *c, time_t now,
+                             const volatile sig_atomic_t *stop)
 {
-    struct soon_walk w = {now, 0};
+    struct soon_walk w = {now, 0, NULL, stop};
     char err[512];
-    keystore_t *ks;
+    keystore_t *own = NULL;
 
     if (c == NULL || c->keystore == NULL)
         return 0;
-    if ((ks = outbound_keystore(c)) != NULL) {  /* the daemon's: no copy */
-        keystore_foreach_cert(ks, entry_soon, &w);
-        return w.n;
-    }
-    if ((ks = keystore_open_in(c->keystore, config_spool_dir(c), err,
-                               sizeof err)) == NULL)
+    if ((w.ks = outbound_keystore(c)) == NULL &&   /* the daemon's: no copy */
+        (w.ks = own = keystore_open_in(c->keystore, config_spool_dir(c), err,
+                                       sizeof err)) == NULL)
         return 0;
-    keystore_foreach_cert(ks, entry_soon, &w);
-    keystore_free(ks);
+    keystore_foreach_cert(w.ks, entry_soon, &w);
+    log_token_state();
+    keystore_free(own);
     return w.n;
 }

@@ -405,7 +405,7 @@ static void expiry_job(void)
 {
     config_t *c = config_current_get();
 
-    keystore_expiry_log(c, time(NULL));
+    keystore_expiry_log(c, time(NULL), &stop_requested);
     config_unref(c);
 }
 
@@ -782,7 +782,8 @@ int main(int argc, char **argv)
     /* -n reports the problems of -p and of the file together */
     /* -n and the start check more than a reload can (files as UserID,
      * dates) and print warnings */
-    cfg = config_load(path, flags | CONFIG_CHECK, report_stderr, NULL);
+    cfg = config_load(path, flags | CONFIG_CHECK | (check ? 0 : CONFIG_START),
+                      report_stderr, NULL);
     if (cfg == NULL || bad_socket || check) {
         int rc = cfg == NULL || bad_socket;
         struct conf_dump_override ov = {"Socket", socket_opt, "-p"};

@@ -423,6 +423,26 @@ if "$MILTER" -n -c "$W/m.conf" >"$W/n.out" 2>&1 &&
 else
 	notok "token missing: -n warns for each token key, exit 0"; show "$W/n.out"
 fi
+# the daemon serves at once and tries its token keys in its first walk
+# over the keystore (keystore_expiry.c): one event=token line before any
+# mail, and not the -n warning on its terminal
+"$MILTER" -f -c "$W/m.conf" >"$W/d.log" 2>&1 &
+DPID=$!
+i=0
+while ! grep -q 'event=token status=unusable' "$W/d.log" && [ $i -lt 300 ]; do
+	sleep 0.1; i=$((i + 1))
+done
+kill $DPID; wait $DPID 2>/dev/null
+if ! grep -q 'event=start' "$W/d.log"; then
+	notok "token missing: the daemon starts, one event=token line before any mail"
+	show "$W/d.log"
+elif [ "$(grep -c 'event=token status=unusable' "$W/d.log")" = 1 ] &&
+     ! grep -q 'warning: Keystore' "$W/d.log"; then
+	ok "token missing: the daemon starts, one event=token line before any mail"
+else
+	notok "token missing: the daemon starts, one event=token line before any mail"
+	show "$W/d.log"
+fi
 rmdir "$W/tokens"
 mv "$W/tokens.away" "$W/tokens"
 if "$MILTER" -n -c "$W/m.conf" >"$W/n.out" 2>&1 && ! grep -q token "$W/n.out"; then

@@ -19,8 +19,8 @@
 # per measurement and the ratios the issue's targets name, side by side;
 # asserts nothing about time (the machine is shared).  Exit 1 when a
 # step fails.  Slow at 1 M on 2 shared cores: making the source (once)
-# about 8 minutes, the build 15 to 30, the daemon's start-up check of
-# every entry several more.
+# about 8 minutes, the build 15 to 30 (the daemon serves before it
+# walks the keystore: start_s is the copy and the structural check).
 set -eu
 
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
