@@ -121,6 +121,10 @@ static int sig_pipe[2] = {-1, -1};
 
 /* A TERM or INT has come: read before the milter thread is started. */
 static volatile sig_atomic_t stop_requested;
+/* A TERM, INT or HUP has come: the walk over the keystore
+ * (keystore_expiry_log, main thread) stops so that it is handled now,
+ * and goes on after it (expiry_job). */
+static volatile sig_atomic_t walk_interrupt;
 
 /* Sent to the milter thread to cut libmilter's select() short. */
 #define WAKE_SIGNAL SIGUSR2
@@ -132,6 +136,8 @@ static void on_signal(int sig)
     char c = sig == SIGUSR1 ? 'u' : sig == SIGHUP ? 'h' : 't';
     if (c == 't')
         stop_requested = 1;
+    if (c != 'u')
+        walk_interrupt = 1;
     if (write(sig_pipe[1], &c, 1) < 0) {
         /* the pipe is full: that request is pending already */
     }
@@ -396,22 +402,29 @@ static time_t expiry_interval(const config_t *c)
     return c->keystore ? expiry_day : 0;
 }
 
-static void stats_job(void)
+static int stats_job(void)
 {
     write_stats(0);
+    return 0;
 }
 
-static void expiry_job(void)
+/* The walk, cut short by a signal, runs again as soon as that signal
+ * has been handled (returns 1: due now).  A HUP that came just before
+ * walk_interrupt is cleared is still in the pipe; it waits for the
+ * walk, as every signal used to. */
+static int expiry_job(void)
 {
     config_t *c = config_current_get();
 
-    keystore_expiry_log(c, time(NULL), &stop_requested);
+    walk_interrupt = stop_requested;
+    keystore_expiry_log(c, time(NULL), &walk_interrupt);
     config_unref(c);
+    return walk_interrupt != 0;
 }
 
 static struct periodic {
     time_t (*interval)(const config_t *c);   /* seconds, 0: off */
-    void (*run)(void);
+    int (*run)(void);    /* 1: run again as soon as possible */
     time_t due;          /* a CLOCK_MONOTONIC second, 0: not scheduled */
 } periodic[] = {
     {stats_interval, stats_job, 0},
@@ -457,17 +470,17 @@ static void periodic_tick(void)
 
     clock_gettime(CLOCK_MONOTONIC, &now);
     for (size_t i = 0; i < NPERIODIC; i++)
-        if (periodic[i].due != 0 && now.tv_sec >= periodic[i].due) {
-            periodic[i].run();
-            periodic[i].due = 0;
-        }
+        if (periodic[i].due != 0 && now.tv_sec >= periodic[i].due)
+            periodic[i].due = periodic[i].run() ? now.tv_sec : 0;
 }
 
 /* At start and after a reload: the expiry lines now, the next in a day. */
 static void expiry_now(void)
 {
-    PERIODIC_EXPIRY->run();
-    PERIODIC_EXPIRY->due = 0;
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    PERIODIC_EXPIRY->due = PERIODIC_EXPIRY->run() ? now.tv_sec : 0;
 }
 
 /* The signals the main thread handles: HUP reload, USR1 statistics,
