@@ -8,13 +8,15 @@
  * that catch its new Content-Type and body instead of applying them, so
  * the signer needs no knowledge of encryption.  The entity goes through
  * the CMS writer (crypto/envelope_write.h) and the streaming base64
- * encoder into a spool, which becomes the new body.  Where Mode cannot
- * sign, the entity is the message's own, known at end of headers: it
- * streams through the writer as the body arrives (no plaintext spool:
- * one spool's memory and, for a large message, its file written and
- * read back saved).  Where it may sign, the body is spooled until the
- * end shows which entity it is.  AES-256-GCM only when every
- * recipient's certificate announced it (SPEC).
+ * encoder into a spool, which becomes the new body.  Which entity it is
+ * is known at end of headers, once the signer has said whether it signs
+ * (encrypt_entity): the message's own streams through the writer as the
+ * body arrives (no plaintext spool: one spool's memory and, for a large
+ * message, its file written and read back saved); for a signed one the
+ * original body is not kept at all, and the signed entity the signer
+ * hands over at the end is spooled (it is written whole, before its
+ * Content-Type is known).  AES-256-GCM only when every recipient's
+ * certificate announced it (SPEC).
  */
 #include "config.h"
 
@@ -39,7 +41,7 @@ struct encrypt {
     smime_rcpt_cert_t *crt;         /* one per recipient */
     size_t ncrt;
     smime_encrypt_cipher_t cipher;
-    spool_t *body;                  /* the original body (NULL: stream) */
+    int await_signed;               /* the signer's entity is encrypted */
     spool_t *sbody;                 /* the signed entity's body, if signed */
     char *sctype;                   /* its Content-Type */
     int signed_;
@@ -93,7 +95,6 @@ void encrypt_free(encrypt_t *e)
         smime_rcpt_cert_clear(&e->crt[i]);
     free(e->crt);
     smime_encrypt_free(e->x);
-    spool_free(e->body);
     spool_free(e->sbody);
     spool_free(e->out);
     free(e->sctype);
@@ -157,17 +158,8 @@ int encrypt_begin(config_t *cfg, char *const *rcpts, size_t nrcpt,
     }
     e->cipher = gcm ? SMIME_ENCRYPT_AES256_GCM : SMIME_ENCRYPT_AES256_CBC;
     e->out = spool_new((size_t)cfg->spool_threshold, cfg->spool_directory);
-    /* a message that may be signed keeps its body until the end says
-     * which entity is encrypted; any other streams from here */
-    if (e->out == NULL ||
-        ((cfg->mode & CONFIG_MODE_SIGN) &&
-         (e->body = spool_new((size_t)cfg->spool_threshold,
-                              cfg->spool_directory)) == NULL)) {
+    if (e->out == NULL) {
         snprintf(why, whylen, "out of memory");
-        encrypt_free(e);
-        return -1;
-    }
-    if (e->body == NULL && cms_start(e, why, whylen) < 0) {
         encrypt_free(e);
         return -1;
     }
@@ -175,10 +167,16 @@ int encrypt_begin(config_t *cfg, char *const *rcpts, size_t nrcpt,
     return 1;
 }
 
+int encrypt_entity(encrypt_t *e, int signing, char *why, size_t whylen)
+{
+    e->await_signed = signing;
+    return signing ? 0 : cms_start(e, why, whylen);
+}
+
 int encrypt_body(encrypt_t *e, const char *buf, size_t len)
 {
-    if (e->body != NULL)
-        return spool_write(e->body, buf, len);
+    if (e->await_signed)
+        return 0;               /* the signer has it (outbound_body) */
     errno = 0;
     if (smime_encrypt_update(e->x, buf, len) == SMIME_ENCRYPT_OK)
         return 0;
@@ -312,14 +310,21 @@ fail:
     return -1;
 }
 
-/* The rest of the entity (spooled, unless it streamed) through the CMS
- * writer into e->out, and the CMS finished. */
+/* The signed entity (spooled) or the rest of the message's own (it
+ * streamed) through the CMS writer into e->out, and the CMS finished. */
 static int make_cms(encrypt_t *e, char *why, size_t whylen)
 {
-    spool_t *body = e->signed_ ? e->sbody : e->body;
+    spool_t *body = e->signed_ ? e->sbody : NULL;
     char buf[16384];
     ssize_t n = 0;
 
+    if (e->await_signed && !e->signed_) {
+        /* outbound.h allows "not signed after all"; the original body
+         * is gone by then, so that would be an error here */
+        snprintf(why, whylen, "encrypting: the signer gave no signed "
+                 "entity");
+        return -1;
+    }
     if (body != NULL) {
         if (cms_start(e, why, whylen) < 0)
             return -1;

@@ -438,20 +438,27 @@ enum session_status session_eoh(session_t *s)
                 return SESSION_CONTINUE;
             }
         }
-        if (!(s->cfg->mode & CONFIG_MODE_SIGN)) {
-            s->skipping = s->enc == NULL;
-            return SESSION_CONTINUE;
-        }
-        errno = 0;
-        int r = outbound_begin(s->cfg, s->login, first_header(s, "From"),
+        int r = 0;
+        if (s->cfg->mode & CONFIG_MODE_SIGN) {
+            errno = 0;
+            r = outbound_begin(s->cfg, s->login, first_header(s, "From"),
                                &s->view, &s->out, &s->out_kind, s->out_why,
                                sizeof s->out_why);
-        if (r < 0) {
-            if (s->out_why[0])
-                errno = 0;          /* the reason says it all */
-            sess_fail(s, s->out_why[0] ? s->out_why : "starting to sign");
+            if (r < 0) {
+                if (s->out_why[0])
+                    errno = 0;          /* the reason says it all */
+                sess_fail(s, s->out_why[0] ? s->out_why : "starting to sign");
+                return SESSION_CONTINUE;
+            }
         }
-        else if (r == 0)
+        /* which entity is encrypted: the signer's, or the message's */
+        errno = 0;
+        if (s->enc && encrypt_entity(s->enc, r == 1, s->enc_why,
+                                     sizeof s->enc_why) < 0) {
+            sess_fail(s, s->enc_why[0] ? s->enc_why : "starting to encrypt");
+            return SESSION_CONTINUE;
+        }
+        if (r == 0)
             s->skipping = s->enc == NULL;
         return SESSION_CONTINUE;
     }

@@ -10,9 +10,9 @@
 #     message's Content-* headers and body, byte for byte (CRLF);
 #   - a message over SpoolThreshold (spooled) decrypts the same, and a
 #     32 MB one signed and encrypted peaks within 4 MB of an 8 MB one
-#     (memory O(SpoolThreshold), not O(message)); with Mode e
-#     alone the body is never spooled in clear (it streams through the
-#     CMS writer: fewer blocks written than Mode sve's by half the body);
+#     (memory O(SpoolThreshold), not O(message)); the encryptor never
+#     spools the body in clear (it streams through the CMS writer, or is
+#     not kept when the signed entity is encrypted: blocks written);
 #   - Content-Type and Content-Transfer-Encoding are changed where the
 #     message had them (one request to the MTA each);
 #   - AES-256-GCM AuthEnvelopedData when every recipient's recorded
@@ -201,23 +201,47 @@ for o in o1 o3; do
 	    test "$(after_ct "$W/$o.eml")" = "Content-Transfer-Encoding: base64"
 done
 
-# --- Mode e without s: the body streams through the CMS writer, never
-# spooled in clear (file system writes of the run, ru_oublock, against
-# Mode sve's for the same unsigned message: less by at least half the
-# body; 0 and 0, a spool directory that is not accounted, fails) ---
-oblk() {	# oblk CONF: 512-byte blocks written by one -t run of m4.eml
-	/usr/bin/time -f %O -o "$W/oblk" "$MILTER" -c "$1" -t "$W/m4.eml" \
-	    -A carol@example.org -r encrsa@example.org >"$W/oblk.out" \
+# --- the clear body is never spooled by the encryptor: it streams through
+# the CMS writer when the message's own entity is encrypted (Mode e, and
+# Mode sve for a sender who does not sign), and is not kept at all when
+# the signed entity is.  File system writes of one -t run (ru_oublock,
+# 512-byte blocks; counted when a page is dirtied), with encryption (B)
+# against the same message and mode without it (A, whose output has
+# size Sa): B adds the base64 CMS's spool, -t's spool of the new body and
+# the bigger output on stdout, 3 x Sb - Sa bytes (with a signature, the
+# signed entity the signer hands over, Sa, and -t's new-body spool of A
+# leave the same sum).  A clear spool would add the 600 KB body: within
+# half of it is the check.  0 blocks (a spool directory that is not
+# accounted) fails. ---
+oblk() {	# oblk CONF MESSAGE LOGIN: blocks written by one -t run
+	/usr/bin/time -f %O -o "$W/oblk" "$MILTER" -c "$1" -t "$2" \
+	    -A "$3" -r encrsa@example.org >"$W/oblk.out" \
 	    2>/dev/null && tail -n 1 "$W/oblk"
 }
-sed 's/^Mode sve$/Mode e/' "$W/small.conf" >"$W/e.conf"
-blk_sve=$(oblk "$W/small.conf") blk_e=$(oblk "$W/e.conf")
+body=$(wc -c <"$W/long")
+# enc_writes WHAT MODE-A MODE-B MESSAGE LOGIN
+enc_writes() {
+	sed "s/^Mode sve\$/Mode $2/" "$W/small.conf" >"$W/a.conf"
+	sed "s/^Mode sve\$/Mode $3/" "$W/small.conf" >"$W/b.conf"
+	_a=$(oblk "$W/a.conf" "$4" "$5") _sa=$(wc -c <"$W/oblk.out")
+	_b=$(oblk "$W/b.conf" "$4" "$5") _sb=$(wc -c <"$W/oblk.out")
+	_d=$(( (_b - _a) * 512 - (3 * _sb - _sa) ))
+	check "no clear spool, $1: Mode $2 $_a blocks, Mode $3 $_b (sizes $_sa, $_sb; off by $_d bytes, body $body)" \
+	    test "${_a:-0}" -gt 0 -a "${_b:-0}" -gt 0 -a \
+	    $((_d * 2)) -le "$body" -a $((-_d * 2)) -le "$body"
+}
+enc_writes "unsigned" v e "$W/m4.eml" carol@example.org
 check "Mode e, over SpoolThreshold: decrypts to the whole body" sh -c "
     '$OPENSSL' cms -decrypt -binary -in '$W/oblk.out' -recip '$PKI/encrsa.crt' \
         -inkey '$PKI/encrsa.key' -out '$W/d4e.eml' &&
     awk 'p { print } /^\r\$/ { p = 1 }' '$W/d4e.eml' | tr -d '\r' | cmp - '$W/long'"
-check "Mode e streams: $blk_e blocks written, Mode sve $blk_sve (body $(wc -c <"$W/long") bytes)" \
-    test $((blk_e * 512 + $(wc -c <"$W/long") / 2)) -le $((blk_sve * 512))
+enc_writes "sender without a key" sv sve "$W/m4.eml" carol@example.org
+msg "$W/m4s.eml" alice@example.org "$W/long"
+enc_writes "signed" sv sve "$W/m4s.eml" alice@example.org
+check "Mode sve, signed, over SpoolThreshold: a signed entity" sh -c "
+    '$OPENSSL' cms -decrypt -binary -in '$W/oblk.out' -recip '$PKI/encrsa.crt' \
+        -inkey '$PKI/encrsa.key' -out '$W/d4s.eml' &&
+    grep -q '^Content-Type: multipart/signed' '$W/d4s.eml'"
 
 # peak RSS (KB) of one -t run.  Memory is O(SpoolThreshold): two
 # messages far over the threshold, 8 MB and 32 MB, signed and encrypted,
