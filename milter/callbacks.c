@@ -19,6 +19,7 @@
 #include <libmilter/mfapi.h>
 
 #include "callbacks.h"
+#include "encpolicy.h"
 #include "log.h"
 #include "session.h"
 #include "stats.h"
@@ -94,12 +95,21 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0,
     (void)f3;
     if (c == NULL || (f0 & acts) != acts)
         return SMFIS_REJECT;        /* this MTA cannot do what we need */
-    /* Recipients only when a mode needs them.  A reload that adds d or e
-     * later reaches connections made before it without recipients: the
-     * session then decrypts nothing (no recipient, no decision). */
+    /* Recipients only when a mode needs them, and without a reply to
+     * each unless the encryption policy may refuse one (Mode e with
+     * EncryptSplit or a required level): a round trip per recipient
+     * saved.  A reload that adds d or e later reaches connections made
+     * before it without recipients: the session then decrypts nothing
+     * (no recipient, no decision); one that makes a refusal possible,
+     * without RCPT replies (cb_envrcpt). */
     if ((cfg = config_current_get()) != NULL) {
         if (cfg->mode & CONFIG_MODE_NEED_RCPT)
             want &= ~SMFIP_NORCPT;
+        if (!(cfg->mode & CONFIG_MODE_ENCRYPT) ||
+            !encpolicy_may_refuse(cfg->encpolicy,
+                                  (enum encpolicy_level)cfg->encrypt_default,
+                                  cfg->encrypt_split))
+            want |= SMFIP_NR_RCPT;
         config_unref(cfg);
     }
     *pf0 = acts | (f0 & SMFIF_SETSYMLIST);
@@ -172,13 +182,18 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
     struct session_rcpt_reply r;
 
     if (c == NULL || argv == NULL || argv[0] == NULL)
-        return SMFIS_CONTINUE;
+        return reply(c, SMFIP_NR_RCPT);
     if (session_rcpt(c->s, argv[0], &r) != 0)
         log_msg(LOG_ERR, session_queue_id(c->s), "event=rcpt "
                 "status=failed error=\"out of memory keeping a "
                 "recipient\"");
     if (r.refuse == SESSION_RCPT_ACCEPT)
-        return SMFIS_CONTINUE;
+        return reply(c, SMFIP_NR_RCPT);
+    if (c->pflags & SMFIP_NR_RCPT) {
+        /* negotiated before a reload made refusals possible */
+        session_rcpt_unrefused(c->s, &r);
+        return SMFIS_NOREPLY;
+    }
     if (smfi_setreply(ctx, r.rcode, r.xcode, r.msg) != MI_SUCCESS)
         log_msg(LOG_WARNING, session_queue_id(c->s), "event=rcpt "
                 "status=warning error=\"cannot set the reply %s %s\"",

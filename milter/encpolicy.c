@@ -292,6 +292,17 @@ size_t encpolicy_count(const encpolicy_t *p)
     return p ? p->n : 0;
 }
 
+int encpolicy_may_refuse(const encpolicy_t *p, enum encpolicy_level dflt,
+                         int split)
+{
+    if (split || dflt == ENCPOLICY_REQUIRED)
+        return 1;
+    for (size_t i = 0; p && i < p->n; i++)
+        if (p->v[i].level == ENCPOLICY_REQUIRED)
+            return 1;
+    return 0;
+}
+
 /* ---- lookup ---- */
 
 static int key_cmp(const void *k, const void *e)

@@ -38,6 +38,11 @@ encpolicy_t *encpolicy_load_string(const char *name, const char *text,
                                    encpolicy_report_fn report, void *arg);
 void encpolicy_free(encpolicy_t *p);                     /* NULL ok */
 size_t encpolicy_count(const encpolicy_t *p);
+/* 1 when encpolicy_rcpt() can answer anything but accept with these
+ * settings: EncryptSplit, or required as the default or in an entry
+ * (never and opportunistic alone only decide what is encrypted). */
+int encpolicy_may_refuse(const encpolicy_t *p, enum encpolicy_level dflt,
+                         int split);
 
 /* The level of address (case-insensitive): the entry for the address,
  * else for its domain, else for the nearest .PARENT, else dflt.  p may

@@ -236,6 +236,18 @@ int session_rcpt(session_t *s, const char *addr,
     return 0;
 }
 
+void session_rcpt_unrefused(session_t *s,
+                            const struct session_rcpt_reply *reply)
+{
+    char why[300];
+
+    snprintf(why, sizeof why, "a recipient the encryption policy refuses "
+             "(%s %s) cannot be refused on a connection made before a "
+             "reload allowed refusals", reply->rcode, reply->xcode);
+    errno = 0;
+    sess_fail(s, why);
+}
+
 size_t session_nrcpt(const session_t *s)
 {
     return s->nrcpt;

@@ -83,6 +83,11 @@ struct session_rcpt_reply {
 };
 int session_rcpt(session_t *s, const char *addr,
                  struct session_rcpt_reply *reply);
+/* A refusal session_rcpt() asked for that cannot be given (the
+ * connection negotiated no RCPT replies before a reload made refusals
+ * possible): the message fails, OnError at its end. */
+void session_rcpt_unrefused(session_t *s,
+                            const struct session_rcpt_reply *reply);
 size_t session_nrcpt(const session_t *s);          /* accepted ones */
 const char *session_rcpt_at(const session_t *s, size_t i); /* i < nrcpt */
 enum session_status session_header(session_t *s, const char *name,

@@ -283,6 +283,62 @@ static config_t *conf(const char *text)
                               NULL);
 }
 
+/* encpolicy_may_refuse() is what lets the daemon negotiate no RCPT
+ * replies: where it says 0, no sequence of recipients (every level it
+ * allows, every certificate state, up to 5 recipients) gets anything but
+ * accept; where it says 1, one does. */
+static int any_refusal(int split, int allow_required)
+{
+    const enum encpolicy_level lv[] = { N, O, R };
+    const enum encpolicy_cert cv[] = { YES, NO, TMP };
+    size_t nl = allow_required ? 3 : 2;
+
+    for (size_t n = 1; n <= 5; n++) {
+        size_t total = 1;
+        for (size_t i = 0; i < n; i++)
+            total *= nl * 3;
+        for (size_t code = 0; code < total; code++) {
+            enum encpolicy_level l[5];
+            enum encpolicy_cert c[5];
+            size_t x = code;
+            for (size_t i = 0; i < n; i++) {
+                l[i] = lv[x % nl];
+                x /= nl;
+                c[i] = cv[x % 3];
+                x /= 3;
+            }
+            if (strspn(run(split, n, l, c), "A") != n)
+                return 1;
+        }
+    }
+    return 0;
+}
+
+START_TEST(may_refuse_is_exact)
+{
+    encpolicy_t *none = encpolicy_load_string("t", "example.net never\n"
+                                              "a@example.org opportunistic\n",
+                                              NULL, NULL);
+    encpolicy_t *req = encpolicy_load_string("t", "example.net never\n"
+                                             "b@example.org required\n",
+                                             NULL, NULL);
+
+    ck_assert_ptr_nonnull(none);
+    ck_assert_ptr_nonnull(req);
+    ck_assert_int_eq(encpolicy_may_refuse(NULL, O, 0), 0);
+    ck_assert_int_eq(encpolicy_may_refuse(none, O, 0), 0);
+    ck_assert_int_eq(encpolicy_may_refuse(none, N, 0), 0);
+    ck_assert_int_eq(any_refusal(0, 0), 0);
+    ck_assert_int_eq(encpolicy_may_refuse(none, O, 1), 1);
+    ck_assert_int_eq(any_refusal(1, 0), 1);
+    ck_assert_int_eq(encpolicy_may_refuse(none, R, 0), 1);
+    ck_assert_int_eq(encpolicy_may_refuse(req, O, 0), 1);
+    ck_assert_int_eq(any_refusal(0, 1), 1);
+    encpolicy_free(none);
+    encpolicy_free(req);
+}
+END_TEST
+
 START_TEST(config_defaults_and_keys)
 {
     char path[] = "/tmp/check_encpolicy.XXXXXX", text[256];
@@ -356,6 +412,7 @@ static Suite *encpolicy_suite(void)
     tcase_add_test(tc, rcpt_required_alone);
     tcase_add_test(tc, rcpt_mixed_without_split);
     tcase_add_test(tc, rcpt_mixed_with_split);
+    tcase_add_test(tc, may_refuse_is_exact);
     suite_add_tcase(s, tc);
     tc = tcase_create("config");
     tcase_add_test(tc, config_defaults_and_keys);

@@ -1117,6 +1117,35 @@ START_TEST(session_rcpt_oom_fails_closed)
 }
 END_TEST
 
+/* Mode d alone negotiates no RCPT replies; a reload that adds e meets
+ * such a connection: a refusal it cannot send fails the message (OnError),
+ * rather than the recipient getting it unrefused. */
+START_TEST(session_rcpt_unrefused_fails)
+{
+    config_t *c = load("AuthservID mx.test.example\nMode vde\n");
+    session_t *s = session_new();
+    struct session_rcpt_reply r, refuse = {SESSION_RCPT_TEMPFAIL, "452",
+                                           "4.7.0", "try later"};
+    struct rec rec = {{0}};
+
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(session_set_client(s, "192.0.2.1"), 0);
+    session_begin(s, c);
+    ck_assert_int_eq(session_rcpt(s, "<bob@example.com>", &r), 0);
+    session_rcpt_unrefused(s, &refuse);
+    session_header(s, "From", "alice@example.org");
+    session_eoh(s);
+    ck_assert_int_eq(session_eom(s, &rec_actions, &rec), SESSION_TEMPFAIL);
+    ck_assert_msg(strstr(session_summary(s), "result=tempfail reason=\"a "
+                         "recipient the encryption policy refuses (452 "
+                         "4.7.0) cannot be refused on a connection made "
+                         "before a reload allowed refusals") != NULL, "%s",
+                  session_summary(s));
+    session_free(s);
+    config_unref(c);
+}
+END_TEST
+
 /* Forged DecryptHeader copies are deleted in every direction, whether
  * or not Mode has d (before: kept, and a mailbox filter trusting it
  * could be fooled). */
@@ -1283,6 +1312,7 @@ static Suite *milter_suite(void)
     tcase_add_test(tc, session_client_oom_fails_closed);
     tcase_add_test(tc, session_rcpt_stored);
     tcase_add_test(tc, session_rcpt_oom_fails_closed);
+    tcase_add_test(tc, session_rcpt_unrefused_fails);
     tcase_add_test(tc, session_decrypt_header_forged);
     tcase_add_test(tc, session_decrypt_damaged_unchanged);
     tcase_add_test(tc, inbound_objects_up_to_parser_limit);
