@@ -12,6 +12,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "certstore.h"
 #include "conf_priv.h"
 #include "encpolicy.h"
+#include "errbuf.h"
 #include "outbound.h"
 #include "recipient.h"
 #include "spool.h"
@@ -48,11 +50,15 @@ void conf_load_policy_file(struct pstate *ps)
 
     if (c->encrypt_policy_file == NULL)
         return;
+    errno = 0;
     c->encpolicy = encpolicy_load(c->encrypt_policy_file, policy_report, ps);
+    int e = errno;
+    char eb[128];
     if (c->encpolicy == NULL && ps->errors == before)
         conf_problem(ps, conf_key_line(ps, "EncryptPolicyFile"),
-                     "EncryptPolicyFile: %s cannot be used",
-                     c->encrypt_policy_file);
+                     "EncryptPolicyFile %s: %s%s", c->encrypt_policy_file,
+                     e ? "cannot open: " : "cannot be used",
+                     e ? smime_strerror(e, eb, sizeof eb) : "");
 }
 
 /* conf_check.c's findings, with the line of the key (of entry i of a

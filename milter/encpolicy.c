@@ -250,15 +250,9 @@ encpolicy_t *encpolicy_load(const char *path, encpolicy_report_fn report,
 {
     FILE *fp = fopen(path, "re");
     encpolicy_t *p;
-    char eb[128], msg[1200];
 
-    if (fp == NULL) {
-        snprintf(msg, sizeof msg, "%s: cannot open: %s", path,
-                 smime_strerror(errno, eb, sizeof eb));
-        if (report)
-            report(arg, msg);
-        return NULL;
-    }
+    if (fp == NULL)
+        return NULL;            /* errno: the caller says where it is named */
     p = load_stream(path, fp, report, arg);
     fclose(fp);
     return p;

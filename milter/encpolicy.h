@@ -30,7 +30,8 @@ typedef void (*encpolicy_report_fn)(void *arg, const char *msg);
 
 /* Reads path: one "KEY LEVEL" per line, '#' comments; KEY is ADDRESS,
  * DOMAIN or .DOMAIN (subdomains of DOMAIN).  NULL when the file is
- * unusable, after reporting every problem (report may be NULL). */
+ * unusable, after reporting every problem in it (report may be NULL);
+ * NULL with errno set and nothing reported when it cannot be opened. */
 encpolicy_t *encpolicy_load(const char *path, encpolicy_report_fn report,
                             void *arg);
 /* The same from text (tests); name is used in messages. */
