@@ -74,6 +74,10 @@ smime_signer_t *smime_signer_from_token(const char *url,
                                         size_t errlen);
 /* The URI of a token credential; NULL for a key held in memory. */
 const char *smime_signer_token_url(const smime_signer_t *signer);
+/* Another reference to a credential (it is read-only once made):
+ * smime_signer_free() drops one, the last frees it.  smime-keystore
+ * build shares one parsed file among the addresses that name it. */
+smime_signer_t *smime_signer_ref(smime_signer_t *signer);
 void smime_signer_free(smime_signer_t *signer);     /* accepts NULL */
 
 /* Borrowed certificates: 0 is the signer, then the intermediates. */

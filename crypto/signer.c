@@ -22,10 +22,17 @@
 #include "token.h"
 
 
+smime_signer_t *
+smime_signer_ref(smime_signer_t *s)
+{
+    atomic_fetch_add(&s->refs, 1);
+    return s;
+}
+
 void
 smime_signer_free(smime_signer_t *s)
 {
-    if (s == NULL)
+    if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1)
         return;
     if (s->key)
         gnutls_privkey_deinit(s->key);
@@ -285,6 +292,8 @@ signer_build(gnutls_x509_privkey_t xkey, gnutls_x509_crt_t *crts, size_t n,
     gnutls_pubkey_t kpub = NULL;
     int ret;
 
+    if (s != NULL)
+        atomic_init(&s->refs, 1);
     if (s == NULL || gnutls_privkey_init(&s->key) < 0) {
         smime_seterr(err, errlen, "out of memory");
         goto fail;
@@ -483,6 +492,8 @@ smime_signer_from_token(const char *url, const gnutls_datum_t *certs,
     smime_signer_t *s = calloc(1, sizeof(*s));
     gnutls_pubkey_t kpub = NULL;
 
+    if (s != NULL)
+        atomic_init(&s->refs, 1);
     if (crts == NULL || s == NULL) {
         smime_seterr(err, errlen, "out of memory");
         goto fail;

@@ -6,11 +6,13 @@
 #ifndef SMIME_SIGNER_PRIV_H
 #define SMIME_SIGNER_PRIV_H
 
+#include <stdatomic.h>
 #include <gnutls/abstract.h>
 #include "algs.h"
 #include "sign.h"
 
 struct smime_signer {
+    atomic_uint refs;                 /* smime_signer_ref/free */
     gnutls_privkey_t key;
     gnutls_x509_crt_t *crts;          /* [0] signer, then intermediates */
     size_t ncrts;

@@ -169,6 +169,50 @@ decide_purpose(const char *where, struct source_entry *e,
     return report(where, 1, msg);
 }
 
+void
+cred_cache_clear(struct cred_cache *c)
+{
+    free(c->path);
+    smime_signer_free(c->signer);
+    memset(c, 0, sizeof(*c));
+}
+
+static int
+same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+           a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+           a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* The cached credential for path, or NULL; *st gets path's state (or
+ * st_ino 0 when it cannot be had). */
+static smime_signer_t *
+cache_get(struct cred_cache *c, const char *path, struct stat *st)
+{
+    if (stat(path, st) < 0)
+        memset(st, 0, sizeof(*st));
+    if (c == NULL || c->signer == NULL || st->st_ino == 0 ||
+        strcmp(c->path, path) != 0 || !same_file(&c->st, st))
+        return NULL;
+    return smime_signer_ref(c->signer);
+}
+
+static void
+cache_put(struct cred_cache *c, const char *path, const struct stat *st,
+          smime_signer_t *s)
+{
+    char *p;
+
+    if (c == NULL || st->st_ino == 0 || (p = strdup(path)) == NULL)
+        return;
+    cred_cache_clear(c);
+    c->path = p;
+    c->st = *st;
+    c->signer = smime_signer_ref(s);
+}
+
 int
 load_entry(const char *where, struct source_entry *e, const char *path,
            const struct vet_ctx *vc)
@@ -176,6 +220,10 @@ load_entry(const char *where, struct source_entry *e, const char *path,
     char err[512];
     char eb[128];               /* smime_strerror() text */
     size_t len = 0;
+    struct stat st;
+
+    if ((e->signer = cache_get(vc->cache, path, &st)) != NULL)
+        return decide_purpose(where, e, vc);
     unsigned char *data = read_credential(path, &len);
 
     if (data == NULL) {
@@ -197,6 +245,7 @@ load_entry(const char *where, struct source_entry *e, const char *path,
             fprintf(stderr, "%s: %s: %s\n", where, path, err);
         return 1;
     }
+    cache_put(vc->cache, path, &st, e->signer);
     return decide_purpose(where, e, vc);
 }
 

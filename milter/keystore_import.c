@@ -100,7 +100,7 @@ write_source(const char *output, const struct source_entry *v, size_t n)
 int
 cmd_import_dir(const char *dir, const char *output)
 {
-    struct vet_ctx vc = { NULL, NULL, 0, time(NULL) };
+    struct vet_ctx vc = { NULL, NULL, 0, time(NULL), NULL };
     struct dirent **names = NULL;
     struct source_entry *v = NULL;
     char real[PATH_MAX], addr[321];

@@ -162,7 +162,8 @@ cmd_build(const char *conf, const char *source, const char *output)
     struct source_entry *v = NULL;
     size_t n = 0;
     char err[512];
-    struct vet_ctx vc = { conf, NULL, 0, time(NULL) };
+    struct cred_cache cache = { NULL, {0}, NULL };
+    struct vet_ctx vc = { conf, NULL, 0, time(NULL), &cache };
     config_t *cfg = NULL;
 
     if (same_file(source, output)) {
@@ -211,6 +212,7 @@ cmd_build(const char *conf, const char *source, const char *output)
                             problems == 0 ? w : NULL, output);
         problems = p < 0 ? -1 : problems + p;
     }
+    cred_cache_clear(&cache);
     config_unref(cfg);
     free(idx);
     free(groups);

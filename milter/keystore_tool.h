@@ -8,6 +8,7 @@
 #define SMIME_KEYSTORE_TOOL_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 #include <time.h>
 #include "sign.h"
 #include "trust.h"
@@ -32,12 +33,24 @@ struct source_group {
     size_t n;
 };
 
+/* The file build parsed last, kept for the next line that names it
+ * (the addresses of one certificate come together in SOURCE): one parse
+ * of the key instead of one per address.  Same path, device, inode,
+ * size and mtime, or it is read again. */
+struct cred_cache {
+    char *path;
+    struct stat st;
+    smime_signer_t *signer;         /* a reference */
+};
+void cred_cache_clear(struct cred_cache *c);
+
 /* What build checks credentials against (-c CONF), and the clock. */
 struct vet_ctx {
     const char *conf;               /* NULL: no -c */
     const smime_trust_t *trust;
     unsigned max_chain;
     time_t now;
+    struct cred_cache *cache;       /* NULL: none (import-dir) */
 };
 
 /* Load the credential at path (PEM or PKCS#12, password

@@ -13,6 +13,8 @@
 #     CRLFile (self-signed, revoked, untrusted, incomplete: refused,
 #     SOURCE:LINE: message, OUTPUT untouched);
 #   - Ed25519 credentials are accepted with a warning;
+#   - one file for several addresses builds what copies of it build,
+#     each address checked on its own;
 #   - list and check flag a certificate that expires within 30 days
 #   - an address on several lines (purposes, logins combined, expired
 #     decryption keys kept) and the usage errors
@@ -252,6 +254,57 @@ conf_refused "an unusable configuration" "$W/bad.conf" "nosuch.pem"
 printf 'Mode s\nKeystore %s/k.cdb\n' "$W" >"$W/noanchor.conf"
 conf_refused "a configuration without trust anchors" "$W/noanchor.conf" \
     "has no TrustAnchorFile"
+
+# --- one certificate for three addresses (aliases): build parses the
+# file once for the lines that name it one after the other; the
+# keystore is byte for byte the one built from three copies of it, and
+# each address is still checked on its own (a fourth address the
+# certificate does not name is refused) ---
+"$CERTTOOL" --generate-privkey --key-type ecdsa --curve secp256r1 \
+    --pkcs8 --password '' --no-text --outfile "$W/alias.key" >/dev/null 2>&1
+cat >"$W/alias.tmpl" <<EOT
+cn = "Test User aliases"
+serial = 0x3002
+expiration_days = 3650
+email = "a1@example.org"
+email = "a2@example.org"
+email = "a3@example.org"
+signing_key
+email_protection_key
+EOT
+if "$CERTTOOL" --generate-certificate --no-text --load-privkey "$W/alias.key" \
+    --load-ca-certificate "$PKI/inter.crt" --load-ca-privkey "$PKI/inter.key" \
+    --template "$W/alias.tmpl" --outfile "$W/alias.crt" >"$W/out" 2>&1; then
+	for i in 1 2 3; do
+		cat "$W/alias.key" "$W/alias.crt" "$PKI/inter.crt" >"$W/alias$i.pem"
+	done
+	printf 'a%s@example.org ../alias1.pem\n' 1 2 3 >"$W/src/shared.txt"
+	printf 'a%s@example.org ../alias%s.pem\n' 1 1 2 2 3 3 >"$W/src/copies.txt"
+	"$KS" build "$W/src/shared.txt" "$W/shared.cdb" >"$W/out" 2>&1 &&
+	    "$KS" build "$W/src/copies.txt" "$W/copies.cdb" >>"$W/out" 2>&1
+	rc=$?
+	if [ $rc = 0 ] && cmp -s "$W/shared.cdb" "$W/copies.cdb" &&
+	   [ "$("$KS" list "$W/shared.cdb" | grep -c 'serial=3002 .*purpose=sign')" = 3 ]; then
+		ok "one file for three addresses: the keystore three copies make"
+	else
+		notok "one file for three addresses: the keystore three copies make (exit $rc)"
+		show "$W/out"
+	fi
+	printf 'a%s@example.org ../alias1.pem\n' 1 2 4 3 >"$W/src/stranger.txt"
+	"$KS" build "$W/src/stranger.txt" "$W/stranger.cdb" >"$W/out" 2>&1
+	rc=$?
+	if [ $rc = 1 ] && [ ! -e "$W/stranger.cdb" ] &&
+	   grep -q "^$W/src/stranger.txt:3: a4@example.org is not in the certificate" "$W/out" &&
+	   [ "$(grep -c "^$W/src/stranger.txt:" "$W/out")" = 1 ]; then
+		ok "one file for several addresses: each address checked on its own"
+	else
+		notok "one file for several addresses: each address checked on its own (exit $rc)"
+		show "$W/out"
+	fi
+else
+	notok "certtool: cannot make the certificate for three addresses"
+	show "$W/out"
+fi
 
 # --- expiring within 30 days: list and check say so ---
 "$CERTTOOL" --generate-privkey --key-type ecdsa --curve secp256r1 \
