@@ -177,6 +177,10 @@ int encrypt_body(encrypt_t *e, const char *buf, size_t len)
 {
     if (e->await_signed)
         return 0;               /* the signer has it (outbound_body) */
+    if (e->x == NULL) {         /* encrypt_entity() not called, or failed */
+        errno = EINVAL;
+        return -1;
+    }
     errno = 0;
     if (smime_encrypt_update(e->x, buf, len) == SMIME_ENCRYPT_OK)
         return 0;

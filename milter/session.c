@@ -512,7 +512,7 @@ enum session_status session_body(session_t *s, const char *buf, size_t len)
             sess_fail(s, "verifying");
         }
     }
-    if (s->enc && encrypt_body(s->enc, buf, len) != 0)
+    if (s->enc && !s->failed && encrypt_body(s->enc, buf, len) != 0)
         spool_fail(s, "encrypting");
     if (s->out && !s->failed && outbound_body(s->out, buf, len) != 0)
         spool_fail(s, "signing");

@@ -44,6 +44,7 @@ need_tool cmsutil libnss3-tools
 need_tool certutil libnss3-tools
 need_tool pk12util libnss3-tools
 need_tool /usr/bin/time time
+need_tool python3 python3
 
 sh "$top_srcdir/tests/pki/mkpki.sh" "$PKI" >/dev/null || {
 	echo "encrypt_golden: cannot make the test PKI" >&2; exit 1; }
@@ -242,6 +243,32 @@ check "Mode sve, signed, over SpoolThreshold: a signed entity" sh -c "
     '$OPENSSL' cms -decrypt -binary -in '$W/oblk.out' -recip '$PKI/encrsa.crt' \
         -inkey '$PKI/encrsa.key' -out '$W/d4s.eml' &&
     grep -q '^Content-Type: multipart/signed' '$W/d4s.eml'"
+
+# --- a sender whose keystore entry cannot be parsed (its key's DER
+# damaged, the record sound): signing fails at the end of the headers,
+# and with an encryptable recipient the body must not reach an encryptor
+# that never started (a NULL writer crashed the daemon before 1948cb7's
+# fix): OnError, a tempfail, one summary line ---
+python3 - "$PKI/alice.key" "$W/ks.cdb" "$W/ks-bad.cdb" <<'PY' ||
+import subprocess, sys
+der = subprocess.run(["openssl", "pkcs8", "-topk8", "-nocrypt", "-outform",
+                      "DER", "-in", sys.argv[1]], capture_output=True,
+                     check=True).stdout
+data = bytearray(open(sys.argv[2], "rb").read())
+at = data.find(der)
+if at < 0 or data.find(der, at + 1) >= 0:
+    sys.exit("alice's key is not in the keystore exactly once")
+data[at] = 0x31                     # SEQUENCE becomes SET: no key
+open(sys.argv[3], "wb").write(data)
+PY
+	echo "not ok - could not damage alice's key in a keystore copy"
+chmod 600 "$W/ks-bad.cdb"
+sed "s|^Keystore .*|Keystore $W/ks-bad.cdb|" "$W/c.conf" >"$W/bad.conf"
+run "$W/bad.conf" "$W/m1.eml" "$W/o9.eml" alice@example.org encrsa@example.org
+rc=$?
+check "a sender's damaged keystore entry: OnError (tempfail), no crash (exit $rc)" \
+    sh -c "[ $rc = 75 ] && grep -q 'result=tempfail' '$W/o9.eml.log' &&
+        grep -q 'alice@example.org' '$W/o9.eml.log'"
 
 # peak RSS (KB) of one -t run.  Memory is O(SpoolThreshold): two
 # messages far over the threshold, 8 MB and 32 MB, signed and encrypted,
