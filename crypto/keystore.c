@@ -246,12 +246,15 @@ fail:
     return -1;
 }
 
-#define KS_DROP_STEP (32u << 20)
+#define KS_DROP_STEP (4u << 20)
 
 /* A walk over every record of a file copy read the pages up to pos: drop
  * those past *done from our mapping, every KS_DROP_STEP (the page cache
  * keeps them while memory allows), so that a walk over a keystore of a
- * million addresses does not leave it all resident.  final: all of it. */
+ * million addresses does not leave it all resident.  final: all of it.
+ * The daemon serves while it walks, so the step is what its RSS grows
+ * by meanwhile: 4 MB (550 madvise calls for a 2.2 GB file; 32 MB put
+ * the 1 M-address daemon 12.9 MB over the 1 k one while signing). */
 static void
 drop_behind(const struct ks_gen *g, unsigned *done, unsigned pos, int final)
 {
