@@ -28,7 +28,6 @@
 #include "errbuf.h"
 #include "keystore.h"
 #include "keystore_vet.h"
-#include "token.h"
 
 static void say(conf_check_fn fn, void *arg, const char *key, size_t i,
                 int warning, const char *fmt, ...)
@@ -216,27 +215,16 @@ struct expiry {
     keystore_t *ks;
 };
 
-/* Each credential on a token is reached now (a test signature): an
- * absent token, a wrong PIN or a missing module is a warning, not an
- * error, since the daemon tries again with each message.  Only entries
- * with a token key are parsed in full (their keys imported). */
-static void entry_tokens(struct expiry *x, const char *address)
+/* A key on a token unusable now: an absent token, a wrong PIN or a
+ * missing module is a warning, not an error, since the daemon tries
+ * again with each message. */
+static void token_unusable(void *arg, const char *address, const char *url,
+                           const char *why)
 {
-    keystore_entry_t *e = NULL;
-    char why[300];
+    const struct expiry *x = arg;
 
-    if (keystore_lookup(x->ks, address, &e, why, sizeof why) <= 0)
-        return;          /* broken entries are the keystore's errors */
-    for (size_t i = 0; i < keystore_entry_ncreds(e); i++) {
-        const smime_signer_t *c = keystore_entry_cred(e, i);
-        if (smime_signer_token_url(c) != NULL &&
-            smime_token_probe(smime_signer_privkey(c),
-                              smime_signer_cert(c, 0), why, sizeof why) < 0)
-            say(x->fn, x->arg, "Keystore", 0, 1, "Keystore: %s: key on a "
-                "token unusable now (%s): %s", address,
-                smime_signer_token_url(c), why);
-    }
-    keystore_entry_free(e);
+    say(x->fn, x->arg, "Keystore", 0, 1, "Keystore: %s: key on a token "
+        "unusable now (%s): %s", address, url, why);
 }
 
 static void cred_soon(void *arg, const char *address, gnutls_x509_crt_t leaf,
@@ -256,7 +244,7 @@ static int entry_expiry(void *arg, const char *address,
 
     for (size_t i = 0; i < n; i++)
         if (creds[i].on_token) {
-            entry_tokens(x, address);
+            keystore_vet_tokens(x->ks, address, token_unusable, x);
             break;
         }
     keystore_vet_soon(address, creds, n, x->now, cred_soon, x);

@@ -19,7 +19,6 @@
 #include "keystore_vet.h"
 #include "log.h"
 #include "outbound.h"
-#include "token.h"
 
 static void log_soon(void *arg, const char *address, gnutls_x509_crt_t leaf,
                      unsigned purpose, const char *when)
@@ -42,24 +41,6 @@ struct soon_walk {
     const volatile sig_atomic_t *stop;
 };
 
-/* Each token key of the entry signs once: smime_token_probe() feeds the
- * token state that log_token_state() reports. */
-static void probe_tokens(keystore_t *ks, const char *address)
-{
-    keystore_entry_t *e = NULL;
-    char why[300];
-
-    if (keystore_lookup(ks, address, &e, why, sizeof why) <= 0)
-        return;              /* a broken entry fails its mail, logged there */
-    for (size_t i = 0; i < keystore_entry_ncreds(e); i++) {
-        const smime_signer_t *c = keystore_entry_cred(e, i);
-        if (smime_signer_token_url(c) != NULL)
-            (void)smime_token_probe(smime_signer_privkey(c),
-                                    smime_signer_cert(c, 0), why, sizeof why);
-    }
-    keystore_entry_free(e);
-}
-
 static int entry_soon(void *arg, const char *address,
                       const keystore_cert_t *creds, size_t n)
 {
@@ -67,7 +48,7 @@ static int entry_soon(void *arg, const char *address,
 
     for (size_t i = 0; i < n; i++)
         if (creds[i].on_token) {
-            probe_tokens(w->ks, address);
+            keystore_vet_tokens(w->ks, address, NULL, NULL);
             break;
         }
     w->n += keystore_vet_soon(address, creds, n, w->now, log_soon, NULL);

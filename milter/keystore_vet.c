@@ -11,7 +11,9 @@
  *   - Ed25519 (OpenSSL 3.0 cannot verify Ed25519 CMS) and a certificate
  *     expiring within KEYSTORE_VET_SOON_DAYS get a warning;
  *   - and, for a stored entry, which credentials expire soon
- *     (keystore_vet_entry_soon: check, -n, the daemon's daily line).
+ *     (keystore_vet_soon, keystore_vet_entry_soon: check, -n, the
+ *     daemon's daily line) and whether its token keys sign now
+ *     (keystore_vet_tokens: -n and the daemon's walk).
  */
 #include "config.h"
 
@@ -20,6 +22,7 @@
 
 #include "cert.h"
 #include "keystore_vet.h"
+#include "token.h"
 
 #define DAY 86400
 
@@ -74,6 +77,26 @@ keystore_vet_entry_soon(const char *address, const keystore_entry_t *e,
         creds[c].leaf = smime_signer_cert(cred, 0);
     }
     return keystore_vet_soon(address, creds, n, now, fn, arg);
+}
+
+void
+keystore_vet_tokens(keystore_t *ks, const char *address,
+                    keystore_vet_token_fn fn, void *arg)
+{
+    keystore_entry_t *e = NULL;
+    char why[300];
+
+    if (keystore_lookup(ks, address, &e, why, sizeof(why)) <= 0)
+        return;
+    for (size_t i = 0; i < keystore_entry_ncreds(e); i++) {
+        const smime_signer_t *c = keystore_entry_cred(e, i);
+        if (smime_signer_token_url(c) != NULL &&
+            smime_token_probe(smime_signer_privkey(c),
+                              smime_signer_cert(c, 0), why,
+                              sizeof(why)) < 0 && fn)
+            fn(arg, address, smime_signer_token_url(c), why);
+    }
+    keystore_entry_free(e);
 }
 
 static int

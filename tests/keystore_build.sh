@@ -255,13 +255,24 @@ printf 'Mode s\nKeystore %s/k.cdb\n' "$W" >"$W/noanchor.conf"
 conf_refused "a configuration without trust anchors" "$W/noanchor.conf" \
     "has no TrustAnchorFile"
 
+# mkcred NAME: a P-256 key and a certificate from $W/NAME.tmpl issued by
+# the test intermediate, into $W/NAME.pem (key, certificate,
+# intermediate); certtool's messages in $W/out.  Fails as certtool does.
+mkcred() {
+	"$CERTTOOL" --generate-privkey --key-type ecdsa --curve secp256r1 \
+	    --pkcs8 --password '' --no-text --outfile "$W/$1.key" >"$W/out" 2>&1 &&
+	"$CERTTOOL" --generate-certificate --no-text --load-privkey "$W/$1.key" \
+	    --load-ca-certificate "$PKI/inter.crt" \
+	    --load-ca-privkey "$PKI/inter.key" --template "$W/$1.tmpl" \
+	    --outfile "$W/$1.crt" >"$W/out" 2>&1 &&
+	cat "$W/$1.key" "$W/$1.crt" "$PKI/inter.crt" >"$W/$1.pem"
+}
+
 # --- one certificate for three addresses (aliases): build parses the
 # file once for the lines that name it one after the other; the
 # keystore is byte for byte the one built from three copies of it, and
 # each address is still checked on its own (a fourth address the
 # certificate does not name is refused) ---
-"$CERTTOOL" --generate-privkey --key-type ecdsa --curve secp256r1 \
-    --pkcs8 --password '' --no-text --outfile "$W/alias.key" >/dev/null 2>&1
 cat >"$W/alias.tmpl" <<EOT
 cn = "Test User aliases"
 serial = 0x3002
@@ -272,11 +283,9 @@ email = "a3@example.org"
 signing_key
 email_protection_key
 EOT
-if "$CERTTOOL" --generate-certificate --no-text --load-privkey "$W/alias.key" \
-    --load-ca-certificate "$PKI/inter.crt" --load-ca-privkey "$PKI/inter.key" \
-    --template "$W/alias.tmpl" --outfile "$W/alias.crt" >"$W/out" 2>&1; then
+if mkcred alias; then
 	for i in 1 2 3; do
-		cat "$W/alias.key" "$W/alias.crt" "$PKI/inter.crt" >"$W/alias$i.pem"
+		cp "$W/alias.pem" "$W/alias$i.pem"
 	done
 	printf 'a%s@example.org ../alias1.pem\n' 1 2 3 >"$W/src/shared.txt"
 	printf 'a%s@example.org ../alias%s.pem\n' 1 1 2 2 3 3 >"$W/src/copies.txt"
@@ -307,8 +316,6 @@ else
 fi
 
 # --- expiring within 30 days: list and check say so ---
-"$CERTTOOL" --generate-privkey --key-type ecdsa --curve secp256r1 \
-    --pkcs8 --password '' --no-text --outfile "$W/soon.key" >/dev/null 2>&1
 cat >"$W/soon.tmpl" <<EOT
 cn = "Test User soon"
 serial = 0x3001
@@ -317,10 +324,7 @@ email = "soon@example.org"
 signing_key
 email_protection_key
 EOT
-if "$CERTTOOL" --generate-certificate --no-text --load-privkey "$W/soon.key" \
-    --load-ca-certificate "$PKI/inter.crt" --load-ca-privkey "$PKI/inter.key" \
-    --template "$W/soon.tmpl" --outfile "$W/soon.crt" >"$W/out" 2>&1; then
-	cat "$W/soon.key" "$W/soon.crt" "$PKI/inter.crt" >"$W/soon.pem"
+if mkcred soon; then
 	printf 'alice@example.org ../../pki/alice.pem\nsoon@example.org ../soon.pem\n' \
 	    >"$W/src/soon.txt"
 	"$KS" build "$W/src/soon.txt" "$W/soon.cdb" >"$W/out" 2>&1
