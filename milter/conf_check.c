@@ -242,11 +242,7 @@ static int entry_expiry(void *arg, const char *address,
 {
     struct expiry *x = arg;
 
-    for (size_t i = 0; i < n; i++)
-        if (creds[i].on_token) {
-            keystore_vet_tokens(x->ks, address, token_unusable, x);
-            break;
-        }
+    keystore_vet_tokens(x->ks, address, creds, n, token_unusable, x);
     keystore_vet_soon(address, creds, n, x->now, cred_soon, x);
     return 0;
 }

@@ -46,11 +46,7 @@ static int entry_soon(void *arg, const char *address,
 {
     struct soon_walk *w = arg;
 
-    for (size_t i = 0; i < n; i++)
-        if (creds[i].on_token) {
-            keystore_vet_tokens(w->ks, address, NULL, NULL);
-            break;
-        }
+    keystore_vet_tokens(w->ks, address, creds, n, NULL, NULL);
     w->n += keystore_vet_soon(address, creds, n, w->now, log_soon, NULL);
     return w->stop != NULL && *w->stop;
 }

@@ -81,12 +81,16 @@ keystore_vet_entry_soon(const char *address, const keystore_entry_t *e,
 
 void
 keystore_vet_tokens(keystore_t *ks, const char *address,
+                    const keystore_cert_t *creds, size_t n,
                     keystore_vet_token_fn fn, void *arg)
 {
     keystore_entry_t *e = NULL;
     char why[300];
+    size_t k = 0;
 
-    if (keystore_lookup(ks, address, &e, why, sizeof(why)) <= 0)
+    while (k < n && !creds[k].on_token)
+        k++;
+    if (k == n || keystore_lookup(ks, address, &e, why, sizeof(why)) <= 0)
         return;
     for (size_t i = 0; i < keystore_entry_ncreds(e); i++) {
         const smime_signer_t *c = keystore_entry_cred(e, i);

@@ -53,15 +53,17 @@ unsigned keystore_vet_entry_soon(const char *address,
                                  const keystore_entry_t *e, time_t now,
                                  keystore_vet_soon_fn fn, void *arg);
 
-/* Each key on a token among address's credentials (looked up in ks)
- * signs once now (smime_token_probe, which also feeds the token state
- * log_token_state() reports); fn (may be NULL) gets each that cannot,
- * with its URI and why.  -n warns with it, the daemon's walk logs the
- * state.  Nothing for an entry that cannot be looked up (its mail fails
- * and says so). */
+/* When one of address's credentials (creds, as keystore_foreach_cert()
+ * gives them) is on a token, the entry is looked up in ks and each of
+ * its token keys signs once now (smime_token_probe, which also feeds
+ * the token state log_token_state() reports); fn (may be NULL) gets each
+ * that cannot, with its URI and why.  -n warns with it, the daemon's
+ * walk logs the state.  Nothing for an entry that cannot be looked up
+ * (its mail fails and says so). */
 typedef void (*keystore_vet_token_fn)(void *arg, const char *address,
                                       const char *url, const char *why);
 void keystore_vet_tokens(keystore_t *ks, const char *address,
+                         const keystore_cert_t *creds, size_t n,
                          keystore_vet_token_fn fn, void *arg);
 
 #endif
