@@ -758,7 +758,9 @@ each_cert(void *arg, const char *address, const unsigned char *v,
     struct each_cert *w = arg;
     int ret;
 
-    if (address == NULL || ks_record_check(v, vlen) != 0)
+    /* every record was found sound (ks_record_check) when this
+     * generation was loaded (gen_validate), and the copy cannot change */
+    if (address == NULL)
         return 0;
     w->n = 0;
     ret = ks_record_walk(v, vlen, NULL, cert_of, w);

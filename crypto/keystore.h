@@ -177,8 +177,9 @@ typedef struct {
 /* Every entry in file order with the leaf certificates of its
  * credentials, as stored (not sorted), without parsing the private keys:
  * for checks that need only the certificates (the expiry warnings), at
- * a fraction of keystore_foreach()'s cost per entry.  Broken records
- * are left out (keystore_foreach and a lookup report them).  fn's
+ * a fraction of keystore_foreach()'s cost per entry.  A certificate
+ * that does not parse is given as NULL (keystore_foreach and a lookup
+ * report it).  fn's
  * certificates are freed when it returns.  Stops when fn returns
  * non-zero and returns that; else 0 (-1 on a read error or when out of
  * memory). */
