@@ -8,8 +8,8 @@
  * whose handler only writes to a pipe.  The main thread reloads on HUP
  * (libmilter would stop), writes the statistics on USR1 and on TERM/INT
  * stops libmilter without waiting for its 5-second poll (stop_milter).
- * The main thread also rewrites StatsFile every StatsInterval seconds
- * between signals (its poll on the pipe times out).
+ * Between signals its poll on the pipe times out for the jobs of
+ * periodic.c (StatsFile, the keystore walk).
  *
  * Log lines not about a message are key=value items starting with
  * event=NAME (log.h).
@@ -47,10 +47,10 @@
 #include "callbacks.h"
 #include "conf.h"
 #include "conf_dump.h"
-#include "keystore_expiry.h"
 #include "daemon.h"
 #include "errbuf.h"
 #include "log.h"
+#include "periodic.h"
 #include "sockspec.h"
 #include "stats.h"
 #include "testmode.h"
@@ -121,10 +121,6 @@ static int sig_pipe[2] = {-1, -1};
 
 /* A TERM or INT has come: read before the milter thread is started. */
 static volatile sig_atomic_t stop_requested;
-/* A TERM, INT or HUP has come: the walk over the keystore
- * (keystore_expiry_log, main thread) stops so that it is handled now,
- * and goes on after it (expiry_job). */
-static volatile sig_atomic_t walk_interrupt;
 
 /* Sent to the milter thread to cut libmilter's select() short. */
 #define WAKE_SIGNAL SIGUSR2
@@ -137,7 +133,7 @@ static void on_signal(int sig)
     if (c == 't')
         stop_requested = 1;
     if (c != 'u')
-        walk_interrupt = 1;
+        periodic_interrupt();           /* the keystore walk, if running */
     if (write(sig_pipe[1], &c, 1) < 0) {
         /* the pipe is full: that request is pending already */
     }
@@ -346,143 +342,6 @@ static int reload(const char *path, unsigned flags, const char *socket)
     return c ? 0 : -1;
 }
 
-/* StatsFile write; a failure of a periodic (quiet) write is logged only
- * when the write before it succeeded, not once a minute. */
-static void write_stats_file(const config_t *c, int quiet)
-{
-    static int failed;
-    char err[1200], q[1200];
-
-    if (c == NULL || c->stats_file == NULL)
-        return;
-    if (stats_write_file(c->stats_file, err, sizeof err) == 0) {
-        failed = 0;
-        return;
-    }
-    if (!quiet || !failed)
-        log_info(LOG_ERR, "event=stats status=failed path=%s error=\"%s\"",
-                 c->stats_file, log_quote(q, sizeof q, err));
-    failed = 1;
-}
-
-/* SIGUSR1 (to_log): the counters to the log (one line) and to
- * StatsFile; the periodic rewrite: to StatsFile only. */
-static void write_stats(int to_log)
-{
-    config_t *c = config_current_get();
-    char line[4096];
-
-    if (to_log && stats_format(line, sizeof line, " ") > 0)
-        log_info(LOG_NOTICE, "event=stats %s", line);
-    write_stats_file(c, !to_log);
-    config_unref(c);
-}
-
-/* ---- periodic jobs of the main thread ----
- * The main thread's poll on the signal pipe times out when the next job
- * is due: the StatsFile rewrite every StatsInterval, the keystore expiry
- * lines once a day.  Each job's interval comes from the current
- * snapshot (0: off), so a reload changes it. */
-
-/* Seconds in a "day" for the expiry lines: 86400, or the hidden
- * SMIME_MILTER_TEST_DAY (HACKING.md) so that a test sees the daily line
- * without waiting a day. */
-static time_t expiry_day = 86400;
-
-static time_t stats_interval(const config_t *c)
-{
-    if (c->stats_file == NULL || c->stats_interval == 0)
-        return 0;
-    return c->stats_interval > 86400 * 366 ? 86400 * 366
-                                           : (time_t)c->stats_interval;
-}
-
-static time_t expiry_interval(const config_t *c)
-{
-    return c->keystore ? expiry_day : 0;
-}
-
-static int stats_job(void)
-{
-    write_stats(0);
-    return 0;
-}
-
-/* The walk, cut short by a signal, runs again as soon as that signal
- * has been handled (returns 1: due now).  A HUP that came just before
- * walk_interrupt is cleared is still in the pipe; it waits for the
- * walk, as every signal used to. */
-static int expiry_job(void)
-{
-    config_t *c = config_current_get();
-
-    walk_interrupt = stop_requested;
-    keystore_expiry_log(c, time(NULL), &walk_interrupt);
-    config_unref(c);
-    return walk_interrupt != 0;
-}
-
-static struct periodic {
-    time_t (*interval)(const config_t *c);   /* seconds, 0: off */
-    int (*run)(void);    /* 1: run again as soon as possible */
-    time_t due;          /* a CLOCK_MONOTONIC second, 0: not scheduled */
-} periodic[] = {
-    {stats_interval, stats_job, 0},
-    {expiry_interval, expiry_job, 0},
-};
-#define NPERIODIC (sizeof periodic / sizeof periodic[0])
-#define PERIODIC_EXPIRY (&periodic[1])
-
-/* The poll timeout (ms): until the earliest due job, at most an hour
- * (poll then returns early and the wait goes on); -1 when no job is on.
- * A job's due time is set from its interval when unset or further away
- * than a whole interval (a reload shortened it). */
-static int periodic_timeout(void)
-{
-    config_t *c = config_current_get();
-    struct timespec now;
-    int64_t ms = -1;
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    for (size_t i = 0; i < NPERIODIC; i++) {
-        struct periodic *p = &periodic[i];
-        time_t iv = c ? p->interval(c) : 0;
-        if (iv == 0) {
-            p->due = 0;
-            continue;
-        }
-        if (p->due == 0 || p->due > now.tv_sec + iv)
-            p->due = now.tv_sec + iv;
-        int64_t t = ((int64_t)(p->due - now.tv_sec)) * 1000 -
-                    now.tv_nsec / 1000000;
-        t = t < 0 ? 0 : t > 3600000 ? 3600000 : t;
-        if (ms < 0 || t < ms)
-            ms = t;
-    }
-    config_unref(c);
-    return (int)ms;
-}
-
-/* poll timed out: run the jobs that are due. */
-static void periodic_tick(void)
-{
-    struct timespec now;
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    for (size_t i = 0; i < NPERIODIC; i++)
-        if (periodic[i].due != 0 && now.tv_sec >= periodic[i].due)
-            periodic[i].due = periodic[i].run() ? now.tv_sec : 0;
-}
-
-/* At start and after a reload: the expiry lines now, the next in a day. */
-static void expiry_now(void)
-{
-    struct timespec now;
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    PERIODIC_EXPIRY->due = PERIODIC_EXPIRY->run() ? now.tv_sec : 0;
-}
-
 /* The signals the main thread handles: HUP reload, USR1 statistics,
  * TERM and INT stop. */
 static void daemon_sigset(sigset_t *set)
@@ -576,11 +435,7 @@ static char serve(pthread_t tid, const char *path, unsigned flags,
 {
     char ch = 'e';
 
-    const char *test_day = getenv("SMIME_MILTER_TEST_DAY");
-
-    if (test_day && atol(test_day) > 0)
-        expiry_day = (time_t)atol(test_day);
-    expiry_now();
+    periodic_start(&stop_requested);
     for (;;) {
         struct pollfd pfd = {.fd = sig_pipe[0], .events = POLLIN};
         int r = poll(&pfd, 1, periodic_timeout());
@@ -594,7 +449,7 @@ static char serve(pthread_t tid, const char *path, unsigned flags,
         if (n < 0 && errno == EINTR)
             continue;
         if (n > 0 && ch == 'u') {
-            write_stats(1);
+            periodic_write_stats(1);
             continue;
         }
         if (n > 0 && ch == 't')
@@ -602,7 +457,7 @@ static char serve(pthread_t tid, const char *path, unsigned flags,
         if (n <= 0 || ch != 'h')
             return n <= 0 ? 'e' : ch;
         if (reload(path, flags, socket_opt) == 0)
-            expiry_now();
+            periodic_reloaded();
     }
 }
 
@@ -680,7 +535,7 @@ static int run_daemon(config_t *cfg, const char *path, unsigned flags,
                  "note=\"socket not removed: %s\"", ss.path,
                  errno == EEXIST ? "replaced by another process"
                                  : smime_strerror(errno, eb, sizeof eb));
-    write_stats(1);
+    periodic_write_stats(1);
     log_info(LOG_NOTICE, "event=stop status=%s version=%s config=%s",
              ch == 'q' ? "stopped" : "failed", PACKAGE_VERSION, path);
     if (pid_file)
