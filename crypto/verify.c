@@ -8,10 +8,11 @@
  * BER/DER reader), and GnuTLS does what it does well: certificate import,
  * hashing, public-key verification, chain verification (trust.c).
  *
- * Detached content is hashed as it arrives with every digest we support
- * at once (the digest algorithm is only known from the CMS, which comes
- * after the content), so a message of any size verifies in constant
- * memory.  The CMS itself is kept in memory up to policy->max_cms_size;
+ * The digest algorithm is only known from the CMS, which comes after
+ * detached content.  Content up to SMIME_VERIFY_HOLD_MAX is held and
+ * hashed at the end with the digests the SignerInfos name; larger
+ * content is hashed as it arrives with every digest we support at once,
+ * so a message of any size verifies in constant memory.  The CMS itself is kept in memory up to policy->max_cms_size;
  * for opaque signed-data that includes the content, so opaque messages
  * are verified in memory up to that limit.
  *
@@ -60,6 +61,9 @@ struct smime_verify {
     int too_large;
     int want_harvest;             /* smime_verify_want_harvest() */
     gnutls_hash_hd_t hash[CMS_DIG_COUNT];
+    uint8_t *held;                /* detached content not hashed yet */
+    size_t heldlen, heldcap;
+    int streaming;                /* content hashed as it comes (all digests) */
     uint8_t *cms;
     size_t cmslen, cmscap;
     /* for smime_verify_harvest: blobs point into cms */
@@ -88,10 +92,14 @@ void smime_policy_default(smime_policy_t *p)
     p->max_cms_size = 64u << 20;
 }
 
-static int hashes_init(smime_verify_t *v)
+#define ALL_DIGESTS ((1u << CMS_DIG_COUNT) - 1)
+
+/* Starts the hash of each digest in the bit set want. */
+static int hashes_init(smime_verify_t *v, unsigned want)
 {
     for (int i = 0; i < CMS_DIG_COUNT; i++)
-        if (gnutls_hash_init(&v->hash[i], gnutls_digest(i)) < 0) {
+        if ((want & 1u << i) &&
+            gnutls_hash_init(&v->hash[i], gnutls_digest(i)) < 0) {
             v->hash[i] = NULL;
             return -1;
         }
@@ -128,10 +136,6 @@ smime_verify_t *smime_verify_new(const smime_trust_t *trust,
     v->trust = trust;
     v->policy = policy;
     v->detached = detached;
-    if (detached && hashes_init(v) < 0) {
-        smime_verify_free(v);
-        return NULL;
-    }
     return v;
 }
 
@@ -140,6 +144,7 @@ void smime_verify_free(smime_verify_t *v)
     if (v == NULL)
         return;
     hashes_done(v, NULL);
+    free(v->held);
     free(v->cms);
     free(v->der);
     free(v->chain);
@@ -151,11 +156,38 @@ int smime_verify_content(smime_verify_t *v, const void *buf, size_t len)
 {
     if (!v->detached || len == 0)
         return 0;                 /* opaque: the content is in the CMS */
-    if (hashes_feed(v, buf, len) < 0) {
-        v->error = 1;
+    if (v->error)
         return -1;
+    if (!v->streaming && len <= SMIME_VERIFY_HOLD_MAX - v->heldlen) {
+        if (v->heldlen + len > v->heldcap) {
+            size_t cap = v->heldcap ? v->heldcap : 8192;
+            while (cap < v->heldlen + len)
+                cap *= 2;
+            uint8_t *n = realloc(v->held, cap);
+            if (n == NULL)
+                goto fail;
+            v->held = n;
+            v->heldcap = cap;
+        }
+        memcpy(v->held + v->heldlen, buf, len);
+        v->heldlen += len;
+        return 0;
     }
+    if (!v->streaming) {          /* too large to hold: every digest */
+        v->streaming = 1;
+        if (hashes_init(v, ALL_DIGESTS) < 0 ||
+            (v->heldlen && hashes_feed(v, v->held, v->heldlen) < 0))
+            goto fail;
+        free(v->held);
+        v->held = NULL;
+        v->heldlen = v->heldcap = 0;
+    }
+    if (hashes_feed(v, buf, len) < 0)
+        goto fail;
     return 0;
+fail:
+    v->error = 1;
+    return -1;
 }
 
 int smime_verify_cms(smime_verify_t *v, const void *buf, size_t len)
@@ -600,21 +632,45 @@ int smime_verify_harvest(smime_verify_t *v, size_t i, smime_harvest_t *h)
     return 1;
 }
 
-/* The content digests: streamed (detached) or over eContent (opaque). */
+/* The digests the readable SignerInfos name, as a bit set (a copy of
+ * the cursor walks them; judge_signer() reads them again). */
+static unsigned named_digests(const cms_signed_t *sd)
+{
+    cms_signed_t walk = *sd;
+    cms_signer_t si;
+    unsigned want = 0;
+
+    while (cms_next_signer(&walk, &si) == 1)
+        if (si.status == CMS_OK && si.digest >= 0 &&
+            si.digest < CMS_DIG_COUNT)
+            want |= 1u << si.digest;
+    return want;
+}
+
+/* The content digests: of eContent (opaque) or of the held content with
+ * the digests the signers name, or of the streamed content (every
+ * digest).  Digests nobody named are zero. */
 static int content_digests(smime_verify_t *v, cms_signed_t *sd,
                            uint8_t digests[][64])
 {
+    unsigned want = v->streaming ? ALL_DIGESTS : named_digests(sd);
+
+    memset(digests, 0, CMS_DIG_COUNT * sizeof(*digests));
     if (!v->detached) {
         if (!sd->has_econtent)
             return -2;
-        if (hashes_init(v) < 0)
+        if (hashes_init(v, want) < 0)
             return -1;
         if (der_octets_foreach(&sd->econtent_cur, &sd->econtent,
                                hashes_feed, v) < 0)
             return -2;
+    } else if (!v->streaming) {
+        if (hashes_init(v, want) < 0 ||
+            (v->heldlen && hashes_feed(v, v->held, v->heldlen) < 0))
+            return -1;
     }
     for (int i = 0; i < CMS_DIG_COUNT; i++)
-        if (v->hash[i] == NULL)
+        if ((want & 1u << i) && v->hash[i] == NULL)
             return -1;
     hashes_done(v, digests);
     return 0;

@@ -5,8 +5,9 @@
  * Usage for a clear-signed (detached) message:
  *   v = smime_verify_new(trust, &policy, 1);
  *   smime_verify_content(v, ...)   the signed entity, canonical CRLF bytes,
- *                                  in chunks of any size (hashed as it
- *                                  comes, never stored)
+ *                                  in chunks of any size (the first
+ *                                  SMIME_VERIFY_HOLD_MAX bytes are held,
+ *                                  then everything is hashed as it comes)
  *   smime_verify_cms(v, ...)       the CMS (DER or BER) in chunks
  *   n = smime_verify_finish(v, addrs, naddrs, out, max);
  *   smime_verify_free(v);
@@ -66,6 +67,12 @@ typedef struct smime_policy {
 void smime_policy_default(smime_policy_t *p);
 
 typedef struct smime_verify smime_verify_t;
+
+/* Detached content up to this size is held in memory and hashed once
+ * the CMS has named its digests (only those); beyond it, the content is
+ * hashed with every supported digest as it streams, since the CMS that
+ * names the digest comes after it and micalg cannot be trusted. */
+#define SMIME_VERIFY_HOLD_MAX (256u << 10)
 
 /* trust and policy are borrowed and must outlive v. NULL on ENOMEM. */
 smime_verify_t *smime_verify_new(const smime_trust_t *trust,

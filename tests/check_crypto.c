@@ -567,6 +567,64 @@ START_TEST(test_one_byte_chunks)
 }
 END_TEST
 
+/* Content held until the CMS names its digest (up to
+ * SMIME_VERIFY_HOLD_MAX) and content hashed as it streams with every
+ * digest (one byte more): both pass, in any chunking, and a changed first
+ * or last byte is "content altered" in both. */
+static const struct {
+    size_t size;
+    const char *md, *digest;
+} holds[] = {
+    { SMIME_VERIFY_HOLD_MAX, "", "sha-256" },
+    { SMIME_VERIFY_HOLD_MAX, "-md sha512", "sha-512" },
+    { SMIME_VERIFY_HOLD_MAX + 1, "", "sha-256" },
+    { SMIME_VERIFY_HOLD_MAX + 1, "-md sha384", "sha-384" },
+};
+
+START_TEST(test_held_or_streamed)
+{
+    static const size_t chunks[] = { 0, 1000, 65536 };
+    size_t size = holds[_i].size, n;
+    char path[1100], out[1100];
+    char *body = malloc(size);
+    FILE *f;
+    vrun_t r;
+
+    ck_assert_ptr_nonnull(body);
+    for (size_t k = 0; k < size; k++)      /* 78-octet lines with CRLF */
+        body[k] = k % 80 == 78 ? '\r' : k % 80 == 79 ? '\n' :
+                  (char)('a' + k % 26);
+    snprintf(path, sizeof(path), "%s/held.txt", work);
+    snprintf(out, sizeof(out), "%s/held.der", work);
+    ck_assert_ptr_nonnull(f = fopen(path, "wb"));
+    ck_assert_uint_eq(fwrite(body, 1, size, f), size);
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_int_eq(run("%s cms -sign -binary -in '%s' -signer '%s/alice.crt' "
+                         "-inkey '%s/alice.key' -certfile '%s/inter.crt' %s "
+                         "-outform DER -out '%s' 2>/dev/null", openssl_bin,
+                         path, pki, pki, pki, holds[_i].md, out), 0);
+    unsigned char *cms = slurp(out, &n);
+    for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
+        vrun_init(&r, "alice@example.org");
+        r.chunk = chunks[c];
+        ck_assert_uint_eq(verify_with(&r, body, size, cms, n), 1);
+        expect(&r.out[0], SMIME_RESULT_PASS, "signature verified");
+        ck_assert_str_eq(r.out[0].digest, holds[_i].digest);
+        for (int end = 0; end < 2; end++) {
+            size_t at = end ? size - 3 : 0;
+            body[at] ^= 0x20;
+            vrun_init(&r, "alice@example.org");
+            r.chunk = chunks[c];
+            ck_assert_uint_eq(verify_with(&r, body, size, cms, n), 1);
+            expect(&r.out[0], SMIME_RESULT_FAIL, "content altered");
+            body[at] ^= 0x20;
+        }
+    }
+    free(cms);
+    free(body);
+}
+END_TEST
+
 /* One trust store (with a CRL) shared by threads, each with its own
  * verify contexts: every run gives the same two results. */
 struct thread_arg {
@@ -969,6 +1027,8 @@ static Suite *crypto_suite(void)
     tcase_add_test(tc, test_opaque);
     tcase_add_test(tc, test_several_signers);
     tcase_add_test(tc, test_one_byte_chunks);
+    tcase_add_loop_test(tc, test_held_or_streamed, 0,
+                        (int)(sizeof(holds) / sizeof(holds[0])));
     tcase_add_test(tc, test_threads_share_trust);
     tcase_add_test(tc, test_der_limits);
     tcase_add_test(tc, test_alg_table);
