@@ -26,7 +26,7 @@
  *	rate (messages per second), the final replies (accept, tempfail,
  *	reject, other), the Authentication-Results results inserted (ar_pass,
  *	ar_none, ar_fail, ar_other), replbody (messages whose body was
- *	replaced), decrypted (body replaced and the DECRYPT-HEADER header,
+ *	replaced), replbytes (the replacement bodies' bytes), decrypted (body replaced and the DECRYPT-HEADER header,
  *	default X-SMIME-Decrypted, added), encrypted (body replaced and
  *	Content-Type made application/pkcs7-mime with smime-type
  *	enveloped-data or authEnveloped-data), hdrmods (header changes) and
@@ -96,7 +96,7 @@ static struct timespec t_end;
 
 static atomic_long next_msg, n_done, n_accept, n_tempfail, n_reject,
     n_other, n_ar_pass, n_ar_none, n_ar_fail, n_ar_other, n_replbody,
-    n_decrypted, n_encrypted, n_hdrmods, n_errors;
+    n_decrypted, n_encrypted, n_hdrmods, n_errors, n_replbytes;
 
 /* One connection's state. */
 struct conn {
@@ -114,6 +114,7 @@ struct result {
     int final;                  /* the final reply command */
     int ar;                     /* 0 none seen, else 'p','n','f','o' */
     int replbody, hdrmods;
+    long replbytes;             /* bytes of the replacement body */
     int dechdr, p7ctype;        /* DECRYPT-HEADER added; pkcs7-mime
                                  * enveloped Content-Type set */
     FILE *out;                  /* -o: the changes, in order, as */
@@ -467,6 +468,7 @@ static int take_mod(struct conn *c, struct result *r)
     switch (c->rcmd) {
     case SMFIR_REPLBODY:
         r->replbody = 1;
+        r->replbytes += (long)c->rlen;
         if (r->out) {
             r->newbody = realloc(r->newbody, r->newlen + c->rlen);
             memcpy(r->newbody + r->newlen, p, c->rlen);
@@ -615,6 +617,7 @@ static void count(const struct result *r)
     atomic_fetch_add(&n_decrypted, r->replbody && r->dechdr);
     atomic_fetch_add(&n_encrypted, r->replbody && r->p7ctype);
     atomic_fetch_add(&n_hdrmods, r->hdrmods);
+    atomic_fetch_add(&n_replbytes, r->replbytes);
 }
 
 static void write_result(struct result *r);
@@ -841,11 +844,13 @@ int main(int argc, char **argv)
     secs = now() - t0;
     printf("msgs=%ld secs=%.3f rate=%.1f accept=%ld tempfail=%ld reject=%ld "
            "other=%ld ar_pass=%ld ar_none=%ld ar_fail=%ld ar_other=%ld "
-           "replbody=%ld decrypted=%ld encrypted=%ld hdrmods=%ld errors=%ld\n",
+           "replbody=%ld replbytes=%ld decrypted=%ld encrypted=%ld "
+           "hdrmods=%ld errors=%ld\n",
            (long)n_done, secs, secs > 0 ? (double)n_done / secs : 0.0,
            (long)n_accept, (long)n_tempfail, (long)n_reject, (long)n_other,
            (long)n_ar_pass, (long)n_ar_none, (long)n_ar_fail,
-           (long)n_ar_other, (long)n_replbody, (long)n_decrypted,
+           (long)n_ar_other, (long)n_replbody, (long)n_replbytes,
+           (long)n_decrypted,
            (long)n_encrypted, (long)n_hdrmods,
            (long)n_errors);
     return n_errors ? 1 : 0;
