@@ -239,7 +239,9 @@ static char *param_assemble(const struct raw_param *raw, unsigned n,
 
 static int params_parse(const char *p, struct mime_plist *pl)
 {
-    struct raw_param *raw = calloc(RAW_PARAMS_MAX, sizeof(*raw));
+    /* not calloc: params_scan sets each entry it counts (a zeroed 6 KB
+     * table per Content-Type was 4 % of the verify path's instructions) */
+    struct raw_param *raw = malloc(RAW_PARAMS_MAX * sizeof(*raw));
     unsigned n;
     int rc = 0;
 
