@@ -47,7 +47,8 @@ struct mime_canon {
                                   message that holds ours */
     int err;                   /* first errno; once set, nothing more */
     unsigned errors;           /* parser error bits */
-    char obuf[CANON_OBUF];
+    char *obuf;                /* CANON_OBUF bytes (not zeroed: olen says
+                                  how many are used) */
     size_t olen;
     int at_bol;                /* the output ends with a line end */
     size_t fcol;               /* preamble/epilogue: column of a long line
@@ -254,6 +255,32 @@ static void header_emit(mime_canon_t *c, const char *cte, const char *ctype)
 
 /* ---- leaf bodies ---- */
 
+/* Sets any8 and unsafe for an octet >= 128, unsafe for a NUL or a bare
+ * CR, in buf[0..n).  Eight octets at a time while none of them can be
+ * one of those (a body is mostly plain text), then one at a time. */
+static void scan_octets(mime_canon_t *c, const char *buf, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    const uint64_t cr = ones * '\r';
+    size_t i = 0;
+
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, buf + i, 8);
+        /* a high bit, a zero octet or an octet equal to CR: stop here */
+        if ((w | ((w - ones) & ~w) | ((((w ^ cr) - ones) & ~(w ^ cr)))) &
+            highs)
+            break;
+    }
+    for (; i < n; i++) {
+        unsigned char ch = (unsigned char)buf[i];
+        if (ch >= 128)
+            c->any8 = c->unsafe = 1;
+        else if (ch == 0 || ch == '\r')
+            c->unsafe = 1;
+    }
+}
+
 static void leaf_note(mime_canon_t *c, const char *buf, size_t len)
 {
     int eol = len >= 2 && buf[len - 2] == '\r' && buf[len - 1] == '\n';
@@ -261,13 +288,8 @@ static void leaf_note(mime_canon_t *c, const char *buf, size_t len)
 
     if (c->line_start && n >= 5 && memcmp(buf, "From ", 5) == 0)
         c->unsafe = 1;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)buf[i];
-        if (ch >= 128)
-            c->any8 = c->unsafe = 1;
-        else if (ch == 0 || ch == '\r')
-            c->unsafe = 1;
-    }
+    if (!c->any8)                /* once any8 is set, unsafe is too */
+        scan_octets(c, buf, n);
     c->line_len += n;
     if (c->line_len > SMTP_LINE_MAX)
         c->unsafe = 1;
@@ -628,6 +650,7 @@ mime_canon_t *mime_canon_new(const struct mime_limits *lim,
     c->threshold = spool_threshold;
     c->out = out;
     c->arg = arg;
+    c->obuf = malloc(CANON_OBUF);
     c->at_bol = 1;
     c->line_start = 1;
     cb.line = cb_line;
@@ -636,7 +659,8 @@ mime_canon_t *mime_canon_new(const struct mime_limits *lim,
     c->dir = strdup(spool_dir ? spool_dir : SPOOL_DEFAULT_DIR);
     c->sp = spool_new(spool_threshold, c->dir);
     c->parser = mime_parser_new(&c->lim, &cb, c);
-    if (c->dir == NULL || c->sp == NULL || c->parser == NULL) {
+    if (c->obuf == NULL || c->dir == NULL || c->sp == NULL ||
+        c->parser == NULL) {
         mime_canon_free(c);
         errno = ENOMEM;
         return NULL;
@@ -685,5 +709,6 @@ void mime_canon_free(mime_canon_t *c)
     free(c->closed);
     free(c->hdr);
     free(c->dir);
+    free(c->obuf);
     free(c);
 }

@@ -221,9 +221,11 @@ static int out_flush(codec_sink_fn sink, void *arg, char *out, size_t *nout)
 
 void b64_enc_init(struct b64_enc *e, codec_sink_fn sink, void *arg)
 {
-    memset(e, 0, sizeof(*e));
+    /* not the 8 KB out[]: nout says how much of it is used */
     e->sink = sink;
     e->arg = arg;
+    e->nin = e->col = 0;
+    e->nout = 0;
 }
 
 /* Before up to room - 2 characters go out: flush the buffer unless it

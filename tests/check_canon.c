@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -578,6 +579,45 @@ START_TEST(test_qp_soft_break_dash)
 }
 END_TEST
 
+/* One octet that makes a text body unsafe (>= 128, a bare CR, a NUL) at
+ * every position of a 20-octet line, so that each falls in every lane of
+ * the eight-octets-at-a-time scan and in the tail: the body is always
+ * re-encoded (7-bit CRLF output, same octets decoded). */
+START_TEST(test_unsafe_octet_anywhere)
+{
+    static const char bad[] = { '\xe9', '\r', '\0' };
+
+    for (size_t b = 0; b < sizeof(bad); b++)
+        for (size_t pos = 0; pos < 20; pos++) {
+            char in[128];
+            size_t hl, len;
+            struct buf out;
+            struct rec r;
+
+            if (bad[b] == '\r' && pos == 19)
+                continue;           /* "...s\r\n": a CRLF line end */
+
+            hl = (size_t)snprintf(in, sizeof(in),
+                                  "Content-Type: text/plain\n\n");
+            memcpy(in + hl, "abcdefghijklmnopqrst\n", 22);
+            in[hl + pos] = bad[b];
+            len = hl + 22;
+            in[len] = '\0';
+            if (bad[b] != '\0') {
+                canon_check(&out, &r, in, 1);
+                rec_free(&r);
+            } else {
+                canon_run(&out, in, len, 0, 1 << 20);
+                assert_7bit_crlf(&out);
+            }
+            ck_assert_msg(strstr(out.p, "Content-Transfer-Encoding: ") != NULL,
+                          "octet %02x at %zu not caught:\n%s",
+                          (unsigned char)bad[b], pos, out.p);
+            buf_free(&out);
+        }
+}
+END_TEST
+
 START_TEST(test_errors)
 {
     mime_canon_t *c;
@@ -618,6 +658,7 @@ Suite *canon_suite(void)
     tcase_add_test(tc, test_rfc822_enclosing_boundary);
     tcase_add_test(tc, test_preamble_break);
     tcase_add_test(tc, test_qp_soft_break_dash);
+    tcase_add_test(tc, test_unsafe_octet_anywhere);
     tcase_add_test(tc, test_errors);
     suite_add_tcase(s, tc);
     return s;
