@@ -296,7 +296,9 @@ smime_decrypt_status_t smime_decrypt_unwrap(smime_decrypt_t *d,
               ? "unsupported key agreement" : "unsupported key transport";
     }
     if (st == SMIME_DECRYPT_OK) {
-        if ((d->cipher = calloc(1, sizeof(*d->cipher))) == NULL) {
+        /* not calloc: env_cipher_init sets every field but out[], of
+         * which env_cipher_clear wipes what was written */
+        if ((d->cipher = malloc(sizeof(*d->cipher))) == NULL) {
             st = SMIME_DECRYPT_NOMEM;
             why = "out of memory";
         } else {

@@ -50,6 +50,7 @@ smime_decrypt_status_t env_cipher_init(env_cipher_t *c,
     c->unit = alg->block != 0 ? alg->block : 16;
     c->plen = 0;
     c->has_last = 0;
+    c->used = 0;
     if (c->unit > sizeof(c->pend) ||
         gnutls_cipher_init(&c->h, alg->gc, &k, &v) < 0) {
         c->h = NULL;
@@ -74,6 +75,8 @@ static smime_decrypt_status_t blocks(env_cipher_t *c, const uint8_t *p,
     smime_decrypt_status_t st;
     size_t bs = c->alg->block;
 
+    if (n > c->used)
+        c->used = n;
     if (gnutls_cipher_decrypt2(c->h, p, n, c->out, n) < 0)
         return SMIME_DECRYPT_FAILED;
     if (bs == 0)                                /* GCM */
@@ -164,6 +167,8 @@ smime_decrypt_status_t env_cipher_final(env_cipher_t *c,
     if (taglen < 12 || taglen > sizeof(mine))
         return SMIME_DECRYPT_FAILED;
     if (c->plen > 0) {                          /* the last, short block */
+        if (c->plen > c->used)
+            c->used = c->plen;
         if (gnutls_cipher_decrypt2(c->h, c->pend, c->plen, c->out,
                                    c->plen) < 0)
             return SMIME_DECRYPT_FAILED;
@@ -183,7 +188,8 @@ void env_cipher_clear(env_cipher_t *c)
     c->h = NULL;
     gnutls_memset(c->pend, 0, sizeof(c->pend));
     gnutls_memset(c->last, 0, sizeof(c->last));
-    gnutls_memset(c->out, 0, sizeof(c->out));
+    gnutls_memset(c->out, 0, c->used);
+    c->used = 0;
     c->plen = 0;
     c->has_last = 0;
 }

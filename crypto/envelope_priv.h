@@ -85,7 +85,9 @@ typedef struct env_cipher {
     int has_last;                /* CBC: last plaintext block held back */
     uint8_t pend[16];
     uint8_t last[16];
-    uint8_t out[ENV_CHUNK];
+    size_t used;                 /* bytes of out ever written: what
+                                  * env_cipher_clear wipes */
+    uint8_t out[ENV_CHUNK];      /* not zeroed before use */
 } env_cipher_t;
 
 smime_decrypt_status_t env_cipher_init(env_cipher_t *c,

@@ -19,6 +19,7 @@
 #include "der.h"
 #include "ecdh.h"
 #include "envelope.h"
+#include "envelope_priv.h"          /* env_cipher_*: the wipe test */
 #include "envelope_write.h"
 #include "crypto_testlib.h"
 
@@ -859,6 +860,58 @@ END_TEST
 
 /* ---- der.h streaming readers ---- */
 
+/* The content cipher wipes the plaintext it wrote (out[], the held
+ * last block, a partial block) when cleared, for CBC and GCM, whatever
+ * the size of the last update. */
+static int sink_ignore(void *arg, const void *p, size_t n)
+{
+    (void)arg;
+    (void)p;
+    (void)n;
+    return 0;
+}
+
+START_TEST(test_cipher_wipe)
+{
+    static const enum smime_alg_id ids[] = { SMIME_ALG_AES256_CBC,
+                                             SMIME_ALG_AES256_GCM };
+    static const size_t sizes[] = { 16, 48, 4096, ENV_CHUNK + 35 };
+    uint8_t key[32], iv[16], *in = malloc(ENV_CHUNK + 64);
+    env_cipher_t *c = malloc(sizeof(*c));
+    env_calg_t alg;
+
+    ck_assert_ptr_nonnull(in);
+    ck_assert_ptr_nonnull(c);
+    memset(key, 7, sizeof(key));
+    memset(iv, 9, sizeof(iv));
+    memset(in, 0x5a, ENV_CHUNK + 64);
+    for (size_t a = 0; a < 2; a++)
+        for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+            memset(c, 0xee, sizeof(*c));        /* as malloc may leave it */
+            ck_assert_int_eq(env_calg_from(smime_alg(ids[a]), &alg), 0);
+            ck_assert_int_eq(env_cipher_init(c, &alg, key, iv,
+                                             a ? 12 : 16, sink_ignore, NULL),
+                             SMIME_DECRYPT_OK);
+            ck_assert_int_eq(env_cipher_update(c, in, sizes[s]),
+                             SMIME_DECRYPT_OK);
+            if (a == 1)      /* GCM: the short last block goes through out */
+                env_cipher_final(c, in, 16);
+            size_t used = c->used;
+            ck_assert_uint_gt(used, 0);
+            env_cipher_clear(c);
+            for (size_t i = 0; i < used; i++)
+                ck_assert_msg(c->out[i] == 0, "out[%zu] not wiped", i);
+            for (size_t i = 0; i < sizeof(c->last); i++)
+                ck_assert_uint_eq(c->last[i], 0);
+            for (size_t i = 0; i < sizeof(c->pend); i++)
+                ck_assert_uint_eq(c->pend[i], 0);
+            ck_assert_ptr_null(c->h);
+        }
+    free(c);
+    free(in);
+}
+END_TEST
+
 START_TEST(test_der_partial)
 {
     /* SEQUENCE (indefinite) { INTEGER 5, OCTET STRING (2) } EOC */
@@ -1194,6 +1247,7 @@ static Suite *decrypt_suite(void)
     tcase_add_test(tc, test_header_limit);
     tcase_add_test(tc, test_api_order);
     tcase_add_test(tc, test_der_partial);
+    tcase_add_test(tc, test_cipher_wipe);
     suite_add_tcase(s, tc);
     return s;
 }
