@@ -9,7 +9,7 @@
  * hashing, public-key verification, chain verification (trust.c).
  *
  * The digest algorithm is only known from the CMS, which comes after
- * detached content.  Content up to SMIME_VERIFY_HOLD_MAX is held and
+ * detached content.  Content up to policy->hold_max is held and
  * hashed at the end with the digests the SignerInfos name; larger
  * content is hashed as it arrives with every digest we support at once,
  * so a message of any size verifies in constant memory.  The CMS itself is kept in memory up to policy->max_cms_size;
@@ -90,6 +90,7 @@ void smime_policy_default(smime_policy_t *p)
     p->max_certs = 32;
     p->max_chain = 8;
     p->max_cms_size = 64u << 20;
+    p->hold_max = SMIME_VERIFY_HOLD_MAX;
 }
 
 #define ALL_DIGESTS ((1u << CMS_DIG_COUNT) - 1)
@@ -158,7 +159,8 @@ int smime_verify_content(smime_verify_t *v, const void *buf, size_t len)
         return 0;                 /* opaque: the content is in the CMS */
     if (v->error)
         return -1;
-    if (!v->streaming && len <= SMIME_VERIFY_HOLD_MAX - v->heldlen) {
+    if (!v->streaming && v->heldlen <= v->policy->hold_max &&
+        len <= v->policy->hold_max - v->heldlen) {
         if (v->heldlen + len > v->heldcap) {
             size_t cap = v->heldcap ? v->heldcap : 8192;
             while (cap < v->heldlen + len)

@@ -6,8 +6,8 @@
  *   v = smime_verify_new(trust, &policy, 1);
  *   smime_verify_content(v, ...)   the signed entity, canonical CRLF bytes,
  *                                  in chunks of any size (the first
- *                                  SMIME_VERIFY_HOLD_MAX bytes are held,
- *                                  then everything is hashed as it comes)
+ *                                  policy->hold_max bytes are held, then
+ *                                  everything is hashed as it comes)
  *   smime_verify_cms(v, ...)       the CMS (DER or BER) in chunks
  *   n = smime_verify_finish(v, addrs, naddrs, out, max);
  *   smime_verify_free(v);
@@ -63,15 +63,18 @@ typedef struct smime_policy {
     unsigned max_certs;       /* more certificates: permerror (32) */
     unsigned max_chain;       /* longer chains: fail (8) */
     size_t max_cms_size;      /* larger CMS: permerror (64 MiB) */
+    size_t hold_max;          /* detached content held until the CMS names
+                                 its digests (SMIME_VERIFY_HOLD_MAX) */
 } smime_policy_t;
 void smime_policy_default(smime_policy_t *p);
 
 typedef struct smime_verify smime_verify_t;
 
-/* Detached content up to this size is held in memory and hashed once
- * the CMS has named its digests (only those); beyond it, the content is
- * hashed with every supported digest as it streams, since the CMS that
- * names the digest comes after it and micalg cannot be trusted. */
+/* Detached content up to policy->hold_max (by default this) is held in
+ * memory and hashed once the CMS has named its digests (only those);
+ * beyond it, the content is hashed with every supported digest as it
+ * streams, since the CMS that names the digest comes after it and
+ * micalg cannot be trusted. */
 #define SMIME_VERIFY_HOLD_MAX (256u << 10)
 
 /* trust and policy are borrowed and must outlive v. NULL on ENOMEM. */

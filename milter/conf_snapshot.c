@@ -160,6 +160,9 @@ int conf_build_derived(struct pstate *ps)
     smime_policy_default(&c->policy);
     c->policy.require_from_match = c->require_from_match;
     c->policy.allow_sha1 = c->allow_sha1;
+    /* what a message may keep in memory: held signed content too */
+    if (c->spool_threshold < c->policy.hold_max)
+        c->policy.hold_max = (size_t)c->spool_threshold;
     if ((c->trust = smime_trust_new()) == NULL)
         return -1;
     if (c->certificate_store &&

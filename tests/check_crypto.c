@@ -567,10 +567,11 @@ START_TEST(test_one_byte_chunks)
 }
 END_TEST
 
-/* Content held until the CMS names its digest (up to
- * SMIME_VERIFY_HOLD_MAX) and content hashed as it streams with every
- * digest (one byte more): both pass, in any chunking, and a changed first
- * or last byte is "content altered" in both. */
+/* Content held until the CMS names its digest (up to the policy's
+ * hold_max, by default SMIME_VERIFY_HOLD_MAX) and content hashed as it
+ * streams with every digest (one byte more, or a hold_max of 1000): all
+ * pass, in any chunking, and a changed first or last byte is "content
+ * altered" in all. */
 static const struct {
     size_t size;
     const char *md, *digest;
@@ -604,9 +605,14 @@ START_TEST(test_held_or_streamed)
                          "-outform DER -out '%s' 2>/dev/null", openssl_bin,
                          path, pki, pki, pki, holds[_i].md, out), 0);
     unsigned char *cms = slurp(out, &n);
-    for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
+    for (size_t c = 0; c < 2 * sizeof(chunks) / sizeof(chunks[0]); c++) {
+        size_t k = c % (sizeof(chunks) / sizeof(chunks[0]));
+        /* the second round: a policy that holds at most 1000 bytes */
+        size_t hold = c == k ? SMIME_VERIFY_HOLD_MAX : 1000;
         vrun_init(&r, "alice@example.org");
-        r.chunk = chunks[c];
+        ck_assert_uint_eq(r.pol.hold_max, SMIME_VERIFY_HOLD_MAX);
+        r.pol.hold_max = hold;
+        r.chunk = chunks[k];
         ck_assert_uint_eq(verify_with(&r, body, size, cms, n), 1);
         expect(&r.out[0], SMIME_RESULT_PASS, "signature verified");
         ck_assert_str_eq(r.out[0].digest, holds[_i].digest);
@@ -614,7 +620,8 @@ START_TEST(test_held_or_streamed)
             size_t at = end ? size - 3 : 0;
             body[at] ^= 0x20;
             vrun_init(&r, "alice@example.org");
-            r.chunk = chunks[c];
+            r.pol.hold_max = hold;
+            r.chunk = chunks[k];
             ck_assert_uint_eq(verify_with(&r, body, size, cms, n), 1);
             expect(&r.out[0], SMIME_RESULT_FAIL, "content altered");
             body[at] ^= 0x20;
