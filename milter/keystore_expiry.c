@@ -38,7 +38,8 @@ struct soon_walk {
     time_t now;
     unsigned n;
     keystore_t *ks;
-    const volatile sig_atomic_t *stop;
+    int (*between)(void *arg);
+    void *arg;
 };
 
 static int entry_soon(void *arg, const char *address,
@@ -48,13 +49,13 @@ static int entry_soon(void *arg, const char *address,
 
     keystore_vet_tokens(w->ks, address, creds, n, NULL, NULL);
     w->n += keystore_vet_soon(address, creds, n, w->now, log_soon, NULL);
-    return w->stop != NULL && *w->stop;
+    return w->between != NULL && w->between(w->arg);
 }
 
 unsigned keystore_expiry_log(const config_t *c, time_t now,
-                             const volatile sig_atomic_t *stop)
+                             int (*between)(void *arg), void *arg)
 {
-    struct soon_walk w = {now, 0, NULL, stop};
+    struct soon_walk w = {now, 0, NULL, between, arg};
     char err[512];
     keystore_t *own = NULL;
 

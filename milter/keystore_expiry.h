@@ -7,7 +7,6 @@
 #ifndef SMIME_KEYSTORE_EXPIRY_H
 #define SMIME_KEYSTORE_EXPIRY_H
 
-#include <signal.h>
 #include <time.h>
 #include "conf.h"
 
@@ -15,11 +14,13 @@
  * note=\"certificate expires in N days (DATE)\"" at warning for each
  * credential of c's Keystore that keystore_vet_soon() finds at now, and
  * try each key on a token (log_token_state: a line when its state
- * changed).  Stops early when *stop (may be NULL) becomes non-zero: a
- * TERM need not wait for the walk.  Nothing without a Keystore; an
- * unusable one is reported by the configuration load and by outbound
- * mail, not here.  The count of expiring credentials. */
+ * changed).  between (may be NULL) runs after each address, in the
+ * walk's thread: the daemon answers a SIGUSR1 there, and a non-zero
+ * return stops the walk (a TERM or HUP need not wait for it).  Nothing
+ * without a Keystore; an unusable one is reported by the configuration
+ * load and by outbound mail, not here.  The count of expiring
+ * credentials. */
 unsigned keystore_expiry_log(const config_t *c, time_t now,
-                             const volatile sig_atomic_t *stop);
+                             int (*between)(void *arg), void *arg);
 
 #endif

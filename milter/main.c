@@ -134,6 +134,8 @@ static void on_signal(int sig)
         stop_requested = 1;
     if (c != 'u')
         periodic_interrupt();           /* the keystore walk, if running */
+    else
+        periodic_stats_asked();         /* a running walk answers it */
     if (write(sig_pipe[1], &c, 1) < 0) {
         /* the pipe is full: that request is pending already */
     }
@@ -449,7 +451,8 @@ static char serve(pthread_t tid, const char *path, unsigned flags,
         if (n < 0 && errno == EINTR)
             continue;
         if (n > 0 && ch == 'u') {
-            periodic_write_stats(1);
+            if (periodic_stats_take())  /* not answered by a walk */
+                periodic_write_stats(1);
             continue;
         }
         if (n > 0 && ch == 't')

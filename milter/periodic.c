@@ -2,7 +2,8 @@
  * periodic.c - what the daemon's main thread does besides handling
  * signals: the counters written to StatsFile (every StatsInterval, and
  * with the log line of a SIGUSR1 or a stop) and the walk over the
- * keystore (keystore_expiry.c: at start, after a reload, once a day).
+ * keystore (keystore_expiry.c: at start, after a reload, once a day),
+ * which answers a SIGUSR1 between two addresses.
  * The main thread's poll on the signal pipe times out when the next job
  * is due; each job's interval comes from the current snapshot (0: off),
  * so a reload changes it.
@@ -61,6 +62,14 @@ static time_t expiry_day = 86400;
 static const volatile sig_atomic_t *stop_requested;
 static volatile sig_atomic_t walk_interrupt;
 
+/* A SIGUSR1 not answered yet: the walk answers it between two
+ * addresses, the signal pipe's 'u' otherwise (periodic_stats_take). */
+static volatile sig_atomic_t stats_asked;
+
+/* Hidden test knob (HACKING.md): milliseconds the walk pauses after each
+ * address, so that a test can signal a daemon in the middle of a walk. */
+static long walk_pause_ms;
+
 static time_t stats_interval(const config_t *c)
 {
     if (c->stats_file == NULL || c->stats_interval == 0)
@@ -84,12 +93,28 @@ static int stats_job(void)
  * has been handled (returns 1: due now).  A HUP that came just before
  * walk_interrupt is cleared is still in the pipe; it waits for the
  * walk, as every signal used to. */
+/* Between two addresses of the walk: statistics asked for meanwhile
+ * are written now (the walk over a million addresses takes half a
+ * minute); 1 when a signal wants the walk stopped. */
+static int walk_between(void *arg)
+{
+    (void)arg;
+    if (walk_pause_ms > 0) {
+        struct timespec ts = {walk_pause_ms / 1000,
+                              walk_pause_ms % 1000 * 1000000};
+        nanosleep(&ts, NULL);             /* a signal cuts it short */
+    }
+    if (periodic_stats_take())
+        periodic_write_stats(1);
+    return walk_interrupt != 0;
+}
+
 static int expiry_job(void)
 {
     config_t *c = config_current_get();
 
     walk_interrupt = *stop_requested;
-    keystore_expiry_log(c, time(NULL), &walk_interrupt);
+    keystore_expiry_log(c, time(NULL), walk_between, NULL);
     config_unref(c);
     return walk_interrupt != 0;
 }
@@ -157,14 +182,30 @@ void periodic_reloaded(void)
 void periodic_start(const volatile sig_atomic_t *stop)
 {
     const char *test_day = getenv("SMIME_MILTER_TEST_DAY");
+    const char *pause = getenv("SMIME_MILTER_TEST_WALK_PAUSE");
 
     stop_requested = stop;
     if (test_day && atol(test_day) > 0)
         expiry_day = (time_t)atol(test_day);
+    if (pause && atol(pause) > 0)
+        walk_pause_ms = atol(pause);
     periodic_reloaded();
 }
 
 void periodic_interrupt(void)
 {
     walk_interrupt = 1;
+}
+
+void periodic_stats_asked(void)
+{
+    stats_asked = 1;
+}
+
+int periodic_stats_take(void)
+{
+    int asked = stats_asked != 0;
+
+    stats_asked = 0;
+    return asked;
 }

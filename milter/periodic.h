@@ -22,6 +22,12 @@ void periodic_tick(void);
 /* From a signal handler (TERM, INT, HUP): a running keystore walk stops
  * so that the main thread handles the signal now.  Async-signal-safe. */
 void periodic_interrupt(void);
+/* From the SIGUSR1 handler: statistics are asked for (a running walk
+ * writes them between two addresses).  Async-signal-safe. */
+void periodic_stats_asked(void);
+/* 1 (and no longer asked) when statistics were asked for and not yet
+ * written: the main thread's answer to the 'u' in its signal pipe. */
+int periodic_stats_take(void);
 /* The counters to StatsFile, and with to_log (SIGUSR1, stop) one log
  * line too; a failure of the periodic write is logged only when the
  * write before it succeeded. */

@@ -294,6 +294,28 @@ else
     bad "daemon: no daily line: $(cat "$T/daemon2.log")"
 fi
 kill "$dpid"; wait "$dpid" 2>/dev/null
+# a SIGUSR1 during the walk is answered between two addresses, not after
+# the walk (half a minute at a million addresses), and only once: the
+# hidden SMIME_MILTER_TEST_WALK_PAUSE (HACKING.md) makes the walk wait
+# 3 s after each address; USR1 once the first line is out
+SMIME_MILTER_TEST_WALK_PAUSE=3000 "$M" -f -c "$T/daemon.conf" >"$T/daemon3.log" 2>&1 &
+dpid=$!
+if count_until "$T/daemon3.log" "status=expiring" 1; then
+    kill -USR1 "$dpid"
+    count_until "$T/daemon3.log" "status=expiring" 2
+    sleep 0.5
+    first_stats=$(grep -n "event=stats" "$T/daemon3.log" | head -1 | cut -d: -f1)
+    last_exp=$(grep -n "status=expiring" "$T/daemon3.log" | tail -1 | cut -d: -f1)
+    if [ "$(count_lines "$T/daemon3.log" "event=stats")" = 1 ] &&
+       [ -n "$first_stats" ] && [ "$first_stats" -lt "$last_exp" ]; then
+        ok "daemon: SIGUSR1 answered during the keystore walk, once"
+    else
+        bad "daemon: SIGUSR1 waited for the walk or was answered twice: $(cat "$T/daemon3.log")"
+    fi
+else
+    bad "daemon: no expiry line with a walk pause: $(cat "$T/daemon3.log")"
+fi
+kill "$dpid"; wait "$dpid" 2>/dev/null
 if grep -q "0b0b02" "$T/daemon.log" "$T/daemon2.log"; then
     bad "daemon: the expired decryption key was logged"
 else
