@@ -9,12 +9,13 @@
  * hashing, public-key verification, chain verification (trust.c).
  *
  * The digest algorithm is only known from the CMS, which comes after
- * detached content.  Content up to policy->hold_max is held and
- * hashed at the end with the digests the SignerInfos name; larger
- * content is hashed as it arrives with every digest we support at once,
- * so a message of any size verifies in constant memory.  The CMS itself is kept in memory up to policy->max_cms_size;
- * for opaque signed-data that includes the content, so opaque messages
- * are verified in memory up to that limit.
+ * detached content.  Content up to policy->hold_max is held and hashed
+ * at the end with the digests the SignerInfos name; larger content is
+ * hashed as it arrives with every digest we support at once, so a
+ * message of any size verifies in constant memory.  The CMS itself is
+ * kept in memory up to policy->max_cms_size; for opaque signed-data that
+ * includes the content, so opaque messages are verified in memory up to
+ * that limit.
  *
  * Per SignerInfo the checks run in this order, and the first that fails
  * decides the result: malformed/unsupported (permerror), the signature

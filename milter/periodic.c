@@ -202,10 +202,12 @@ void periodic_stats_asked(void)
     stats_asked = 1;
 }
 
+/* Cleared only when it was set: a USR1 between the test and a clear
+ * would otherwise be lost (its 'u' would find nothing asked). */
 int periodic_stats_take(void)
 {
-    int asked = stats_asked != 0;
-
+    if (!stats_asked)
+        return 0;
     stats_asked = 0;
-    return asked;
+    return 1;
 }
