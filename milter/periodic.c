@@ -89,10 +89,6 @@ static int stats_job(void)
     return 0;
 }
 
-/* The walk, cut short by a signal, runs again as soon as that signal
- * has been handled (returns 1: due now).  A HUP that came just before
- * walk_interrupt is cleared is still in the pipe; it waits for the
- * walk, as every signal used to. */
 /* Between two addresses of the walk: statistics asked for meanwhile
  * are written now (the walk over a million addresses takes half a
  * minute); 1 when a signal wants the walk stopped. */
@@ -109,6 +105,10 @@ static int walk_between(void *arg)
     return walk_interrupt != 0;
 }
 
+/* The walk, cut short by a signal, runs again as soon as that signal
+ * has been handled (returns 1: due now).  A HUP that came just before
+ * walk_interrupt is cleared is still in the pipe; it waits for the
+ * walk, as every signal used to. */
 static int expiry_job(void)
 {
     config_t *c = config_current_get();
